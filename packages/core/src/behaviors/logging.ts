@@ -1,0 +1,65 @@
+import { type Behavior, BehaviorOrder, behavior } from '../mediation/behavior.ts';
+import type { ExecutionContext } from '../mediation/executionContext.ts';
+import { type AnyMessageDefinition, definitionOf } from '../messages/message.ts';
+
+type LogFunction = (fields: object, message?: string) => void;
+
+/** The logger Myelin writes to. pino's loggers satisfy it as they are; so does a thin wrapper over `console`. */
+export interface Logger {
+  readonly debug: LogFunction;
+  readonly info: LogFunction;
+  readonly warn: LogFunction;
+  readonly error: LogFunction;
+}
+
+/**
+ * Logs each request with its outcome, status and duration, and each event delivery, with the ids that tie them
+ * together. Failures of 500 and above, and exceptions, are errors (with the exception); the rest is info/debug.
+ */
+export function logging(logger: Logger): Behavior[] {
+  const fieldsOf = (definition: AnyMessageDefinition, context: ExecutionContext, started: number) => ({
+    messageType: definition.type,
+    kind: definition.kind,
+    messageId: context.messageId,
+    correlationId: context.correlationId,
+    causationId: context.causationId,
+    principal: context.principal?.subject,
+    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+  });
+  return [
+    behavior(
+      { name: 'logging', order: BehaviorOrder.logging, scope: 'requests' },
+      async (message, next, context) => {
+        const definition = definitionOf(message) as AnyMessageDefinition;
+        const started = performance.now();
+        try {
+          const result = await next();
+          const fields = { ...fieldsOf(definition, context, started), status: result.status };
+          if (result.ok || result.status < 500) logger.info(fields, `${definition.type} ${result.status}`);
+          else logger.error({ ...fields, problem: result.problem }, `${definition.type} ${result.status}`);
+          return result;
+        } catch (error) {
+          logger.error({ ...fieldsOf(definition, context, started), err: error }, `${definition.type} threw`);
+          throw error;
+        }
+      },
+    ),
+    behavior(
+      { name: 'logging', order: BehaviorOrder.logging, scope: 'events' },
+      async (event, next, context) => {
+        const definition = definitionOf(event) as AnyMessageDefinition;
+        const started = performance.now();
+        try {
+          await next();
+          logger.debug(fieldsOf(definition, context, started), `${definition.type} handled`);
+        } catch (error) {
+          logger.error(
+            { ...fieldsOf(definition, context, started), err: error },
+            `${definition.type} handler failed`,
+          );
+          throw error;
+        }
+      },
+    ),
+  ];
+}

@@ -1,0 +1,152 @@
+// The public surface of @myelin/core, grouped by concept. Everything not listed here is internal.
+
+// The application.
+export {
+  type Application,
+  ApplicationBuildError,
+  ApplicationBuilder,
+  type ApplicationOptions,
+  createApplication,
+  MediatorToken,
+  type Module,
+} from './application/application.ts';
+// Built-in behaviors.
+export type { AuthorizationPolicy } from './behaviors/authorization.ts';
+export { type CachePolicy, stableStringify } from './behaviors/caching.ts';
+export { type Logger, logging } from './behaviors/logging.ts';
+export { unitOfWork } from './behaviors/unitOfWork.ts';
+export { toFieldErrors, validation } from './behaviors/validation.ts';
+// Dependency injection.
+export {
+  Container,
+  ContainerError,
+  type Lifetime,
+  type Provider,
+  Scope,
+} from './dependencyInjection/container.ts';
+export {
+  type Dependencies,
+  type Resolved,
+  type ServiceOf,
+  type Token,
+  token,
+} from './dependencyInjection/token.ts';
+// Domain.
+export { AggregateRoot, type AggregateType } from './domain/aggregateRoot.ts';
+export { Entity } from './domain/entity.ts';
+export { structurallyEqual, ValueObject } from './domain/valueObject.ts';
+// In-memory adapters: the whole core runs with no infrastructure.
+export { type DocumentWrite, InMemoryDatabase, type StreamAppend } from './inMemory/inMemoryDatabase.ts';
+export { InMemoryEventStore } from './inMemory/inMemoryEventStore.ts';
+export { InMemoryMessageBus } from './inMemory/inMemoryMessageBus.ts';
+export {
+  type EventSourcedOptions,
+  InMemoryDatabaseToken,
+  InMemoryUnitOfWork,
+  inMemoryEventSourcedRepository,
+  inMemoryPersistence,
+  inMemoryStateStoredRepository,
+  type StateStoredOptions,
+} from './inMemory/inMemoryPersistence.ts';
+
+// Mapping.
+export { createMapper, type Mapper, MappingError, type MapTarget, mapTarget } from './mapping/mapper.ts';
+export {
+  type Behavior,
+  type BehaviorOptions,
+  BehaviorOrder,
+  type BehaviorScope,
+  behavior,
+  type EventBehaviorFunction,
+  type Next,
+  type RequestBehaviorFunction,
+} from './mediation/behavior.ts';
+export {
+  type EventMetadata,
+  type ExecuteOptions,
+  ExecutionContext,
+  type Principal,
+  type PublishOptions,
+} from './mediation/executionContext.ts';
+// Mediation: handlers, the mediator, pipeline behaviors and the execution context.
+export {
+  type AnyHandler,
+  type EventHandler,
+  eventHandler,
+  type HandleEvent,
+  type HandleRequest,
+  handler,
+  type RequestHandler,
+} from './mediation/handler.ts';
+export { EventHandlersFailedError, type Mediator, UnhandledMessageError } from './mediation/mediator.ts';
+// Messages: one declaration gives the type, the routing name, the schema and the JSON Schema.
+export {
+  type AnyEvent,
+  type AnyMessageDefinition,
+  command,
+  definitionOf,
+  type EventDefinition,
+  type EventOptions,
+  event,
+  isMessage,
+  type JsonSchemaTarget,
+  type Message,
+  type MessageDefinition,
+  type MessageKind,
+  type MessageOptions,
+  type PayloadOf,
+  payloadOf,
+  query,
+  type Request,
+  type RequestDefinition,
+  type ResultOf,
+  unchecked,
+} from './messages/message.ts';
+export {
+  type AppendResult,
+  EventStore,
+  type ExpectedVersion,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type StoredEvent,
+} from './persistence/eventStore.ts';
+export { type BusHandler, type BusMessage, MessageBus } from './persistence/messageBus.ts';
+// Ports the adapters implement.
+export {
+  ConcurrencyError,
+  type FieldFilter,
+  type Filter,
+  type FindQuery,
+  isConcurrencyError,
+  type Page,
+  type QueryableRepository,
+  type Repository,
+  type SortOrder,
+} from './persistence/repository.ts';
+export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
+// Results: expected failures are values carrying RFC 9457 problem details.
+export {
+  accepted,
+  badRequest,
+  conflict,
+  created,
+  type Failure,
+  forbidden,
+  internalServerError,
+  isFailure,
+  isSuccess,
+  noContent,
+  notFound,
+  type OperationResult,
+  ok,
+  type ProblemOptions,
+  preconditionFailed,
+  problem,
+  type Success,
+  type SuccessStatus,
+  serviceUnavailable,
+  unauthorized,
+  unprocessableEntity,
+} from './results/operationResult.ts';
+export { type FieldError, type ProblemDetails, statusTitles } from './results/problemDetails.ts';

@@ -1,0 +1,72 @@
+import { type Token, token } from '../dependencyInjection/token.ts';
+import type { AnyEvent, Request } from '../messages/message.ts';
+import type { OperationResult } from '../results/operationResult.ts';
+
+/** Who is asking: the authenticated subject and what they may do. */
+export interface Principal {
+  /** The subject's stable id (a JWT's `sub`). */
+  readonly subject: string;
+  readonly roles: readonly string[];
+  /** Other claims, as the identity provider gave them. */
+  readonly claims?: Readonly<Record<string, unknown>>;
+}
+
+/** What a caller may say about an execution; anything left out gets a sensible default. */
+export interface ExecuteOptions {
+  readonly principal?: Principal | undefined;
+  /** Ties together everything one original request caused; a new id when absent. */
+  readonly correlationId?: string | undefined;
+  /** The id of the message that caused this one. */
+  readonly causationId?: string | undefined;
+  /** This message's own id; a new id when absent. */
+  readonly messageId?: string | undefined;
+  /** Cancels the work (a client that went away, a shutdown). */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** What a publisher may say about an event beyond the execution options. */
+export interface PublishOptions extends ExecuteOptions {
+  /** The event's id; a new id when absent. Relays pass the stored id so redeliveries keep it. */
+  readonly eventId?: string | undefined;
+  readonly occurredAt?: Date | undefined;
+  /** Run the handlers concurrently instead of one after the other. */
+  readonly parallel?: boolean | undefined;
+}
+
+/** The metadata every event carries through the system. */
+export interface EventMetadata {
+  readonly eventId: string;
+  readonly type: string;
+  readonly version: number;
+  readonly occurredAt: Date;
+  readonly correlationId: string;
+  readonly causationId: string | undefined;
+  /** The subject of the principal whose request raised the event. */
+  readonly principal: string | undefined;
+}
+
+/**
+ * Everything a handler or behavior knows about the execution it runs in. One context (and one DI scope) exists
+ * per `execute` and per event handler delivery.
+ */
+export interface ExecutionContext {
+  /** The id of the message being handled (for events, the event's id). */
+  readonly messageId: string;
+  readonly correlationId: string;
+  readonly causationId: string | undefined;
+  readonly principal: Principal | undefined;
+  readonly signal: AbortSignal;
+  /** Present while an event handler runs: the event's metadata. */
+  readonly event: EventMetadata | undefined;
+  /** Resolves a service from this execution's scope. */
+  resolve<TService>(token: Token<TService>): TService;
+  /** Executes another request as part of this one: same correlation and principal, caused by this message. */
+  execute<TResult>(request: Request<TResult>, options?: ExecuteOptions): Promise<OperationResult<TResult>>;
+  /** Publishes an event in process, caused by this message. Events of aggregates go through the unit of work. */
+  publish(event: AnyEvent, options?: PublishOptions): Promise<void>;
+  /** Metadata for an event raised while handling this message (used by repositories and the unit of work). */
+  eventMetadata(type: string, version: number, eventId?: string): EventMetadata;
+}
+
+/** The token of the current execution's context, for services that need it (a repository reading the principal). */
+export const ExecutionContext = token<ExecutionContext>('ExecutionContext');

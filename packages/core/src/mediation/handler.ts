@@ -1,0 +1,122 @@
+import type { Dependencies, Resolved } from '../dependencyInjection/token.ts';
+import type {
+  AnyMessageDefinition,
+  EventDefinition,
+  MessageDefinition,
+  RequestDefinition,
+} from '../messages/message.ts';
+import type { OperationResult } from '../results/operationResult.ts';
+import type { ExecutionContext } from './executionContext.ts';
+
+type ResultOfDefinition<TDefinition> =
+  TDefinition extends MessageDefinition<any, string, any, infer TResult> ? TResult : never;
+
+/** The function a request handler runs. It may return its result directly or as a promise. */
+export type HandleRequest<TDefinition extends RequestDefinition, TDependencies extends Dependencies> = (
+  message: InstanceType<TDefinition>,
+  dependencies: Resolved<TDependencies>,
+  context: ExecutionContext,
+) =>
+  | Promise<OperationResult<ResultOfDefinition<TDefinition>>>
+  | OperationResult<ResultOfDefinition<TDefinition>>;
+
+/** The function an event handler runs. A thrown error is a failed delivery. */
+export type HandleEvent<TDefinition extends EventDefinition, TDependencies extends Dependencies> = (
+  event: InstanceType<TDefinition>,
+  dependencies: Resolved<TDependencies>,
+  context: ExecutionContext,
+) => Promise<void> | void;
+
+/** A command or query handler: the one place a request is answered. */
+export interface RequestHandler<TDefinition extends RequestDefinition = RequestDefinition> {
+  readonly kind: 'request';
+  readonly message: TDefinition;
+  readonly dependencies: Dependencies;
+  readonly handle: HandleRequest<TDefinition, any>;
+}
+
+/** An event handler: one of any number of reactions to an event. Its name identifies it in errors and logs. */
+export interface EventHandler<TDefinition extends EventDefinition = EventDefinition> {
+  readonly kind: 'event';
+  readonly name: string;
+  readonly message: TDefinition;
+  readonly dependencies: Dependencies;
+  readonly handle: HandleEvent<TDefinition, any>;
+}
+
+export type AnyHandler = RequestHandler<any> | EventHandler<any>;
+
+/**
+ * Declares the handler of a command or query. Dependencies are tokens, resolved from the execution's scope and
+ * passed as the second argument; the compiler checks the result against what the message declared.
+ * @example
+ * export const getOrder = handler(GetOrder, { orders: OrderSummaries }, async (query, { orders }) => {
+ *   const order = await orders.get(query.id);
+ *   return order ? ok(order) : notFound('Order', query.id);
+ * });
+ */
+export function handler<
+  TDefinition extends RequestDefinition,
+  const TDependencies extends Dependencies = Record<never, never>,
+>(
+  message: TDefinition,
+  dependencies: TDependencies,
+  handle: HandleRequest<TDefinition, TDependencies>,
+): RequestHandler<TDefinition>;
+export function handler<TDefinition extends RequestDefinition>(
+  message: TDefinition,
+  handle: HandleRequest<TDefinition, Record<never, never>>,
+): RequestHandler<TDefinition>;
+export function handler(
+  message: AnyMessageDefinition,
+  dependenciesOrHandle: Dependencies | HandleRequest<any, any>,
+  maybeHandle?: HandleRequest<any, any>,
+): RequestHandler<any> {
+  if (message.kind === 'event') {
+    throw new TypeError(`${message.type} is an event: declare its handlers with eventHandler()`);
+  }
+  const [dependencies, handle] =
+    typeof dependenciesOrHandle === 'function'
+      ? [{}, dependenciesOrHandle]
+      : [dependenciesOrHandle, maybeHandle];
+  if (typeof handle !== 'function') throw new TypeError(`The handler of ${message.type} needs a function`);
+  return { kind: 'request', message, dependencies, handle };
+}
+
+/**
+ * Declares a handler of an event. `name` must be unique among the event's handlers; it names the handler when
+ * it fails, and durable delivery will key its progress on it.
+ * @example
+ * export const updateUserView = eventHandler('users.view', UserEmailUpdated, { users: UserViews },
+ *   async (event, { users }) => { users.set(event.userId, { email: event.email }); });
+ */
+export function eventHandler<
+  TDefinition extends EventDefinition,
+  const TDependencies extends Dependencies = Record<never, never>,
+>(
+  name: string,
+  message: TDefinition,
+  dependencies: TDependencies,
+  handle: HandleEvent<TDefinition, TDependencies>,
+): EventHandler<TDefinition>;
+export function eventHandler<TDefinition extends EventDefinition>(
+  name: string,
+  message: TDefinition,
+  handle: HandleEvent<TDefinition, Record<never, never>>,
+): EventHandler<TDefinition>;
+export function eventHandler(
+  name: string,
+  message: AnyMessageDefinition,
+  dependenciesOrHandle: Dependencies | HandleEvent<any, any>,
+  maybeHandle?: HandleEvent<any, any>,
+): EventHandler<any> {
+  if (message.kind !== 'event') {
+    throw new TypeError(`${message.type} is a ${message.kind}: declare its handler with handler()`);
+  }
+  const [dependencies, handle] =
+    typeof dependenciesOrHandle === 'function'
+      ? [{}, dependenciesOrHandle]
+      : [dependenciesOrHandle, maybeHandle];
+  if (typeof handle !== 'function') throw new TypeError(`The event handler '${name}' needs a function`);
+  return { kind: 'event', name, message, dependencies, handle };
+}
