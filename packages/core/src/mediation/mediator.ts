@@ -182,10 +182,15 @@ export class MediatorImpl implements Mediator {
   }
 
   execute<TResult>(request: Request<TResult>, options?: ExecuteOptions): Promise<OperationResult<TResult>> {
-    const route =
-      this.#requests.get((request as object).constructor as AnyMessageDefinition) ?? this.#route(request);
-    options?.signal?.throwIfAborted();
-    return this.#run(route, request, new Execution(this, options)) as Promise<OperationResult<TResult>>;
+    // Errors are always rejections, never synchronous throws: callers only have to handle one path.
+    try {
+      const route =
+        this.#requests.get((request as object).constructor as AnyMessageDefinition) ?? this.#route(request);
+      options?.signal?.throwIfAborted();
+      return this.#run(route, request, new Execution(this, options)) as Promise<OperationResult<TResult>>;
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async #run(route: RequestRoute, request: object, context: Execution): Promise<OperationResult<unknown>> {

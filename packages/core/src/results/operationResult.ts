@@ -72,7 +72,6 @@ export interface ProblemOptions {
 /** A failure with any status and full control over its problem details. */
 export function problem(status: number, detail?: string, options: ProblemOptions = {}): Failure {
   const details: Record<string, unknown> = {
-    ...options.extensions,
     type: options.type ?? 'about:blank',
     title: options.title ?? statusTitles[status] ?? 'Error',
     status,
@@ -80,6 +79,8 @@ export function problem(status: number, detail?: string, options: ProblemOptions
   if (detail !== undefined) details.detail = detail;
   if (options.instance !== undefined) details.instance = options.instance;
   if (options.errors !== undefined) details.errors = options.errors;
+  // Extensions follow the standard members and never replace them (RFC 9457 §3.2).
+  for (const [key, value] of Object.entries(options.extensions ?? {})) if (!(key in details)) details[key] = value;
   return { ok: false, status, problem: details as unknown as ProblemDetails };
 }
 

@@ -1,0 +1,3 @@
+// @myelin/core/testing: given/when/then for aggregates and in-memory applications for handlers.
+export { type AggregateOutcome, assertEvents, given, SpecificationError } from './aggregateSpec.ts';
+export { expectFailure, expectSuccess, type TestApplication, testApplication } from './handlerSpec.ts';
