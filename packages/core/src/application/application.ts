@@ -7,6 +7,7 @@ import {
   type Dependent,
   type Lifetime,
   type Provider,
+  type Scope,
 } from '../dependencyInjection/container.ts';
 import { type Dependencies, type Resolved, type Token, token } from '../dependencyInjection/token.ts';
 import type { Behavior } from '../mediation/behavior.ts';
@@ -267,7 +268,7 @@ export class ApplicationBuilder {
         token: ExecutionContext,
         lifetime: 'scoped',
         dependencies: {},
-        factory: (_: unknown, scope: unknown) => scope,
+        factory: (_: unknown, scope: Scope) => scope.owner,
       },
     ] as Provider<any, any>[];
     let mediator: MediatorImpl | undefined;
@@ -277,10 +278,13 @@ export class ApplicationBuilder {
       dependencies: {},
       factory: () => mediator,
     });
-    const dependents: Dependent[] = handlers.map((h) => ({
-      description: h.kind === 'request' ? `The handler of ${h.message.type}` : `Event handler '${h.name}'`,
-      dependencies: h.dependencies,
-    }));
+    const dependents: Dependent[] = [
+      ...handlers.map((h) => ({
+        description: h.kind === 'request' ? `The handler of ${h.message.type}` : `Event handler '${h.name}'`,
+        dependencies: h.dependencies,
+      })),
+      ...behaviors.map((b) => ({ description: `Behavior '${b.name}'`, dependencies: b.dependencies })),
+    ];
     let container: Container | undefined;
     try {
       container = new Container(providers, dependents);
@@ -294,7 +298,7 @@ export class ApplicationBuilder {
       .map((b, index) => ({ b, index }))
       .sort((x, y) => x.b.order - y.b.order || x.index - y.index);
     const chain = (target: Behavior['target'], definition: AnyMessageDefinition) =>
-      sorted.filter(({ b }) => b.target === target && b.appliesTo(definition)).map(({ b }) => b.run as never);
+      sorted.filter(({ b }) => b.target === target && b.appliesTo(definition)).map(({ b }) => b);
     mediator = new MediatorImpl(container, {
       requests,
       events,

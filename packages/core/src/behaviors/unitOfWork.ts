@@ -9,9 +9,13 @@ import { conflict } from '../results/operationResult.ts';
  */
 export function unitOfWork(): Behavior {
   return behavior(
-    { name: 'unitOfWork', order: BehaviorOrder.unitOfWork, scope: 'commands' },
-    async (_message, next, context) => {
-      const work = context.resolve(UnitOfWork);
+    {
+      name: 'unitOfWork',
+      order: BehaviorOrder.unitOfWork,
+      scope: 'commands',
+      dependencies: { work: UnitOfWork },
+    },
+    async (_message, next, _context, { work }) => {
       let result: Awaited<ReturnType<typeof next>>;
       try {
         result = await next();

@@ -23,14 +23,11 @@ describe('dependency injection', () => {
       .scoped(PerScope, () => ({ id: ++made }))
       .transient(Each, () => ({ id: ++made }))
       .handle(
-        handler(Probe, { single: Single, scoped: PerScope, each: Each }, ({}, deps, context) =>
-          ok([
-            deps.single.id,
-            deps.scoped.id,
-            context.resolve(PerScope).id,
-            deps.each.id,
-            context.resolve(Each).id,
-          ]),
+        handler(
+          Probe,
+          { single: Single, scoped: PerScope, scopedAgain: PerScope, each: Each, eachAgain: Each },
+          (_q, deps) =>
+            ok([deps.single.id, deps.scoped.id, deps.scopedAgain.id, deps.each.id, deps.eachAgain.id]),
         ),
       )
       .build();

@@ -107,6 +107,17 @@ export class Container {
     return this.#root;
   }
 
+  /**
+   * True when resolving these dependencies can create a scoped or transient instance (directly or through a
+   * transient's own dependencies), i.e. when the resolution needs a scope that is disposed afterwards.
+   */
+  needsScope(dependencies: Dependencies): boolean {
+    return Object.values(dependencies).some((token) => {
+      const lifetime = this.#compiled.get(token)?.provider.lifetime;
+      return lifetime !== undefined && lifetime !== 'singleton';
+    });
+  }
+
   /** True when `token` is registered. */
   has(token: Token<unknown>): boolean {
     return this.#compiled.has(token);
@@ -159,10 +170,13 @@ export class Scope {
 
   readonly container: Container;
   readonly parent: Scope | undefined;
+  /** What the scope serves (the mediator's execution context), resolvable through a provider. */
+  readonly owner: unknown;
 
-  constructor(container: Container, parent: Scope | undefined) {
+  constructor(container: Container, parent: Scope | undefined, owner?: unknown) {
     this.container = container;
     this.parent = parent;
+    this.owner = owner;
   }
 
   /** Returns the service registered for `token`, creating it as its lifetime says. */

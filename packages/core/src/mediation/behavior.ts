@@ -1,3 +1,4 @@
+import type { Dependencies, Resolved } from '../dependencyInjection/token.ts';
 import type {
   AnyEvent,
   AnyMessageDefinition,
@@ -16,17 +17,23 @@ import type { ExecutionContext } from './executionContext.ts';
 export type Next<TMessage, TOutcome> = (message?: TMessage) => Promise<TOutcome>;
 
 /** Middleware around the handler of a command or query. Return without calling `next` to short-circuit. */
-export type RequestBehaviorFunction<TMessage = Message, TResult = unknown> = (
+export type RequestBehaviorFunction<
+  TMessage = Message,
+  TResult = unknown,
+  TDependencies extends Dependencies = Dependencies,
+> = (
   message: TMessage,
   next: Next<TMessage, OperationResult<TResult>>,
   context: ExecutionContext,
+  dependencies: Resolved<TDependencies>,
 ) => Promise<OperationResult<TResult>>;
 
 /** Middleware around each event handler's delivery. */
-export type EventBehaviorFunction<TEvent = AnyEvent> = (
+export type EventBehaviorFunction<TEvent = AnyEvent, TDependencies extends Dependencies = Dependencies> = (
   event: TEvent,
   next: Next<TEvent, void>,
   context: ExecutionContext,
+  dependencies: Resolved<TDependencies>,
 ) => Promise<void>;
 
 /**
@@ -43,12 +50,20 @@ export type BehaviorScope =
   | ((definition: RequestDefinition) => boolean)
   | { readonly events: (definition: EventDefinition) => boolean };
 
-export interface BehaviorOptions<TScope extends BehaviorScope = BehaviorScope> {
+export interface BehaviorOptions<
+  TScope extends BehaviorScope = BehaviorScope,
+  TDependencies extends Dependencies = Dependencies,
+> {
   /** Names the behavior in errors and logs. */
   readonly name: string;
   /** Lower runs first (further out). Built-ins use {@link BehaviorOrder}; equal orders keep registration order. */
   readonly order: number;
   readonly scope: TScope;
+  /**
+   * Services the behavior uses, resolved from the execution's scope and passed as its fourth argument. Declared,
+   * like a handler's, so the application checks them when it is built and knows which executions need a scope.
+   */
+  readonly dependencies?: TDependencies;
 }
 
 /** A registered pipeline behavior. Make one with {@link behavior}. */
@@ -57,7 +72,8 @@ export interface Behavior {
   readonly order: number;
   readonly target: 'request' | 'event';
   readonly appliesTo: (definition: AnyMessageDefinition) => boolean;
-  readonly run: RequestBehaviorFunction<any, any> | EventBehaviorFunction<any>;
+  readonly dependencies: Dependencies;
+  readonly run: RequestBehaviorFunction<any, any, any> | EventBehaviorFunction<any, any>;
 }
 
 /** Where the built-in behaviors sit. Leave gaps so yours can go between. */
@@ -104,7 +120,14 @@ export function behavior(
 ): Behavior {
   if (!Number.isFinite(options.order)) throw new TypeError(`Behavior '${options.name}' needs a finite order`);
   const { target, appliesTo } = compileScope(options.scope);
-  return { name: options.name, order: options.order, target, appliesTo, run };
+  return {
+    name: options.name,
+    order: options.order,
+    target,
+    appliesTo,
+    dependencies: options.dependencies ?? {},
+    run,
+  };
 }
 
 function compileScope(scope: BehaviorScope): Pick<Behavior, 'target' | 'appliesTo'> {

@@ -1,4 +1,4 @@
-import { type Token, token } from '../dependencyInjection/token.ts';
+import { token } from '../dependencyInjection/token.ts';
 import type { AnyEvent, Request } from '../messages/message.ts';
 import type { OperationResult } from '../results/operationResult.ts';
 
@@ -58,8 +58,6 @@ export interface ExecutionContext {
   readonly signal: AbortSignal;
   /** Present while an event handler runs: the event's metadata. */
   readonly event: EventMetadata | undefined;
-  /** Resolves a service from this execution's scope. */
-  resolve<TService>(token: Token<TService>): TService;
   /** Executes another request as part of this one: same correlation and principal, caused by this message. */
   execute<TResult>(request: Request<TResult>, options?: ExecuteOptions): Promise<OperationResult<TResult>>;
   /** Publishes an event in process, caused by this message. Events of aggregates go through the unit of work. */

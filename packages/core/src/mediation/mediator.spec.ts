@@ -239,8 +239,8 @@ describe('publish', () => {
     const app = await createApplication()
       .scoped(Counter, () => ({ id: ++made }))
       .handle(
-        eventHandler('a', Happened, { counter: Counter }, (_e, { counter }, context) => {
-          seen.push(counter.id, context.resolve(Counter).id);
+        eventHandler('a', Happened, { counter: Counter, again: Counter }, (_e, { counter, again }) => {
+          seen.push(counter.id, again.id);
         }),
         eventHandler('b', Happened, { counter: Counter }, (_e, { counter }) => void seen.push(counter.id)),
       )

@@ -1,8 +1,8 @@
 import { type Container, Scope } from '../dependencyInjection/container.ts';
-import type { Dependencies } from '../dependencyInjection/token.ts';
+import type { Dependencies, Resolved } from '../dependencyInjection/token.ts';
 import { type AnyEvent, type AnyMessageDefinition, definitionOf, type Request } from '../messages/message.ts';
 import type { OperationResult } from '../results/operationResult.ts';
-import type { EventBehaviorFunction, RequestBehaviorFunction } from './behavior.ts';
+import type { Behavior } from './behavior.ts';
 import type {
   EventMetadata,
   ExecuteOptions,
@@ -62,6 +62,8 @@ type Pipeline<TOutcome> = (message: any, context: Execution) => Promise<TOutcome
 
 interface RequestRoute {
   readonly pipeline: Pipeline<OperationResult<unknown>>;
+  /** True when something in the chain depends on a scoped or transient service, so the scope must be disposed. */
+  readonly scoped: boolean;
 }
 
 interface EventDelivery {
@@ -75,35 +77,27 @@ function newId(): string {
   return (globalThis as unknown as { crypto: { randomUUID(): string } }).crypto.randomUUID();
 }
 
+const noOptions: ExecuteOptions = Object.freeze({});
+
 /**
- * The context of one execution, and its DI scope. Ids are made on first use: most executions never read them,
- * and a UUID is the single most expensive thing an execution would otherwise do.
+ * The context of one execution. It stays small because every `execute` makes one: ids are made on first use
+ * (a UUID would otherwise be the most expensive thing an execution does), and the DI scope only when a
+ * scoped or transient dependency is resolved.
  */
-class Execution extends Scope implements ExecutionContext {
+class Execution implements ExecutionContext {
   #messageId: string | undefined;
   #correlationId: string | undefined;
-  readonly causationId: string | undefined;
-  readonly principal: Principal | undefined;
-  readonly signal: AbortSignal;
+  #scope: Scope | undefined;
+  readonly mediator: MediatorImpl;
+  readonly options: ExecuteOptions;
   readonly event: EventMetadata | undefined;
 
-  readonly mediator: MediatorImpl;
-
   constructor(mediator: MediatorImpl, options: ExecuteOptions | undefined, event?: EventMetadata) {
-    super(mediator.container, mediator.container.root);
     this.mediator = mediator;
+    this.options = options ?? noOptions;
     this.event = event;
-    if (options === undefined) {
-      this.causationId = undefined;
-      this.principal = undefined;
-      this.signal = neverAborted;
-    } else {
-      this.#messageId = options.messageId;
-      this.#correlationId = options.correlationId;
-      this.causationId = options.causationId;
-      this.principal = options.principal;
-      this.signal = options.signal ?? neverAborted;
-    }
+    this.#messageId = this.options.messageId;
+    this.#correlationId = this.options.correlationId;
   }
 
   get messageId(): string {
@@ -113,6 +107,31 @@ class Execution extends Scope implements ExecutionContext {
   /** A request that starts a conversation correlates to itself. */
   get correlationId(): string {
     return (this.#correlationId ??= this.messageId);
+  }
+
+  get causationId(): string | undefined {
+    return this.options.causationId;
+  }
+
+  get principal(): Principal | undefined {
+    return this.options.principal;
+  }
+
+  get signal(): AbortSignal {
+    return this.options.signal ?? neverAborted;
+  }
+
+  resolveAll<TDependencies extends Dependencies>(dependencies: TDependencies): Resolved<TDependencies> {
+    this.#scope ??= new Scope(this.mediator.container, this.mediator.container.root, this);
+    return this.#scope.resolveAll(dependencies);
+  }
+
+  get hasDisposables(): boolean {
+    return this.#scope?.hasDisposables ?? false;
+  }
+
+  async dispose(): Promise<void> {
+    await this.#scope?.dispose();
   }
 
   execute<TResult>(request: Request<TResult>, options?: ExecuteOptions): Promise<OperationResult<TResult>> {
@@ -149,10 +168,8 @@ class Execution extends Scope implements ExecutionContext {
 export interface MediatorRoutes {
   readonly requests: ReadonlyMap<AnyMessageDefinition, RequestHandler<any>>;
   readonly events: ReadonlyMap<AnyMessageDefinition, readonly EventHandler<any>[]>;
-  readonly requestBehaviors: (
-    definition: AnyMessageDefinition,
-  ) => readonly RequestBehaviorFunction<any, any>[];
-  readonly eventBehaviors: (definition: AnyMessageDefinition) => readonly EventBehaviorFunction<any>[];
+  readonly requestBehaviors: (definition: AnyMessageDefinition) => readonly Behavior[];
+  readonly eventBehaviors: (definition: AnyMessageDefinition) => readonly Behavior[];
 }
 
 /** @internal Made by the application builder. */
@@ -166,8 +183,11 @@ export class MediatorImpl implements Mediator {
     this.container = container;
     // Every chain is composed here, once per message type, so an execution only walks closures.
     for (const [definition, handler] of routes.requests) {
-      const terminal = this.#invoker(handler.handle, handler.dependencies);
-      this.#requests.set(definition, { pipeline: compose(routes.requestBehaviors(definition), terminal) });
+      const behaviors = routes.requestBehaviors(definition);
+      this.#requests.set(definition, {
+        pipeline: this.#compose(behaviors, this.#invoker(handler.handle, handler.dependencies)),
+        scoped: [handler, ...behaviors].some((d) => container.needsScope(d.dependencies)),
+      });
     }
     for (const [definition, handlers] of routes.events) {
       const behaviors = routes.eventBehaviors(definition);
@@ -175,7 +195,7 @@ export class MediatorImpl implements Mediator {
         definition,
         handlers.map((h) => ({
           name: h.name,
-          pipeline: compose(behaviors, this.#invoker(h.handle, h.dependencies)),
+          pipeline: this.#compose(behaviors, this.#invoker(h.handle, h.dependencies)),
         })),
       );
     }
@@ -187,7 +207,12 @@ export class MediatorImpl implements Mediator {
       const route =
         this.#requests.get((request as object).constructor as AnyMessageDefinition) ?? this.#route(request);
       options?.signal?.throwIfAborted();
-      return this.#run(route, request, new Execution(this, options)) as Promise<OperationResult<TResult>>;
+      const context = new Execution(this, options);
+      // Dependencies are declared, so whether an execution can create anything to dispose is known per route:
+      // the common case pays for no extra async frame.
+      return (
+        route.scoped ? this.#run(route, request, context) : route.pipeline(request, context)
+      ) as Promise<OperationResult<TResult>>;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -279,32 +304,47 @@ export class MediatorImpl implements Mediator {
     handle: (message: any, dependencies: any, context: ExecutionContext) => unknown,
     dependencies: Dependencies,
   ): Pipeline<any> {
-    const keys = Object.keys(dependencies);
-    if (keys.length === 0) {
+    if (Object.keys(dependencies).length === 0) {
       const none = Object.freeze({});
       return (message, context) => promised(handle(message, none, context));
     }
+    if (!this.container.needsScope(dependencies)) {
+      // Only singletons: resolve them once, on first use (they all exist once the application is built).
+      let resolved: unknown;
+      return (message, context) =>
+        promised(handle(message, (resolved ??= context.resolveAll(dependencies)), context));
+    }
     return (message, context) => promised(handle(message, context.resolveAll(dependencies), context));
+  }
+
+  /** Wraps a terminal in its behaviors, outermost first. Runs once per message type, when the app is built. */
+  #compose<TOutcome>(behaviors: readonly Behavior[], terminal: Pipeline<TOutcome>): Pipeline<TOutcome> {
+    let pipeline = terminal;
+    for (let i = behaviors.length - 1; i >= 0; i--) {
+      const { run, dependencies } = behaviors[i] as Behavior;
+      const call = run as unknown as (
+        message: any,
+        next: (message?: any) => Promise<TOutcome>,
+        context: any,
+        deps: any,
+      ) => Promise<TOutcome>;
+      const inner = pipeline;
+      const none = Object.freeze({});
+      pipeline =
+        Object.keys(dependencies).length === 0
+          ? (message, context) => call(message, (next = message) => inner(next, context), context, none)
+          : (message, context) =>
+              call(
+                message,
+                (next = message) => inner(next, context),
+                context,
+                context.resolveAll(dependencies),
+              );
+    }
+    return pipeline;
   }
 }
 
 function promised<T>(value: T | Promise<T>): Promise<T> {
   return value instanceof Promise ? value : Promise.resolve(value);
-}
-
-function compose<TOutcome>(
-  behaviors: readonly ((
-    message: any,
-    next: (message?: any) => Promise<TOutcome>,
-    context: any,
-  ) => Promise<TOutcome>)[],
-  terminal: Pipeline<TOutcome>,
-): Pipeline<TOutcome> {
-  let pipeline = terminal;
-  for (let i = behaviors.length - 1; i >= 0; i--) {
-    const run = behaviors[i] as (typeof behaviors)[number];
-    const inner = pipeline;
-    pipeline = (message, context) => run(message, (next = message) => inner(next, context), context);
-  }
-  return pipeline;
 }

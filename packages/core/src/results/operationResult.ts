@@ -80,7 +80,8 @@ export function problem(status: number, detail?: string, options: ProblemOptions
   if (options.instance !== undefined) details.instance = options.instance;
   if (options.errors !== undefined) details.errors = options.errors;
   // Extensions follow the standard members and never replace them (RFC 9457 §3.2).
-  for (const [key, value] of Object.entries(options.extensions ?? {})) if (!(key in details)) details[key] = value;
+  for (const [key, value] of Object.entries(options.extensions ?? {}))
+    if (!(key in details)) details[key] = value;
   return { ok: false, status, problem: details as unknown as ProblemDetails };
 }
 
