@@ -39,7 +39,12 @@ describe('pipeline behaviors', () => {
     const app = await createApplication()
       .use(tracing(trace, 'third', 30, 'requests'), tracing(trace, 'first', 10, 'requests'))
       .use(tracing(trace, 'second-a', 20, 'requests'), tracing(trace, 'second-b', 20, 'requests'))
-      .handle(handler(Rename, (c) => (trace.push('handler'), ok(c.name))))
+      .handle(
+        handler(Rename, (c) => {
+          trace.push('handler');
+          return ok(c.name);
+        }),
+      )
       .build();
     await app.mediator.execute(new Rename({ name: 'x' }));
     expect(trace).toEqual(['first', 'second-a', 'second-b', 'third', 'handler']);
@@ -86,7 +91,12 @@ describe('pipeline behaviors', () => {
     let handled = false;
     const app = await createApplication()
       .use(behavior({ name: 'gate', order: 1, scope: 'commands' }, async () => unauthorized('closed')))
-      .handle(handler(Rename, (c) => ((handled = true), ok(c.name))))
+      .handle(
+        handler(Rename, (c) => {
+          handled = true;
+          return ok(c.name);
+        }),
+      )
       .build();
     const result = await app.mediator.execute(new Rename({ name: 'x' }));
     expect(result).toMatchObject({ ok: false, status: 401 });
@@ -138,7 +148,12 @@ describe('validation', () => {
   it('rejects an invalid message with a 400 naming every failing field, before the handler runs', async () => {
     let handled = false;
     const app = await createApplication()
-      .handle(handler(PlaceOrder, (c) => ((handled = true), ok({ notes: c.notes }))))
+      .handle(
+        handler(PlaceOrder, (c) => {
+          handled = true;
+          return ok({ notes: c.notes });
+        }),
+      )
       .build();
     const result = await app.mediator.execute(
       new PlaceOrder({
@@ -302,6 +317,6 @@ describe('logging', () => {
     });
     expect(typeof lines[0]?.fields.durationMs).toBe('number');
     expect(lines[1]).toMatchObject({ level: 'error', message: 'Boom threw' });
-    expect((lines[1]?.fields.err as Error).message).toBe('kaput');
+    expect((lines[1]?.fields.err as Error | undefined)?.message).toBe('kaput');
   });
 });

@@ -30,9 +30,9 @@ const Ledgers = token<QueryableRepository<Account>>('Ledgers');
 const Open = command('Open', unchecked<{ id: string; amount: number }>()).returns<number>();
 const Deposit = command(
   'Deposit',
-  unchecked<{ id: string; amount: number; then?: 'fail' | 'throw' }>(),
+  unchecked<{ id: string; amount: number; outcome?: 'fail' | 'throw' }>(),
 ).returns<number>();
-const OpenBoth = command('OpenBoth', unchecked<{ id: string; then: 'fail' | 'throw' }>()).returns<void>();
+const OpenBoth = command('OpenBoth', unchecked<{ id: string; outcome: 'fail' | 'throw' }>()).returns<void>();
 const Balance = query('Balance', unchecked<{ id: string }>()).returns<number>();
 
 const handlers = (repository: typeof Accounts | typeof Ledgers) => [
@@ -47,8 +47,8 @@ const handlers = (repository: typeof Accounts | typeof Ledgers) => [
     if (account === undefined) return notFound('Account', c.id);
     account.deposit(c.amount);
     await accounts.update(account);
-    if (c.then === 'fail') return badRequest('refused');
-    if (c.then === 'throw') throw new Error('crashed');
+    if (c.outcome === 'fail') return badRequest('refused');
+    if (c.outcome === 'throw') throw new Error('crashed');
     return ok(account.state.balance);
   }),
   handler(Balance, { accounts: repository }, async (q, { accounts }) => {
@@ -88,8 +88,8 @@ describe.each([
   it('writes nothing when the handler returns a failure or throws', async () => {
     await using t = await setup();
     await t.execute(new Open({ id: 'a', amount: 1 }));
-    expectFailure(await t.execute(new Deposit({ id: 'a', amount: 5, then: 'fail' })), 400);
-    await expect(t.execute(new Deposit({ id: 'a', amount: 5, then: 'throw' }))).rejects.toThrow('crashed');
+    expectFailure(await t.execute(new Deposit({ id: 'a', amount: 5, outcome: 'fail' })), 400);
+    await expect(t.execute(new Deposit({ id: 'a', amount: 5, outcome: 'throw' }))).rejects.toThrow('crashed');
     expect(expectSuccess(await t.execute(new Balance({ id: 'a' })))).toBe(1);
     expect(t.events).toHaveLength(1);
   });
@@ -122,14 +122,14 @@ describe('the in-memory unit of work', () => {
               const b = new Account(c.id);
               b.deposit(2);
               await ledgers.add(b);
-              if (c.then === 'throw') throw new Error('after both');
+              if (c.outcome === 'throw') throw new Error('after both');
               return badRequest('after both');
             }),
           ),
       );
     await using t = await setup();
-    expectFailure(await t.execute(new OpenBoth({ id: 'x', then: 'fail' })), 400);
-    await expect(t.execute(new OpenBoth({ id: 'x', then: 'throw' }))).rejects.toThrow('after both');
+    expectFailure(await t.execute(new OpenBoth({ id: 'x', outcome: 'fail' })), 400);
+    await expect(t.execute(new OpenBoth({ id: 'x', outcome: 'throw' }))).rejects.toThrow('after both');
     expect(t.events).toEqual([]);
     expect(t.database.document('Account', 'x')).toBeUndefined();
     expect(t.database.stream('Account-x')).toBeUndefined();
