@@ -87,7 +87,7 @@ export async function main(): Promise<void> {
     const cpu = cpus()[0]?.model ?? 'unknown CPU';
     console.log(`dispatch: Node ${process.version}, ${cpus().length} × ${cpu}`);
     console.log(
-      `warm-up ${options.warmupMs} ms per case, then ${options.rounds} interleaved rounds of ~${options.batchMs} ms per case`,
+      `warm-up ${options.warmupMs / 4} ms in mixed turns, then ${options.warmupMs} ms per case; ${options.rounds} interleaved rounds of ~${options.batchMs} ms per case`,
     );
     const measured = await measure(
       caseNames.map((name) => cases[name]),

@@ -1,4 +1,4 @@
-// Runs one case of the dispatch benchmark alone for a while, to be profiled:
+// Runs one case of the dispatch benchmark for a while, after a mixed warm-up of all of them, to be profiled:
 //   npx node --conditions=@myelin/source --cpu-prof --cpu-prof-dir=/tmp/profiles bench/src/profile.ts myelin 5
 
 import { setUpMediatrTs } from './dispatch/mediatrTs.ts';
@@ -22,6 +22,9 @@ const cases: Record<string, Case> = {
 const selected = cases[name];
 if (selected === undefined)
   throw new Error(`Unknown case '${name}'. Cases: ${Object.keys(cases).join(', ')}`);
+// Warm every case up in small turns first, as the benchmark does, so that shared code is in the same state.
+const mixUntil = performance.now() + 1000;
+while (performance.now() < mixUntil) for (const c of Object.values(cases)) await c.batch(64);
 const deadline = performance.now() + seconds * 1000;
 let operations = 0;
 const started = performance.now();
