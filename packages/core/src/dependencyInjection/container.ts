@@ -108,8 +108,8 @@ export class Container {
   }
 
   /**
-   * True when resolving these dependencies can create a scoped or transient instance (directly or through a
-   * transient's own dependencies), i.e. when the resolution needs a scope that is disposed afterwards.
+   * True when resolving these dependencies can create a scoped or transient instance, i.e. needs a scope that is
+   * disposed afterwards. Direct lifetimes suffice: a singleton never reaches a scoped service (build rejects it).
    */
   needsScope(dependencies: Dependencies): boolean {
     return Object.values(dependencies).some((token) => {
@@ -228,11 +228,6 @@ export class Scope {
   track(provider: Provider<unknown>, instance: unknown): void {
     const disposer = disposerFor(provider, instance);
     if (disposer !== undefined) (this.#disposables ??= []).push(disposer);
-  }
-
-  /** Registers extra clean-up to run when the scope ends (after services created later, before earlier ones). */
-  defer(cleanup: () => void | Promise<void>): void {
-    (this.#disposables ??= []).push(cleanup);
   }
 
   /** True when disposing this scope has something to do. */

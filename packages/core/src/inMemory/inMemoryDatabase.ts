@@ -32,7 +32,6 @@ export class InMemoryDatabase {
   readonly #streams = new Map<string, StoredEvent[]>();
   readonly #log: StoredEvent[] = [];
   readonly #byId = new Map<string, StoredEvent>();
-  readonly #listeners = new Set<(events: readonly StoredEvent[]) => void>();
 
   commit(documents: readonly DocumentWrite[], appends: readonly StreamAppend[]): StoredEvent[] {
     for (const write of documents) {
@@ -83,7 +82,6 @@ export class InMemoryDatabase {
         stored.push(record);
       }
     }
-    if (stored.length > 0) for (const listener of this.#listeners) listener(stored);
     return stored;
   }
 
@@ -114,11 +112,5 @@ export class InMemoryDatabase {
 
   get log(): readonly StoredEvent[] {
     return this.#log;
-  }
-
-  /** Calls `listener` with the events of each commit, once it is done. */
-  onCommit(listener: (events: readonly StoredEvent[]) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
   }
 }

@@ -161,6 +161,22 @@ describe('the in-memory unit of work', () => {
     });
   });
 
+  it('keeps the commit when an event handler fails afterwards, and rejects execute with the handler named', async () => {
+    await using t = await testApplication((app) =>
+      app
+        .register(inMemoryEventSourcedRepository(Accounts, Account, { events: [Deposited] }))
+        .handle(...handlers(Accounts))
+        .handle(
+          eventHandler('mailer', Deposited, () => {
+            throw new Error('smtp down');
+          }),
+        ),
+    );
+    await expect(t.execute(new Open({ id: 'a', amount: 3 }))).rejects.toThrow("'mailer' (smtp down)");
+    expect(t.eventsOf(Deposited)).toEqual([{ amount: 3 }]);
+    expect(expectSuccess(await t.execute(new Balance({ id: 'a' })))).toBe(3);
+  });
+
   it('finds state-stored aggregates by field, sorted and paged', async () => {
     await using t = await testApplication((app) =>
       app.register(inMemoryStateStoredRepository(Ledgers, Account)).handle(...handlers(Ledgers)),

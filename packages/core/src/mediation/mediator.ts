@@ -78,6 +78,8 @@ function newId(): string {
 }
 
 const noOptions: ExecuteOptions = Object.freeze({});
+/** What a handler or behavior without dependencies receives as its dependencies. */
+const noDependencies = Object.freeze({});
 
 /**
  * The context of one execution. It stays small because every `execute` makes one: ids are made on first use
@@ -305,8 +307,7 @@ export class MediatorImpl implements Mediator {
     dependencies: Dependencies,
   ): Pipeline<any> {
     if (Object.keys(dependencies).length === 0) {
-      const none = Object.freeze({});
-      return (message, context) => promised(handle(message, none, context));
+      return (message, context) => promised(handle(message, noDependencies, context));
     }
     if (!this.container.needsScope(dependencies)) {
       // Only singletons: resolve them once, on first use (they all exist once the application is built).
@@ -329,10 +330,10 @@ export class MediatorImpl implements Mediator {
         deps: any,
       ) => Promise<TOutcome>;
       const inner = pipeline;
-      const none = Object.freeze({});
       pipeline =
         Object.keys(dependencies).length === 0
-          ? (message, context) => call(message, (next = message) => inner(next, context), context, none)
+          ? (message, context) =>
+              call(message, (next = message) => inner(next, context), context, noDependencies)
           : (message, context) =>
               call(
                 message,
