@@ -111,6 +111,13 @@ export {
   type ReadStreamOptions,
   type StoredEvent,
 } from './persistence/eventStore.ts';
+export {
+  comparePositions,
+  isLogPosition,
+  type LogPosition,
+  logPosition,
+  startOfLog,
+} from './persistence/logPosition.ts';
 export { type BusHandler, type BusMessage, MessageBus } from './persistence/messageBus.ts';
 // Ports the adapters implement.
 export {
@@ -125,6 +132,7 @@ export {
   type SortOrder,
 } from './persistence/repository.ts';
 export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
+export { type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
 // Results: expected failures are values carrying RFC 9457 problem details.
 export {
   accepted,

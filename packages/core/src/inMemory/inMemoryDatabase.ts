@@ -1,4 +1,5 @@
 import type { ExpectedVersion, NewEvent, StoredEvent } from '../persistence/eventStore.ts';
+import { logPosition } from '../persistence/logPosition.ts';
 import { ConcurrencyError } from '../persistence/repository.ts';
 
 /** A document write: insert when `expectedVersion` is 'no_stream', else replace or delete at that version. */
@@ -32,6 +33,7 @@ export class InMemoryDatabase {
   readonly #streams = new Map<string, StoredEvent[]>();
   readonly #log: StoredEvent[] = [];
   readonly #byId = new Map<string, StoredEvent>();
+  #transactions = 0;
 
   commit(documents: readonly DocumentWrite[], appends: readonly StreamAppend[]): StoredEvent[] {
     for (const write of documents) {
@@ -65,6 +67,8 @@ export class InMemoryDatabase {
       else collection.set(write.id, { state: structuredClone(write.state), version: write.version });
     }
     const stored: StoredEvent[] = [];
+    // Commits are atomic here, so each gets the next transaction number and positions follow commit order.
+    const transaction = ++this.#transactions;
     for (const append of fresh) {
       let stream = this.#streams.get(append.streamId);
       if (stream === undefined) this.#streams.set(append.streamId, (stream = []));
@@ -74,7 +78,7 @@ export class InMemoryDatabase {
           metadata: { ...event.metadata },
           streamId: append.streamId,
           streamVersion: stream.length + 1,
-          position: this.#log.length + 1,
+          position: logPosition(transaction, this.#log.length + 1),
         };
         stream.push(record);
         this.#log.push(record);

@@ -1,5 +1,6 @@
 import { token } from '../dependencyInjection/token.ts';
 import type { EventMetadata } from '../mediation/executionContext.ts';
+import type { LogPosition } from './logPosition.ts';
 
 /** What an append expects of the stream: any state, that it does not exist yet, or exactly this version. */
 export type ExpectedVersion = number | 'any' | 'no_stream';
@@ -14,14 +15,14 @@ export interface NewEvent {
 export interface StoredEvent extends NewEvent {
   readonly streamId: string;
   readonly streamVersion: number;
-  readonly position: number;
+  readonly position: LogPosition;
 }
 
 export interface AppendResult {
   /** The stream's version after the append. */
   readonly nextVersion: number;
   /** The global position of the last event appended (or of the stored copy, for a retried append). */
-  readonly lastPosition: number;
+  readonly lastPosition: LogPosition;
 }
 
 export interface ReadStreamOptions {
@@ -32,8 +33,8 @@ export interface ReadStreamOptions {
 }
 
 export interface ReadAllOptions {
-  /** Read events after this global position; defaults to 0 (from the start). */
-  readonly after?: number;
+  /** Read events after this position; defaults to the start of the log. */
+  readonly after?: LogPosition;
   readonly limit?: number;
 }
 

@@ -1,11 +1,12 @@
 import { token } from '../dependencyInjection/token.ts';
 import type { StoredEvent } from './eventStore.ts';
+import type { LogPosition } from './logPosition.ts';
 
 /** What a commit wrote. */
 export interface CommitResult {
   readonly events: readonly StoredEvent[];
   /** The global log position of the last event written, when any was. */
-  readonly position: number | undefined;
+  readonly position: LogPosition | undefined;
 }
 
 /**

@@ -1,3 +1,6 @@
 // @myelin/core/testing: given/when/then for aggregates and in-memory applications for handlers.
 export { type AggregateOutcome, assertEvents, given, SpecificationError } from './aggregateSpec.ts';
+export type { ContractCase } from './contract.ts';
+export { type EventStoreUnderTest, eventStoreContract } from './eventStoreContract.ts';
 export { expectFailure, expectSuccess, type TestApplication, testApplication } from './handlerSpec.ts';
+export { type PersistenceUnderTest, repositoryContract } from './repositoryContract.ts';
