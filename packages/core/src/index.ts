@@ -14,7 +14,7 @@ export {
 export type { AuthorizationPolicy } from './behaviors/authorization.ts';
 export { type CachePolicy, stableStringify } from './behaviors/caching.ts';
 export { type Logger, logging } from './behaviors/logging.ts';
-export { unitOfWork } from './behaviors/unitOfWork.ts';
+export { type RetryPolicy, type UnitOfWorkOptions, unitOfWork } from './behaviors/unitOfWork.ts';
 export { toFieldErrors, validation } from './behaviors/validation.ts';
 // Dependency injection.
 export {

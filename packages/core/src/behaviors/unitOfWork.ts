@@ -1,13 +1,36 @@
 import { type Behavior, BehaviorOrder, behavior } from '../mediation/behavior.ts';
+import type { ConcurrencyError } from '../persistence/repository.ts';
 import { isConcurrencyError } from '../persistence/repository.ts';
 import { UnitOfWork } from '../persistence/unitOfWork.ts';
 import { conflict } from '../results/operationResult.ts';
 
+/** Re-runs a command whose commit met a concurrent change, instead of answering 409 at once. */
+export interface RetryPolicy {
+  /** How many times to re-run the handler after the first conflict (0 = never). */
+  readonly retries: number;
+  /** The first wait, doubled each time, with jitter so racing commands spread out; defaults to 5 ms. */
+  readonly backoffMs?: number;
+}
+
+export interface UnitOfWorkOptions {
+  /**
+   * Opt-in: re-run the handler when its commit fails on a concurrent change. Safe because nothing a handler does
+   * through repositories is written before the commit; a handler with other side effects must tolerate re-runs.
+   */
+  readonly retryOnConflict?: RetryPolicy;
+}
+
 /**
  * Makes each command one unit of work: commit when the handler succeeds, roll back when it returns a failure or
- * throws. A concurrent change detected at commit becomes a 409 Conflict result. Persistence modules register it.
+ * throws. A concurrent change detected at commit becomes a 409 Conflict result (after the retries, if any).
+ * Persistence modules register it.
  */
-export function unitOfWork(): Behavior {
+export function unitOfWork(options: UnitOfWorkOptions = {}): Behavior {
+  const retries = options.retryOnConflict?.retries ?? 0;
+  const backoffMs = options.retryOnConflict?.backoffMs ?? 5;
+  if (!Number.isInteger(retries) || retries < 0) {
+    throw new TypeError(`retryOnConflict.retries must be a non-negative integer, not ${retries}`);
+  }
   return behavior(
     {
       name: 'unitOfWork',
@@ -15,28 +38,39 @@ export function unitOfWork(): Behavior {
       scope: 'commands',
       dependencies: { work: UnitOfWork },
     },
-    async (_message, next, _context, { work }) => {
-      let result: Awaited<ReturnType<typeof next>>;
-      try {
-        result = await next();
-      } catch (error) {
-        await work.rollback();
-        throw error;
+    async (_message, next, context, { work }) => {
+      for (let attempt = 0; ; attempt++) {
+        let result: Awaited<ReturnType<typeof next>>;
+        try {
+          result = await next();
+        } catch (error) {
+          await work.rollback();
+          throw error;
+        }
+        if (!result.ok) {
+          await work.rollback();
+          return result;
+        }
+        let concurrencyError: ConcurrencyError;
+        try {
+          await work.commit();
+          return result;
+        } catch (error) {
+          if (!isConcurrencyError(error)) throw error;
+          await work.rollback();
+          concurrencyError = error;
+        }
+        if (attempt >= retries || context.signal.aborted) {
+          return conflict(concurrencyError.message, {
+            extensions: {
+              expectedVersion: concurrencyError.expectedVersion,
+              actualVersion: concurrencyError.actualVersion ?? null,
+            },
+          });
+        }
+        const wait = backoffMs * 2 ** attempt * (0.5 + Math.random());
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
-      if (!result.ok) {
-        await work.rollback();
-        return result;
-      }
-      try {
-        await work.commit();
-      } catch (error) {
-        if (!isConcurrencyError(error)) throw error;
-        await work.rollback();
-        return conflict(error.message, {
-          extensions: { expectedVersion: error.expectedVersion, actualVersion: error.actualVersion ?? null },
-        });
-      }
-      return result;
     },
   );
 }

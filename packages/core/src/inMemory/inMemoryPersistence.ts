@@ -1,5 +1,5 @@
 import type { ApplicationBuilder } from '../application/application.ts';
-import { unitOfWork } from '../behaviors/unitOfWork.ts';
+import { type UnitOfWorkOptions, unitOfWork } from '../behaviors/unitOfWork.ts';
 import type { Provider } from '../dependencyInjection/container.ts';
 import { type Token, token } from '../dependencyInjection/token.ts';
 import type { AggregateRoot, AggregateType } from '../domain/aggregateRoot.ts';
@@ -262,7 +262,10 @@ export function inMemoryEventSourcedRepository<TAggregate extends AggregateRoot<
  * Add repositories with {@link inMemoryStateStoredRepository} and {@link inMemoryEventSourcedRepository}.
  * @example const app = await createApplication().include(inMemoryPersistence()).register(...).build();
  */
-export function inMemoryPersistence(database: InMemoryDatabase = new InMemoryDatabase()) {
+export function inMemoryPersistence(
+  database: InMemoryDatabase = new InMemoryDatabase(),
+  options: UnitOfWorkOptions = {},
+) {
   return (builder: ApplicationBuilder): void => {
     builder
       .singleton(InMemoryDatabaseToken, () => database)
@@ -277,7 +280,7 @@ export function inMemoryPersistence(database: InMemoryDatabase = new InMemoryDat
         ({ database, context }) => new InMemoryUnitOfWork(database, context),
       )
       .scoped(UnitOfWork, { work: InMemoryUnitOfWorkToken }, ({ work }) => work)
-      .use(unitOfWork());
+      .use(unitOfWork(options));
   };
 }
 

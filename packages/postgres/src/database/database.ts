@@ -1,0 +1,59 @@
+/** The rows a statement returned and how many it changed. */
+export interface QueryResult<TRow> {
+  readonly rows: TRow[];
+  readonly rowCount: number;
+}
+
+/** Runs statements: a database, or one transaction of it. */
+export interface Sql {
+  /** One statement with `$1`-style parameters. */
+  query<TRow = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<QueryResult<TRow>>;
+  /** Several statements without parameters (a migration). */
+  exec(text: string): Promise<void>;
+}
+
+/**
+ * A PostgreSQL database Myelin keeps its tables in, in one schema. Two drivers implement it, thinly: `pg` for a
+ * server ({@link postgresDatabase}) and PGlite in process ({@link pgliteDatabase}); everything above runs the same
+ * SQL on both.
+ */
+export interface Database extends Sql, AsyncDisposable {
+  readonly engine: 'postgres' | 'pglite';
+  /** The schema's name, as configured. */
+  readonly schemaName: string;
+  /** The schema as a quoted identifier, ready to prefix table names in SQL. */
+  readonly schema: string;
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it rejects. */
+  transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+  /** Closes the connections (or the embedded database). */
+  close(): Promise<void>;
+}
+
+export const defaultSchema = 'myelin';
+
+const identifier = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Checks a schema name and quotes it. Lower-case letters, digits and underscores only, so it needs no escaping. */
+export function quoteSchema(name: string): string {
+  if (!identifier.test(name)) {
+    throw new TypeError(
+      `Invalid schema name '${name}': use lower-case letters, digits and underscores, starting with a letter or _`,
+    );
+  }
+  return `"${name}"`;
+}
+
+/** The PostgreSQL error code of an error from either driver (`23505` for a unique violation...). */
+export function sqlState(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The constraint a PostgreSQL error names, when it names one. */
+export function constraintOf(error: unknown): string | undefined {
+  const constraint = (error as { constraint?: unknown } | null)?.constraint;
+  return typeof constraint === 'string' ? constraint : undefined;
+}

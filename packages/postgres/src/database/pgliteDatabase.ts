@@ -1,0 +1,52 @@
+import { PGlite } from '@electric-sql/pglite';
+import { type Database, defaultSchema, quoteSchema, type Sql } from './database.ts';
+
+export interface PgliteDatabaseOptions {
+  /** Where the database's files live; in memory when absent (or `memory://`). */
+  readonly dataDir?: string;
+  /** Use this PGlite instance instead of opening one (then `close` leaves it open: its owner closes it). */
+  readonly pglite?: PGlite;
+  /** The schema Myelin's tables live in; defaults to `myelin`. */
+  readonly schema?: string;
+}
+
+interface PgliteLike {
+  query<TRow>(text: string, params?: unknown[]): Promise<{ rows: TRow[]; affectedRows?: number }>;
+  exec(text: string): Promise<unknown>;
+}
+
+/**
+ * Myelin's tables in PGlite: PostgreSQL compiled to WebAssembly, running in this process. The embedded default:
+ * nothing to install or start, and the same SQL as on a server. It has one connection, so transactions run one at
+ * a time; the unit of work keeps them short by writing only at commit.
+ * @example const db = await pgliteDatabase({ dataDir: './data' });
+ */
+export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promise<Database> {
+  const schemaName = options.schema ?? defaultSchema;
+  const schema = quoteSchema(schemaName);
+  const owned = options.pglite === undefined;
+  const pglite = options.pglite ?? (await PGlite.create(options.dataDir));
+
+  const on = (client: PgliteLike): Sql => ({
+    async query<TRow>(text: string, params?: readonly unknown[]) {
+      const result = await client.query<TRow>(text, params as unknown[] | undefined);
+      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    },
+    async exec(text: string) {
+      await client.exec(text);
+    },
+  });
+
+  const database: Database = {
+    engine: 'pglite',
+    schemaName,
+    schema,
+    ...on(pglite),
+    transaction: (work) => pglite.transaction((tx) => work(on(tx))),
+    async close() {
+      if (owned && !pglite.closed) await pglite.close();
+    },
+    [Symbol.asyncDispose]: () => database.close(),
+  };
+  return database;
+}

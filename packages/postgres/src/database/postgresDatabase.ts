@@ -1,0 +1,73 @@
+import pg from 'pg';
+import { type Database, defaultSchema, quoteSchema, type Sql } from './database.ts';
+
+export interface PostgresDatabaseOptions {
+  /** `postgres://user@host:5432/database`. Defaults to `DATABASE_URL`, then pg's own environment variables. */
+  readonly connectionString?: string;
+  /** Use this pool instead of opening one (then `close` leaves it open: its owner closes it). */
+  readonly pool?: pg.Pool;
+  /** The schema Myelin's tables live in; defaults to `myelin`. */
+  readonly schema?: string;
+  /** The most connections the pool opens; defaults to 10. */
+  readonly max?: number;
+}
+
+/**
+ * Myelin's tables on a PostgreSQL server, through a `pg` connection pool.
+ * @example const db = postgresDatabase({ connectionString: process.env.DATABASE_URL, schema: 'orders' });
+ */
+export function postgresDatabase(options: PostgresDatabaseOptions = {}): Database {
+  const schemaName = options.schema ?? defaultSchema;
+  const schema = quoteSchema(schemaName);
+  const owned = options.pool === undefined;
+  const pool =
+    options.pool ??
+    new pg.Pool({
+      connectionString: options.connectionString ?? process.env.DATABASE_URL,
+      max: options.max ?? 10,
+    });
+  // A connection that breaks while idle in the pool (a server restart) must not crash the process: the pool
+  // drops it and the next query opens a fresh one.
+  if (owned) pool.on('error', () => {});
+
+  const on = (client: pg.Pool | pg.PoolClient): Sql => ({
+    async query<TRow>(text: string, params?: readonly unknown[]) {
+      const result = await client.query(text, params as unknown[] | undefined);
+      return { rows: result.rows as TRow[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(text: string) {
+      await client.query(text); // without parameters pg uses the simple protocol, which runs several statements
+    },
+  });
+
+  let closed = false;
+  const database: Database = {
+    engine: 'postgres',
+    schemaName,
+    schema,
+    ...on(pool),
+    async transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await work(on(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        // A connection whose rollback fails is in an unknown state: release it as broken so the pool discards it.
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async close() {
+      if (closed || !owned) return;
+      closed = true;
+      await pool.end();
+    },
+    [Symbol.asyncDispose]: () => database.close(),
+  };
+  return database;
+}

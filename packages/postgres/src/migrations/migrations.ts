@@ -1,0 +1,65 @@
+/** One step of the schema. Migrations are applied in version order, each once, and never edited after release. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  /** The SQL of the step, for the schema given as a quoted identifier. */
+  sql(schema: string): string;
+}
+
+/**
+ * Myelin's schema. Written once for both engines: PGlite is PostgreSQL, so the same statements run on each.
+ *
+ * - `streams` holds each stream's version: the row every append to a stream updates, so concurrent appends to one
+ *   stream serialize on it and the expected-version check is a plain comparison.
+ * - `events` is the global log and the outbox. `transaction_id` is the writer's transaction; readers order the log
+ *   by (transaction_id, sequence) and stop below the oldest transaction still running, so an event that commits
+ *   late is never passed over (see eventStore/logReader.ts).
+ * - `documents` holds state-stored aggregates; `snapshots` the snapshots of event-sourced ones.
+ */
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'event store, documents and snapshots',
+    sql: (s) => `
+      CREATE TABLE ${s}.streams (
+        stream_id text PRIMARY KEY,
+        version integer NOT NULL CHECK (version >= 0),
+        removed boolean NOT NULL DEFAULT false
+      );
+
+      CREATE TABLE ${s}.events (
+        sequence bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+        event_id text NOT NULL UNIQUE,
+        stream_id text NOT NULL,
+        stream_version integer NOT NULL CHECK (stream_version > 0),
+        type text NOT NULL,
+        type_version integer NOT NULL,
+        data jsonb NOT NULL,
+        occurred_at timestamptz NOT NULL,
+        correlation_id text NOT NULL,
+        causation_id text,
+        principal text,
+        UNIQUE (stream_id, stream_version)
+      );
+      CREATE INDEX events_log ON ${s}.events (transaction_id, sequence);
+
+      CREATE TABLE ${s}.documents (
+        collection text NOT NULL,
+        id text NOT NULL,
+        version integer NOT NULL,
+        state jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (collection, id)
+      );
+
+      CREATE TABLE ${s}.snapshots (
+        stream_id text PRIMARY KEY,
+        version integer NOT NULL,
+        schema_version integer NOT NULL,
+        state jsonb NOT NULL,
+        taken_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
+];

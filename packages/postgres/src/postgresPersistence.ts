@@ -1,0 +1,63 @@
+import {
+  type ApplicationBuilder,
+  EventStore,
+  ExecutionContext,
+  token,
+  UnitOfWork,
+  type UnitOfWorkOptions,
+  type Upcaster,
+  unitOfWork,
+  upcasting,
+} from '@myelin/core';
+import type { Database } from './database/database.ts';
+import { PostgresEventStore, PostgresUpcasting } from './eventStore/postgresEventStore.ts';
+import { migrate } from './migrations/migrate.ts';
+import { PostgresUnitOfWork, PostgresUnitOfWorkToken } from './unitOfWork/postgresUnitOfWork.ts';
+
+export interface PostgresPersistenceOptions extends UnitOfWorkOptions {
+  /** Apply the schema's migrations when the application is built; defaults to true. */
+  readonly migrate?: boolean;
+  /** Turn old versions of events into the current shape when read. */
+  readonly upcasters?: readonly Upcaster[];
+  /** Close the database when the application is disposed; defaults to false (whoever opened it closes it). */
+  readonly closeOnDispose?: boolean;
+}
+
+/** The application's database, migrated (when asked) before anything uses it. */
+export const PostgresDatabase = token<Database>('PostgresDatabase');
+
+/**
+ * Registers persistence on PostgreSQL or PGlite: the database (migrated at build), the event store, the unit of
+ * work and its behavior. Add repositories with `postgresStateStoredRepository` and `postgresEventSourcedRepository`.
+ * @example
+ * const db = await pgliteDatabase({ dataDir: './data' });
+ * const app = await createApplication().include(postgresPersistence(db)).register(...).build();
+ */
+export function postgresPersistence(database: Database, options: PostgresPersistenceOptions = {}) {
+  return (builder: ApplicationBuilder): void => {
+    builder
+      .singleton(
+        PostgresDatabase,
+        async () => {
+          if (options.migrate !== false) await migrate(database);
+          return database;
+        },
+        // The database is disposable; without closeOnDispose the application must leave it open for its owner.
+        { dispose: (db) => (options.closeOnDispose === true ? db.close() : undefined) },
+      )
+      .singleton(PostgresUpcasting, () => upcasting(options.upcasters ?? []))
+      .singleton(
+        EventStore,
+        { database: PostgresDatabase },
+        ({ database }) =>
+          new PostgresEventStore(database, options.upcasters ? { upcasters: options.upcasters } : {}),
+      )
+      .scoped(
+        PostgresUnitOfWorkToken,
+        { database: PostgresDatabase, context: ExecutionContext },
+        ({ database, context }) => new PostgresUnitOfWork(database, context),
+      )
+      .scoped(UnitOfWork, { work: PostgresUnitOfWorkToken }, ({ work }) => work)
+      .use(unitOfWork(options));
+  };
+}

@@ -1,0 +1,181 @@
+import {
+  type AggregateRoot,
+  type AggregateType,
+  ConcurrencyError,
+  type EventDefinition,
+  type Provider,
+  type Repository,
+  type StoredEvent,
+  type Token,
+} from '@myelin/core';
+import type { Sql } from '../database/database.ts';
+import {
+  appendToStream,
+  type EventRow,
+  eventColumns,
+  PostgresUpcasting,
+  toStoredEvent,
+} from '../eventStore/postgresEventStore.ts';
+import {
+  type Change,
+  type PostgresUnitOfWork,
+  PostgresUnitOfWorkToken,
+  trackingMethods,
+} from '../unitOfWork/postgresUnitOfWork.ts';
+
+export interface EventSourcedOptions {
+  /** Every event the aggregate raises, so stored events can be turned back into instances. */
+  readonly events: readonly EventDefinition[];
+  /** The prefix of the aggregate's streams (`${stream}-${id}`); defaults to the class's name. */
+  readonly stream?: string;
+  /**
+   * Store a snapshot of the state every this many events, so loading reads the snapshot and the events after it
+   * rather than the whole stream. Off by default. The state must survive JSON (plain data).
+   */
+  readonly snapshotEvery?: number;
+  /**
+   * The shape of the snapshotted state. Raise it when the state's shape changes: older snapshots are then ignored
+   * (and replaced by the next one), and the aggregate is rebuilt from its events. Defaults to 1.
+   */
+  readonly snapshotVersion?: number;
+}
+
+interface SnapshotRow {
+  readonly version: number;
+  readonly state: unknown;
+}
+
+/**
+ * A repository rebuilding each aggregate from its stream of events (optionally from a snapshot and the events
+ * after it). A commit appends the aggregate's new events with the version it was loaded at as the expected
+ * version, so a concurrent writer's commit fails with a conflict instead of being overwritten.
+ * @example app.register(postgresEventSourcedRepository(Orders, Order, { events: [OrderPlaced, OrderCancelled] }));
+ */
+export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<any, any>>(
+  repositoryToken: Token<Repository<TAggregate>>,
+  type: AggregateType<TAggregate>,
+  options: EventSourcedOptions,
+): Provider<Repository<TAggregate>, { work: Token<PostgresUnitOfWork>; upcast: typeof PostgresUpcasting }> {
+  const prefix = options.stream ?? type.name;
+  const snapshotEvery = options.snapshotEvery;
+  const snapshotVersion = options.snapshotVersion ?? 1;
+  if (snapshotEvery !== undefined && (!Number.isInteger(snapshotEvery) || snapshotEvery < 1)) {
+    throw new TypeError(`snapshotEvery must be a positive integer, not ${snapshotEvery}`);
+  }
+  const definitions = new Map(options.events.map((definition) => [definition.type, definition]));
+  const snapshotDue = (change: Change) =>
+    snapshotEvery !== undefined &&
+    change.operation !== 'remove' &&
+    Math.floor(change.aggregate.nextVersion / snapshotEvery) >
+      Math.floor(change.aggregate.version / snapshotEvery);
+
+  return {
+    token: repositoryToken,
+    lifetime: 'scoped',
+    dependencies: { work: PostgresUnitOfWorkToken, upcast: PostgresUpcasting },
+    factory: ({ work, upcast }) => {
+      const { database } = work;
+      const s = database.schema;
+      const key = (id: string) => `events:${prefix}:${id}`;
+      const streamOf = (id: string) => `${prefix}-${id}`;
+
+      const write = async (sql: Sql, change: Change): Promise<readonly StoredEvent[]> => {
+        const { aggregate, operation, events } = change;
+        const stream = streamOf(aggregate.id);
+        const appended =
+          events.length === 0
+            ? []
+            : (
+                await appendToStream(
+                  sql,
+                  s,
+                  stream,
+                  events,
+                  operation === 'add' ? 'no_stream' : aggregate.version,
+                )
+              ).events;
+        if (operation === 'remove') {
+          const { rows } = await sql.query(
+            `UPDATE ${s}.streams SET removed = true WHERE stream_id = $1 AND version = $2 AND NOT removed
+             RETURNING version`,
+            [stream, aggregate.nextVersion],
+          );
+          if (rows.length === 0) {
+            const current = await sql.query<{ version: number }>(
+              `SELECT version FROM ${s}.streams WHERE stream_id = $1`,
+              [stream],
+            );
+            throw new ConcurrencyError(stream, aggregate.version, current.rows[0]?.version);
+          }
+        }
+        if (snapshotDue(change)) {
+          await sql.query(
+            `INSERT INTO ${s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4::text::jsonb)
+             ON CONFLICT (stream_id) DO UPDATE
+               SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state,
+                   taken_at = now()
+               WHERE ${s}.snapshots.version < EXCLUDED.version OR ${s}.snapshots.schema_version <> EXCLUDED.schema_version`,
+            [stream, aggregate.nextVersion, snapshotVersion, JSON.stringify(aggregate.state)],
+          );
+        }
+        return appended;
+      };
+
+      const tracking = (aggregate: TAggregate, operation: Change['operation']) => ({
+        aggregate,
+        operation,
+        changed: (change: Change) => change.events.length > 0 || change.operation === 'remove',
+        // One append statement is atomic by itself; a removal or a snapshot adds a statement.
+        single: (change: Change) => change.operation !== 'remove' && !snapshotDue(change),
+        write,
+      });
+
+      const toEvent = (row: EventRow) => {
+        const stored = upcast(toStoredEvent(row));
+        const definition = definitions.get(stored.metadata.type);
+        if (definition === undefined) {
+          throw new Error(
+            `${type.name} repository: event type '${stored.metadata.type}' is not in its events list`,
+          );
+        }
+        return new definition(stored.data);
+      };
+
+      return {
+        async get(id) {
+          const tracked = work.tracked(key(id));
+          if (tracked !== undefined) return tracked as TAggregate;
+          const stream = streamOf(id);
+          let snapshot: SnapshotRow | undefined;
+          if (snapshotEvery !== undefined) {
+            const { rows } = await database.query<SnapshotRow>(
+              `SELECT version, state FROM ${s}.snapshots WHERE stream_id = $1 AND schema_version = $2`,
+              [stream, snapshotVersion],
+            );
+            snapshot = rows[0];
+          }
+          // One row per event after the snapshot, or one row of nulls when there is none, with the stream's flag.
+          const { rows } = await database.query<EventRow & { removed: boolean }>(
+            `SELECT ${eventColumns('e')}, st.removed FROM ${s}.streams st
+             LEFT JOIN ${s}.events e ON e.stream_id = st.stream_id AND e.stream_version > $2
+             WHERE st.stream_id = $1 ORDER BY e.stream_version`,
+            [stream, snapshot?.version ?? 0],
+          );
+          if (rows.length === 0 || rows[0]?.removed === true) return undefined;
+          const events = rows.filter((row) => row.event_id !== null).map(toEvent);
+          const aggregate = new type(id).loadFromHistory(events, snapshot?.version ?? 0, snapshot?.state);
+          work.track(key(id), tracking(aggregate, 'loaded'));
+          return aggregate;
+        },
+        async exists(id) {
+          const { rows } = await database.query(
+            `SELECT FROM ${s}.streams WHERE stream_id = $1 AND NOT removed AND version > 0`,
+            [streamOf(id)],
+          );
+          return rows.length > 0;
+        },
+        ...trackingMethods(work, key, tracking),
+      };
+    },
+  };
+}

@@ -1,0 +1,168 @@
+import {
+  type AggregateRoot,
+  type AggregateType,
+  ConcurrencyError,
+  type FindQuery,
+  type Page,
+  type Provider,
+  type QueryableRepository,
+  type Repository,
+  type Token,
+} from '@myelin/core';
+import type { Sql } from '../database/database.ts';
+import { appendToStream } from '../eventStore/postgresEventStore.ts';
+import {
+  type Change,
+  type PostgresUnitOfWork,
+  PostgresUnitOfWorkToken,
+  trackingMethods,
+} from '../unitOfWork/postgresUnitOfWork.ts';
+
+export interface StateStoredOptions {
+  /** The collection the documents live in; defaults to the aggregate class's name. */
+  readonly collection?: string;
+}
+
+interface DocumentRow {
+  readonly id: string;
+  readonly version: number;
+  readonly state: unknown;
+}
+
+/**
+ * A repository keeping each aggregate as a JSONB document with its version, and `find` over the state's top-level
+ * fields. The aggregate's events go to the log in the same transaction, in the stream `${collection}-${id}`.
+ * Add an expression index for fields you filter or sort on often:
+ * `CREATE INDEX ON myelin.documents ((state->'status')) WHERE collection = 'Order'`.
+ * @example app.register(postgresStateStoredRepository(Customers, Customer));
+ */
+export function postgresStateStoredRepository<TAggregate extends AggregateRoot<any, any>>(
+  repositoryToken: Token<QueryableRepository<TAggregate>> | Token<Repository<TAggregate>>,
+  type: AggregateType<TAggregate>,
+  options: StateStoredOptions = {},
+): Provider<QueryableRepository<TAggregate>, { work: Token<PostgresUnitOfWork> }> {
+  const collection = options.collection ?? type.name;
+  return {
+    token: repositoryToken as Token<QueryableRepository<TAggregate>>,
+    lifetime: 'scoped',
+    dependencies: { work: PostgresUnitOfWorkToken },
+    factory: ({ work }) => {
+      const { database } = work;
+      const s = database.schema;
+      const key = (id: string) => `state:${collection}:${id}`;
+      const write = async (sql: Sql, { aggregate, operation, events }: Change) => {
+        const id = aggregate.id;
+        const state = JSON.stringify(aggregate.state);
+        const { rows } =
+          operation === 'add'
+            ? await sql.query(
+                `INSERT INTO ${s}.documents (collection, id, version, state) VALUES ($1, $2, $3, $4::text::jsonb)
+                 ON CONFLICT (collection, id) DO NOTHING RETURNING version`,
+                [collection, id, aggregate.nextVersion, state],
+              )
+            : operation === 'remove'
+              ? await sql.query(
+                  `DELETE FROM ${s}.documents WHERE collection = $1 AND id = $2 AND version = $3 RETURNING version`,
+                  [collection, id, aggregate.version],
+                )
+              : await sql.query(
+                  `UPDATE ${s}.documents SET version = $3, state = $4::text::jsonb, updated_at = now()
+                   WHERE collection = $1 AND id = $2 AND version = $5 RETURNING version`,
+                  [collection, id, aggregate.nextVersion, state, aggregate.version],
+                );
+        if (rows.length === 0) {
+          const current = await sql.query<{ version: number }>(
+            `SELECT version FROM ${s}.documents WHERE collection = $1 AND id = $2`,
+            [collection, id],
+          );
+          throw new ConcurrencyError(
+            `${collection}/${id}`,
+            operation === 'add' ? 'no_stream' : aggregate.version,
+            current.rows[0]?.version,
+          );
+        }
+        if (events.length === 0) return [];
+        return (await appendToStream(sql, s, `${collection}-${id}`, events, 'any')).events;
+      };
+      const tracking = (aggregate: TAggregate, operation: Change['operation']) => ({
+        aggregate,
+        operation,
+        // A loaded aggregate that raised events changed; `update` only confirms it (as in memory).
+        changed: (change: Change) =>
+          change.operation === 'add' || change.operation === 'remove' || change.events.length > 0,
+        single: () => false,
+        write,
+      });
+      const load = (row: DocumentRow): TAggregate => {
+        const tracked = work.tracked(key(row.id));
+        if (tracked !== undefined) return tracked as TAggregate;
+        const aggregate = new type(row.id).restore(row.state, row.version);
+        work.track(key(row.id), tracking(aggregate, 'loaded'));
+        return aggregate;
+      };
+      return {
+        async get(id) {
+          const tracked = work.tracked(key(id));
+          if (tracked !== undefined) return tracked as TAggregate;
+          const { rows } = await database.query<DocumentRow>(
+            `SELECT id, version, state FROM ${s}.documents WHERE collection = $1 AND id = $2`,
+            [collection, id],
+          );
+          return rows[0] === undefined ? undefined : load(rows[0]);
+        },
+        async exists(id) {
+          const { rows } = await database.query(
+            `SELECT FROM ${s}.documents WHERE collection = $1 AND id = $2`,
+            [collection, id],
+          );
+          return rows.length > 0;
+        },
+        ...trackingMethods(work, key, tracking),
+        async find(query: FindQuery<TAggregate['state']> = {}): Promise<Page<TAggregate>> {
+          const page = query.page ?? 1;
+          const pageSize = query.pageSize ?? 50;
+          if (!Number.isInteger(page) || page < 1)
+            throw new RangeError(`page must be a positive integer, not ${page}`);
+          if (!Number.isInteger(pageSize) || pageSize < 1) {
+            throw new RangeError(`pageSize must be a positive integer, not ${pageSize}`);
+          }
+          const params: unknown[] = [collection];
+          const conditions = ['collection = $1'];
+          for (const [field, condition] of Object.entries(query.where ?? {})) {
+            if (condition === undefined) continue;
+            params.push(field);
+            const fieldParam = params.length;
+            if (typeof condition === 'object' && condition !== null && 'in' in condition) {
+              params.push(JSON.stringify((condition as { in: readonly unknown[] }).in));
+              conditions.push(
+                `state -> $${fieldParam} IN (SELECT jsonb_array_elements($${params.length}::text::jsonb))`,
+              );
+            } else {
+              params.push(JSON.stringify(condition));
+              conditions.push(`state -> $${fieldParam} = $${params.length}::text::jsonb`);
+            }
+          }
+          const where = conditions.join(' AND ');
+          const order = (query.sort ?? []).map(({ field, direction }) => {
+            params.push(field);
+            // Missing fields come first ascending, last descending: as the in-memory repository sorts them.
+            return `state -> $${params.length} ${direction === 'desc' ? 'DESC NULLS LAST' : 'ASC NULLS FIRST'}`;
+          });
+          const filterParams = params.slice(0, params.length - order.length);
+          const [{ rows: counted }, { rows }] = [
+            await database.query<{ total: number }>(
+              `SELECT count(*)::int AS total FROM ${s}.documents WHERE ${where}`,
+              filterParams,
+            ),
+            await database.query<DocumentRow>(
+              `SELECT id, version, state FROM ${s}.documents WHERE ${where}
+               ORDER BY ${[...order, 'id'].join(', ')} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+              [...params, pageSize, (page - 1) * pageSize],
+            ),
+          ];
+          return { items: rows.map(load), total: counted[0]?.total ?? 0, page, pageSize };
+        },
+      };
+    },
+  };
+}

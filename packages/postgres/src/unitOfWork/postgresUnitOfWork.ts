@@ -1,0 +1,141 @@
+import {
+  type AggregateRoot,
+  type AnyEvent,
+  type CommitResult,
+  ConcurrencyError,
+  definitionOf,
+  type EventDefinition,
+  type ExecutionContext,
+  type NewEvent,
+  payloadOf,
+  type StoredEvent,
+  token,
+  type UnitOfWork,
+} from '@myelin/core';
+import type { Database, Sql } from '../database/database.ts';
+import { isDuplicate } from '../eventStore/postgresEventStore.ts';
+
+/** What a command did to one aggregate, as the unit of work hands it to the aggregate's repository to write. */
+export interface Change {
+  readonly aggregate: AggregateRoot<unknown, AnyEvent>;
+  readonly operation: 'add' | 'update' | 'remove' | 'loaded';
+  /** The aggregate's pending events, with their metadata. */
+  readonly events: readonly NewEvent[];
+}
+
+/** An aggregate a repository loaded or was given, and how its repository writes it. @internal */
+export interface Tracked {
+  readonly aggregate: AggregateRoot<unknown, AnyEvent>;
+  operation: Change['operation'];
+  /** Whether the change needs writing at all. */
+  readonly changed: (change: Change) => boolean;
+  /** Whether the write is one statement, atomic by itself (then a lone change needs no BEGIN/COMMIT). */
+  readonly single: (change: Change) => boolean;
+  /** Writes the change through `sql` (the commit's transaction) and returns the events it stored. */
+  readonly write: (sql: Sql, change: Change) => Promise<readonly StoredEvent[]>;
+}
+
+/** SQL to run in the commit's transaction after the aggregates are written (an inline projection, say). */
+export type Enlisted = (sql: Sql, events: readonly StoredEvent[]) => Promise<void>;
+
+/**
+ * The unit of work over PostgreSQL or PGlite. Repositories track what a command loads and changes; nothing is
+ * written while the handler runs. When it succeeds, one transaction writes every changed aggregate (state-stored
+ * or event-sourced) with its pending events into the log, which is the outbox: relays and projections read it
+ * after the commit, so no event is published for a change that did not happen. Reads outside that transaction
+ * are safe because every write checks the version it was based on; a stale one fails the commit with a
+ * ConcurrencyError (a 409). Writing only at commit also keeps transactions short, which PGlite's single
+ * connection needs.
+ */
+export class PostgresUnitOfWork implements UnitOfWork {
+  readonly #tracked = new Map<string, Tracked>();
+  readonly #enlisted: Enlisted[] = [];
+  readonly database: Database;
+  readonly context: ExecutionContext;
+
+  constructor(database: Database, context: ExecutionContext) {
+    this.database = database;
+    this.context = context;
+  }
+
+  /** @internal The aggregate tracked under `key`, if any: one instance per aggregate per command. */
+  tracked(key: string): AggregateRoot<unknown, AnyEvent> | undefined {
+    return this.#tracked.get(key)?.aggregate;
+  }
+
+  /** @internal */
+  track(key: string, entry: Tracked): void {
+    const existing = this.#tracked.get(key);
+    if (existing !== undefined && existing.aggregate !== entry.aggregate) {
+      throw new Error(`Two different instances of '${key}' are tracked in one unit of work`);
+    }
+    // 'add' and 'remove' are decisions; 'loaded' and 'update' never undo them.
+    if (existing === undefined || entry.operation === 'add' || entry.operation === 'remove') {
+      this.#tracked.set(key, entry);
+    }
+  }
+
+  /** Runs `write` in the commit's transaction, after the aggregates are written, with the events they stored. */
+  enlist(write: Enlisted): void {
+    this.#enlisted.push(write);
+  }
+
+  async commit(): Promise<CommitResult> {
+    const changes: { entry: Tracked; change: Change }[] = [];
+    for (const entry of this.#tracked.values()) {
+      const events = entry.aggregate.pendingEvents.map((event): NewEvent => {
+        const definition = definitionOf(event) as EventDefinition;
+        return {
+          data: payloadOf(event),
+          metadata: this.context.eventMetadata(definition.type, definition.options.version ?? 1),
+        };
+      });
+      const change: Change = { aggregate: entry.aggregate, operation: entry.operation, events };
+      if (entry.changed(change)) changes.push({ entry, change });
+    }
+    const enlisted = this.#enlisted.splice(0);
+    if (changes.length === 0 && enlisted.length === 0) {
+      this.#tracked.clear();
+      return { events: [], position: undefined };
+    }
+    const run = async (sql: Sql) => {
+      const stored: StoredEvent[] = [];
+      for (const { entry, change } of changes) stored.push(...(await entry.write(sql, change)));
+      for (const write of enlisted) await write(sql, stored);
+      return stored;
+    };
+    const lone = changes.length === 1 && enlisted.length === 0 && changes[0]?.entry.single(changes[0].change);
+    let stored: StoredEvent[];
+    try {
+      stored = lone ? await run(this.database) : await this.database.transaction(run);
+    } catch (error) {
+      if (!isDuplicate(error)) throw error;
+      // Another commit stored the same event ids or stream versions first.
+      const conflict = new ConcurrencyError('the event log', 'any', undefined);
+      conflict.message = `A concurrent commit wrote the same events first: ${(error as Error).message}`;
+      throw conflict;
+    }
+    for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
+    this.#tracked.clear();
+    return { events: stored, position: stored.at(-1)?.position };
+  }
+
+  async rollback(): Promise<void> {
+    this.#tracked.clear();
+    this.#enlisted.length = 0;
+  }
+}
+
+/** The unit of work of the current command, for repositories and for SQL that must commit with it. */
+export const PostgresUnitOfWorkToken = token<PostgresUnitOfWork>('PostgresUnitOfWork');
+
+/** A repository's add, update and remove: each tracks the aggregate for the commit. @internal */
+export function trackingMethods<TAggregate extends AggregateRoot<any, any>>(
+  work: PostgresUnitOfWork,
+  key: (id: string) => string,
+  tracking: (aggregate: TAggregate, operation: Change['operation']) => Tracked,
+) {
+  const track = (operation: Change['operation']) => async (aggregate: TAggregate) =>
+    work.track(key(aggregate.id), tracking(aggregate, operation));
+  return { add: track('add'), update: track('update'), remove: track('remove') };
+}
