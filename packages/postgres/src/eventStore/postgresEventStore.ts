@@ -152,7 +152,10 @@ function appendStatement(schema: string, expected: 'new' | 'exact' | 'any'): str
       SELECT e.*, row_number() OVER (ORDER BY e.i)::int AS k, count(*) OVER ()::int AS n
       FROM jsonb_to_recordset($2::text::jsonb)
         AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, who text)
-      WHERE NOT EXISTS (SELECT FROM ${schema}.events x WHERE x.event_id = e.id)
+      -- A lateral probe per event, not NOT EXISTS: the planner guesses 100 rows for the function and would hash
+      -- the whole log to anti-join it, making every append slower as the log grows.
+      LEFT JOIN LATERAL (SELECT true AS stored FROM ${schema}.events x WHERE x.event_id = e.id LIMIT 1) d ON true
+      WHERE d.stored IS NULL
     ), stream AS (${stream})
     INSERT INTO ${schema}.events
       (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id, causation_id, principal)
@@ -237,7 +240,7 @@ async function settle(
     ]),
     await sql.query<{ event_id: string; tx: string; seq: string }>(
       `SELECT event_id, transaction_id::text AS tx, sequence::text AS seq FROM ${schema}.events
-       WHERE event_id IN (SELECT jsonb_array_elements_text($1::text::jsonb))`,
+       WHERE event_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))`,
       [ids],
     ),
   ];
