@@ -1,6 +1,7 @@
 // Runs one benchmark by name (`npm run bench -- dispatch`), or all of them without an argument.
 const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> = {
   dispatch: () => import('./dispatch.ts'),
+  append: () => import('./append.ts'),
 };
 
 const requested = process.argv.slice(2);

@@ -1,0 +1,351 @@
+// Appending events to a stream with an expected-version check, on PostgreSQL: Myelin's event store against a
+// hand-written twin (one statement per append) and Emmett's PostgreSQL event store, in one process and one run.
+// Then one whole command through Myelin against the same work by hand. See ../README.md for what each case does.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import pg from 'pg';
+import { type RawTwin, rawCommands, setUpRaw } from './append/raw.ts';
+import {
+  type Appender,
+  appendOperation,
+  checkAppender,
+  connectionString,
+  countStatements,
+  createWriters,
+  type Operation,
+  poolSize,
+  runFor,
+  type Writer,
+} from './append/workload.ts';
+
+const implementations = ['raw', 'myelin', 'emmett'] as const;
+type Implementation = (typeof implementations)[number];
+
+// Myelin and Emmett are loaded only when they run, so that the others can be measured while one is unavailable
+// (`APPEND_ONLY=raw,emmett`), and so that Emmett's driver is not in the process before it is used.
+const setUp: Record<Exclude<Implementation, 'raw'>, () => Promise<Appender>> = {
+  myelin: async () => (await import('./append/myelin.ts')).setUpMyelin(),
+  emmett: async () => (await import('./append/emmett.ts')).setUpEmmett(),
+};
+
+interface AppendCase {
+  readonly name: string;
+  readonly writers: number;
+  readonly eventsPerAppend: number;
+}
+
+const cases: readonly AppendCase[] = [
+  { name: 'w1e1', writers: 1, eventsPerAppend: 1 },
+  { name: 'w16e1', writers: 16, eventsPerAppend: 1 },
+  { name: 'w1e10', writers: 1, eventsPerAppend: 10 },
+  { name: 'w16e10', writers: 16, eventsPerAppend: 10 },
+];
+
+interface Target {
+  readonly numerator: Implementation;
+  readonly denominator: Implementation;
+  /** The least acceptable throughput ratio; none for a ratio that is only reported. */
+  readonly value?: number;
+}
+
+const targets: readonly Target[] = [
+  { numerator: 'myelin', denominator: 'raw', value: 0.9 },
+  { numerator: 'myelin', denominator: 'emmett', value: 1.5 },
+];
+
+// The command path has no target yet: what Myelin's layers cost on top of the same statements is the question.
+const commandPathTargets: readonly Target[] = [{ numerator: 'myelin', denominator: 'raw' }];
+
+/** Concurrent callers of the command-path measurement. */
+const commandCallers = 16;
+
+// `BENCH_QUICK=1` for a smoke run of a few seconds; its figures are not worth keeping, so it writes no results.
+const quick = process.env.BENCH_QUICK === '1';
+const options = quick
+  ? { warmupMs: 300, measureMs: 1000, rounds: 1 }
+  : { warmupMs: 1000, measureMs: 3000, rounds: 3 };
+
+/** Something timed in rounds: its workers, what each does per operation, and all the units it completed. */
+interface Subject {
+  readonly name: Implementation;
+  readonly workers: readonly Writer[];
+  readonly operation: Operation;
+  units: number;
+}
+
+/** A subject's rate in every round. */
+type Rates = ReadonlyMap<Implementation, readonly number[]>;
+
+/**
+ * Warms every subject up, then runs `options.rounds` rounds of every subject, the order rotated each round, so that
+ * a slow spell of the machine (or a checkpoint of the server) falls on all of them alike.
+ */
+async function measureInRounds(subjects: readonly Subject[]): Promise<Rates> {
+  for (const subject of subjects) {
+    subject.units += (await runFor(subject.workers, subject.operation, options.warmupMs)).units;
+  }
+  const rates = new Map(subjects.map((subject): [Implementation, number[]] => [subject.name, []]));
+  for (let round = 0; round < options.rounds; round++) {
+    for (let k = 0; k < subjects.length; k++) {
+      const subject = subjects[(round + k) % subjects.length] as Subject;
+      const run = await runFor(subject.workers, subject.operation, options.measureMs);
+      subject.units += run.units;
+      rates.get(subject.name)?.push(run.rate);
+    }
+  }
+  return rates;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const middle = sorted.length / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[Math.floor(middle)] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+/** The median of the per-round ratios of two subjects' rates: both ran in the same round, moments apart. */
+function pairedRatio(numerator: readonly number[], denominator: readonly number[]): number {
+  return median(numerator.map((rate, round) => rate / (denominator[round] ?? Number.NaN)));
+}
+
+const round2 = (value: number): number => Math.round(value * 100) / 100;
+
+/** Statements (each one round trip) of one operation that starts a stream, then of one that continues it. */
+interface Statements {
+  readonly newStream: number;
+  readonly existingStream: number;
+}
+
+async function statementsOf(name: string, operation: Operation): Promise<Statements> {
+  const [writer] = createWriters(`probe-${name}-${Date.now()}`, 1) as [Writer];
+  const newStream = await countStatements(async () => void (await operation(writer)));
+  const existingStream = await countStatements(async () => void (await operation(writer)));
+  return { newStream, existingStream };
+}
+
+/** Prints the rates of one measurement, and its ratios against their targets; answers the ratios and the misses. */
+function report(
+  unit: string,
+  subjects: readonly Subject[],
+  rates: Rates,
+  wanted: readonly Target[],
+): { ratios: Record<string, number>; missed: number } {
+  console.log();
+  console.log(`| implementation | ${unit} (median) | min | max | total |`);
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const { name, units } of subjects) {
+    const r = rates.get(name) ?? [];
+    console.log(
+      `| ${name} | ${Math.round(median(r))} | ${Math.round(Math.min(...r))} | ${Math.round(Math.max(...r))} | ${units} |`,
+    );
+  }
+  const ratios: Record<string, number> = {};
+  let missed = 0;
+  const applicable = wanted.filter((t) => rates.has(t.numerator) && rates.has(t.denominator));
+  if (applicable.length === 0) return { ratios, missed };
+  console.log();
+  console.log('| ratio | value | ratio of medians | target | status |');
+  console.log('| --- | ---: | ---: | ---: | --- |');
+  for (const t of applicable) {
+    const numerator = rates.get(t.numerator) ?? [];
+    const denominator = rates.get(t.denominator) ?? [];
+    const ratio = pairedRatio(numerator, denominator);
+    const met = t.value === undefined || ratio >= t.value;
+    if (!met) missed++;
+    const name = `${t.numerator}/${t.denominator}`;
+    ratios[name] = round2(ratio);
+    console.log(
+      `| ${name} | ${ratio.toFixed(2)} | ${(median(numerator) / median(denominator)).toFixed(2)} | ${t.value === undefined ? '–' : `>= ${t.value}`} | ${t.value === undefined ? '–' : met ? 'met' : 'not met'} |`,
+    );
+  }
+  return { ratios, missed };
+}
+
+/** The server's version, for the record. */
+async function serverVersion(): Promise<string> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ server_version: string }>('SHOW server_version');
+    return rows[0]?.server_version ?? 'unknown';
+  } finally {
+    await client.end();
+  }
+}
+
+export async function main(): Promise<void> {
+  const only = process.env.APPEND_ONLY?.split(',').map((name) => name.trim());
+  const running = implementations.filter((name) => only === undefined || only.includes(name));
+  const appenders = new Map<Implementation, Appender>();
+  let raw: RawTwin | undefined;
+  try {
+    for (const name of running) {
+      const appender = name === 'raw' ? (raw = await setUpRaw()) : await setUp[name]();
+      appenders.set(name, appender);
+      // Every implementation must store what it is given and refuse a wrong expected version before it is timed.
+      await checkAppender(name, appender);
+    }
+    const appenderOf = (name: Implementation) => appenders.get(name) as Appender;
+
+    const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`;
+    const postgres = await serverVersion();
+    console.log(`append: Node ${process.version}, ${machine}, PostgreSQL ${postgres}`);
+    console.log(
+      `per case: ${options.warmupMs} ms warm-up per implementation, then ${options.rounds} interleaved rounds of ${options.measureMs} ms each; pools of ${poolSize} connections`,
+    );
+
+    const statements: Record<string, Statements> = {};
+    for (const name of running)
+      statements[name] = await statementsOf(name, appendOperation(appenderOf(name), 1));
+    console.log();
+    console.log('| implementation | statements per append to a new stream | to an existing stream |');
+    console.log('| --- | ---: | ---: |');
+    for (const name of running) {
+      console.log(`| ${name} | ${statements[name]?.newStream} | ${statements[name]?.existingStream} |`);
+    }
+
+    const results: Record<string, Record<string, number>> = {};
+    const ratios: Record<string, Record<string, number>> = {};
+    let missed = 0;
+    for (const c of cases) {
+      // Every case starts from empty tables, so that no implementation appends to a bigger log than another.
+      for (const name of running) await appenderOf(name).reset();
+      const subjects = running.map(
+        (name): Subject => ({
+          name,
+          workers: createWriters(`order-${c.name}-${name}`, c.writers),
+          operation: appendOperation(appenderOf(name), c.eventsPerAppend),
+          units: 0,
+        }),
+      );
+      const rates = await measureInRounds(subjects);
+      for (const { name, units } of subjects) {
+        const stored = await appenderOf(name).count();
+        if (stored !== units)
+          throw new Error(`${name}, ${c.name}: ${units} events appended but ${stored} stored`);
+      }
+      console.log();
+      console.log(`${c.name}: ${c.writers} writer(s), ${c.eventsPerAppend} event(s) per append`);
+      const measured = report('events/s', subjects, rates, targets);
+      results[c.name] = Object.fromEntries(
+        subjects.map(({ name }) => [name, Math.round(median(rates.get(name) ?? []))]),
+      );
+      ratios[c.name] = measured.ratios;
+      missed += measured.missed;
+    }
+    // Leave the tables empty, and close all but the twin, which the command path uses.
+    for (const [name, appender] of appenders) {
+      await appender.reset();
+      if (name !== 'raw') await appender.close();
+    }
+    appenders.clear();
+
+    const commandPath =
+      raw !== undefined && running.includes('myelin') ? await measureCommandPath(raw) : undefined;
+
+    console.log();
+    console.log('| case | raw | myelin | emmett | myelin/raw | myelin/emmett |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const c of cases) {
+      const r = results[c.name] ?? {};
+      const q = ratios[c.name] ?? {};
+      console.log(
+        `| ${c.name} | ${r.raw ?? '–'} | ${r.myelin ?? '–'} | ${r.emmett ?? '–'} | ${q['myelin/raw'] ?? '–'} | ${q['myelin/emmett'] ?? '–'} |`,
+      );
+    }
+    if (commandPath !== undefined) {
+      console.log(
+        `| commandPath (commands/s) | ${commandPath.raw} | ${commandPath.myelin} | – | ${commandPath['myelin/raw']} | – |`,
+      );
+    }
+
+    if (quick || running.length < implementations.length) {
+      console.log(
+        `\n${quick ? 'BENCH_QUICK' : `only ${running.join(', ')} ran`}: results/append.json not written`,
+      );
+    } else {
+      const file = new URL('../results/append.json', import.meta.url);
+      await mkdir(new URL('.', file), { recursive: true });
+      const json = {
+        unit: 'events/s',
+        results,
+        ratios,
+        statementsPerAppend: statements,
+        ...(commandPath === undefined ? {} : { commandPath }),
+        machine,
+        node: process.version,
+        postgres,
+      };
+      await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
+      console.log(`\nwrote ${file.pathname}`);
+    }
+    if (missed > 0) console.log(`${missed} target(s) not met`);
+  } finally {
+    for (const appender of appenders.values()) await appender.close();
+    if (raw !== undefined && !appenders.has('raw')) await raw.close();
+  }
+}
+
+/** What results/append.json says of the command path. */
+interface CommandPathResult {
+  readonly unit: 'commands/s';
+  readonly callers: number;
+  readonly myelin: number;
+  readonly raw: number;
+  readonly 'myelin/raw': number;
+  readonly statementsPerCommand: Record<string, Statements>;
+}
+
+/**
+ * One deposit command at a time per caller, 16 callers: through Myelin's mediator, handler, event-sourced
+ * repository and unit of work, against the twin reading the stream and appending by hand.
+ */
+async function measureCommandPath(twin: RawTwin): Promise<CommandPathResult> {
+  // TODO(commandPath): this needs `postgresPersistence` and `postgresEventSourcedRepository` of @myelin/postgres,
+  // and the event-sourced repository's `get`/`add`/`update` as in ./append/myelin.ts. Should they change shape,
+  // `setUpMyelinCommands` is the one place to adapt.
+  const { setUpMyelinCommands } = await import('./append/myelin.ts');
+  const myelin = await setUpMyelinCommands();
+  const rawSide = rawCommands(twin);
+  try {
+    await twin.reset();
+    const subjects: Subject[] = [
+      {
+        name: 'raw',
+        workers: createWriters('account-raw', commandCallers),
+        operation: rawSide.operation,
+        units: 0,
+      },
+      {
+        name: 'myelin',
+        workers: createWriters('account-myelin', commandCallers),
+        operation: myelin.operation,
+        units: 0,
+      },
+    ];
+    const statements: Record<string, Statements> = {};
+    for (const { name, operation } of subjects) statements[name] = await statementsOf(name, operation);
+    const rates = await measureInRounds(subjects);
+    console.log();
+    console.log(`commandPath: ${commandCallers} callers, one deposit command each at a time`);
+    console.log();
+    console.log('| implementation | statements per command opening an account | continuing it |');
+    console.log('| --- | ---: | ---: |');
+    for (const { name } of subjects) {
+      console.log(`| ${name} | ${statements[name]?.newStream} | ${statements[name]?.existingStream} |`);
+    }
+    const measured = report('commands/s', subjects, rates, commandPathTargets);
+    await twin.reset();
+    return {
+      unit: 'commands/s',
+      callers: commandCallers,
+      myelin: Math.round(median(rates.get('myelin') ?? [])),
+      raw: Math.round(median(rates.get('raw') ?? [])),
+      'myelin/raw': measured.ratios['myelin/raw'] ?? Number.NaN,
+      statementsPerCommand: statements,
+    };
+  } finally {
+    await myelin.close();
+  }
+}
