@@ -18,6 +18,9 @@ import {
 export const rawSchema = 'bench_raw';
 const s = `"${rawSchema}"`;
 
+// The statements go unnamed, as Myelin's do (`Sql.query`), so that each is parsed and planned at every call on
+// both sides; if Myelin names (prepares) its statements, name these too (`pool.query({ name, text, values })`).
+//
 // Both statements take the events as one JSON array, turned into rows by jsonb_to_recordset, and insert them only
 // when the first CTE returned the stream's row: the expected-version check and the writes are one statement, so
 // zero rows inserted means a version conflict and nothing was written. The stream row is the lock concurrent
