@@ -1,6 +1,5 @@
 import { type Behavior, BehaviorOrder, behavior } from '../mediation/behavior.ts';
-import type { ConcurrencyError } from '../persistence/repository.ts';
-import { isConcurrencyError } from '../persistence/repository.ts';
+import { type ConcurrencyError, isConcurrencyError } from '../persistence/repository.ts';
 import { UnitOfWork } from '../persistence/unitOfWork.ts';
 import { conflict } from '../results/operationResult.ts';
 

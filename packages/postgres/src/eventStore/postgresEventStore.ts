@@ -80,8 +80,7 @@ export class PostgresEventStore implements EventStore {
 
   constructor(database: Database, options: PostgresEventStoreOptions = {}) {
     this.database = database;
-    const upcast = upcasting(options.upcasters ?? []);
-    this.#read = (event) => upcast(event);
+    this.#read = upcasting(options.upcasters ?? []);
   }
 
   async append(
@@ -179,11 +178,11 @@ export async function appendToStream(
   expectedVersion: ExpectedVersion,
 ): Promise<Appended> {
   if (events.length === 0) {
-    const { rows } = await sql.query<{ version: number }>(
-      `SELECT version FROM ${schema}.streams WHERE stream_id = $1`,
-      [streamId],
-    );
-    return { nextVersion: rows[0]?.version ?? 0, lastPosition: startOfLog, events: [] };
+    return {
+      nextVersion: (await streamVersion(sql, schema, streamId)) ?? 0,
+      lastPosition: startOfLog,
+      events: [],
+    };
   }
   const payload = JSON.stringify(
     events.map(({ data, metadata }, i) => ({
@@ -234,17 +233,12 @@ async function settle(
   expectedVersion: ExpectedVersion,
 ): Promise<Appended> {
   const ids = JSON.stringify(events.map((event) => event.metadata.eventId));
-  const [{ rows: streams }, { rows: known }] = [
-    await sql.query<{ version: number }>(`SELECT version FROM ${schema}.streams WHERE stream_id = $1`, [
-      streamId,
-    ]),
-    await sql.query<{ event_id: string; tx: string; seq: string }>(
-      `SELECT event_id, transaction_id::text AS tx, sequence::text AS seq FROM ${schema}.events
+  const version = await streamVersion(sql, schema, streamId);
+  const { rows: known } = await sql.query<{ event_id: string; tx: string; seq: string }>(
+    `SELECT event_id, transaction_id::text AS tx, sequence::text AS seq FROM ${schema}.events
        WHERE event_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))`,
-      [ids],
-    ),
-  ];
-  const version = streams[0]?.version;
+    [ids],
+  );
   if (known.length === events.length) {
     const last = known.find(
       (row) => row.event_id === events.at(-1)?.metadata.eventId,
@@ -252,4 +246,13 @@ async function settle(
     return { nextVersion: version ?? 0, lastPosition: logPosition(last.tx, last.seq), events: [] };
   }
   throw new ConcurrencyError(streamId, expectedVersion, version);
+}
+
+/** A stream's version, or undefined when it does not exist. @internal */
+export async function streamVersion(sql: Sql, schema: string, streamId: string): Promise<number | undefined> {
+  const { rows } = await sql.query<{ version: number }>(
+    `SELECT version FROM ${schema}.streams WHERE stream_id = $1`,
+    [streamId],
+  );
+  return rows[0]?.version;
 }

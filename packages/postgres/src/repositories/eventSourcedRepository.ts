@@ -14,6 +14,7 @@ import {
   type EventRow,
   eventColumns,
   PostgresUpcasting,
+  streamVersion,
   toStoredEvent,
 } from '../eventStore/postgresEventStore.ts';
 import {
@@ -101,11 +102,7 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
             [stream, aggregate.nextVersion],
           );
           if (rows.length === 0) {
-            const current = await sql.query<{ version: number }>(
-              `SELECT version FROM ${s}.streams WHERE stream_id = $1`,
-              [stream],
-            );
-            throw new ConcurrencyError(stream, aggregate.version, current.rows[0]?.version);
+            throw new ConcurrencyError(stream, aggregate.version, await streamVersion(sql, s, stream));
           }
         }
         if (snapshotDue(change)) {

@@ -149,17 +149,15 @@ export function postgresStateStoredRepository<TAggregate extends AggregateRoot<a
             return `state -> $${params.length} ${direction === 'desc' ? 'DESC NULLS LAST' : 'ASC NULLS FIRST'}`;
           });
           const filterParams = params.slice(0, params.length - order.length);
-          const [{ rows: counted }, { rows }] = [
-            await database.query<{ total: number }>(
-              `SELECT count(*)::int AS total FROM ${s}.documents WHERE ${where}`,
-              filterParams,
-            ),
-            await database.query<DocumentRow>(
-              `SELECT id, version, state FROM ${s}.documents WHERE ${where}
+          const { rows: counted } = await database.query<{ total: number }>(
+            `SELECT count(*)::int AS total FROM ${s}.documents WHERE ${where}`,
+            filterParams,
+          );
+          const { rows } = await database.query<DocumentRow>(
+            `SELECT id, version, state FROM ${s}.documents WHERE ${where}
                ORDER BY ${[...order, 'id'].join(', ')} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-              [...params, pageSize, (page - 1) * pageSize],
-            ),
-          ];
+            [...params, pageSize, (page - 1) * pageSize],
+          );
           return { items: rows.map(load), total: counted[0]?.total ?? 0, page, pageSize };
         },
       };
