@@ -1,6 +1,7 @@
 // @myelin/postgres: Myelin's write side on PostgreSQL (through pg) and on embedded PGlite, with one SQL for both.
 export type {
   Database,
+  QueryOptions,
   QueryResult,
   Sql,
 } from './database/database.ts';

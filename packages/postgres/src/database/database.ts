@@ -4,12 +4,26 @@ export interface QueryResult<TRow> {
   readonly rowCount: number;
 }
 
+/** How to run one statement. */
+export interface QueryOptions {
+  /**
+   * Prepare the statement once per connection and reuse its plan: for the statements run on every command, whose
+   * planning would otherwise cost as much as running them. Only for text built from a fixed set of shapes, since
+   * each distinct text stays prepared for the connection's lifetime. PGlite runs in process and ignores it.
+   */
+  readonly prepare?: boolean;
+}
+
+/** For the statements Myelin runs on every command (`{ prepare: true }`). */
+export const prepared: QueryOptions = { prepare: true };
+
 /** Runs statements: a database, or one transaction of it. */
 export interface Sql {
   /** One statement with `$1`-style parameters. */
   query<TRow = Record<string, unknown>>(
     text: string,
     params?: readonly unknown[],
+    options?: QueryOptions,
   ): Promise<QueryResult<TRow>>;
   /** Several statements without parameters (a migration). */
   exec(text: string): Promise<void>;

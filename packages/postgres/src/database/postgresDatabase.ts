@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { type Database, defaultSchema, quoteSchema, type Sql } from './database.ts';
+import { type Database, defaultSchema, type QueryOptions, quoteSchema, type Sql } from './database.ts';
 
 export interface PostgresDatabaseOptions {
   /** `postgres://user@host:5432/database`. Defaults to `DATABASE_URL`, then pg's own environment variables. */
@@ -31,8 +32,11 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
   if (owned) pool.on('error', () => {});
 
   const on = (client: pg.Pool | pg.PoolClient): Sql => ({
-    async query<TRow>(text: string, params?: readonly unknown[]) {
-      const result = await client.query(text, params as unknown[] | undefined);
+    async query<TRow>(text: string, params?: readonly unknown[], options?: QueryOptions) {
+      const values = params as unknown[] | undefined;
+      const result = await (options?.prepare === true
+        ? client.query({ name: statementName(text), text, values: values ?? [] })
+        : client.query(text, values));
       return { rows: result.rows as TRow[], rowCount: result.rowCount ?? 0 };
     },
     async exec(text: string) {
@@ -70,4 +74,19 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     [Symbol.asyncDispose]: () => database.close(),
   };
   return database;
+}
+
+const names = new Map<string, string>();
+
+/**
+ * The name a prepared statement goes by: derived from its text, so that two databases sharing a pool (another
+ * schema, another text) never give one name to two statements on a connection, which pg rejects.
+ */
+function statementName(text: string): string {
+  let name = names.get(text);
+  if (name === undefined) {
+    name = `myelin_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    names.set(text, name);
+  }
+  return name;
 }
