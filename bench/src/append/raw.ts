@@ -18,8 +18,8 @@ import {
 export const rawSchema = 'bench_raw';
 const s = `"${rawSchema}"`;
 
-// The statements go unnamed, as Myelin's do (`Sql.query`), so that each is parsed and planned at every call on
-// both sides; if Myelin names (prepares) its statements, name these too (`pool.query({ name, text, values })`).
+// The statements are named (prepared once per connection), as Myelin prepares its own (`{ prepare: true }`), so
+// that neither side pays for parsing and planning at every call.
 //
 // Both statements take the events as one JSON array, turned into rows by jsonb_to_recordset, and insert them only
 // when the first CTE returned the stream's row: the expected-version check and the writes are one statement, so
@@ -90,17 +90,16 @@ export async function setUpRaw(): Promise<RawTwin> {
     const rows = eventRows(events, expectedVersion);
     const result =
       expectedVersion === 0
-        ? await pool.query<{ transaction_id: string; sequence: string }>(appendToNewSql, [
-            streamId,
-            nextVersion,
-            rows,
-          ])
-        : await pool.query<{ transaction_id: string; sequence: string }>(appendToExistingSql, [
-            streamId,
-            nextVersion,
-            rows,
-            expectedVersion,
-          ]);
+        ? await pool.query<{ transaction_id: string; sequence: string }>({
+            name: 'raw_append_new',
+            text: appendToNewSql,
+            values: [streamId, nextVersion, rows],
+          })
+        : await pool.query<{ transaction_id: string; sequence: string }>({
+            name: 'raw_append_existing',
+            text: appendToExistingSql,
+            values: [streamId, nextVersion, rows, expectedVersion],
+          });
     const last = result.rows.at(-1);
     if (last === undefined) {
       throw new ConcurrencyError(streamId, expectedVersion === 0 ? 'no_stream' : expectedVersion, undefined);
@@ -135,7 +134,11 @@ export function rawCommands(twin: RawTwin): CommandSubject {
   const { pool } = twin;
   const readSql = `SELECT data FROM ${s}.events WHERE stream_id = $1 ORDER BY stream_version`;
   async function deposit(id: string, amount: number): Promise<number> {
-    const { rows } = await pool.query<{ data: { amount: number } }>(readSql, [id]);
+    const { rows } = await pool.query<{ data: { amount: number } }>({
+      name: 'raw_read',
+      text: readSql,
+      values: [id],
+    });
     let balance = 0;
     for (const row of rows) balance += row.data.amount;
     const commandId = randomUUID();

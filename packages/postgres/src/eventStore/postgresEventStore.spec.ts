@@ -1,6 +1,11 @@
+import type { NewEvent } from '@myelin/core';
 import { eventStoreContract } from '@myelin/core/testing';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { engines, type TestDatabase } from '../testing/databases.ts';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../database/database.ts';
+import { postgresDatabase } from '../database/postgresDatabase.ts';
+import { migrate } from '../migrations/migrate.ts';
+import { engines, postgresUrl, type TestDatabase, testSchema } from '../testing/databases.ts';
 import { PostgresEventStore } from './postgresEventStore.ts';
 
 describe.each(engines)('the event store on $name', (engine) => {
@@ -16,3 +21,46 @@ describe.each(engines)('the event store on $name', (engine) => {
     );
   }
 });
+
+describe('prepared statements on PostgreSQL', () => {
+  it('keep two schemas apart when their databases share one pool and one connection', async () => {
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 1 });
+    const schemas = [testSchema(), testSchema()];
+    const [a, b] = schemas.map((schema) => postgresDatabase({ pool, schema })) as [Database, Database];
+    try {
+      await migrate(a);
+      await migrate(b);
+      const stores = [new PostgresEventStore(a), new PostgresEventStore(b)];
+      // The same append text but another schema on one connection: each must go to its own log, every time.
+      for (let round = 1; round <= 3; round++) {
+        for (const [i, store] of stores.entries()) {
+          await store.append('s', [newEvent({ round, store: i })], round === 1 ? 'no_stream' : round - 1);
+        }
+      }
+      for (const [i, store] of stores.entries()) {
+        expect((await store.readStream('s')).map((event) => event.data)).toEqual(
+          [1, 2, 3].map((round) => ({ round, store: i })),
+        );
+      }
+    } finally {
+      for (const schema of schemas) await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end();
+    }
+  });
+});
+
+function newEvent(data: unknown): NewEvent {
+  const id = crypto.randomUUID();
+  return {
+    data,
+    metadata: {
+      eventId: id,
+      type: 'test.happened.v1',
+      version: 1,
+      occurredAt: new Date(),
+      correlationId: id,
+      causationId: undefined,
+      principal: undefined,
+    },
+  };
+}

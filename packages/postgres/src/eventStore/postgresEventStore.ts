@@ -13,7 +13,7 @@ import {
   type Upcaster,
   upcasting,
 } from '@myelin/core';
-import { constraintOf, type Database, type Sql, sqlState } from '../database/database.ts';
+import { constraintOf, type Database, prepared, type Sql, sqlState } from '../database/database.ts';
 
 export interface PostgresEventStoreOptions {
   /** Turn old versions of events into the current shape when read. */
@@ -88,19 +88,22 @@ export class PostgresEventStore implements EventStore {
     events: readonly NewEvent[],
     expectedVersion: ExpectedVersion = 'any',
   ): Promise<AppendResult> {
-    const attempt = async (): Promise<AppendResult> => {
-      const { database } = this;
-      const { nextVersion, lastPosition } = await appendToStream(
-        database,
-        database.schema,
-        streamId,
-        events,
-        expectedVersion,
-      );
-      return { nextVersion, lastPosition };
-    };
-    // A concurrent append of the same event ids can win the race: then the retry finds them and is a no-op.
-    return attempt().catch((error: unknown) => (isDuplicate(error) ? attempt() : Promise.reject(error)));
+    const { database } = this;
+    const { schema } = database;
+    // An append is atomic, so when one of its event ids is stored already it writes nothing: then the append is a
+    // retry (a no-op) or carries some new events, which are appended on their own.
+    const { nextVersion, lastPosition } = await appendToStream(
+      database,
+      schema,
+      streamId,
+      events,
+      expectedVersion,
+    ).catch((error: unknown) =>
+      isDuplicate(error)
+        ? settle(database, schema, streamId, events, expectedVersion)
+        : Promise.reject(error),
+    );
+    return { nextVersion, lastPosition };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly StoredEvent[]> {
@@ -110,6 +113,7 @@ export class PostgresEventStore implements EventStore {
        WHERE stream_id = $1 AND stream_version ${backwards ? '<=' : '>='} $2
        ORDER BY stream_version ${backwards ? 'DESC' : 'ASC'} LIMIT $3`,
       [streamId, options.from ?? (backwards ? 2147483647 : 1), options.limit ?? null],
+      prepared,
     );
     return rows.map((row) => this.#read(toStoredEvent(row)));
   }
@@ -122,6 +126,7 @@ export class PostgresEventStore implements EventStore {
          AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY transaction_id, sequence LIMIT $3`,
       [transaction, sequence, options.limit ?? null],
+      prepared,
     );
     return rows.map((row) => this.#read(toStoredEvent(row)));
   }
@@ -134,34 +139,32 @@ export function isDuplicate(error: unknown): boolean {
 
 const statements = new Map<string, string>();
 
-/** The append statement for a schema and a kind of expected version, built once. */
+/**
+ * The append statement for a schema and a kind of expected version, built once. $1 is the stream, $2 the events as
+ * a JSON array, $3 how many there are and, for an exact expected version, $4 that version. The stream's row moves
+ * first and the events are inserted only when it did, so zero rows back means nothing was written (a stale
+ * version, or a retry of an append that succeeded). An event id stored already fails the statement on the log's
+ * unique index, writing nothing: no probe is needed, which keeps the statement as cheap as the hand-written one.
+ */
 function appendStatement(schema: string, expected: 'new' | 'exact' | 'any'): string {
   const key = `${schema}:${expected}`;
   let text = statements.get(key);
   if (text !== undefined) return text;
   const stream =
     expected === 'exact'
-      ? `UPDATE ${schema}.streams SET version = version + (SELECT count(*)::int FROM input)
-         WHERE stream_id = $1 AND version = $3 AND EXISTS (SELECT FROM input) RETURNING version`
-      : `INSERT INTO ${schema}.streams AS s (stream_id, version)
-         SELECT $1, count(*)::int FROM input HAVING count(*) > 0
+      ? `UPDATE ${schema}.streams SET version = $4 + $3 WHERE stream_id = $1 AND version = $4
+         RETURNING version`
+      : `INSERT INTO ${schema}.streams AS s (stream_id, version) VALUES ($1, $3)
          ON CONFLICT (stream_id) DO ${expected === 'new' ? 'NOTHING' : 'UPDATE SET version = s.version + EXCLUDED.version'}
          RETURNING version`;
-  text = `WITH input AS (
-      SELECT e.*, row_number() OVER (ORDER BY e.i)::int AS k, count(*) OVER ()::int AS n
-      FROM jsonb_to_recordset($2::text::jsonb)
-        AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, who text)
-      -- A lateral probe per event, not NOT EXISTS: the planner guesses 100 rows for the function and would hash
-      -- the whole log to anti-join it, making every append slower as the log grows.
-      LEFT JOIN LATERAL (SELECT true AS stored FROM ${schema}.events x WHERE x.event_id = e.id LIMIT 1) d ON true
-      WHERE d.stored IS NULL
-    ), stream AS (${stream})
+  text = `WITH stream AS (${stream})
     INSERT INTO ${schema}.events
       (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id, causation_id, principal)
-    SELECT input.id, $1, stream.version - input.n + input.k, input.type, input.v, input.data, input.at,
-      input.corr, input.cause, input.who
-    FROM input CROSS JOIN stream ORDER BY input.k
-    RETURNING event_id, transaction_id::text AS tx, sequence::text AS seq, stream_version`;
+    SELECT e.id, $1, stream.version - $3 + e.i, e.type, e.v, e.data, e.at, e.corr, e.cause, e.who
+    FROM stream, jsonb_to_recordset($2::text::jsonb)
+      AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, who text)
+    ORDER BY e.i
+    RETURNING transaction_id::text AS tx, sequence::text AS seq, stream_version`;
   statements.set(key, text);
   return text;
 }
@@ -186,7 +189,7 @@ export async function appendToStream(
   }
   const payload = JSON.stringify(
     events.map(({ data, metadata }, i) => ({
-      i,
+      i: i + 1,
       id: metadata.eventId,
       type: metadata.type,
       v: metadata.version,
@@ -203,28 +206,29 @@ export async function appendToStream(
       : expectedVersion === 'no_stream' || expectedVersion === 0
         ? 'new'
         : 'exact';
-  const params = kind === 'exact' ? [streamId, payload, expectedVersion] : [streamId, payload];
-  const { rows } = await sql.query<{ event_id: string; tx: string; seq: string; stream_version: number }>(
+  const params =
+    kind === 'exact'
+      ? [streamId, payload, events.length, expectedVersion]
+      : [streamId, payload, events.length];
+  const { rows } = await sql.query<{ tx: string; seq: string; stream_version: number }>(
     appendStatement(schema, kind),
     params,
+    prepared,
   );
   if (rows.length === 0) return settle(sql, schema, streamId, events, expectedVersion);
-  rows.sort((a, b) => a.stream_version - b.stream_version);
-  const byId =
-    events.length === rows.length ? undefined : new Map(events.map((e) => [e.metadata.eventId, e]));
-  const stored = rows.map(
-    (row, i): StoredEvent => ({
-      ...((byId === undefined ? events[i] : byId.get(row.event_id)) as NewEvent),
-      streamId,
-      streamVersion: row.stream_version,
-      position: logPosition(row.tx, row.seq),
-    }),
-  );
+  // Rows come back in insertion order, which is the events' order (ORDER BY e.i), each at the next version.
+  const stored = events.map((event, i): StoredEvent => {
+    const row = rows[i] as (typeof rows)[number];
+    return { ...event, streamId, streamVersion: row.stream_version, position: logPosition(row.tx, row.seq) };
+  });
   const last = stored.at(-1) as StoredEvent;
   return { nextVersion: last.streamVersion, lastPosition: last.position, events: stored };
 }
 
-/** Nothing was written: either every event was stored already (a retry, which succeeds) or the version was wrong. */
+/**
+ * Nothing was written: the version was wrong, or some event ids are stored already. When every id is stored, the
+ * append is a retry of one that succeeded, and succeeds; when some are, the others are appended on their own.
+ */
 async function settle(
   sql: Sql,
   schema: string,
@@ -233,26 +237,32 @@ async function settle(
   expectedVersion: ExpectedVersion,
 ): Promise<Appended> {
   const ids = JSON.stringify(events.map((event) => event.metadata.eventId));
-  const version = await streamVersion(sql, schema, streamId);
   const { rows: known } = await sql.query<{ event_id: string; tx: string; seq: string }>(
     `SELECT event_id, transaction_id::text AS tx, sequence::text AS seq FROM ${schema}.events
        WHERE event_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::text::jsonb)))`,
     [ids],
   );
-  if (known.length === events.length) {
-    const last = known.find(
-      (row) => row.event_id === events.at(-1)?.metadata.eventId,
-    ) as (typeof known)[number];
-    return { nextVersion: version ?? 0, lastPosition: logPosition(last.tx, last.seq), events: [] };
+  if (known.length === 0) {
+    throw new ConcurrencyError(streamId, expectedVersion, await streamVersion(sql, schema, streamId));
   }
-  throw new ConcurrencyError(streamId, expectedVersion, version);
+  const stored = new Set(known.map((row) => row.event_id));
+  const rest = events.filter((event) => !stored.has(event.metadata.eventId));
+  if (rest.length > 0) return appendToStream(sql, schema, streamId, rest, expectedVersion);
+  const last = known.find(
+    (row) => row.event_id === events.at(-1)?.metadata.eventId,
+  ) as (typeof known)[number];
+  return {
+    nextVersion: (await streamVersion(sql, schema, streamId)) ?? 0,
+    lastPosition: logPosition(last.tx, last.seq),
+    events: [],
+  };
 }
 
-/** A stream's version, or undefined when it does not exist. @internal */
 export async function streamVersion(sql: Sql, schema: string, streamId: string): Promise<number | undefined> {
   const { rows } = await sql.query<{ version: number }>(
     `SELECT version FROM ${schema}.streams WHERE stream_id = $1`,
     [streamId],
+    prepared,
   );
   return rows[0]?.version;
 }

@@ -13,7 +13,7 @@ export interface Migration {
  *   stream serialize on it and the expected-version check is a plain comparison.
  * - `events` is the global log and the outbox. `transaction_id` is the writer's transaction; readers order the log
  *   by (transaction_id, sequence) and stop below the oldest transaction still running, so an event that commits
- *   late is never passed over (see eventStore/logReader.ts).
+ *   late is never passed over (see eventStore/postgresEventStore.ts).
  * - `documents` holds state-stored aggregates; `snapshots` the snapshots of event-sourced ones.
  */
 export const migrations: readonly Migration[] = [
@@ -28,7 +28,7 @@ export const migrations: readonly Migration[] = [
       );
 
       CREATE TABLE ${s}.events (
-        sequence bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        sequence bigint GENERATED ALWAYS AS IDENTITY,
         transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
         event_id text NOT NULL UNIQUE,
         stream_id text NOT NULL,
@@ -40,9 +40,10 @@ export const migrations: readonly Migration[] = [
         correlation_id text NOT NULL,
         causation_id text,
         principal text,
+        -- The log's order is its key: one index serves readers, where a key on sequence would be a fourth to write.
+        PRIMARY KEY (transaction_id, sequence),
         UNIQUE (stream_id, stream_version)
       );
-      CREATE INDEX events_log ON ${s}.events (transaction_id, sequence);
 
       CREATE TABLE ${s}.documents (
         collection text NOT NULL,

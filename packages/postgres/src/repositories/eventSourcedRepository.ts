@@ -8,7 +8,7 @@ import {
   type StoredEvent,
   type Token,
 } from '@myelin/core';
-import type { Sql } from '../database/database.ts';
+import { prepared, type Sql } from '../database/database.ts';
 import {
   appendToStream,
   type EventRow,
@@ -148,6 +148,7 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
             const { rows } = await database.query<SnapshotRow>(
               `SELECT version, state FROM ${s}.snapshots WHERE stream_id = $1 AND schema_version = $2`,
               [stream, snapshotVersion],
+              prepared,
             );
             snapshot = rows[0];
           }
@@ -157,6 +158,7 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
              LEFT JOIN ${s}.events e ON e.stream_id = st.stream_id AND e.stream_version > $2
              WHERE st.stream_id = $1 ORDER BY e.stream_version`,
             [stream, snapshot?.version ?? 0],
+            prepared,
           );
           if (rows.length === 0 || rows[0]?.removed === true) return undefined;
           const events = rows.filter((row) => row.event_id !== null).map(toEvent);
@@ -168,6 +170,7 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
           const { rows } = await database.query(
             `SELECT FROM ${s}.streams WHERE stream_id = $1 AND NOT removed AND version > 0`,
             [streamOf(id)],
+            prepared,
           );
           return rows.length > 0;
         },

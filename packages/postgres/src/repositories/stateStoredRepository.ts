@@ -9,7 +9,7 @@ import {
   type Repository,
   type Token,
 } from '@myelin/core';
-import type { Sql } from '../database/database.ts';
+import { prepared, type Sql } from '../database/database.ts';
 import { appendToStream } from '../eventStore/postgresEventStore.ts';
 import {
   type Change,
@@ -59,16 +59,19 @@ export function postgresStateStoredRepository<TAggregate extends AggregateRoot<a
                 `INSERT INTO ${s}.documents (collection, id, version, state) VALUES ($1, $2, $3, $4::text::jsonb)
                  ON CONFLICT (collection, id) DO NOTHING RETURNING version`,
                 [collection, id, aggregate.nextVersion, state],
+                prepared,
               )
             : operation === 'remove'
               ? await sql.query(
                   `DELETE FROM ${s}.documents WHERE collection = $1 AND id = $2 AND version = $3 RETURNING version`,
                   [collection, id, aggregate.version],
+                  prepared,
                 )
               : await sql.query(
                   `UPDATE ${s}.documents SET version = $3, state = $4::text::jsonb, updated_at = now()
                    WHERE collection = $1 AND id = $2 AND version = $5 RETURNING version`,
                   [collection, id, aggregate.nextVersion, state, aggregate.version],
+                  prepared,
                 );
         if (rows.length === 0) {
           const current = await sql.query<{ version: number }>(
@@ -107,6 +110,7 @@ export function postgresStateStoredRepository<TAggregate extends AggregateRoot<a
           const { rows } = await database.query<DocumentRow>(
             `SELECT id, version, state FROM ${s}.documents WHERE collection = $1 AND id = $2`,
             [collection, id],
+            prepared,
           );
           return rows[0] === undefined ? undefined : load(rows[0]);
         },
@@ -114,6 +118,7 @@ export function postgresStateStoredRepository<TAggregate extends AggregateRoot<a
           const { rows } = await database.query(
             `SELECT FROM ${s}.documents WHERE collection = $1 AND id = $2`,
             [collection, id],
+            prepared,
           );
           return rows.length > 0;
         },
