@@ -14,7 +14,12 @@ export {
 export type { AuthorizationPolicy } from './behaviors/authorization.ts';
 export { type CachePolicy, stableStringify } from './behaviors/caching.ts';
 export { type Logger, logging } from './behaviors/logging.ts';
-export { type RetryPolicy, type UnitOfWorkOptions, unitOfWork } from './behaviors/unitOfWork.ts';
+export {
+  eventUnitOfWork,
+  type RetryPolicy,
+  type UnitOfWorkOptions,
+  unitOfWork,
+} from './behaviors/unitOfWork.ts';
 export { toFieldErrors, validation } from './behaviors/validation.ts';
 // Dependency injection.
 export {
@@ -62,6 +67,7 @@ export {
   type RequestBehaviorFunction,
 } from './mediation/behavior.ts';
 export {
+  type Delivery,
   type EventMetadata,
   type ExecuteOptions,
   ExecutionContext,
@@ -72,6 +78,7 @@ export {
 export {
   type AnyHandler,
   type EventHandler,
+  type EventHandlerOptions,
   eventHandler,
   type HandleEvent,
   type HandleRequest,

@@ -30,6 +30,8 @@ export interface Application extends AsyncDisposable {
   readonly container: Container;
   /** Every message definition the application knows, by type name. */
   readonly messages: ReadonlyMap<string, AnyMessageDefinition>;
+  /** Every event handler registered, in registration order (a durable relay delivers to each on its own). */
+  readonly eventHandlers: readonly EventHandler<any>[];
   /** The authorization policy of a message, if it has one (the HTTP layer documents it). */
   policyOf(definition: AnyMessageDefinition): AuthorizationPolicy | undefined;
   /** Disposes every singleton, newest first. */
@@ -318,6 +320,7 @@ export class ApplicationBuilder {
       mediator,
       container: built,
       messages,
+      eventHandlers: [...events.values()].flat(),
       policyOf: (definition) => policies.get(definition),
       dispose: () => built.dispose(),
       [Symbol.asyncDispose]: () => built.dispose(),

@@ -73,3 +73,28 @@ export function unitOfWork(options: UnitOfWorkOptions = {}): Behavior {
     },
   );
 }
+
+/**
+ * Makes each event handler's delivery one unit of work: what it changes through repositories is committed when it
+ * returns, and rolled back when it throws (a failed delivery, which a durable relay retries). Persistence modules
+ * register it beside {@link unitOfWork}.
+ */
+export function eventUnitOfWork(): Behavior {
+  return behavior(
+    {
+      name: 'eventUnitOfWork',
+      order: BehaviorOrder.unitOfWork,
+      scope: 'events',
+      dependencies: { work: UnitOfWork },
+    },
+    async (_event, next, _context, { work }) => {
+      try {
+        await next();
+      } catch (error) {
+        await work.rollback();
+        throw error;
+      }
+      await work.commit();
+    },
+  );
+}

@@ -107,6 +107,25 @@ describe('the in-memory unit of work', () => {
     });
   });
 
+  it('commits what an event handler changes through repositories (each delivery is a unit of work)', async () => {
+    await using t = await testApplication((app) =>
+      app
+        .register(inMemoryEventSourcedRepository(Accounts, Account, { events: [Deposited] }))
+        .handle(...handlers(Accounts))
+        .handle(
+          // Mirrors every positive deposit into an account of its own, as a negative one (which it ignores).
+          eventHandler('mirror', Deposited, { accounts: Accounts }, async (e, { accounts }) => {
+            if (e.amount < 0) return;
+            const mirror = new Account('mirror');
+            mirror.deposit(-e.amount);
+            await accounts.add(mirror);
+          }),
+        ),
+    );
+    await t.execute(new Open({ id: 'a', amount: 3 }));
+    expect(expectSuccess(await t.execute(new Balance({ id: 'mirror' })))).toBe(-3);
+  });
+
   it('keeps the commit when an event handler fails afterwards, and rejects execute with the handler named', async () => {
     await using t = await testApplication((app) =>
       app

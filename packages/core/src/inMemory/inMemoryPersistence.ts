@@ -1,5 +1,5 @@
 import type { ApplicationBuilder } from '../application/application.ts';
-import { type UnitOfWorkOptions, unitOfWork } from '../behaviors/unitOfWork.ts';
+import { eventUnitOfWork, type UnitOfWorkOptions, unitOfWork } from '../behaviors/unitOfWork.ts';
 import type { Provider } from '../dependencyInjection/container.ts';
 import { type Token, token } from '../dependencyInjection/token.ts';
 import type { AggregateRoot, AggregateType } from '../domain/aggregateRoot.ts';
@@ -280,7 +280,8 @@ export function inMemoryPersistence(
         ({ database, context }) => new InMemoryUnitOfWork(database, context),
       )
       .scoped(UnitOfWork, { work: InMemoryUnitOfWorkToken }, ({ work }) => work)
-      .use(unitOfWork(options));
+      .use(unitOfWork(options))
+      .use(eventUnitOfWork());
   };
 }
 

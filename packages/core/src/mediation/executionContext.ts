@@ -31,6 +31,15 @@ export interface PublishOptions extends ExecuteOptions {
   readonly occurredAt?: Date | undefined;
   /** Run the handlers concurrently instead of one after the other. */
   readonly parallel?: boolean | undefined;
+  /** Deliver to this one handler (by name) only: a durable relay delivers to each handler on its own. */
+  readonly handler?: string | undefined;
+}
+
+/** Which handler an event is being delivered to. */
+export interface Delivery {
+  readonly handler: string;
+  /** The handler deduplicates by event id (see `eventHandler`'s `idempotent`). */
+  readonly idempotent: boolean;
 }
 
 /** The metadata every event carries through the system. */
@@ -58,6 +67,8 @@ export interface ExecutionContext {
   readonly signal: AbortSignal;
   /** Present while an event handler runs: the event's metadata. */
   readonly event: EventMetadata | undefined;
+  /** Present while an event handler runs: which handler it is. */
+  readonly delivery: Delivery | undefined;
   /** Executes another request as part of this one: same correlation and principal, caused by this message. */
   execute<TResult>(request: Request<TResult>, options?: ExecuteOptions): Promise<OperationResult<TResult>>;
   /** Publishes an event in process, caused by this message. Events of aggregates go through the unit of work. */

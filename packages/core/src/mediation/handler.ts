@@ -39,6 +39,8 @@ export interface RequestHandler<TDefinition extends RequestDefinition = RequestD
 export interface EventHandler<TDefinition extends EventDefinition = EventDefinition> {
   readonly kind: 'event';
   readonly name: string;
+  /** Redeliveries of an event it handled have no effect: a durable relay records handled ids in an inbox. */
+  readonly idempotent: boolean;
   readonly message: TDefinition;
   readonly dependencies: Dependencies;
   readonly handle: HandleEvent<TDefinition, any>;
@@ -83,9 +85,19 @@ export function handler(
   return { kind: 'request', message, dependencies, handle };
 }
 
+/** How an event handler is known: its name, and whether redeliveries must be deduplicated by event id. */
+export interface EventHandlerOptions {
+  readonly name: string;
+  /**
+   * Deduplicate by event id: a durable relay (at-least-once) records each handled event id in an inbox, in the
+   * handler's own transaction, so a redelivery has no second effect. Off by default.
+   */
+  readonly idempotent?: boolean;
+}
+
 /**
- * Declares a handler of an event. `name` must be unique among the event's handlers; it names the handler when
- * it fails, and durable delivery will key its progress on it.
+ * Declares a handler of an event. The name (a string, or `{ name, idempotent }`) must be unique among the event's
+ * handlers; it names the handler when it fails, and durable delivery keys its progress on it.
  * @example
  * export const updateUserView = eventHandler('users.view', UserEmailUpdated, { users: UserViews },
  *   async (event, { users }) => { users.set(event.userId, { email: event.email }); });
@@ -94,22 +106,24 @@ export function eventHandler<
   TDefinition extends EventDefinition,
   const TDependencies extends Dependencies = Record<never, never>,
 >(
-  name: string,
+  name: string | EventHandlerOptions,
   message: TDefinition,
   dependencies: TDependencies,
   handle: HandleEvent<TDefinition, TDependencies>,
 ): EventHandler<TDefinition>;
 export function eventHandler<TDefinition extends EventDefinition>(
-  name: string,
+  name: string | EventHandlerOptions,
   message: TDefinition,
   handle: HandleEvent<TDefinition, Record<never, never>>,
 ): EventHandler<TDefinition>;
 export function eventHandler(
-  name: string,
+  nameOrOptions: string | EventHandlerOptions,
   message: AnyMessageDefinition,
   dependenciesOrHandle: Dependencies | HandleEvent<any, any>,
   maybeHandle?: HandleEvent<any, any>,
 ): EventHandler<any> {
+  const { name, idempotent = false } =
+    typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
   if (message.kind !== 'event') {
     throw new TypeError(`${message.type} is a ${message.kind}: declare its handler with handler()`);
   }
@@ -118,5 +132,5 @@ export function eventHandler(
       ? [{}, dependenciesOrHandle]
       : [dependenciesOrHandle, maybeHandle];
   if (typeof handle !== 'function') throw new TypeError(`The event handler '${name}' needs a function`);
-  return { kind: 'event', name, message, dependencies, handle };
+  return { kind: 'event', name, idempotent, message, dependencies, handle };
 }

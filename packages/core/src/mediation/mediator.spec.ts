@@ -172,6 +172,31 @@ describe('publish', () => {
     expect(calls).toEqual(['first:x', 'second:x']);
   });
 
+  it('delivers to one named handler only, telling it which delivery it is; an unknown name is an error', async () => {
+    const calls: string[] = [];
+    const app = await createApplication()
+      .handle(
+        eventHandler(
+          'first',
+          Happened,
+          (_e, _d, context) => void calls.push(`first:${context.delivery?.handler}`),
+        ),
+        eventHandler({ name: 'second', idempotent: true }, Happened, (_e, _d, context) => {
+          calls.push(`second:${context.delivery?.handler}:${context.delivery?.idempotent}`);
+        }),
+      )
+      .build();
+    await app.mediator.publish(new Happened({ what: 'x' }), { handler: 'second' });
+    expect(calls).toEqual(['second:second:true']);
+    expect(app.eventHandlers.map((h) => [h.name, h.idempotent])).toEqual([
+      ['first', false],
+      ['second', true],
+    ]);
+    await expect(app.mediator.publish(new Happened({ what: 'x' }), { handler: 'third' })).rejects.toThrow(
+      "thing.happened.v1 has no handler named 'third'",
+    );
+  });
+
   it('is a no-op for an event nobody handles', async () => {
     const app = await createApplication().build();
     await expect(app.mediator.publish(new Happened({ what: 'x' }))).resolves.toBeUndefined();

@@ -4,6 +4,7 @@ import { type AnyEvent, type AnyMessageDefinition, definitionOf, type Request } 
 import type { OperationResult } from '../results/operationResult.ts';
 import type { Behavior } from './behavior.ts';
 import type {
+  Delivery,
   EventMetadata,
   ExecuteOptions,
   ExecutionContext,
@@ -66,8 +67,7 @@ interface RequestRoute {
   readonly scoped: boolean;
 }
 
-interface EventDelivery {
-  readonly name: string;
+interface EventDelivery extends Delivery {
   readonly pipeline: Pipeline<void>;
 }
 
@@ -93,11 +93,18 @@ class Execution implements ExecutionContext {
   readonly mediator: MediatorImpl;
   readonly options: ExecuteOptions;
   readonly event: EventMetadata | undefined;
+  readonly delivery: Delivery | undefined;
 
-  constructor(mediator: MediatorImpl, options: ExecuteOptions | undefined, event?: EventMetadata) {
+  constructor(
+    mediator: MediatorImpl,
+    options: ExecuteOptions | undefined,
+    event?: EventMetadata,
+    delivery?: Delivery,
+  ) {
     this.mediator = mediator;
     this.options = options ?? noOptions;
     this.event = event;
+    this.delivery = delivery;
     this.#messageId = this.options.messageId;
     this.#correlationId = this.options.correlationId;
   }
@@ -196,7 +203,8 @@ export class MediatorImpl implements Mediator {
       this.#events.set(
         definition,
         handlers.map((h) => ({
-          name: h.name,
+          handler: h.name,
+          idempotent: h.idempotent,
           pipeline: this.#compose(behaviors, this.#invoker(h.handle, h.dependencies)),
         })),
       );
@@ -234,7 +242,14 @@ export class MediatorImpl implements Mediator {
       throw new TypeError(`publish() takes an event made from a definition declared with event()`);
     }
     options?.signal?.throwIfAborted();
-    const deliveries = this.#events.get(definition) ?? this.#inherited(definition);
+    let deliveries = this.#events.get(definition) ?? this.#inherited(definition);
+    if (options?.handler !== undefined) {
+      const only = options.handler;
+      deliveries = deliveries.filter((delivery) => delivery.handler === only);
+      if (deliveries.length === 0) {
+        throw new TypeError(`${definition.type} has no handler named '${only}'`);
+      }
+    }
     if (deliveries.length === 0) return;
     const eventId = options?.eventId ?? newId();
     const metadata: EventMetadata = {
@@ -255,14 +270,16 @@ export class MediatorImpl implements Mediator {
     };
     const failures: { handler: string; error: unknown }[] = [];
     const deliver = async (delivery: EventDelivery): Promise<void> => {
-      const context = new Execution(this, contextOptions, metadata);
+      const context = new Execution(this, contextOptions, metadata, delivery);
       try {
         await delivery.pipeline(event, context);
       } catch (error) {
-        failures.push({ handler: delivery.name, error });
+        failures.push({ handler: delivery.handler, error });
       } finally {
         if (context.hasDisposables) {
-          await context.dispose().catch((error: unknown) => failures.push({ handler: delivery.name, error }));
+          await context
+            .dispose()
+            .catch((error: unknown) => failures.push({ handler: delivery.handler, error }));
         }
       }
     };
