@@ -1,5 +1,6 @@
 // @myelin/postgres: Myelin's write side on PostgreSQL (through pg) and on embedded PGlite, with one SQL for both.
 export type {
+  Connection,
   Database,
   QueryOptions,
   QueryResult,
@@ -16,6 +17,12 @@ export {
   postgresPersistence,
 } from './postgresPersistence.ts';
 export {
+  EventRelay,
+  type EventRelayOptions,
+  type ParkedEvent,
+  relaySubscription,
+} from './relay/eventRelay.ts';
+export {
   type EventSourcedOptions,
   postgresEventSourcedRepository,
 } from './repositories/eventSourcedRepository.ts';
@@ -23,6 +30,14 @@ export {
   postgresStateStoredRepository,
   type StateStoredOptions,
 } from './repositories/stateStoredRepository.ts';
+export { LeaseLostError } from './subscriptions/leases.ts';
+export { type LogBatch, type ReadLogOptions, readLog } from './subscriptions/logReader.ts';
+export {
+  type Consumer,
+  type RunnerOptions,
+  type RunnerState,
+  SubscriptionRunner,
+} from './subscriptions/subscriptionRunner.ts';
 export {
   type Change,
   type Enlisted,

@@ -2,6 +2,7 @@ import {
   type ApplicationBuilder,
   EventStore,
   ExecutionContext,
+  eventUnitOfWork,
   token,
   UnitOfWork,
   type UnitOfWorkOptions,
@@ -12,6 +13,7 @@ import {
 import type { Database } from './database/database.ts';
 import { PostgresEventStore, PostgresUpcasting } from './eventStore/postgresEventStore.ts';
 import { migrate } from './migrations/migrate.ts';
+import { inbox } from './relay/inbox.ts';
 import { PostgresUnitOfWork, PostgresUnitOfWorkToken } from './unitOfWork/postgresUnitOfWork.ts';
 
 export interface PostgresPersistenceOptions extends UnitOfWorkOptions {
@@ -58,6 +60,8 @@ export function postgresPersistence(database: Database, options: PostgresPersist
         ({ database, context }) => new PostgresUnitOfWork(database, context),
       )
       .scoped(UnitOfWork, { work: PostgresUnitOfWorkToken }, ({ work }) => work)
-      .use(unitOfWork(options));
+      .use(unitOfWork(options))
+      .use(eventUnitOfWork())
+      .use(inbox());
   };
 }

@@ -30,6 +30,18 @@ export interface Sql {
 }
 
 /**
+ * A connection of its own, held until released: for what lives in a session rather than a statement, the LISTEN
+ * that wakes subscribers and the advisory locks that lease a subscription to one process.
+ */
+export interface Connection extends Sql {
+  /** Calls `onNotify` for each notification on `channel`. */
+  listen(channel: string, onNotify: () => void): Promise<void>;
+  /** Settles when the connection is lost (with the error) or released; the session's locks are gone then. */
+  readonly ended: Promise<Error | undefined>;
+  release(): Promise<void>;
+}
+
+/**
  * A PostgreSQL database Myelin keeps its tables in, in one schema. Two drivers implement it, thinly: `pg` for a
  * server ({@link postgresDatabase}) and PGlite in process ({@link pgliteDatabase}); everything above runs the same
  * SQL on both.
@@ -42,6 +54,8 @@ export interface Database extends Sql, AsyncDisposable {
   readonly schema: string;
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it rejects. */
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+  /** Opens a connection of its own (PGlite has one session, which every caller shares). */
+  connect(): Promise<Connection>;
   /** Closes the connections (or the embedded database). */
   close(): Promise<void>;
 }

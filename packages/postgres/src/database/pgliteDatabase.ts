@@ -1,5 +1,5 @@
 import { PGlite } from '@electric-sql/pglite';
-import { type Database, defaultSchema, quoteSchema, type Sql } from './database.ts';
+import { type Connection, type Database, defaultSchema, quoteSchema, type Sql } from './database.ts';
 
 export interface PgliteDatabaseOptions {
   /** Where the database's files live; in memory when absent (or `memory://`). */
@@ -43,6 +43,22 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
     schema,
     ...on(pglite),
     transaction: (work) => pglite.transaction((tx) => work(on(tx))),
+    async connect(): Promise<Connection> {
+      const unlisten: (() => Promise<void>)[] = [];
+      let end: (error: Error | undefined) => void = () => {};
+      const ended = new Promise<Error | undefined>((resolve) => (end = resolve));
+      return {
+        ...on(pglite),
+        async listen(channel, onNotify) {
+          unlisten.push(await pglite.listen(channel, onNotify));
+        },
+        ended,
+        async release() {
+          for (const stop of unlisten.splice(0)) await stop().catch(() => {});
+          end(undefined);
+        },
+      };
+    },
     async close() {
       if (owned && !pglite.closed) await pglite.close();
     },

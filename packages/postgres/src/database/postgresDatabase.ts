@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { type Database, defaultSchema, type QueryOptions, quoteSchema, type Sql } from './database.ts';
+import {
+  type Connection,
+  type Database,
+  defaultSchema,
+  type QueryOptions,
+  quoteSchema,
+  type Sql,
+} from './database.ts';
 
 export interface PostgresDatabaseOptions {
   /** `postgres://user@host:5432/database`. Defaults to `DATABASE_URL`, then pg's own environment variables. */
@@ -31,7 +38,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
   // drops it and the next query opens a fresh one.
   if (owned) pool.on('error', () => {});
 
-  const on = (client: pg.Pool | pg.PoolClient): Sql => ({
+  const on = (client: pg.Pool | pg.PoolClient | pg.Client): Sql => ({
     async query<TRow>(text: string, params?: readonly unknown[], options?: QueryOptions) {
       const values = params as unknown[] | undefined;
       const result = await (options?.prepare === true
@@ -65,6 +72,28 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
       } finally {
         client.release(broken);
       }
+    },
+    async connect(): Promise<Connection> {
+      // Outside the pool, with the pool's settings: a session held for hours must not take a pooled slot.
+      const client = new pg.Client(pool.options);
+      let end: (error: Error | undefined) => void = () => {};
+      const ended = new Promise<Error | undefined>((resolve) => (end = resolve));
+      client.on('error', (error) => end(error));
+      client.on('end', () => end(undefined));
+      await client.connect();
+      return {
+        ...on(client),
+        async listen(channel, onNotify) {
+          client.on('notification', (message) => {
+            if (message.channel === channel) onNotify();
+          });
+          await client.query(`LISTEN "${channel}"`);
+        },
+        ended,
+        async release() {
+          await client.end().catch(() => {});
+        },
+      };
     },
     async close() {
       if (closed || !owned) return;

@@ -14,6 +14,7 @@ import {
   upcasting,
 } from '@myelin/core';
 import { constraintOf, type Database, prepared, type Sql, sqlState } from '../database/database.ts';
+import { logSignal } from '../subscriptions/logSignal.ts';
 
 export interface PostgresEventStoreOptions {
   /** Turn old versions of events into the current shape when read. */
@@ -103,6 +104,7 @@ export class PostgresEventStore implements EventStore {
         ? settle(database, schema, streamId, events, expectedVersion)
         : Promise.reject(error),
     );
+    logSignal(database).committed();
     return { nextVersion, lastPosition };
   }
 

@@ -25,9 +25,12 @@ describe.each(engines)('migrations on $name', (engine) => {
       expect(rows.map((r) => r.table_name)).toEqual([
         'documents',
         'events',
+        'held_events',
+        'inbox',
         'migrations',
         'snapshots',
         'streams',
+        'subscriptions',
       ]);
     } finally {
       await drop();

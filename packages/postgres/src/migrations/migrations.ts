@@ -63,4 +63,44 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'subscriptions, inbox and held events',
+    sql: (s) => `
+      -- A reader of the log (an event handler's relay, a projection): how far it has read, and the lease epoch of
+      -- the runner that may move it (a runner that lost its lease finds its epoch changed and stops).
+      CREATE TABLE ${s}.subscriptions (
+        name text PRIMARY KEY,
+        transaction_id xid8 NOT NULL DEFAULT '0',
+        sequence bigint NOT NULL DEFAULT 0,
+        epoch bigint NOT NULL DEFAULT 0,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- The ids of the events an idempotent handler has handled, written in the handler's own transaction.
+      CREATE TABLE ${s}.inbox (
+        consumer text NOT NULL,
+        event_id text NOT NULL,
+        handled_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (consumer, event_id)
+      );
+
+      -- Events a subscription could not deliver yet: retrying (with backoff), parked (the dead letters: too many
+      -- attempts), or waiting behind one of those in the same stream, so that a stream's order holds.
+      CREATE TABLE ${s}.held_events (
+        subscription text NOT NULL,
+        transaction_id xid8 NOT NULL,
+        sequence bigint NOT NULL,
+        event_id text NOT NULL,
+        stream_id text NOT NULL,
+        status text NOT NULL CHECK (status IN ('retrying', 'parked', 'waiting')),
+        attempts integer NOT NULL DEFAULT 0,
+        error text,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (subscription, transaction_id, sequence)
+      );
+      CREATE INDEX held_events_stream ON ${s}.held_events (subscription, stream_id, transaction_id, sequence);
+    `,
+  },
 ];

@@ -14,6 +14,7 @@ import {
 } from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
+import { logSignal } from '../subscriptions/logSignal.ts';
 
 /** What a command did to one aggregate, as the unit of work hands it to the aggregate's repository to write. */
 export interface Change {
@@ -117,6 +118,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
     }
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
     this.#tracked.clear();
+    if (stored.length > 0) logSignal(this.database).committed();
     return { events: stored, position: stored.at(-1)?.position };
   }
 

@@ -1,0 +1,145 @@
+import type { LogPosition } from '@myelin/core';
+import type { Connection, Database, Sql } from '../database/database.ts';
+import { logSignal, perDatabase } from './logSignal.ts';
+
+/** A subscription this process runs: its epoch fences every write, and where it had read to. */
+export interface Lease {
+  readonly name: string;
+  readonly epoch: string;
+  readonly checkpoint: LogPosition;
+  /** Settles when the lease is lost (the session holding its lock ended). */
+  readonly lost: Promise<void>;
+}
+
+/** A write made under a lease the process no longer holds: another process runs the subscription now. */
+export class LeaseLostError extends Error {
+  constructor(name: string) {
+    super(`The lease on subscription '${name}' was lost: another process runs it now`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+/**
+ * The leases of one process on one database: a session-level advisory lock per subscription, all held by one
+ * connection of its own (which also LISTENs for commits). When the process dies, PostgreSQL ends the session and
+ * releases its locks, so a standby's next attempt takes over. Taking a lease moves the subscription's epoch; every
+ * write of a runner checks it, so a runner that lost its lease without noticing (a network partition) cannot write.
+ */
+export class Leases {
+  readonly #database: Database;
+  readonly #held = new Set<string>();
+  #connection: Promise<Connection> | undefined;
+
+  constructor(database: Database) {
+    this.#database = database;
+  }
+
+  /** Tries to take the lease on `name`; undefined when another runner (in this process or another) holds it. */
+  async tryAcquire(name: string): Promise<Lease | undefined> {
+    if (this.#held.has(name)) return undefined;
+    this.#held.add(name);
+    try {
+      const connection = await this.#connect();
+      const { rows } = await connection.query<{ locked: boolean }>(
+        'SELECT pg_try_advisory_lock(hashtextextended($1, 0)) AS locked',
+        [this.#key(name)],
+      );
+      if (rows[0]?.locked !== true) {
+        this.#held.delete(name);
+        return undefined;
+      }
+      const s = this.#database.schema;
+      const { rows: claimed } = await this.#database.query<{ epoch: string; tx: string; seq: string }>(
+        `INSERT INTO ${s}.subscriptions AS s (name, epoch) VALUES ($1, 1)
+         ON CONFLICT (name) DO UPDATE SET epoch = s.epoch + 1, updated_at = now()
+         RETURNING epoch::text, transaction_id::text AS tx, sequence::text AS seq`,
+        [name],
+      );
+      const row = claimed[0] as (typeof claimed)[number];
+      return {
+        name,
+        epoch: row.epoch,
+        checkpoint: `${row.tx}.${row.seq}`,
+        lost: connection.ended.then(() => undefined),
+      };
+    } catch (error) {
+      this.#held.delete(name);
+      throw error;
+    }
+  }
+
+  /** Gives the lease up, so a standby can take it at once. */
+  async release(name: string): Promise<void> {
+    if (!this.#held.delete(name)) return;
+    const connection = await this.#connection?.catch(() => undefined);
+    await connection
+      ?.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.#key(name)])
+      .catch(() => {}); // a lost session has released it already
+  }
+
+  #users = 0;
+
+  /** A runner starts using the leases. */
+  retain(): void {
+    this.#users++;
+  }
+
+  /** A runner stopped: the last one closes the leases' connection. */
+  async unretain(): Promise<void> {
+    if (--this.#users === 0) await this.close();
+  }
+
+  /** Closes the leases' connection (every lease is released with it). */
+  async close(): Promise<void> {
+    const connection = await this.#connection?.catch(() => undefined);
+    this.#connection = undefined;
+    this.#held.clear();
+    await connection?.release();
+  }
+
+  #key(name: string): string {
+    return `myelin.subscription:${this.#database.schemaName}:${name}`;
+  }
+
+  #connect(): Promise<Connection> {
+    if (this.#connection === undefined) {
+      const signal = logSignal(this.#database);
+      const opening = this.#database.connect().then(async (connection) => {
+        if (this.#database.engine === 'postgres')
+          await connection.listen(signal.channel, () => signal.wake());
+        // The session is gone: its locks with it. Forget them, and open a new session on the next attempt.
+        void connection.ended.then(() => {
+          if (this.#connection === opening) {
+            this.#connection = undefined;
+            this.#held.clear();
+          }
+        });
+        return connection;
+      });
+      opening.catch(() => {
+        if (this.#connection === opening) this.#connection = undefined;
+      });
+      this.#connection = opening;
+    }
+    return this.#connection;
+  }
+}
+
+/** Moves a subscription's checkpoint, in the caller's transaction, if its lease is still the current one. */
+export async function writeCheckpoint(
+  sql: Sql,
+  schema: string,
+  lease: Lease,
+  position: LogPosition,
+): Promise<void> {
+  const [transaction, sequence] = position.split('.');
+  const { rowCount } = await sql.query(
+    `UPDATE ${schema}.subscriptions SET transaction_id = $2::text::xid8, sequence = $3::bigint, updated_at = now()
+     WHERE name = $1 AND epoch = $4::bigint`,
+    [lease.name, transaction, sequence, lease.epoch],
+  );
+  if (rowCount === 0) throw new LeaseLostError(lease.name);
+}
+
+/** The leases of this process on a database handle. */
+export const leasesOf = perDatabase((database) => new Leases(database));

@@ -1,0 +1,55 @@
+import { comparePositions, type LogPosition, type StoredEvent } from '@myelin/core';
+import type { Sql } from '../database/database.ts';
+import { type EventRow, eventColumns, toStoredEvent } from '../eventStore/postgresEventStore.ts';
+
+export interface LogBatch {
+  /** The events after the position, in log order, of the wanted types. */
+  readonly events: readonly StoredEvent[];
+  /**
+   * How far the log has been read: the last event's position when the batch is full, otherwise the horizon (every
+   * transaction below it has ended), so a reader of rare types can move its checkpoint past what it skipped.
+   */
+  readonly end: LogPosition;
+}
+
+export interface ReadLogOptions {
+  readonly after: LogPosition;
+  /** Only events of these type names; every event when absent. */
+  readonly types?: readonly string[] | undefined;
+  readonly limit: number;
+}
+
+/**
+ * Reads the log after a position, below the horizon: the oldest transaction still running. An event of a
+ * transaction that commits late has a transaction id at or above the horizon until then, so it is read once it
+ * has committed, never skipped. (Events are not upcast here; the caller does that.)
+ */
+export async function readLog(sql: Sql, schema: string, options: ReadLogOptions): Promise<LogBatch> {
+  const [transaction, sequence] = options.after.split('.');
+  const { rows } = await sql.query<EventRow & { horizon: string }>(
+    `SELECT h.horizon, ev.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon) h
+     LEFT JOIN LATERAL (
+       SELECT ${eventColumns()} FROM ${schema}.events
+       WHERE (transaction_id, sequence) > ($1::text::xid8, $2::bigint)
+         AND transaction_id < h.horizon::xid8
+         AND ($3::text IS NULL OR type IN (SELECT jsonb_array_elements_text($3::text::jsonb)))
+       ORDER BY transaction_id, sequence LIMIT $4
+     ) ev ON true`,
+    [
+      transaction,
+      sequence,
+      options.types === undefined ? null : JSON.stringify(options.types),
+      options.limit,
+    ],
+  );
+  const horizon = `${rows[0]?.horizon ?? '0'}.0`;
+  const events = rows.filter((row) => row.event_id !== null).map(toStoredEvent);
+  const last = events.at(-1)?.position;
+  const end =
+    events.length === options.limit && last !== undefined
+      ? last
+      : comparePositions(horizon, options.after) > 0
+        ? horizon
+        : options.after;
+  return { events, end };
+}

@@ -1,0 +1,72 @@
+import type { Database } from '../database/database.ts';
+
+/**
+ * Wakes the log's readers when something was committed. In process, directly; on PostgreSQL also other processes,
+ * by NOTIFY, sent after the commit and at most once per `coalesceMs` (a commit does not pay for it, and NOTIFY
+ * inside the writing transaction would serialize every commit on the notification queue's lock). It is a hint:
+ * readers also poll, so a lost notification delays an event by one poll interval, never loses it.
+ */
+export class LogSignal {
+  readonly #database: Database;
+  readonly #waiters = new Set<() => void>();
+  #notifyPending = false;
+  static readonly coalesceMs = 5;
+
+  constructor(database: Database) {
+    this.#database = database;
+  }
+
+  /** The NOTIFY channel of the database's schema. */
+  get channel(): string {
+    return `myelin_log_${this.#database.schemaName}`;
+  }
+
+  /** Something was committed to the log. */
+  committed(): void {
+    this.wake();
+    if (this.#database.engine !== 'postgres' || this.#notifyPending) return;
+    this.#notifyPending = true;
+    setTimeout(() => {
+      this.#notifyPending = false;
+      // A failed hint is not an error: the readers poll.
+      this.#database.query('SELECT pg_notify($1, $2)', [this.channel, '']).catch(() => {});
+    }, LogSignal.coalesceMs).unref();
+  }
+
+  /** Wakes this process's readers (a notification from another process arrived). */
+  wake(): void {
+    for (const resolve of this.#waiters) resolve();
+    this.#waiters.clear();
+  }
+
+  /** Resolves at the next wake-up, after `timeoutMs`, or when `signal` aborts, whichever comes first. */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
+      this.#waiters.add(done);
+    });
+  }
+}
+
+/** One `T` per database handle in this process, made on first use. */
+export function perDatabase<T>(make: (database: Database) => T): (database: Database) => T {
+  const made = new WeakMap<Database, T>();
+  return (database) => {
+    let value = made.get(database);
+    if (value === undefined) {
+      value = make(database);
+      made.set(database, value);
+    }
+    return value;
+  };
+}
+
+/** The one signal of a database handle, shared by its writers and readers in this process. */
+export const logSignal = perDatabase((database) => new LogSignal(database));

@@ -1,0 +1,166 @@
+import { comparePositions, type LogPosition, type StoredEvent } from '@myelin/core';
+import type { Database, Sql } from '../database/database.ts';
+import { type Lease, LeaseLostError, leasesOf, writeCheckpoint } from './leases.ts';
+import { readLog } from './logReader.ts';
+import { logSignal } from './logSignal.ts';
+
+/** What reads the log through a runner: an event handler's relay, a projection. */
+export interface Consumer {
+  /** The subscription's name: its checkpoint and its lease are keyed on it. */
+  readonly name: string;
+  /** The event types it wants; all when absent. */
+  readonly types?: readonly string[] | undefined;
+  /**
+   * Handles a batch read after the checkpoint. It must move the checkpoint to `end` through `checkpoint`, in the
+   * transaction that makes its effects durable (or after them, for at-least-once effects).
+   */
+  consume(
+    events: readonly StoredEvent[],
+    end: LogPosition,
+    checkpoint: (sql: Sql) => Promise<void>,
+    lease: Lease,
+  ): Promise<void>;
+  /** Work besides the log, run before each read (retries that have come due). */
+  tick?(lease: Lease): Promise<void>;
+  /** The lease was taken: load what the consumer keeps in memory. */
+  acquired?(lease: Lease): Promise<void>;
+}
+
+export interface RunnerOptions {
+  /** Events read per batch; defaults to 100. */
+  readonly batchSize?: number;
+  /**
+   * The longest wait between two reads when nothing wakes the runner; defaults to 1000 ms. Commits in this process
+   * wake it at once, and on PostgreSQL commits in others do too, through LISTEN/NOTIFY.
+   */
+  readonly pollMs?: number;
+  /** How often a standby tries to take the lease; defaults to 1000 ms, which bounds failover. */
+  readonly leaseRetryMs?: number;
+  /** Told of every error the loop survives (a failed read, a lost lease); defaults to console.error. */
+  readonly onError?: (error: unknown, consumer: string) => void;
+}
+
+export type RunnerState = 'standby' | 'active' | 'stopped';
+
+/**
+ * Runs one consumer: takes its lease (or waits as a standby), then reads the log after its checkpoint in batches,
+ * below the horizon, for as long as it holds the lease. Errors are reported and retried, never fatal.
+ */
+export class SubscriptionRunner {
+  readonly #database: Database;
+  readonly #consumer: Consumer;
+  readonly #batchSize: number;
+  readonly #pollMs: number;
+  readonly #leaseRetryMs: number;
+  readonly #onError: (error: unknown, consumer: string) => void;
+  readonly #stop = new AbortController();
+  #state: RunnerState = 'standby';
+  #loop: Promise<void> | undefined;
+  #position: LogPosition | undefined;
+
+  constructor(database: Database, consumer: Consumer, options: RunnerOptions = {}) {
+    this.#database = database;
+    this.#consumer = consumer;
+    this.#batchSize = options.batchSize ?? 100;
+    this.#pollMs = options.pollMs ?? 1000;
+    this.#leaseRetryMs = options.leaseRetryMs ?? 1000;
+    this.#onError =
+      options.onError ??
+      ((error, name) => console.error(`myelin: subscription '${name}' failed, retrying:`, error));
+  }
+
+  /** The consumer's subscription name. */
+  get name(): string {
+    return this.#consumer.name;
+  }
+
+  get state(): RunnerState {
+    return this.#state;
+  }
+
+  /** Where the consumer has read to, while active. */
+  get position(): LogPosition | undefined {
+    return this.#position;
+  }
+
+  start(): this {
+    if (this.#loop === undefined) {
+      leasesOf(this.#database).retain();
+      this.#loop = this.#run();
+    }
+    return this;
+  }
+
+  /** Stops after the batch in progress and gives the lease up. */
+  async stop(): Promise<void> {
+    this.#stop.abort();
+    const loop = this.#loop;
+    this.#loop = Promise.resolve();
+    await loop;
+    if (loop !== undefined && this.#state !== 'stopped') await leasesOf(this.#database).unretain();
+    this.#state = 'stopped';
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#stop.signal;
+    const leases = leasesOf(this.#database);
+    const wake = logSignal(this.#database);
+    while (!signal.aborted) {
+      let lease: Lease | undefined;
+      try {
+        lease = await leases.tryAcquire(this.#consumer.name);
+      } catch (error) {
+        this.#onError(error, this.#consumer.name);
+      }
+      if (lease === undefined) {
+        await wake.wait(this.#leaseRetryMs, signal);
+        continue;
+      }
+      let lost = false;
+      void lease.lost.then(() => {
+        lost = true;
+        wake.wake();
+      });
+      this.#state = 'active';
+      try {
+        await this.#consumer.acquired?.(lease);
+        this.#position = lease.checkpoint;
+        while (!signal.aborted && !lost) {
+          const full = await this.#step(lease);
+          if (!full) await wake.wait(this.#pollMs, signal);
+        }
+      } catch (error) {
+        this.#onError(error, this.#consumer.name);
+        if (!(error instanceof LeaseLostError)) await wake.wait(this.#leaseRetryMs, signal);
+      } finally {
+        this.#state = 'standby';
+        this.#position = undefined;
+        await leases.release(this.#consumer.name);
+      }
+    }
+  }
+
+  /** One read and its handling; true when the batch was full (read again at once). */
+  async #step(lease: Lease): Promise<boolean> {
+    await this.#consumer.tick?.(lease);
+    const after = this.#position ?? lease.checkpoint;
+    const s = this.#database.schema;
+    const batch = await readLog(this.#database, s, {
+      after,
+      types: this.#consumer.types,
+      limit: this.#batchSize,
+    });
+    if (batch.events.length > 0) {
+      await this.#consumer.consume(
+        batch.events,
+        batch.end,
+        (sql) => writeCheckpoint(sql, s, lease, batch.end),
+        lease,
+      );
+    } else if (comparePositions(batch.end, after) > 0) {
+      await writeCheckpoint(this.#database, s, lease, batch.end);
+    }
+    this.#position = batch.end;
+    return batch.events.length === this.#batchSize;
+  }
+}
