@@ -52,8 +52,8 @@ export function unitOfWork(options: UnitOfWorkOptions = {}): Behavior {
         }
         let concurrencyError: ConcurrencyError;
         try {
-          await work.commit();
-          return result;
+          const { position } = await work.commit();
+          return position === undefined ? result : { ...result, position };
         } catch (error) {
           if (!isConcurrencyError(error)) throw error;
           await work.rollback();

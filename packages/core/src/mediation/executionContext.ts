@@ -1,5 +1,6 @@
 import { token } from '../dependencyInjection/token.ts';
 import type { AnyEvent, Request } from '../messages/message.ts';
+import type { LogPosition } from '../persistence/logPosition.ts';
 import type { OperationResult } from '../results/operationResult.ts';
 
 /** Who is asking: the authenticated subject and what they may do. */
@@ -22,6 +23,11 @@ export interface ExecuteOptions {
   readonly messageId?: string | undefined;
   /** Cancels the work (a client that went away, a shutdown). */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Read your writes: a query sees at least the writes up to this log position (a command's `result.position`).
+   * Read models that are behind wait for it, bounded; without it, queries read what is there.
+   */
+  readonly minPosition?: LogPosition | undefined;
 }
 
 /** What a publisher may say about an event beyond the execution options. */
@@ -65,6 +71,8 @@ export interface ExecutionContext {
   readonly causationId: string | undefined;
   readonly principal: Principal | undefined;
   readonly signal: AbortSignal;
+  /** The log position a query must see at least (see {@link ExecuteOptions.minPosition}). */
+  readonly minPosition: LogPosition | undefined;
   /** Present while an event handler runs: the event's metadata. */
   readonly event: EventMetadata | undefined;
   /** Present while an event handler runs: which handler it is. */

@@ -1,6 +1,7 @@
 import { type Container, Scope } from '../dependencyInjection/container.ts';
 import type { Dependencies, Resolved } from '../dependencyInjection/token.ts';
 import { type AnyEvent, type AnyMessageDefinition, definitionOf, type Request } from '../messages/message.ts';
+import type { LogPosition } from '../persistence/logPosition.ts';
 import type { OperationResult } from '../results/operationResult.ts';
 import type { Behavior } from './behavior.ts';
 import type {
@@ -128,6 +129,10 @@ class Execution implements ExecutionContext {
 
   get signal(): AbortSignal {
     return this.options.signal ?? neverAborted;
+  }
+
+  get minPosition(): LogPosition | undefined {
+    return this.options.minPosition;
   }
 
   resolveAll<TDependencies extends Dependencies>(dependencies: TDependencies): Resolved<TDependencies> {

@@ -1,3 +1,4 @@
+import type { LogPosition } from '../persistence/logPosition.ts';
 import { type FieldError, type ProblemDetails, statusTitles } from './problemDetails.ts';
 
 /** The statuses a successful operation can carry. */
@@ -10,6 +11,11 @@ export interface Success<TData> {
   readonly data: TData;
   /** For 201: where the created resource lives, when the handler knows it (the HTTP layer sends it as `Location`). */
   readonly location?: string;
+  /**
+   * The log position of the command's write, set by the unit of work when it committed events. Pass it back as a
+   * query's `minPosition` to read your own writes.
+   */
+  readonly position?: LogPosition;
 }
 
 /** An expected failure: a value carrying RFC 9457 problem details, never an exception. */

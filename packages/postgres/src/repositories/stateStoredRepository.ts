@@ -17,6 +17,7 @@ import {
   PostgresUnitOfWorkToken,
   trackingMethods,
 } from '../unitOfWork/postgresUnitOfWork.ts';
+import { findJson } from './jsonQuery.ts';
 
 export interface StateStoredOptions {
   /** The collection the documents live in; defaults to the aggregate class's name. */
@@ -124,46 +125,19 @@ export function postgresStateStoredRepository<TAggregate extends AggregateRoot<a
         },
         ...trackingMethods(work, key, tracking),
         async find(query: FindQuery<TAggregate['state']> = {}): Promise<Page<TAggregate>> {
-          const page = query.page ?? 1;
-          const pageSize = query.pageSize ?? 50;
-          if (!Number.isInteger(page) || page < 1)
-            throw new RangeError(`page must be a positive integer, not ${page}`);
-          if (!Number.isInteger(pageSize) || pageSize < 1) {
-            throw new RangeError(`pageSize must be a positive integer, not ${pageSize}`);
-          }
-          const params: unknown[] = [collection];
-          const conditions = ['collection = $1'];
-          for (const [field, condition] of Object.entries(query.where ?? {})) {
-            if (condition === undefined) continue;
-            params.push(field);
-            const fieldParam = params.length;
-            if (typeof condition === 'object' && condition !== null && 'in' in condition) {
-              params.push(JSON.stringify((condition as { in: readonly unknown[] }).in));
-              conditions.push(
-                `state -> $${fieldParam} IN (SELECT jsonb_array_elements($${params.length}::text::jsonb))`,
-              );
-            } else {
-              params.push(JSON.stringify(condition));
-              conditions.push(`state -> $${fieldParam} = $${params.length}::text::jsonb`);
-            }
-          }
-          const where = conditions.join(' AND ');
-          const order = (query.sort ?? []).map(({ field, direction }) => {
-            params.push(field);
-            // Missing fields come first ascending, last descending: as the in-memory repository sorts them.
-            return `state -> $${params.length} ${direction === 'desc' ? 'DESC NULLS LAST' : 'ASC NULLS FIRST'}`;
-          });
-          const filterParams = params.slice(0, params.length - order.length);
-          const { rows: counted } = await database.query<{ total: number }>(
-            `SELECT count(*)::int AS total FROM ${s}.documents WHERE ${where}`,
-            filterParams,
+          const { rows, ...page } = await findJson<DocumentRow>(
+            database,
+            {
+              table: `${s}.documents`,
+              column: 'state',
+              select: 'id, version, state',
+              scope: 'collection = $1',
+              scopeParams: [collection],
+              key: 'id',
+            },
+            query,
           );
-          const { rows } = await database.query<DocumentRow>(
-            `SELECT id, version, state FROM ${s}.documents WHERE ${where}
-               ORDER BY ${[...order, 'id'].join(', ')} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
-            [...params, pageSize, (page - 1) * pageSize],
-          );
-          return { items: rows.map(load), total: counted[0]?.total ?? 0, page, pageSize };
+          return { items: rows.map(load), ...page };
         },
       };
     },
