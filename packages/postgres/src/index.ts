@@ -17,6 +17,33 @@ export {
   postgresPersistence,
 } from './postgresPersistence.ts';
 export {
+  type Projection,
+  type ProjectionHandler,
+  type ProjectionMode,
+  type ProjectionOptions,
+  projection,
+} from './projections/projection.ts';
+export {
+  ProjectionDaemon,
+  type ProjectionLag,
+  type ProjectionsOptions,
+  postgresProjections,
+  projectionLag,
+  projectionSubscription,
+  RegisteredProjections,
+} from './projections/projections.ts';
+export {
+  type DocumentModel,
+  type DocumentReader,
+  type DocumentWriter,
+  documents,
+  type ReadModel,
+  type TableModel,
+  type TableReader,
+  type TableWriter,
+  table,
+} from './projections/readModels.ts';
+export {
   EventRelay,
   type EventRelayOptions,
   type ParkedEvent,

@@ -28,6 +28,8 @@ describe.each(engines)('migrations on $name', (engine) => {
         'held_events',
         'inbox',
         'migrations',
+        'projections',
+        'read_documents',
         'snapshots',
         'streams',
         'subscriptions',

@@ -103,4 +103,32 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX held_events_stream ON ${s}.held_events (subscription, stream_id, transaction_id, sequence);
     `,
   },
+  {
+    version: 3,
+    name: 'projections and document read models',
+    sql: (s) => `
+      -- Each version of each projection: building (catching up beside the one serving), active (serving), or
+      -- retired (replaced; its read model is dropped). The event types it handles, for its lag.
+      CREATE TABLE ${s}.projections (
+        name text NOT NULL,
+        version integer NOT NULL,
+        mode text NOT NULL CHECK (mode IN ('inline', 'async')),
+        status text NOT NULL CHECK (status IN ('building', 'active', 'retired')),
+        types jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        activated_at timestamptz,
+        retired_at timestamptz,
+        PRIMARY KEY (name, version)
+      );
+
+      -- The documents of document read models, by model (\`name@version\`) and id.
+      CREATE TABLE ${s}.read_documents (
+        model text NOT NULL,
+        id text NOT NULL,
+        doc jsonb NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (model, id)
+      );
+    `,
+  },
 ];

@@ -19,7 +19,10 @@ export interface Consumer {
     end: LogPosition,
     checkpoint: (sql: Sql) => Promise<void>,
     lease: Lease,
-  ): Promise<void>;
+    caughtUp: boolean,
+  ): Promise<void | 'stop'>;
+  /** Called when a read found nothing new (after the checkpoint moved to the horizon); 'stop' ends the runner. */
+  idle?(end: LogPosition, checkpoint: (sql: Sql) => Promise<void>, lease: Lease): Promise<void | 'stop'>;
   /** Work besides the log, run before each read (retries that have come due). */
   tick?(lease: Lease): Promise<void>;
   /** The lease was taken: load what the consumer keeps in memory. */
@@ -126,8 +129,12 @@ export class SubscriptionRunner {
         await this.#consumer.acquired?.(lease);
         this.#position = lease.checkpoint;
         while (!signal.aborted && !lost) {
-          const full = await this.#step(lease);
-          if (!full) await wake.wait(this.#pollMs, signal);
+          const step = await this.#step(lease);
+          if (step === 'stop') {
+            this.#stop.abort();
+            break;
+          }
+          if (step === 'idle') await wake.wait(this.#pollMs, signal);
         }
       } catch (error) {
         this.#onError(error, this.#consumer.name);
@@ -140,8 +147,8 @@ export class SubscriptionRunner {
     }
   }
 
-  /** One read and its handling; true when the batch was full (read again at once). */
-  async #step(lease: Lease): Promise<boolean> {
+  /** One read and its handling: 'full' when the batch was full (read again at once). */
+  async #step(lease: Lease): Promise<'full' | 'idle' | 'stop'> {
     await this.#consumer.tick?.(lease);
     const after = this.#position ?? lease.checkpoint;
     const s = this.#database.schema;
@@ -150,17 +157,16 @@ export class SubscriptionRunner {
       types: this.#consumer.types,
       limit: this.#batchSize,
     });
+    const full = batch.events.length === this.#batchSize;
+    const checkpoint = (sql: Sql) => writeCheckpoint(sql, s, lease, batch.end);
+    let outcome: void | 'stop';
     if (batch.events.length > 0) {
-      await this.#consumer.consume(
-        batch.events,
-        batch.end,
-        (sql) => writeCheckpoint(sql, s, lease, batch.end),
-        lease,
-      );
-    } else if (comparePositions(batch.end, after) > 0) {
-      await writeCheckpoint(this.#database, s, lease, batch.end);
+      outcome = await this.#consumer.consume(batch.events, batch.end, checkpoint, lease, !full);
+    } else {
+      if (comparePositions(batch.end, after) > 0) await checkpoint(this.#database);
+      outcome = await this.#consumer.idle?.(batch.end, checkpoint, lease);
     }
     this.#position = batch.end;
-    return batch.events.length === this.#batchSize;
+    return outcome === 'stop' ? 'stop' : full ? 'full' : 'idle';
   }
 }

@@ -50,7 +50,7 @@ export type Enlisted = (sql: Sql, events: readonly StoredEvent[]) => Promise<voi
  */
 export class PostgresUnitOfWork implements UnitOfWork {
   readonly #tracked = new Map<string, Tracked>();
-  readonly #enlisted: Enlisted[] = [];
+  readonly #enlisted: { write: Enlisted; when: ((types: ReadonlySet<string>) => boolean) | undefined }[] = [];
   readonly database: Database;
   readonly context: ExecutionContext;
 
@@ -76,9 +76,13 @@ export class PostgresUnitOfWork implements UnitOfWork {
     }
   }
 
-  /** Runs `write` in the commit's transaction, after the aggregates are written, with the events they stored. */
-  enlist(write: Enlisted): void {
-    this.#enlisted.push(write);
+  /**
+   * Runs `write` in the commit's transaction, after the aggregates are written, with the events they stored.
+   * With `when`, only if it accepts the types of the events about to be written (so that a hook for some event
+   * types does not turn every commit into a transaction).
+   */
+  enlist(write: Enlisted, when?: (types: ReadonlySet<string>) => boolean): void {
+    this.#enlisted.push({ write, when });
   }
 
   async commit(): Promise<CommitResult> {
@@ -94,7 +98,11 @@ export class PostgresUnitOfWork implements UnitOfWork {
       const change: Change = { aggregate: entry.aggregate, operation: entry.operation, events };
       if (entry.changed(change)) changes.push({ entry, change });
     }
-    const enlisted = this.#enlisted.splice(0);
+    const types = new Set(changes.flatMap(({ change }) => change.events.map((event) => event.metadata.type)));
+    const enlisted = this.#enlisted
+      .splice(0)
+      .filter(({ when }) => when === undefined || when(types))
+      .map(({ write }) => write);
     if (changes.length === 0 && enlisted.length === 0) {
       this.#tracked.clear();
       return { events: [], position: undefined };

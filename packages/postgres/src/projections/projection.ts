@@ -1,0 +1,87 @@
+import type { EventDefinition, StoredEvent } from '@myelin/core';
+import type { ReadModel, WriterOf } from './readModels.ts';
+
+/**
+ * Inline: applied in the transaction of the command that wrote the events, so the read model is never behind.
+ * Async: applied after commit by a runner, in batches, each batch in one transaction with the checkpoint.
+ */
+export type ProjectionMode = 'inline' | 'async';
+
+/** A projection's reaction to one event type: write the read model from the event. */
+export type ProjectionHandler<TDefinition extends EventDefinition, TModel extends ReadModel> = (
+  event: InstanceType<TDefinition>,
+  model: WriterOf<TModel>,
+  stored: StoredEvent,
+) => Promise<void> | void;
+
+/** A named, versioned projection: the read model it writes and what it does per event type. */
+export interface Projection<TModel extends ReadModel = ReadModel> {
+  readonly name: string;
+  /** Raise it when the handlers change what they write: the new version is built beside the old one. */
+  readonly version: number;
+  readonly mode: ProjectionMode;
+  readonly model: TModel;
+  readonly handlers: ReadonlyMap<
+    string,
+    { readonly definition: EventDefinition; readonly handle: ProjectionHandler<any, TModel> }
+  >;
+  /** Adds the handler of an event type (one per type). */
+  on<TDefinition extends EventDefinition>(
+    definition: TDefinition,
+    handle: ProjectionHandler<TDefinition, TModel>,
+  ): Projection<TModel>;
+}
+
+export interface ProjectionOptions {
+  /** Defaults to 1. */
+  readonly version?: number;
+  /** Defaults to 'async'. */
+  readonly mode?: ProjectionMode;
+}
+
+/**
+ * Declares the projection writing a read model; it takes the read model's name.
+ * @example
+ * export const orderSummaries = projection(OrderSummaries, { mode: 'inline' })
+ *   .on(OrderPlaced, (e, docs) => docs.put(e.orderId, { id: e.orderId, status: 'placed' }))
+ *   .on(OrderCancelled, (e, docs) => docs.update(e.orderId, (d) => ({ ...d, status: 'cancelled' })));
+ */
+export function projection<TModel extends ReadModel>(
+  model: TModel,
+  options: ProjectionOptions = {},
+): Projection<TModel> {
+  const version = options.version ?? 1;
+  if (!Number.isInteger(version) || version < 1) {
+    throw new TypeError(`The version of projection '${model.modelName}' must be a positive integer`);
+  }
+  return make(model, version, options.mode ?? 'async', new Map());
+}
+
+function make<TModel extends ReadModel>(
+  model: TModel,
+  version: number,
+  mode: ProjectionMode,
+  handlers: Projection<TModel>['handlers'],
+): Projection<TModel> {
+  return Object.freeze({
+    name: model.modelName,
+    version,
+    mode,
+    model,
+    handlers,
+    on<TDefinition extends EventDefinition>(
+      definition: TDefinition,
+      handle: ProjectionHandler<TDefinition, TModel>,
+    ): Projection<TModel> {
+      if (definition.kind !== 'event') {
+        throw new TypeError(
+          `Projection '${model.modelName}' handles events, and ${definition.type} is not one`,
+        );
+      }
+      if (handlers.has(definition.type)) {
+        throw new TypeError(`Projection '${model.modelName}' already handles ${definition.type}`);
+      }
+      return make(model, version, mode, new Map([...handlers, [definition.type, { definition, handle }]]));
+    },
+  });
+}

@@ -1,0 +1,328 @@
+import {
+  AggregateRoot,
+  type Application,
+  command,
+  createApplication,
+  event,
+  handler,
+  notFound,
+  ok,
+  query,
+  type Repository,
+  token,
+  unchecked,
+} from '@myelin/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../database/database.ts';
+import { postgresDatabase } from '../database/postgresDatabase.ts';
+import { postgresPersistence } from '../postgresPersistence.ts';
+import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
+import { engines, postgresUrl, type TestDatabase } from '../testing/databases.ts';
+import { type Projection, projection } from './projection.ts';
+import { ProjectionDaemon, postgresProjections, projectionLag } from './projections.ts';
+import {
+  type DocumentModel,
+  documentReader,
+  documents,
+  type TableModel,
+  type TableWriter,
+  table,
+  tableNames,
+} from './readModels.ts';
+
+/** Reads a document read model as a query does, outside any execution (no read-your-writes wait). */
+function readerOf<T>(database: Database, model: DocumentModel<T>) {
+  return documentReader<T>(database, database.schema, model.modelName, async () => {});
+}
+
+// A ticket: opened, then closed. Its summary is a document; a table counts the open tickets per queue.
+const Opened = event('ticket.opened.v1', unchecked<{ id: string; queue: string; title: string }>());
+const Closed = event('ticket.closed.v1', unchecked<{ id: string }>());
+type TicketEvent = InstanceType<typeof Opened> | InstanceType<typeof Closed>;
+type TicketState = { queue: string; title: string; open: boolean };
+
+class Ticket extends AggregateRoot<TicketState, TicketEvent> {
+  constructor(id: string) {
+    super(id, { queue: '', title: '', open: false });
+  }
+  open(queue: string, title: string): void {
+    this.raise(new Opened({ id: this.id, queue, title }));
+  }
+  close(): void {
+    this.raise(new Closed({ id: this.id }));
+  }
+  protected override apply(state: TicketState, e: TicketEvent): TicketState {
+    return e instanceof Opened ? { queue: e.queue, title: e.title, open: true } : { ...state, open: false };
+  }
+}
+
+const Tickets = token<Repository<Ticket>>('Tickets');
+const Open = command(
+  'ticket.open',
+  unchecked<{ id: string; queue: string; title: string }>(),
+).returns<string>();
+const Close = command('ticket.close', unchecked<{ id: string }>()).returns<void>();
+
+type Summary = { id: string; title: string; queue: string; status: 'open' | 'closed' };
+
+function summaries(name: string, mode: 'inline' | 'async', version = 1) {
+  const model = documents<Summary>(name);
+  const p = projection(model, { mode, version })
+    .on(Opened, (e, docs) => docs.put(e.id, { id: e.id, title: e.title, queue: e.queue, status: 'open' }))
+    .on(Closed, async (e, docs) => {
+      await docs.update(e.id, (d) => ({ ...d, status: 'closed' }));
+    });
+  return { model, projection: p };
+}
+
+const GetSummary = query('ticket.summary', unchecked<{ id: string }>()).returns<Summary>();
+
+function build(
+  database: Database,
+  projections: readonly Projection[],
+  summaryModel?: DocumentModel<Summary>,
+): Promise<Application> {
+  const builder = createApplication()
+    .include(
+      postgresPersistence(database),
+      postgresProjections(projections, { readYourWritesTimeoutMs: 3000 }),
+    )
+    .register(postgresEventSourcedRepository(Tickets, Ticket, { events: [Opened, Closed] }));
+  if (summaryModel !== undefined) {
+    builder.handle(
+      handler(GetSummary, { summaries: summaryModel }, async (q, { summaries }) => {
+        const found = await summaries.get(q.id);
+        return found === undefined ? notFound('Summary', q.id) : ok(found);
+      }),
+    );
+  }
+  return builder
+    .handle(
+      handler(Open, { tickets: Tickets }, async (c, { tickets }) => {
+        const ticket = new Ticket(c.id);
+        ticket.open(c.queue, c.title);
+        await tickets.add(ticket);
+        return ok(c.id);
+      }),
+      handler(Close, { tickets: Tickets }, async (c, { tickets }) => {
+        const ticket = await tickets.get(c.id);
+        if (ticket === undefined) return notFound('Ticket', c.id);
+        ticket.close();
+        await tickets.update(ticket);
+        return ok(undefined);
+      }),
+    )
+    .build();
+}
+
+async function eventually(check: () => Promise<boolean>, what: string, ms = 4000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const fast = { pollMs: 200, leaseRetryMs: 100, onError: () => {} };
+
+describe.each(engines)('projections on $name', (engine) => {
+  let test: TestDatabase;
+  beforeAll(async () => {
+    test = await engine.open();
+  });
+  afterAll(() => test.drop());
+
+  const statusOf = async (name: string, version = 1) =>
+    (
+      await test.database.query<{ status: string }>(
+        `SELECT status FROM ${test.database.schema}.projections WHERE name = $1 AND version = $2`,
+        [name, version],
+      )
+    ).rows[0]?.status;
+
+  it('an async projection catches up from the start of the log, tails it live, and reads your writes', async () => {
+    const { model, projection: p } = summaries('async-summaries', 'async');
+    const app = await build(test.database, [p], model);
+    // Written before any runner exists: the projection must catch up on them.
+    for (let i = 1; i <= 5; i++)
+      await app.mediator.execute(new Open({ id: `a${i}`, queue: 'q', title: `t${i}` }));
+    const before = (await projectionLag(test.database)).find((lag) => lag.name === 'async-summaries');
+    expect(before?.pendingEvents).toBe(5);
+
+    const daemon = new ProjectionDaemon(app, test.database, fast).start();
+    const reader = () => readerOf(test.database, model);
+    await eventually(async () => (await reader().find()).total === 5, 'caught up');
+    expect(await statusOf('async-summaries')).toBe('active');
+
+    const closed = await app.mediator.execute(new Close({ id: 'a3' }));
+    expect(closed.ok && closed.position).toBeTruthy();
+    const position = closed.ok ? closed.position : undefined;
+    const read = await app.mediator.execute(new GetSummary({ id: 'a3' }), {
+      minPosition: position,
+    });
+    expect(read).toMatchObject({ ok: true, data: { id: 'a3', status: 'closed' } });
+    expect(
+      (await reader().find({ where: { status: 'open' }, sort: [{ field: 'id' }] })).items.map((d) => d.id),
+    ).toEqual(['a1', 'a2', 'a4', 'a5']);
+    const after = (await projectionLag(test.database)).find((lag) => lag.name === 'async-summaries');
+    expect(after).toMatchObject({ status: 'active', mode: 'async', pendingEvents: 0, oldestPendingAgeMs: 0 });
+    await daemon.stop();
+    await app.dispose();
+  });
+
+  it('an inline projection is written in the command’s transaction: never behind, even with no runner', async () => {
+    const { model, projection: p } = summaries('inline-summaries', 'inline');
+    const app = await build(test.database, [p], model);
+    // A new inline projection is built (here: from an empty log) and switched to inline by its runner.
+    const daemon = new ProjectionDaemon(app, test.database, fast).start();
+    await eventually(async () => (await statusOf('inline-summaries')) === 'active', 'active');
+    await daemon.stop();
+
+    await app.mediator.execute(new Open({ id: 'i1', queue: 'q', title: 'inline' }));
+    expect(await app.mediator.execute(new GetSummary({ id: 'i1' }))).toMatchObject({
+      ok: true,
+      data: { status: 'open' },
+    });
+    await app.mediator.execute(new Close({ id: 'i1' }));
+    expect(await app.mediator.execute(new GetSummary({ id: 'i1' }))).toMatchObject({
+      ok: true,
+      data: { status: 'closed' },
+    });
+    await app.dispose();
+  });
+
+  it('applies each batch exactly once: a failing handler rolls back its batch and checkpoint together', async () => {
+    let failOn: string | undefined = 'e3';
+    let applied = 0;
+    const model = documents<{ n: number }>('exactly-once');
+    const p = projection(model).on(Opened, async (e, docs) => {
+      if (!e.id.startsWith('e')) return; // the other tests' tickets share the log
+      if (e.id === failOn) throw new Error('boom');
+      applied++;
+      const current = await docs.get('count');
+      await docs.put('count', { n: (current?.n ?? 0) + 1 });
+    });
+    const app = await build(test.database, [p]);
+    for (let i = 1; i <= 5; i++)
+      await app.mediator.execute(new Open({ id: `e${i}`, queue: 'q', title: 't' }));
+    const daemon = new ProjectionDaemon(app, test.database, { ...fast, batchSize: 100 }).start();
+    await eventually(async () => applied >= 4, 'first attempts');
+    // The batch failed at e3 each time: nothing of it is stored.
+    expect((await readerOf(test.database, model).get('count'))?.n).toBeUndefined();
+    failOn = undefined;
+    await eventually(async () => (await readerOf(test.database, model).get('count'))?.n === 5, 'count 5');
+    await daemon.stop();
+    await app.dispose();
+  });
+
+  it('builds a new version beside the old one, then switches to it and drops the old read model', async () => {
+    type Row = { queue: string; open: number };
+    const counts = (version: number, step: number) => {
+      const model = table<Row>('open-per-queue', {
+        columns: 'queue text PRIMARY KEY, open integer NOT NULL',
+        key: ['queue'],
+      });
+      const bump = async (queue: string, by: number, t: TableWriter<Row>) => {
+        await t.sql.query(
+          `INSERT INTO ${t.table} (queue, open) VALUES ($1, $2)
+           ON CONFLICT (queue) DO UPDATE SET open = ${t.table}.open + EXCLUDED.open`,
+          [queue, by],
+        );
+      };
+      const p = projection(model, { version }).on(Opened, async (e, t) => {
+        if (e.queue !== 'q') await bump(e.queue, step, t); // the other tests' tickets are in queue q
+      });
+      return { model, projection: p };
+    };
+    const v1 = counts(1, 1);
+    const app1 = await build(test.database, [v1.projection]);
+    for (const queue of ['x', 'x', 'y']) {
+      await app1.mediator.execute(new Open({ id: crypto.randomUUID(), queue, title: 't' }));
+    }
+    const daemon1 = new ProjectionDaemon(app1, test.database, fast).start();
+    const view = async (_app: Application, model: TableModel<Row>) =>
+      (
+        await test.database.query<Row>(
+          `SELECT queue, open FROM ${tableNames(test.database.schema, model.modelName)} ORDER BY queue`,
+        )
+      ).rows;
+    await eventually(
+      async () =>
+        JSON.stringify(await view(app1, v1.model)) ===
+        JSON.stringify([
+          { queue: 'x', open: 2 },
+          { queue: 'y', open: 1 },
+        ]),
+      'v1 built',
+    );
+    await daemon1.stop();
+
+    // Version 2 counts tens: while it is registered but not built, queries still read version 1.
+    const v2 = counts(2, 10);
+    const app2 = await build(test.database, [v2.projection]);
+    expect(await statusOf('open-per-queue', 2)).toBe('building');
+    expect(await view(app2, v2.model)).toEqual([
+      { queue: 'x', open: 2 },
+      { queue: 'y', open: 1 },
+    ]);
+    const daemon2 = new ProjectionDaemon(app2, test.database, fast).start();
+    await eventually(async () => (await statusOf('open-per-queue', 2)) === 'active', 'v2 active');
+    expect(await statusOf('open-per-queue', 1)).toBe('retired');
+    expect(await view(app2, v2.model)).toEqual([
+      { queue: 'x', open: 20 },
+      { queue: 'y', open: 10 },
+    ]);
+    const { rows } = await test.database.query(
+      `SELECT FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'rm_open_per_queue_v1'`,
+      [test.database.schemaName],
+    );
+    expect(rows).toEqual([]);
+    await daemon2.stop();
+    await app1.dispose();
+    await app2.dispose();
+  });
+});
+
+describe('projection runners in several processes on PostgreSQL', () => {
+  let test: TestDatabase;
+  beforeAll(async () => {
+    test = await (engines.find((e) => e.name === 'postgres') as (typeof engines)[number]).open();
+  });
+  afterAll(() => test.drop());
+
+  it('run one active runner per projection; a standby takes over when the active one stops', async () => {
+    const handles = [0, 1].map(() =>
+      postgresDatabase({ connectionString: postgresUrl, schema: test.database.schemaName }),
+    );
+    const { model, projection: p } = summaries('failover-summaries', 'async');
+    const apps = await Promise.all(handles.map((database) => build(database, [p])));
+    const reader = () => readerOf(test.database, model);
+    // The first process's daemon starts alone, so it is the active one; the second's waits as a standby.
+    const first = new ProjectionDaemon(apps[0] as Application, handles[0] as Database, fast).start();
+    for (let i = 1; i <= 10; i++)
+      await apps[0]?.mediator.execute(new Open({ id: `f${i}`, queue: 'q', title: 't' }));
+    await eventually(async () => (await reader().find()).total === 10, 'first ten');
+    const standby = new ProjectionDaemon(apps[1] as Application, handles[1] as Database, fast).start();
+    const leases = async () =>
+      (
+        await test.database.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND database =
+             (SELECT oid FROM pg_database WHERE datname = current_database())
+             AND objid = (hashtextextended($1, 0) & 4294967295)::oid`,
+          [`myelin.subscription:${test.database.schemaName}:projection:failover-summaries:v1`],
+        )
+      ).rows[0]?.n ?? 0;
+    expect(await leases()).toBe(1);
+
+    await first.stop(); // the active process goes away
+    for (let i = 11; i <= 15; i++)
+      await apps[1]?.mediator.execute(new Open({ id: `f${i}`, queue: 'q', title: 't' }));
+    const started = Date.now();
+    await eventually(async () => (await reader().find()).total === 15, 'taken over');
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(await leases()).toBe(1);
+    await standby.stop();
+    for (const app of apps) await app.dispose();
+    for (const database of handles) await database.close();
+  });
+});
