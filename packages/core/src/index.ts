@@ -10,6 +10,7 @@ export {
   MediatorToken,
   type Module,
 } from './application/application.ts';
+export { consumeFromBus } from './application/busConsumers.ts';
 // Built-in behaviors.
 export type { AuthorizationPolicy } from './behaviors/authorization.ts';
 export { type CachePolicy, stableStringify } from './behaviors/caching.ts';
@@ -53,7 +54,6 @@ export {
   inMemoryStateStoredRepository,
   type StateStoredOptions,
 } from './inMemory/inMemoryPersistence.ts';
-
 // Mapping.
 export { createMapper, type Mapper, MappingError, type MapTarget, mapTarget } from './mapping/mapper.ts';
 export {
@@ -125,7 +125,12 @@ export {
   logPosition,
   startOfLog,
 } from './persistence/logPosition.ts';
-export { type BusHandler, type BusMessage, MessageBus } from './persistence/messageBus.ts';
+export {
+  type BusHandler,
+  type BusMessage,
+  MessageBus,
+  type SubscribeOptions,
+} from './persistence/messageBus.ts';
 // Ports the adapters implement.
 export {
   ConcurrencyError,

@@ -50,6 +50,11 @@ export {
   relaySubscription,
 } from './relay/eventRelay.ts';
 export {
+  IntegrationPublisher,
+  type IntegrationPublisherOptions,
+  integrationSubscription,
+} from './relay/integrationPublisher.ts';
+export {
   type EventSourcedOptions,
   postgresEventSourcedRepository,
 } from './repositories/eventSourcedRepository.ts';

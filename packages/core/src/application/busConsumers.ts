@@ -1,0 +1,47 @@
+import type { EventHandler } from '../mediation/handler.ts';
+import type { MessageBus } from '../persistence/messageBus.ts';
+import type { Application } from './application.ts';
+
+/**
+ * Feeds integration events from other services, arriving on a message bus, to some of this application's event
+ * handlers: each handler is a durable subscription of its own (named after it), and a message is acknowledged once
+ * the handler's delivery resolved, that is after its unit of work committed. Declare such handlers
+ * `idempotent: true`, so that a redelivery (the bus delivers at least once) has no second effect.
+ * @returns stops every subscription.
+ * @example const stop = consumeFromBus(app, bus, [reserveStock, notifyKitchen]);
+ */
+export function consumeFromBus(
+  app: Application,
+  bus: MessageBus,
+  handlers: readonly EventHandler<any>[],
+): () => void {
+  const stops = handlers.map((handler) => {
+    if (handler.message.options.integration !== true) {
+      throw new TypeError(
+        `${handler.message.type} is not an integration event: declare it with event(type, schema, { integration: true })`,
+      );
+    }
+    if (!app.eventHandlers.includes(handler)) {
+      throw new TypeError(`The event handler '${handler.name}' is not registered with the application`);
+    }
+    const definition = handler.message;
+    return bus.subscribe(
+      definition.type,
+      async ({ data, metadata }) => {
+        await app.mediator.publish(new definition(data), {
+          handler: handler.name,
+          eventId: metadata.eventId,
+          occurredAt: metadata.occurredAt,
+          correlationId: metadata.correlationId,
+          causationId: metadata.causationId,
+          principal:
+            metadata.principal === undefined ? undefined : { subject: metadata.principal, roles: [] },
+        });
+      },
+      { name: `${definition.type}-${handler.name}` },
+    );
+  });
+  return () => {
+    for (const stop of stops) stop();
+  };
+}

@@ -1,0 +1,137 @@
+// From one service's log to another service's handler: @myelin/postgres publishes integration events from its
+// outbox to NATS; the other service consumes them into an idempotent handler. (@myelin/postgres is only a
+// development dependency of this package, for this test.)
+import {
+  AggregateRoot,
+  command,
+  consumeFromBus,
+  createApplication,
+  event,
+  eventHandler,
+  handler,
+  ok,
+  type Repository,
+  token,
+  unchecked,
+} from '@myelin/core';
+import {
+  IntegrationPublisher,
+  pgliteDatabase,
+  postgresEventSourcedRepository,
+  postgresPersistence,
+} from '@myelin/postgres';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { describe, expect, it } from 'vitest';
+import { NatsMessageBus } from './natsMessageBus.ts';
+
+const servers = process.env.NATS_URL ?? '127.0.0.1:4222';
+const OrderPlaced = event('e2e.order.placed.v1', unchecked<{ orderId: string; pizzas: number }>(), {
+  integration: true,
+});
+
+class Order extends AggregateRoot<{ pizzas: number }, InstanceType<typeof OrderPlaced>> {
+  constructor(id: string) {
+    super(id, { pizzas: 0 });
+  }
+  place(pizzas: number): void {
+    this.raise(new OrderPlaced({ orderId: this.id, pizzas }));
+  }
+  protected override apply(_state: { pizzas: number }, e: InstanceType<typeof OrderPlaced>) {
+    return { pizzas: e.pizzas };
+  }
+}
+const Orders = token<Repository<Order>>('Orders');
+const PlaceOrder = command('e2e.placeOrder', unchecked<{ id: string; pizzas: number }>()).returns<void>();
+
+async function eventually(check: () => boolean, what: () => unknown, ms = 8000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms: ${JSON.stringify(what())}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('integration events from a PostgreSQL outbox to another service over NATS JetStream', () => {
+  it('arrive once each, in order, at an idempotent handler, even when the publisher sends them twice', {
+    timeout: 30_000,
+  }, async () => {
+    const id = crypto.randomUUID().replaceAll('-', '').slice(0, 10);
+    const natsOptions = {
+      servers,
+      stream: `E_${id}`,
+      subjectPrefix: `e${id}.events`,
+      deadLetterPrefix: `e${id}.dead`,
+    };
+    const orders = await pgliteDatabase();
+    const kitchen = await pgliteDatabase();
+    const ordersBus = await NatsMessageBus.connect({ ...natsOptions, service: 'orders' });
+    const kitchenBus = await NatsMessageBus.connect({ ...natsOptions, service: 'kitchen' });
+    const cooked: string[] = [];
+    try {
+      const ordersApp = await createApplication()
+        .include(postgresPersistence(orders))
+        .register(postgresEventSourcedRepository(Orders, Order, { events: [OrderPlaced] }))
+        .handle(
+          handler(PlaceOrder, { repository: Orders }, async (c, { repository }) => {
+            const order = new Order(c.id);
+            order.place(c.pizzas);
+            await repository.add(order);
+            return ok(undefined);
+          }),
+        )
+        .build();
+      const cook = eventHandler({ name: 'cook', idempotent: true }, OrderPlaced, (e) => {
+        cooked.push(`${e.orderId}:${e.pizzas}`);
+      });
+      const kitchenApp = await createApplication().include(postgresPersistence(kitchen)).handle(cook).build();
+      const stop = consumeFromBus(kitchenApp, kitchenBus, [cook]);
+
+      for (let i = 1; i <= 5; i++)
+        await ordersApp.mediator.execute(new PlaceOrder({ id: `o${i}`, pizzas: i }));
+      const publisher = new IntegrationPublisher(ordersApp, orders, ordersBus, {
+        events: [OrderPlaced],
+        pollMs: 100,
+      }).start();
+      const expected = [1, 2, 3, 4, 5].map((i) => `o${i}:${i}`);
+      await eventually(
+        () => cooked.length === 5,
+        () => cooked,
+      );
+      await publisher.stop();
+
+      // A crash before the checkpoint moved: the publisher sends everything again.
+      await orders.query(`UPDATE ${orders.schema}.subscriptions SET transaction_id = '0', sequence = 0`);
+      const again = new IntegrationPublisher(ordersApp, orders, ordersBus, {
+        events: [OrderPlaced],
+        pollMs: 100,
+      }).start();
+      await ordersApp.mediator.execute(new PlaceOrder({ id: 'o6', pizzas: 6 }));
+      await eventually(
+        () => cooked.length === 6,
+        () => cooked,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await again.stop();
+      stop();
+      expect(cooked).toEqual([...expected, 'o6:6']);
+      // The broker dropped the five it had (Nats-Msg-Id within the duplicate window).
+      const admin = await connect({ servers });
+      const stored = (await (await jetstreamManager(admin)).streams.info(natsOptions.stream)).state.messages;
+      await admin.close();
+      expect(stored).toBe(6);
+      await ordersApp.dispose();
+      await kitchenApp.dispose();
+    } finally {
+      await ordersBus.close();
+      await kitchenBus.close();
+      const admin = await connect({ servers });
+      const jsm = await jetstreamManager(admin);
+      await jsm.streams.delete(natsOptions.stream).catch(() => {});
+      await jsm.streams.delete(`${natsOptions.stream}_DEAD`).catch(() => {});
+      await admin.close();
+      await orders.close();
+      await kitchen.close();
+    }
+  });
+});

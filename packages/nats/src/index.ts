@@ -1,0 +1,3 @@
+// @myelin/nats: integration events between services on NATS JetStream, as CloudEvents.
+export { type CloudEvent, cloudEventContentType, fromCloudEvent, toCloudEvent } from './cloudEvent.ts';
+export { NatsMessageBus, type NatsMessageBusOptions } from './natsMessageBus.ts';

@@ -1,0 +1,203 @@
+import type { BusMessage } from '@myelin/core';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NatsMessageBus, type NatsMessageBusOptions } from './natsMessageBus.ts';
+
+const servers = process.env.NATS_URL ?? '127.0.0.1:4222';
+
+/** Each test gets streams and subjects of its own, removed afterwards. */
+function isolated(): Omit<NatsMessageBusOptions, 'service'> {
+  const id = crypto.randomUUID().replaceAll('-', '').slice(0, 10);
+  return {
+    stream: `T_${id}`,
+    subjectPrefix: `t${id}.events`,
+    deadLetterPrefix: `t${id}.dead`,
+    backoffMs: 50,
+    onError: () => {},
+  };
+}
+
+function message(type: string, data: unknown, eventId: string = crypto.randomUUID()): BusMessage {
+  return {
+    data,
+    metadata: {
+      eventId,
+      type,
+      version: 2,
+      occurredAt: new Date('2026-11-22T10:00:00.000Z'),
+      correlationId: 'corr-1',
+      causationId: 'cmd-1',
+      principal: 'alice',
+    },
+  };
+}
+
+async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: () => unknown,
+  ms = 8000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms: ${JSON.stringify(what())}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('the NATS JetStream message bus', () => {
+  let admin: NatsConnection;
+  const streams: string[] = [];
+  const buses: NatsMessageBus[] = [];
+
+  beforeAll(async () => {
+    try {
+      admin = await connect({ servers, timeout: 5000 });
+    } catch (error) {
+      throw new Error(
+        `NATS is not reachable at ${servers} (set NATS_URL to use another server): ${String(error)}`,
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const bus of buses) await bus.close();
+    const jsm = await jetstreamManager(admin);
+    for (const stream of streams) {
+      await jsm.streams.delete(stream).catch(() => {});
+      await jsm.streams.delete(`${stream}_DEAD`).catch(() => {});
+    }
+    await admin.close();
+  });
+
+  async function open(options: Omit<NatsMessageBusOptions, 'service'>, service = 'orders') {
+    const bus = await NatsMessageBus.connect({ servers, service, ...options });
+    buses.push(bus);
+    if (options.stream !== undefined && !streams.includes(options.stream)) streams.push(options.stream);
+    return bus;
+  }
+
+  it('publishes CloudEvents 1.0 with Nats-Msg-Id = event id on file storage, and the broker drops a republication', async () => {
+    const options = isolated();
+    const bus = await open(options);
+    const sent = message('order.placed.v1', { orderId: 'o-1', total: 2598 }, 'event-1');
+    await bus.publish([sent]);
+    await bus.publish([sent]); // the relay delivers at least once
+
+    const jsm = await jetstreamManager(admin);
+    const info = await jsm.streams.info(options.stream as string);
+    expect(info.state.messages).toBe(1);
+    expect(info.config.storage).toBe('file');
+    const stored = await jsm.streams.getMessage(options.stream as string, { seq: 1 });
+    expect(stored?.subject).toBe(`${options.subjectPrefix}.order.placed.v1`);
+    expect(stored?.header.get('Nats-Msg-Id')).toBe('event-1');
+    expect(stored?.header.get('Content-Type')).toBe('application/cloudevents+json');
+    expect(stored?.json()).toEqual({
+      specversion: '1.0',
+      id: 'event-1',
+      source: 'myelin://orders',
+      type: 'order.placed.v1',
+      time: '2026-11-22T10:00:00.000Z',
+      datacontenttype: 'application/json',
+      data: { orderId: 'o-1', total: 2598 },
+      dataversion: 2,
+      correlationid: 'corr-1',
+      causationid: 'cmd-1',
+      principal: 'alice',
+    });
+  });
+
+  it('shares a durable subscription between processes: each message is handled once, by one of them', async () => {
+    const options = isolated();
+    const [a, b] = [await open(options, 'kitchen'), await open(options, 'kitchen')];
+    const handledBy = new Map<string, string[]>();
+    const record = (who: string) => async (m: BusMessage) => {
+      handledBy.set(m.metadata.eventId, [...(handledBy.get(m.metadata.eventId) ?? []), who]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    a.subscribe('order.placed.v1', record('a'), { name: 'queue' });
+    b.subscribe('order.placed.v1', record('b'), { name: 'queue' });
+    const sent = Array.from({ length: 60 }, (_, i) => message('order.placed.v1', { i }));
+    await a.publish(sent);
+    await eventually(
+      () => handledBy.size === 60,
+      () => handledBy.size,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300)); // no late second delivery
+    expect([...handledBy.values()].every((who) => who.length === 1)).toBe(true);
+    const counts = [...handledBy.values()].flat().reduce<Record<string, number>>((c, who) => {
+      c[who] = (c[who] ?? 0) + 1;
+      return c;
+    }, {});
+    expect(Object.keys(counts).sort()).toEqual(['a', 'b']);
+  });
+
+  it('acknowledges only after the handler resolves: a failure is redelivered, then dead-lettered with its error', async () => {
+    const options = { ...isolated(), maxDeliveries: 3 };
+    const bus = await open(options);
+    const attempts = new Map<string, number>();
+    bus.subscribe(
+      'order.placed.v1',
+      (m) => {
+        const data = m.data as { fail: 'never' | 'twice' | 'always' };
+        const n = (attempts.get(m.metadata.eventId) ?? 0) + 1;
+        attempts.set(m.metadata.eventId, n);
+        if (data.fail === 'always' || (data.fail === 'twice' && n <= 2)) throw new Error(`oven ${n} cold`);
+      },
+      { name: 'cook' },
+    );
+    await bus.publish([
+      message('order.placed.v1', { fail: 'twice' }, 'twice'),
+      message('order.placed.v1', { fail: 'always' }, 'always'),
+    ]);
+    await eventually(
+      () => attempts.get('twice') === 3 && attempts.get('always') === 3,
+      () => [...attempts],
+    );
+
+    const jsm = await jetstreamManager(admin);
+    const dead = `${options.stream}_DEAD`;
+    await eventually(
+      async () => (await jsm.streams.info(dead)).state.messages === 1,
+      () => 'no dead letter',
+    );
+    const letter = await jsm.streams.getMessage(dead, { seq: 1 });
+    expect(letter?.subject).toBe(`${options.deadLetterPrefix}.order.placed.v1`);
+    expect(letter?.header.get('Myelin-Error')).toBe('oven 3 cold');
+    expect(letter?.header.get('Myelin-Deliveries')).toBe('3');
+    expect(letter?.json<{ id: string }>().id).toBe('always');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(attempts.get('always')).toBe(3); // terminated: not delivered again
+  });
+
+  it('redelivers to another process what a process took but never acknowledged (it died)', async () => {
+    const options = { ...isolated(), ackWaitMs: 1000 };
+    // The dying process's bus runs on a connection the test can cut, as a crash would.
+    const cut = await connect({ servers });
+    const dying = await NatsMessageBus.connect({ servers, service: 'mailer', connection: cut, ...options });
+    streams.push(options.stream as string);
+    let taken = 0;
+    dying.subscribe(
+      'order.placed.v1',
+      () => {
+        taken++;
+        return new Promise<void>(() => {}); // hangs: the process dies before it acknowledges
+      },
+      { name: 'send' },
+    );
+    await dying.publish([message('order.placed.v1', { to: 'mario' }, 'mail-1')]);
+    await eventually(
+      () => taken === 1,
+      () => taken,
+    );
+    await cut.close(); // gone, without an ack
+
+    const survivor = await open(options, 'mailer');
+    const handled: string[] = [];
+    survivor.subscribe('order.placed.v1', (m) => void handled.push(m.metadata.eventId), { name: 'send' });
+    await eventually(
+      () => handled.length === 1,
+      () => handled,
+    );
+    expect(handled).toEqual(['mail-1']);
+  });
+});

@@ -1,0 +1,263 @@
+import type { BusHandler, BusMessage, MessageBus, SubscribeOptions } from '@myelin/core';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { cloudEventContentType, fromCloudEvent, toCloudEvent } from './cloudEvent.ts';
+
+export interface NatsMessageBusOptions {
+  /** The NATS servers; defaults to `NATS_URL`, then 127.0.0.1:4222. Or pass a `connection` you own. */
+  readonly servers?: string | readonly string[];
+  readonly connection?: NatsConnection;
+  /** This service's name: the CloudEvents `source` (`myelin://<service>`) and the prefix of its consumers. */
+  readonly service: string;
+  /** The JetStream stream integration events are stored in; defaults to `MYELIN_EVENTS`. */
+  readonly stream?: string;
+  /** Events go to `<subjectPrefix>.<event type>`; defaults to `myelin.events`. */
+  readonly subjectPrefix?: string;
+  /** Messages a handler failed `maxDeliveries` times go to `<deadLetterPrefix>.<event type>`; defaults to `myelin.dead`. */
+  readonly deadLetterPrefix?: string;
+  /** Deliveries of a message to a subscription before it is dead-lettered; defaults to 5. */
+  readonly maxDeliveries?: number;
+  /** How long a delivery may go unacknowledged before JetStream redelivers it; defaults to 30 s. */
+  readonly ackWaitMs?: number;
+  /** The wait before redelivering a failed message, doubled each time; defaults to 1000 ms. */
+  readonly backoffMs?: number;
+  /** The broker drops a second publication of an event id within this window; defaults to 2 min. */
+  readonly duplicateWindowMs?: number;
+  /** How long the stream keeps events; defaults to 7 days. */
+  readonly maxAgeMs?: number;
+  /** `file` (the default: survives a restart of the server) or `memory`. */
+  readonly storage?: 'file' | 'memory';
+  /** Told of errors a subscription survives (a malformed message, a lost connection); defaults to console.error. */
+  readonly onError?: (error: unknown, subscription: string) => void;
+}
+
+/**
+ * Integration events on NATS JetStream, as CloudEvents 1.0 in structured JSON. Publishing sets `Nats-Msg-Id` to the
+ * event id, so a republished event (the relay delivers at least once) is dropped by the broker within the
+ * duplicate window. Each subscription is a durable pull consumer with explicit acks, shared by every process that
+ * subscribes with the same name (competing consumers): a message is acknowledged only after its handler resolved
+ * (after the handler's transaction committed), redelivered with backoff when it rejects or when its process dies
+ * before acknowledging, and moved to the dead-letter subject after `maxDeliveries`.
+ */
+export class NatsMessageBus implements MessageBus, AsyncDisposable {
+  readonly #connection: NatsConnection;
+  readonly #owned: boolean;
+  readonly #js: JetStreamClient;
+  readonly #jsm: JetStreamManager;
+  readonly #options: Required<Omit<NatsMessageBusOptions, 'servers' | 'connection' | 'onError'>>;
+  readonly #onError: (error: unknown, subscription: string) => void;
+  readonly #subscriptions = new Set<Promise<unknown>>();
+  readonly #stops = new Set<() => void>();
+
+  private constructor(
+    connection: NatsConnection,
+    owned: boolean,
+    jsm: JetStreamManager,
+    options: NatsMessageBusOptions,
+  ) {
+    this.#connection = connection;
+    this.#owned = owned;
+    this.#jsm = jsm;
+    this.#js = jetstream(connection);
+    this.#options = {
+      service: options.service,
+      stream: options.stream ?? 'MYELIN_EVENTS',
+      subjectPrefix: options.subjectPrefix ?? 'myelin.events',
+      deadLetterPrefix: options.deadLetterPrefix ?? 'myelin.dead',
+      maxDeliveries: options.maxDeliveries ?? 5,
+      ackWaitMs: options.ackWaitMs ?? 30_000,
+      backoffMs: options.backoffMs ?? 1000,
+      duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
+      maxAgeMs: options.maxAgeMs ?? 7 * 24 * 3600_000,
+      storage: options.storage ?? 'file',
+    };
+    this.#onError =
+      options.onError ??
+      ((error, name) => console.error(`myelin: NATS subscription '${name}' failed:`, error));
+  }
+
+  /** Connects and creates (or updates) the streams for events and dead letters. */
+  static async connect(options: NatsMessageBusOptions): Promise<NatsMessageBus> {
+    if (!/^[A-Za-z0-9_-]+$/.test(options.service)) {
+      throw new TypeError(`Invalid service name '${options.service}': use letters, digits, '-' and '_'`);
+    }
+    const servers = options.servers ?? process.env.NATS_URL ?? '127.0.0.1:4222';
+    const connection = options.connection ?? (await connect({ servers: servers as string | string[] }));
+    try {
+      const jsm = await jetstreamManager(connection);
+      const bus = new NatsMessageBus(connection, options.connection === undefined, jsm, options);
+      await bus.#ensureStreams();
+      return bus;
+    } catch (error) {
+      if (options.connection === undefined) await connection.close();
+      throw error;
+    }
+  }
+
+  /** The subject an event type is published on. */
+  subjectOf(type: string): string {
+    return `${this.#options.subjectPrefix}.${subjectToken(type)}`;
+  }
+
+  /** The subject a dead letter of an event type is published on. */
+  deadLetterSubjectOf(type: string): string {
+    return `${this.#options.deadLetterPrefix}.${subjectToken(type)}`;
+  }
+
+  async publish(messages: readonly BusMessage[]): Promise<void> {
+    const source = `myelin://${this.#options.service}`;
+    // One after the other: JetStream stores a subject's messages in publication order.
+    for (const message of messages) {
+      const h = headers();
+      h.set('Content-Type', cloudEventContentType);
+      await this.#js.publish(
+        this.subjectOf(message.metadata.type),
+        JSON.stringify(toCloudEvent(message, source)),
+        {
+          msgID: message.metadata.eventId,
+          headers: h,
+        },
+      );
+    }
+  }
+
+  subscribe(type: string, handler: BusHandler, options: SubscribeOptions = {}): () => void {
+    const name = durableName(`${this.#options.service}-${options.name ?? type}`);
+    const stop = new AbortController();
+    const running = this.#consume(type, name, handler, stop.signal).catch((error: unknown) =>
+      this.#onError(error, name),
+    );
+    this.#subscriptions.add(running);
+    const unsubscribe = () => stop.abort();
+    this.#stops.add(unsubscribe);
+    void running.finally(() => {
+      this.#subscriptions.delete(running);
+      this.#stops.delete(unsubscribe);
+    });
+    return unsubscribe;
+  }
+
+  /** Stops every subscription (in-flight handlers finish first) and closes the connection if it opened it. */
+  async close(): Promise<void> {
+    for (const stop of [...this.#stops]) stop();
+    await Promise.all(this.#subscriptions);
+    if (this.#owned && !this.#connection.isClosed()) await this.#connection.drain();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async #ensureStreams(): Promise<void> {
+    const o = this.#options;
+    const storage = o.storage === 'memory' ? StorageType.Memory : StorageType.File;
+    const streams = [
+      { name: o.stream, subjects: [`${o.subjectPrefix}.>`], duplicate_window: nanos(o.duplicateWindowMs) },
+      { name: `${o.stream}_DEAD`, subjects: [`${o.deadLetterPrefix}.>`] },
+    ];
+    for (const config of streams) {
+      const full = { ...config, storage, max_age: nanos(o.maxAgeMs) };
+      try {
+        await this.#jsm.streams.info(config.name);
+        const { storage: _fixed, ...updatable } = full; // storage cannot change once the stream exists
+        await this.#jsm.streams.update(config.name, updatable);
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        await this.#jsm.streams.add(full);
+      }
+    }
+  }
+
+  async #consume(type: string, name: string, handler: BusHandler, signal: AbortSignal): Promise<void> {
+    const o = this.#options;
+    const config = {
+      durable_name: name,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      filter_subject: this.subjectOf(type),
+      ack_wait: nanos(o.ackWaitMs),
+      // Unlimited for the server: the bus itself dead-letters after maxDeliveries, with the error.
+      max_deliver: -1,
+    };
+    try {
+      await this.#jsm.consumers.info(o.stream, name);
+      await this.#jsm.consumers.update(o.stream, name, config);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await this.#jsm.consumers.add(o.stream, config);
+    }
+    if (signal.aborted) return;
+    const consumer = await this.#js.consumers.get(o.stream, name);
+    const messages = await consumer.consume({ max_messages: 64 });
+    signal.addEventListener('abort', () => void messages.stop(), { once: true });
+    for await (const message of messages) await this.#handle(message, type, name, handler);
+  }
+
+  async #handle(message: JsMsg, type: string, name: string, handler: BusHandler): Promise<void> {
+    let parsed: BusMessage;
+    try {
+      parsed = fromCloudEvent(message.json());
+    } catch (error) {
+      // Redelivering a message that cannot be read cannot help: dead-letter it at once.
+      await this.#deadLetter(message, type, name, `malformed CloudEvent: ${(error as Error).message}`);
+      return;
+    }
+    try {
+      await handler(parsed);
+      message.ack();
+    } catch (error) {
+      const deliveries = message.info.deliveryCount;
+      const reason = error instanceof Error ? error.message : String(error);
+      if (deliveries >= this.#options.maxDeliveries) {
+        await this.#deadLetter(message, type, name, reason);
+      } else {
+        message.nak(Math.min(this.#options.backoffMs * 2 ** (deliveries - 1), 60_000));
+      }
+    }
+  }
+
+  /** Publishes the message to the dead-letter subject with why and where it failed, then stops its delivery. */
+  async #deadLetter(message: JsMsg, type: string, name: string, reason: string): Promise<void> {
+    const h = headers();
+    h.set('Content-Type', cloudEventContentType);
+    h.set('Myelin-Error', reason.replaceAll(/[\r\n]+/g, ' ').slice(0, 1000));
+    h.set('Myelin-Subscription', name);
+    h.set('Myelin-Deliveries', String(message.info.deliveryCount));
+    try {
+      await this.#js.publish(this.deadLetterSubjectOf(type), message.data, { headers: h });
+      message.term(reason.slice(0, 200));
+    } catch (error) {
+      // Not stored as a dead letter: leave it to be redelivered rather than lose it.
+      message.nak(this.#options.backoffMs);
+      this.#onError(error, name);
+    }
+  }
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  return (
+    e?.api_error?.err_code === 10059 || // stream not found
+    e?.api_error?.err_code === 10014 || // consumer not found
+    /not found/i.test(String(e?.message))
+  );
+}
+
+/** An event type as one subject token... or several: dots stay, what subjects forbid becomes `_`. */
+function subjectToken(type: string): string {
+  return type.replaceAll(/[\s*>]/g, '_');
+}
+
+/** Durable names allow no dots, wildcards or spaces. */
+function durableName(name: string): string {
+  return name.replaceAll(/[^A-Za-z0-9_-]/g, '_');
+}
