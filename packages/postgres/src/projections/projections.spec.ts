@@ -281,6 +281,62 @@ describe.each(engines)('projections on $name', (engine) => {
     await app1.dispose();
     await app2.dispose();
   });
+
+  it('switches a new version of an inline projection in while commands run: each event applied exactly once', {
+    timeout: 30_000,
+  }, async () => {
+    type Applied = { id: string; applied: number };
+    const inlineVersion = (version: number) => {
+      const model = documents<Applied>('inline-switch');
+      return projection(model, { mode: 'inline', version }).on(Opened, async (e, docs) => {
+        if (!e.id.startsWith('s')) return; // the other tests' tickets share the log
+        const current = await docs.get(e.id);
+        await docs.put(e.id, { id: e.id, applied: (current?.applied ?? 0) + 1 });
+      });
+    };
+    const v1 = inlineVersion(1);
+    const app1 = await build(test.database, [v1]);
+    const daemon1 = new ProjectionDaemon(app1, test.database, fast).start();
+    await eventually(async () => (await statusOf('inline-switch', 1)) === 'active', 'v1 active');
+    await daemon1.stop();
+    let opened = 0;
+    const open = async (app: Application) => {
+      const id = `s${++opened}`;
+      const result = await app.mediator.execute(new Open({ id, queue: 'q', title: 't' }));
+      if (!result.ok) throw new Error(`open ${id}: ${result.problem.detail}`);
+    };
+    for (let i = 0; i < 20; i++) await open(app1);
+
+    // Version 2 is deployed while commands keep coming: some commit while it catches up, some during the switch.
+    const app2 = await build(test.database, [inlineVersion(2)]);
+    let writing = true;
+    // Steady, not flat out: on PGlite's one connection, writers at full speed would starve the catch-up.
+    const writers = [0, 1, 2].map(async () => {
+      while (writing) {
+        await open(app2);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    });
+    const daemon2 = new ProjectionDaemon(app2, test.database, { ...fast, batchSize: 5 }).start();
+    await eventually(async () => (await statusOf('inline-switch', 2)) === 'active', 'v2 active', 15_000);
+    for (let i = 0; i < 10; i++) await open(app2); // and after it
+    writing = false;
+    await Promise.all(writers);
+    await daemon2.stop();
+
+    const { rows } = await test.database.query<{ doc: Applied }>(
+      `SELECT doc FROM ${test.database.schema}.read_documents WHERE model = 'inline-switch@2'`,
+    );
+    expect(rows.length).toBe(opened);
+    expect(rows.filter((row) => row.doc.applied !== 1)).toEqual([]);
+    expect(await statusOf('inline-switch', 1)).toBe('retired');
+    const old = await test.database.query(
+      `SELECT FROM ${test.database.schema}.read_documents WHERE model = 'inline-switch@1'`,
+    );
+    expect(old.rows).toEqual([]);
+    await app1.dispose();
+    await app2.dispose();
+  });
 });
 
 describe('projection runners in several processes on PostgreSQL', () => {
