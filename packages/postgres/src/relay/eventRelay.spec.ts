@@ -95,8 +95,8 @@ describe.each(engines)('the event relay on $name', (engine) => {
     await store.append('r1-y', [noted('y', 2)]);
     const restarted = new EventRelay(app, test.database, fast).start();
     await eventually(
-      () => a.handled.length >= 5,
-      () => a,
+      () => a.handled.length >= 5 && b.handled.length >= 5,
+      () => [a, b],
     );
     await restarted.stop();
     expect(a.handled).toEqual([...all, 'y:2']);

@@ -45,6 +45,9 @@ export interface RunnerOptions {
 
 export type RunnerState = 'standby' | 'active' | 'stopped';
 
+/** The least time between two checkpoint writes that only skip events of no interest. */
+const skipEveryMs = 50;
+
 /**
  * Runs one consumer: takes its lease (or waits as a standby), then reads the log after its checkpoint in batches,
  * below the horizon, for as long as it holds the lease. Errors are reported and retried, never fatal.
@@ -60,6 +63,9 @@ export class SubscriptionRunner {
   #state: RunnerState = 'standby';
   #loop: Promise<void> | undefined;
   #position: LogPosition | undefined;
+  /** When the checkpoint last moved past events of no interest, and whether a move is owed since. */
+  #skippedAt = 0;
+  #skipOwed = false;
 
   constructor(database: Database, consumer: Consumer, options: RunnerOptions = {}) {
     this.#database = database;
@@ -134,7 +140,8 @@ export class SubscriptionRunner {
             this.#stop.abort();
             break;
           }
-          if (step === 'idle') await wake.wait(this.#pollMs, signal);
+          // A skip-ahead held back is written on the next turn, soon: read-your-writes may be waiting for it.
+          if (step === 'idle') await wake.wait(this.#skipOwed ? skipEveryMs : this.#pollMs, signal);
         }
       } catch (error) {
         this.#onError(error, this.#consumer.name);
@@ -163,7 +170,18 @@ export class SubscriptionRunner {
     if (batch.events.length > 0) {
       outcome = await this.#consumer.consume(batch.events, batch.end, checkpoint, lease, !full);
     } else {
-      if (comparePositions(batch.end, after) > 0) await checkpoint(this.#database);
+      // Moving past other types' events is written at most every skipEveryMs: every commit wakes every runner,
+      // and a write per runner per commit would cost more than the commits.
+      if (comparePositions(batch.end, after) > 0) {
+        if (Date.now() - this.#skippedAt >= skipEveryMs) {
+          await checkpoint(this.#database);
+          this.#skippedAt = Date.now();
+          this.#skipOwed = false;
+        } else {
+          this.#skipOwed = true;
+          return 'idle'; // the position stays where the checkpoint is, so the skip is read (and written) again
+        }
+      }
       outcome = await this.#consumer.idle?.(batch.end, checkpoint, lease);
     }
     this.#position = batch.end;
