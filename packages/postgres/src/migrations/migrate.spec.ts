@@ -27,6 +27,7 @@ describe.each(engines)('migrations on $name', (engine) => {
         'events',
         'held_events',
         'inbox',
+        'inline_marks',
         'migrations',
         'projections',
         'read_documents',

@@ -121,6 +121,15 @@ export const migrations: readonly Migration[] = [
         PRIMARY KEY (name, version)
       );
 
+      -- The transactions that applied an inline projection version themselves, so that its runner applies only
+      -- the others' events (direct appends, processes running other code); pruned behind its checkpoint.
+      CREATE TABLE ${s}.inline_marks (
+        projection text NOT NULL,
+        version integer NOT NULL,
+        transaction_id xid8 NOT NULL,
+        PRIMARY KEY (projection, version, transaction_id)
+      );
+
       -- The documents of document read models, by model (\`name@version\`) and id.
       CREATE TABLE ${s}.read_documents (
         model text NOT NULL,

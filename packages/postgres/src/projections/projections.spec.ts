@@ -15,6 +15,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
+import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { engines, postgresUrl, type TestDatabase } from '../testing/databases.ts';
@@ -282,6 +283,53 @@ describe.each(engines)('projections on $name', (engine) => {
     await app2.dispose();
   });
 
+  it('an active inline projection’s runner applies the events no commit applied (a direct append), and only those', async () => {
+    type Applied = { id: string; applied: number };
+    const model = documents<Applied>('inline-marks');
+    const p = projection(model, { mode: 'inline' }).on(Opened, async (e, docs) => {
+      if (!e.id.startsWith('m')) return; // the other tests' tickets share the log
+      const current = await docs.get(e.id);
+      await docs.put(e.id, { id: e.id, applied: (current?.applied ?? 0) + 1 });
+    });
+    const app = await build(test.database, [p]);
+    const daemon = new ProjectionDaemon(app, test.database, fast).start();
+    await eventually(async () => (await statusOf('inline-marks')) === 'active', 'active');
+    await app.mediator.execute(new Open({ id: 'm1', queue: 'q', title: 'by a command' }));
+    // Written around the application, as a process running other code (or a script) would.
+    const id = crypto.randomUUID();
+    await new PostgresEventStore(test.database).append('Ticket-m2', [
+      {
+        data: { id: 'm2', queue: 'q', title: 'appended' },
+        metadata: {
+          eventId: id,
+          type: Opened.type,
+          version: 1,
+          occurredAt: new Date(),
+          correlationId: id,
+          causationId: undefined,
+          principal: undefined,
+        },
+      },
+    ]);
+    const docs = readerOf(test.database, model);
+    await eventually(async () => (await docs.get('m2')) !== undefined, 'm2 applied by the runner');
+    await new Promise((resolve) => setTimeout(resolve, 300)); // and m1 not a second time
+    await daemon.stop();
+    expect((await docs.find({ sort: [{ field: 'id' }] })).items).toEqual([
+      { id: 'm1', applied: 1 },
+      { id: 'm2', applied: 1 },
+    ]);
+    await app.dispose();
+  });
+
+  it('refuses to change a version’s mode in place', async () => {
+    const model = documents<Summary>('mode-change');
+    await (await build(test.database, [projection(model, { mode: 'async' })])).dispose();
+    await expect(build(test.database, [projection(model, { mode: 'inline' })])).rejects.toThrow(
+      "Projection 'mode-change' version 1 was registered as async; raise its version to make it inline",
+    );
+  });
+
   it('switches a new version of an inline projection in while commands run: each event applied exactly once', {
     timeout: 30_000,
   }, async () => {
@@ -318,11 +366,14 @@ describe.each(engines)('projections on $name', (engine) => {
       }
     });
     const daemon2 = new ProjectionDaemon(app2, test.database, { ...fast, batchSize: 5 }).start();
-    await eventually(async () => (await statusOf('inline-switch', 2)) === 'active', 'v2 active', 15_000);
-    for (let i = 0; i < 10; i++) await open(app2); // and after it
-    writing = false;
-    await Promise.all(writers);
-    await daemon2.stop();
+    try {
+      await eventually(async () => (await statusOf('inline-switch', 2)) === 'active', 'v2 active', 15_000);
+      for (let i = 0; i < 10; i++) await open(app2); // and after it
+    } finally {
+      writing = false;
+      await Promise.all(writers);
+      await daemon2.stop();
+    }
 
     const { rows } = await test.database.query<{ doc: Applied }>(
       `SELECT doc FROM ${test.database.schema}.read_documents WHERE model = 'inline-switch@2'`,

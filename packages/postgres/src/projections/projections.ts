@@ -115,12 +115,53 @@ function enlistInline(inline: readonly Projection[]) {
             [p.name, p.version],
           );
           // While building, its runner applies these events; once retired, a newer version serves.
-          if (rows[0]?.status === 'active') await apply(sql, work.database.schema, p, events, upcast);
+          if (rows[0]?.status !== 'active') return;
+          await apply(sql, work.database.schema, p, events, upcast);
+          await markApplied(sql, work.database.schema, p, ['current']);
         },
         (written) => [...written].some((type) => types.has(type)),
       );
     }
   };
+}
+
+/**
+ * Records that transactions applied a version of an inline projection themselves (`current`: this one), so that
+ * its runner does not apply their events again.
+ */
+async function markApplied(
+  sql: Sql,
+  schema: string,
+  p: Projection,
+  transactions: readonly string[],
+): Promise<void> {
+  if (transactions.length === 0) return;
+  await sql.query(
+    transactions[0] === 'current'
+      ? `INSERT INTO ${schema}.inline_marks (projection, version, transaction_id)
+         VALUES ($1, $2, pg_current_xact_id()) ON CONFLICT DO NOTHING`
+      : `INSERT INTO ${schema}.inline_marks (projection, version, transaction_id)
+         SELECT $1, $2, t::xid8 FROM jsonb_array_elements_text($3::text::jsonb) t ON CONFLICT DO NOTHING`,
+    transactions[0] === 'current' ? [p.name, p.version] : [p.name, p.version, JSON.stringify(transactions)],
+  );
+}
+
+/** The events of a batch whose transactions did not apply the inline projection themselves. */
+async function unmarked(
+  sql: Sql,
+  schema: string,
+  p: Projection,
+  events: readonly StoredEvent[],
+): Promise<readonly StoredEvent[]> {
+  if (events.length === 0) return events;
+  const transactions = [...new Set(events.map((event) => event.position.split('.')[0] as string))];
+  const { rows } = await sql.query<{ tx: string }>(
+    `SELECT transaction_id::text AS tx FROM ${schema}.inline_marks WHERE projection = $1 AND version = $2
+       AND transaction_id IN (SELECT t::xid8 FROM jsonb_array_elements_text($3::text::jsonb) t)`,
+    [p.name, p.version, JSON.stringify(transactions)],
+  );
+  const marked = new Set(rows.map((row) => row.tx));
+  return events.filter((event) => !marked.has(event.position.split('.')[0] as string));
 }
 
 /** Applies events to a version of a projection's read model, through `sql` (a transaction). */
@@ -153,14 +194,20 @@ async function register(database: Database, p: Projection): Promise<void> {
     await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
       `myelin.projection:${s}:${p.name}`,
     ]);
-    const { rows } = await sql.query<{ status: string }>(
+    const { rows } = await sql.query<{ status: string; mode: string }>(
       `INSERT INTO ${s}.projections AS p (name, version, mode, status, types)
        SELECT $1, $2, $3, CASE WHEN EXISTS (SELECT FROM ${s}.projections WHERE name = $1 AND version > $2)
          THEN 'retired' ELSE 'building' END, $4::text::jsonb
-       ON CONFLICT (name, version) DO UPDATE SET mode = EXCLUDED.mode, types = EXCLUDED.types
-       RETURNING status`,
+       ON CONFLICT (name, version) DO UPDATE SET types = EXCLUDED.types
+       RETURNING status, mode`,
       [p.name, p.version, p.mode, JSON.stringify([...p.handlers.keys()])],
     );
+    // Switching modes in place would drop (async → inline) or repeat (inline → async) the events in between.
+    if (rows[0]?.mode !== p.mode) {
+      throw new Error(
+        `Projection '${p.name}' version ${p.version} was registered as ${rows[0]?.mode}; raise its version to make it ${p.mode}`,
+      );
+    }
     if (p.model.kind !== 'table' || rows[0]?.status === 'retired') return;
     await sql.exec(`CREATE TABLE IF NOT EXISTS ${tableNames(s, p.name, p.version)} (${p.model.columns})`);
     const { rows: serving } = await sql.query<{ version: number }>(
@@ -203,12 +250,25 @@ async function readYourWrites(
       [name],
     );
     const row = rows[0];
-    // An active inline projection was written in the very transaction of the write.
-    if (row === undefined || (row.mode === 'inline' && row.status === 'active')) return;
+    if (row === undefined) return;
     if (row.tx !== null && comparePositions(`${row.tx}.${row.seq}`, position) >= 0) return;
+    // An active inline projection was written in the very transaction of the write, which marked it.
+    if (row.mode === 'inline' && row.status === 'active' && (await markedBy(database, name, position)))
+      return;
     if (Date.now() >= deadline || signal.aborted) return; // bounded: then read what is there
     await logSignal(database).wait(20, signal);
   }
+}
+
+/** Whether the transaction of a log position applied the active version of an inline projection itself. */
+async function markedBy(database: Database, name: string, position: LogPosition): Promise<boolean> {
+  const { rows } = await database.query(
+    `SELECT FROM ${database.schema}.inline_marks m JOIN ${database.schema}.projections p
+       ON p.name = m.projection AND p.version = m.version AND p.status = 'active'
+     WHERE m.projection = $1 AND m.transaction_id = $2::text::xid8`,
+    [name, position.split('.')[0]],
+  );
+  return rows.length > 0;
 }
 
 /** How far behind a projection is. */
@@ -344,10 +404,23 @@ class ProjectionConsumer implements Consumer {
       );
       const status = rows[0]?.status;
       if (status === undefined || status === 'retired') return 'stop';
-      // An active inline projection was applied by the commits themselves: the runner only keeps the checkpoint.
-      if (!(p.mode === 'inline' && status === 'active')) await apply(sql, s, p, events, this.#upcast);
+      if (p.mode === 'inline' && status === 'active') {
+        // The commits that applied it left a mark; the others' events (a direct append, a process running other
+        // code) are applied here. Marks behind this batch will not be read again.
+        await apply(sql, s, p, await unmarked(sql, s, p, events), this.#upcast);
+        await sql.query(
+          `DELETE FROM ${s}.inline_marks WHERE projection = $1 AND version = $2
+             AND transaction_id < $3::text::xid8`,
+          [p.name, p.version, end.split('.')[0]],
+        );
+      } else {
+        await apply(sql, s, p, events, this.#upcast);
+      }
       if (events.length > 0) await checkpoint(sql);
-      if (status === 'building' && caughtUp) return this.#switch(sql, end);
+      if (status === 'building' && caughtUp) {
+        await checkpoint(sql); // fails if this runner lost its lease: a stale runner must not switch
+        return this.#switch(sql, end);
+      }
       return undefined;
     });
   }
@@ -372,7 +445,12 @@ class ProjectionConsumer implements Consumer {
          ORDER BY transaction_id, sequence`,
         [transaction, sequence, JSON.stringify(this.types)],
       );
-      await apply(sql, s, p, rows.map(toStoredEvent), this.#upcast);
+      const caughtUp = rows.map(toStoredEvent);
+      await apply(sql, s, p, caughtUp, this.#upcast);
+      // Read again by the runner once active: marked, so that it does not apply them twice.
+      await markApplied(sql, s, p, [
+        ...new Set(caughtUp.map((event) => event.position.split('.')[0] as string)),
+      ]);
     }
     const { rows: retired } = await sql.query<{ version: number }>(
       `UPDATE ${s}.projections SET status = 'retired', retired_at = now()
