@@ -75,12 +75,17 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     },
     async connect(): Promise<Connection> {
       // Outside the pool, with the pool's settings: a session held for hours must not take a pooled slot.
-      const client = new pg.Client(pool.options);
+      const client = new pg.Client({ ...pool.options, keepAlive: true, keepAliveInitialDelayMillis: 5000 });
       let end: (error: Error | undefined) => void = () => {};
       const ended = new Promise<Error | undefined>((resolve) => (end = resolve));
       client.on('error', (error) => end(error));
       client.on('end', () => end(undefined));
       await client.connect();
+      // TCP keep-alives on both ends: if this host goes away, the server notices within about 15 s and releases
+      // the session's locks (a lease held here), not after the operating system's default of two hours.
+      await client.query(
+        'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 5',
+      );
       return {
         ...on(client),
         async listen(channel, onNotify) {

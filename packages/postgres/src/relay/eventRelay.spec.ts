@@ -244,4 +244,48 @@ describe('relays in several processes on PostgreSQL', () => {
     for (const app of apps) await app.dispose();
     for (const database of handles) await database.close();
   });
+
+  it('a process whose lease session is cut (as when its host dies) stops, and another takes over', async () => {
+    const database = postgresDatabase({ connectionString: postgresUrl, schema: test.database.schemaName });
+    const Cut = event('test.cut.v1', unchecked<{ stream: string; n: number }>());
+    const counts = new Map<number, number>();
+    const app = await createApplication()
+      .include(postgresPersistence(database, { migrate: false }))
+      .handle(eventHandler('count', Cut, (e) => void counts.set(e.n, (counts.get(e.n) ?? 0) + 1)))
+      .build();
+    const store = new PostgresEventStore(test.database);
+    const relay = new EventRelay(app, database, fast).start();
+    for (let n = 1; n <= 5; n++) await store.append(`r5-${n}`, [noted('cut', n, Cut.type)]);
+    await eventually(
+      () => counts.size === 5,
+      () => counts.size,
+    );
+    const subscription = relaySubscription(Cut.type, 'count');
+    const epoch = async () =>
+      (
+        await test.database.query<{ epoch: string }>(
+          `SELECT epoch::text FROM ${test.database.schema}.subscriptions WHERE name = $1`,
+          [subscription],
+        )
+      ).rows[0]?.epoch;
+    const before = await epoch();
+
+    // The server ends the session holding the lease: its lock is gone at once.
+    const { rows } = await test.database.query<{ ended: boolean }>(
+      `SELECT pg_terminate_backend(pid) AS ended FROM pg_locks WHERE locktype = 'advisory' AND granted
+         AND objid = (hashtextextended($1, 0) & 4294967295)::oid`,
+      [`myelin.subscription:${test.database.schemaName}:${subscription}`],
+    );
+    expect(rows).toEqual([{ ended: true }]);
+    for (let n = 6; n <= 10; n++) await store.append(`r5-${n}`, [noted('cut', n, Cut.type)]);
+    await eventually(
+      () => counts.size === 10,
+      () => counts.size,
+    );
+    // It noticed, gave the lease up, and took it again through a new session: a new epoch fences the old one.
+    expect(Number(await epoch())).toBeGreaterThan(Number(before));
+    await relay.stop();
+    await app.dispose();
+    await database.close();
+  });
 });

@@ -6,7 +6,7 @@ import {
   PostgresUpcasting,
   toStoredEvent,
 } from '../eventStore/postgresEventStore.ts';
-import type { Lease } from '../subscriptions/leases.ts';
+import { type Lease, LeaseLostError } from '../subscriptions/leases.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
 import {
   type Consumer,
@@ -194,9 +194,12 @@ class HandlerConsumer implements Consumer {
     events: readonly StoredEvent[],
     _end: string,
     checkpoint: (sql: Sql) => Promise<void>,
+    lease: Lease,
   ): Promise<void> {
     const held: { event: StoredEvent; status: 'retrying' | 'waiting'; error: string | null }[] = [];
     for (const event of events) {
+      // Another process runs this handler now: stop before the next effect (the batch is redelivered there).
+      if (!lease.active) throw new LeaseLostError(this.name);
       if (this.#heldStreams.has(event.streamId)) {
         held.push({ event, status: 'waiting', error: null });
         continue;
@@ -248,7 +251,10 @@ class HandlerConsumer implements Consumer {
         [this.name],
       );
       if (rows.length === 0) return;
-      for (const row of rows) await this.#retry(toStoredEvent(row), row.attempts, lease);
+      for (const row of rows) {
+        if (!lease.active) throw new LeaseLostError(this.name);
+        await this.#retry(toStoredEvent(row), row.attempts, lease);
+      }
     }
   }
 
@@ -261,11 +267,12 @@ class HandlerConsumer implements Consumer {
       `EXISTS (SELECT FROM ${s}.subscriptions WHERE name = $1 AND epoch = ${epoch}::bigint)`;
     if (error === undefined) {
       await this.#database.transaction(async (sql) => {
-        await sql.query(
+        const { rowCount } = await sql.query(
           `DELETE FROM ${s}.held_events WHERE subscription = $1 AND transaction_id = $2::text::xid8
              AND sequence = $3::bigint AND ${fenced('$4')}`,
           [this.name, tx, seq, lease.epoch],
         );
+        if (rowCount === 0) throw new LeaseLostError(this.name);
         // The next event held in the stream goes next.
         const { rows } = await sql.query<{ stream_id: string }>(
           `UPDATE ${s}.held_events SET status = 'retrying', next_attempt_at = now(), updated_at = now()
@@ -281,13 +288,14 @@ class HandlerConsumer implements Consumer {
       return;
     }
     const next = attempts + 1;
-    await this.#database.query(
+    const { rowCount } = await this.#database.query(
       `UPDATE ${s}.held_events SET attempts = $5::int, error = $6::text, updated_at = now(),
          status = CASE WHEN $5::int >= $7::int THEN 'parked' ELSE 'retrying' END,
          next_attempt_at = now() + $8::int * interval '1 millisecond'
        WHERE subscription = $1 AND transaction_id = $2::text::xid8 AND sequence = $3::bigint AND ${fenced('$4')}`,
       [this.name, tx, seq, lease.epoch, next, error, this.#maxAttempts, this.#backoff(next)],
     );
+    if (rowCount === 0) throw new LeaseLostError(this.name);
   }
 
   /** Runs the handler; the failure's message when it threw. */

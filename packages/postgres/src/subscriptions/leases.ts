@@ -7,7 +7,9 @@ export interface Lease {
   readonly name: string;
   readonly epoch: string;
   readonly checkpoint: LogPosition;
-  /** Settles when the lease is lost (the session holding its lock ended). */
+  /** False once the session holding its lock has ended: stop before the next effect. */
+  readonly active: boolean;
+  /** Settles when the lease is lost. */
   readonly lost: Promise<void>;
 }
 
@@ -19,6 +21,33 @@ export class LeaseLostError extends Error {
   }
 }
 
+class HeldLease implements Lease {
+  readonly name: string;
+  readonly epoch: string;
+  readonly checkpoint: LogPosition;
+  readonly connection: Connection;
+  readonly lost: Promise<void>;
+  #active = true;
+  #markLost: () => void = () => {};
+
+  constructor(name: string, epoch: string, checkpoint: LogPosition, connection: Connection) {
+    this.name = name;
+    this.epoch = epoch;
+    this.checkpoint = checkpoint;
+    this.connection = connection;
+    this.lost = new Promise((resolve) => (this.#markLost = resolve));
+  }
+
+  get active(): boolean {
+    return this.#active;
+  }
+
+  markLost(): void {
+    this.#active = false;
+    this.#markLost();
+  }
+}
+
 /**
  * The leases of one process on one database: a session-level advisory lock per subscription, all held by one
  * connection of its own (which also LISTENs for commits). When the process dies, PostgreSQL ends the session and
@@ -27,8 +56,10 @@ export class LeaseLostError extends Error {
  */
 export class Leases {
   readonly #database: Database;
-  readonly #held = new Set<string>();
+  /** The leases held, and the names being acquired (undefined), by subscription name. */
+  readonly #held = new Map<string, HeldLease | undefined>();
   #connection: Promise<Connection> | undefined;
+  #users = 0;
 
   constructor(database: Database) {
     this.#database = database;
@@ -37,7 +68,7 @@ export class Leases {
   /** Tries to take the lease on `name`; undefined when another runner (in this process or another) holds it. */
   async tryAcquire(name: string): Promise<Lease | undefined> {
     if (this.#held.has(name)) return undefined;
-    this.#held.add(name);
+    this.#held.set(name, undefined);
     try {
       const connection = await this.#connect();
       const { rows } = await connection.query<{ locked: boolean }>(
@@ -56,28 +87,25 @@ export class Leases {
         [name],
       );
       const row = claimed[0] as (typeof claimed)[number];
-      return {
-        name,
-        epoch: row.epoch,
-        checkpoint: `${row.tx}.${row.seq}`,
-        lost: connection.ended.then(() => undefined),
-      };
+      const lease = new HeldLease(name, row.epoch, `${row.tx}.${row.seq}`, connection);
+      this.#held.set(name, lease);
+      return lease;
     } catch (error) {
       this.#held.delete(name);
       throw error;
     }
   }
 
-  /** Gives the lease up, so a standby can take it at once. */
-  async release(name: string): Promise<void> {
-    if (!this.#held.delete(name)) return;
-    const connection = await this.#connection?.catch(() => undefined);
-    await connection
-      ?.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.#key(name)])
-      .catch(() => {}); // a lost session has released it already
+  /** Gives a lease up, so a standby can take it at once (a lease already lost or replaced is left alone). */
+  async release(lease: Lease): Promise<void> {
+    if (this.#held.get(lease.name) !== lease) return;
+    this.#held.delete(lease.name);
+    const held = lease as HeldLease;
+    if (!held.active) return; // its session is gone, and its lock with it
+    await held.connection
+      .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.#key(lease.name)])
+      .catch(() => {});
   }
-
-  #users = 0;
 
   /** A runner starts using the leases. */
   retain(): void {
@@ -93,6 +121,7 @@ export class Leases {
   async close(): Promise<void> {
     const connection = await this.#connection?.catch(() => undefined);
     this.#connection = undefined;
+    for (const lease of this.#held.values()) lease?.markLost();
     this.#held.clear();
     await connection?.release();
   }
@@ -107,11 +136,14 @@ export class Leases {
       const opening = this.#database.connect().then(async (connection) => {
         if (this.#database.engine === 'postgres')
           await connection.listen(signal.channel, () => signal.wake());
-        // The session is gone: its locks with it. Forget them, and open a new session on the next attempt.
+        // The session is gone, and its locks with it: its leases are lost; the next attempt opens a new one.
         void connection.ended.then(() => {
-          if (this.#connection === opening) {
-            this.#connection = undefined;
-            this.#held.clear();
+          if (this.#connection === opening) this.#connection = undefined;
+          for (const [name, lease] of this.#held) {
+            if (lease?.connection === connection) {
+              lease.markLost();
+              this.#held.delete(name);
+            }
           }
         });
         return connection;

@@ -41,6 +41,7 @@ export class LogSignal {
 
   /** Resolves at the next wake-up, after `timeoutMs`, or when `signal` aborts, whichever comes first. */
   wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted === true) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -49,6 +50,7 @@ export class LogSignal {
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
+      timer.unref?.(); // a runner waiting for work must not keep the process alive
       signal?.addEventListener('abort', done, { once: true });
       this.#waiters.add(done);
     });

@@ -62,6 +62,7 @@ export class SubscriptionRunner {
   readonly #stop = new AbortController();
   #state: RunnerState = 'standby';
   #loop: Promise<void> | undefined;
+  #stopping: Promise<void> | undefined;
   #position: LogPosition | undefined;
   /** When the checkpoint last moved past events of no interest, and whether a move is owed since. */
   #skippedAt = 0;
@@ -101,13 +102,16 @@ export class SubscriptionRunner {
   }
 
   /** Stops after the batch in progress and gives the lease up. */
-  async stop(): Promise<void> {
-    this.#stop.abort();
-    const loop = this.#loop;
-    this.#loop = Promise.resolve();
-    await loop;
-    if (loop !== undefined && this.#state !== 'stopped') await leasesOf(this.#database).unretain();
-    this.#state = 'stopped';
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#stop.abort();
+      const loop = this.#loop;
+      this.#loop = Promise.resolve();
+      await loop;
+      if (loop !== undefined) await leasesOf(this.#database).unretain();
+      this.#state = 'stopped';
+    })();
+    return this.#stopping;
   }
 
   async #run(): Promise<void> {
@@ -125,16 +129,12 @@ export class SubscriptionRunner {
         await wake.wait(this.#leaseRetryMs, signal);
         continue;
       }
-      let lost = false;
-      void lease.lost.then(() => {
-        lost = true;
-        wake.wake();
-      });
+      void lease.lost.then(() => wake.wake());
       this.#state = 'active';
       try {
         await this.#consumer.acquired?.(lease);
         this.#position = lease.checkpoint;
-        while (!signal.aborted && !lost) {
+        while (!signal.aborted && lease.active) {
           const step = await this.#step(lease);
           if (step === 'stop') {
             this.#stop.abort();
@@ -149,7 +149,7 @@ export class SubscriptionRunner {
       } finally {
         this.#state = 'standby';
         this.#position = undefined;
-        await leases.release(this.#consumer.name);
+        await leases.release(lease);
       }
     }
   }
