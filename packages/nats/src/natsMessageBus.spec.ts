@@ -169,6 +169,24 @@ describe('the NATS JetStream message bus', () => {
     expect(attempts.get('always')).toBe(3); // terminated: not delivered again
   });
 
+  it('keeps apart subscriptions whose names differ only in characters durable names cannot hold, and closes at once', async () => {
+    const options = isolated();
+    const bus = await open(options);
+    const got = { dotted: 0, underscored: 0 };
+    bus.subscribe('order.placed.v1', () => void got.dotted++, { name: 'a.b' });
+    bus.subscribe('order.placed.v1', () => void got.underscored++, { name: 'a_b' });
+    await bus.publish(Array.from({ length: 10 }, (_, i) => message('order.placed.v1', { i })));
+    await eventually(
+      () => got.dotted === 10 && got.underscored === 10,
+      () => got,
+    );
+    // Stopped while its consumer is still being set up: close() must not wait for it forever.
+    bus.subscribe('order.cancelled.v1', () => {}, { name: 'late' });
+    const started = Date.now();
+    await bus.close();
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
   it('redelivers to another process what a process took but never acknowledged (it died)', async () => {
     const options = { ...isolated(), ackWaitMs: 1000 };
     // The dying process's bus runs on a connection the test can cut, as a crash would.

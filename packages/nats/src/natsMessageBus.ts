@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { BusHandler, BusMessage, MessageBus, SubscribeOptions } from '@myelin/core';
 import {
   AckPolicy,
@@ -165,7 +166,9 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       { name: `${o.stream}_DEAD`, subjects: [`${o.deadLetterPrefix}.>`] },
     ];
     for (const config of streams) {
-      const full = { ...config, storage, max_age: nanos(o.maxAgeMs) };
+      // Dead letters wait for someone to look at them: they never expire.
+      const maxAge = config.name === o.stream ? nanos(o.maxAgeMs) : 0;
+      const full = { ...config, storage, max_age: maxAge };
       try {
         await this.#jsm.streams.info(config.name);
         const { storage: _fixed, ...updatable } = full; // storage cannot change once the stream exists
@@ -177,7 +180,27 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     }
   }
 
+  /** Consumes until stopped; a failure (JetStream not ready, a lost connection) is reported and retried. */
   async #consume(type: string, name: string, handler: BusHandler, signal: AbortSignal): Promise<void> {
+    for (let failures = 0; !signal.aborted; ) {
+      try {
+        await this.#consumeOnce(type, name, handler, signal);
+        failures = 0;
+      } catch (error) {
+        if (signal.aborted || this.#connection.isClosed()) return;
+        this.#onError(error, name);
+        failures++;
+      }
+      if (signal.aborted || this.#connection.isClosed()) return;
+      const wait = Math.min(this.#options.backoffMs * 2 ** Math.min(failures, 6), 30_000);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+      });
+    }
+  }
+
+  async #consumeOnce(type: string, name: string, handler: BusHandler, signal: AbortSignal): Promise<void> {
     const o = this.#options;
     const config = {
       durable_name: name,
@@ -197,9 +220,16 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     }
     if (signal.aborted) return;
     const consumer = await this.#js.consumers.get(o.stream, name);
-    const messages = await consumer.consume({ max_messages: 64 });
-    signal.addEventListener('abort', () => void messages.stop(), { once: true });
-    for await (const message of messages) await this.#handle(message, type, name, handler);
+    // A few at a time: messages waiting in this buffer count against their ack wait.
+    const messages = await consumer.consume({ max_messages: 8 });
+    const stop = () => void messages.stop();
+    signal.addEventListener('abort', stop, { once: true });
+    if (signal.aborted) stop(); // stopped while the consumer was being set up
+    try {
+      for await (const message of messages) await this.#handle(message, type, name, handler);
+    } finally {
+      signal.removeEventListener('abort', stop);
+    }
   }
 
   async #handle(message: JsMsg, type: string, name: string, handler: BusHandler): Promise<void> {
@@ -211,6 +241,26 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       await this.#deadLetter(message, type, name, `malformed CloudEvent: ${(error as Error).message}`);
       return;
     }
+    if (parsed.metadata.type !== type) {
+      await this.#deadLetter(
+        message,
+        type,
+        name,
+        `a ${parsed.metadata.type} event on the subject of ${type}`,
+      );
+      return;
+    }
+    // A slow handler is still working: tell JetStream, so that it does not redeliver the message meanwhile.
+    const heartbeat = setInterval(
+      () => {
+        try {
+          message.working();
+        } catch {
+          // the connection is going: the message will be redelivered, which is what should happen
+        }
+      },
+      Math.max(this.#options.ackWaitMs / 3, 100),
+    );
     try {
       await handler(parsed);
       message.ack();
@@ -222,6 +272,8 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       } else {
         message.nak(Math.min(this.#options.backoffMs * 2 ** (deliveries - 1), 60_000));
       }
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 
@@ -257,7 +309,11 @@ function subjectToken(type: string): string {
   return type.replaceAll(/[\s*>]/g, '_');
 }
 
-/** Durable names allow no dots, wildcards or spaces. */
+/**
+ * Durable names allow no dots, wildcards or spaces. When the name had some, a hash of it keeps apart names that
+ * would read the same (`a.b` and `a_b`), which would otherwise share one consumer and split its messages.
+ */
 function durableName(name: string): string {
-  return name.replaceAll(/[^A-Za-z0-9_-]/g, '_');
+  const safe = name.replaceAll(/[^A-Za-z0-9_-]/g, '_');
+  return safe === name ? name : `${safe}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
 }
