@@ -10,7 +10,7 @@ export class LogSignal {
   readonly #database: Database;
   readonly #waiters = new Set<() => void>();
   #notifyPending = false;
-  static readonly coalesceMs = 5;
+  static readonly coalesceMs = 25;
 
   constructor(database: Database) {
     this.#database = database;
