@@ -56,6 +56,12 @@ export interface Database extends Sql, AsyncDisposable {
   transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
   /** Opens a connection of its own (PGlite has one session, which every caller shares). */
   connect(): Promise<Connection>;
+  /**
+   * Sends a notification on `channel` to other sessions, as a hint (it may be lost). On PostgreSQL it goes through a
+   * connection of its own, so that it never waits for, or takes, a pooled connection; on PGlite it does nothing
+   * (the process is the only one).
+   */
+  notify(channel: string): Promise<void>;
   /** Closes the connections (or the embedded database). */
   close(): Promise<void>;
 }

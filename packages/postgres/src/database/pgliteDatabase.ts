@@ -59,6 +59,9 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
         },
       };
     },
+    async notify() {
+      // One process: its readers are woken in process.
+    },
     async close() {
       if (owned && !pglite.closed) await pglite.close();
     },

@@ -52,6 +52,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
   });
 
   let closed = false;
+  let notifier: Promise<pg.Client> | undefined;
   const database: Database = {
     engine: 'postgres',
     schemaName,
@@ -100,10 +101,29 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
         },
       };
     },
+    async notify(channel: string) {
+      if (closed) return;
+      notifier ??= (async () => {
+        const client = new pg.Client(pool.options);
+        client.on('error', () => (notifier = undefined)); // the next notification opens a new one
+        await client.connect();
+        return client;
+      })();
+      const opening = notifier;
+      try {
+        await (await opening).query('SELECT pg_notify($1, $2)', [channel, '']);
+      } catch (error) {
+        if (notifier === opening) notifier = undefined;
+        throw error;
+      }
+    },
     async close() {
-      if (closed || !owned) return;
+      if (closed) return;
       closed = true;
-      await pool.end();
+      const client = notifier;
+      notifier = undefined;
+      await client?.then((c) => c.end()).catch(() => {});
+      if (owned) await pool.end();
     },
     [Symbol.asyncDispose]: () => database.close(),
   };

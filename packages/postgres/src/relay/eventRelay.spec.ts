@@ -245,6 +245,36 @@ describe('relays in several processes on PostgreSQL', () => {
     for (const database of handles) await database.close();
   });
 
+  it('wakes a relay in another process by NOTIFY when a commit lands, long before its next poll', async () => {
+    const reader = postgresDatabase({ connectionString: postgresUrl, schema: test.database.schemaName });
+    const writer = postgresDatabase({ connectionString: postgresUrl, schema: test.database.schemaName });
+    const Woken = event('test.woken.v1', unchecked<{ stream: string; n: number }>());
+    const seen: number[] = [];
+    const app = await createApplication()
+      .include(postgresPersistence(reader, { migrate: false }))
+      .handle(eventHandler('wake', Woken, (e) => void seen.push(e.n)))
+      .build();
+    const relay = new EventRelay(app, reader, { ...fast, pollMs: 60_000 }).start();
+    await eventually(
+      () => relay.subscriptions.length === 1,
+      () => 'started',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300)); // it has read the (empty) log and waits
+    const store = new PostgresEventStore(writer);
+    const started = Date.now();
+    await store.append('r6-a', [noted('wake', 1, Woken.type)]);
+    await eventually(
+      () => seen.length === 1,
+      () => seen,
+      3000,
+    );
+    expect(Date.now() - started).toBeLessThan(2000); // a poll would have taken a minute
+    await relay.stop();
+    await app.dispose();
+    await reader.close();
+    await writer.close();
+  });
+
   it('a process whose lease session is cut (as when its host dies) stops, and another takes over', async () => {
     const database = postgresDatabase({ connectionString: postgresUrl, schema: test.database.schemaName });
     const Cut = event('test.cut.v1', unchecked<{ stream: string; n: number }>());

@@ -2,8 +2,9 @@ import type { Database } from '../database/database.ts';
 
 /**
  * Wakes the log's readers when something was committed. In process, directly; on PostgreSQL also other processes,
- * by NOTIFY, sent after the commit and at most once per `coalesceMs` (a commit does not pay for it, and NOTIFY
- * inside the writing transaction would serialize every commit on the notification queue's lock). It is a hint:
+ * by NOTIFY, sent after the commit, at most once per `coalesceMs`, on a connection of its own (a commit neither
+ * waits for it nor gives it a pooled connection; NOTIFY inside the writing transaction would serialize every
+ * commit on the notification queue's lock). It is a hint:
  * readers also poll, so a lost notification delays an event by one poll interval, never loses it.
  */
 export class LogSignal {
@@ -24,12 +25,12 @@ export class LogSignal {
   /** Something was committed to the log. */
   committed(): void {
     this.wake();
-    if (this.#database.engine !== 'postgres' || this.#notifyPending) return;
+    if (this.#notifyPending) return;
     this.#notifyPending = true;
     setTimeout(() => {
       this.#notifyPending = false;
       // A failed hint is not an error: the readers poll.
-      this.#database.query('SELECT pg_notify($1, $2)', [this.channel, '']).catch(() => {});
+      this.#database.notify(this.channel).catch(() => {});
     }, LogSignal.coalesceMs).unref();
   }
 
