@@ -34,12 +34,15 @@ interface AppendCase {
   readonly eventsPerAppend: number;
 }
 
-const cases: readonly AppendCase[] = [
+const allCases: readonly AppendCase[] = [
   { name: 'w1e1', writers: 1, eventsPerAppend: 1 },
   { name: 'w16e1', writers: 16, eventsPerAppend: 1 },
   { name: 'w1e10', writers: 1, eventsPerAppend: 10 },
   { name: 'w16e10', writers: 16, eventsPerAppend: 10 },
 ];
+// `APPEND_CASES=w16e1,w16e10` runs only those cases (and then writes no results).
+const onlyCases = process.env.APPEND_CASES?.split(',').map((name) => name.trim());
+const cases = allCases.filter((c) => onlyCases === undefined || onlyCases.includes(c.name));
 
 interface Target {
   readonly numerator: Implementation;
@@ -260,9 +263,9 @@ export async function main(): Promise<void> {
       );
     }
 
-    if (quick || running.length < implementations.length) {
+    if (quick || running.length < implementations.length || cases.length < allCases.length) {
       console.log(
-        `\n${quick ? 'BENCH_QUICK' : `only ${running.join(', ')} ran`}: results/append.json not written`,
+        `\n${quick ? 'BENCH_QUICK' : `only ${running.join(', ')} on ${cases.map((c) => c.name).join(', ')} ran`}: results/append.json not written`,
       );
     } else {
       const file = new URL('../results/append.json', import.meta.url);
