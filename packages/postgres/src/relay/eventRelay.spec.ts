@@ -10,7 +10,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
-import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
+import { appendToStream, PostgresEventStore } from '../eventStore/postgresEventStore.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { engines, postgresUrl, type TestDatabase } from '../testing/databases.ts';
 import { EventRelay, relaySubscription } from './eventRelay.ts';
@@ -243,6 +243,42 @@ describe('relays in several processes on PostgreSQL', () => {
     await relays[1 - active]?.stop();
     for (const app of apps) await app.dispose();
     for (const database of handles) await database.close();
+  });
+
+  it('never passes over an event whose transaction commits after later ones: it waits for it, then keeps order', async () => {
+    const Late = event('test.late.v1', unchecked<{ stream: string; n: number }>());
+    const seen: number[] = [];
+    const app = await createApplication()
+      .include(postgresPersistence(test.database))
+      .handle(eventHandler('late', Late, (e) => void seen.push(e.n)))
+      .build();
+    const store = new PostgresEventStore(test.database);
+    const relay = new EventRelay(app, test.database, fast).start();
+    let commit: () => void = () => {};
+    const held = new Promise<void>((resolve) => (commit = resolve));
+    let begun: () => void = () => {};
+    const written = new Promise<void>((resolve) => (begun = resolve));
+    // Event 1 is written first, in a transaction that stays open while 2 and 3 commit.
+    const first = test.database.transaction(async (sql) => {
+      await appendToStream(sql, test.database.schema, 'late-1', [noted('late', 1, Late.type)], 'any');
+      begun();
+      await held;
+    });
+    await written;
+    await store.append('late-2', [noted('late', 2, Late.type)]);
+    await store.append('late-3', [noted('late', 3, Late.type)]);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(seen).toEqual([]); // 2 and 3 are committed, but a reader going by sequence would now skip 1
+    commit();
+    await first;
+    await eventually(
+      () => seen.length === 3,
+      () => seen,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seen).toEqual([1, 2, 3]);
+    await relay.stop();
+    await app.dispose();
   });
 
   it('wakes a relay in another process by NOTIFY when a commit lands, long before its next poll', async () => {
