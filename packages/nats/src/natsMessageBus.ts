@@ -195,7 +195,11 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       const wait = Math.min(this.#options.backoffMs * 2 ** Math.min(failures, 6), 30_000);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, wait);
-        signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+        const stop = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+        signal.addEventListener('abort', stop, { once: true });
       });
     }
   }

@@ -379,11 +379,11 @@ class ProjectionConsumer implements Consumer {
     checkpoint: (sql: Sql) => Promise<void>,
     _lease: unknown,
     caughtUp: boolean,
-  ): Promise<void | 'stop'> {
+  ): Promise<'stop' | undefined> {
     return this.#batch(events, end, checkpoint, caughtUp);
   }
 
-  idle(end: LogPosition, checkpoint: (sql: Sql) => Promise<void>): Promise<void | 'stop'> {
+  idle(end: LogPosition, checkpoint: (sql: Sql) => Promise<void>): Promise<'stop' | undefined> {
     return this.#batch([], end, checkpoint, true);
   }
 
@@ -393,7 +393,7 @@ class ProjectionConsumer implements Consumer {
     end: LogPosition,
     checkpoint: (sql: Sql) => Promise<void>,
     caughtUp: boolean,
-  ): Promise<void | 'stop'> {
+  ): Promise<'stop' | undefined> {
     const p = this.#projection;
     const s = this.#database.schema;
     return this.#database.transaction(async (sql) => {
@@ -426,7 +426,7 @@ class ProjectionConsumer implements Consumer {
   }
 
   /** Makes this version the one serving, retires the others and drops their read models. */
-  async #switch(sql: Sql, end: LogPosition): Promise<void | 'stop'> {
+  async #switch(sql: Sql, end: LogPosition): Promise<'stop' | undefined> {
     const p = this.#projection;
     const s = this.#database.schema;
     const { rows: newer } = await sql.query(

@@ -195,7 +195,7 @@ class HandlerConsumer implements Consumer {
     _end: string,
     checkpoint: (sql: Sql) => Promise<void>,
     lease: Lease,
-  ): Promise<void> {
+  ): Promise<undefined> {
     const held: { event: StoredEvent; status: 'retrying' | 'waiting'; error: string | null }[] = [];
     for (const event of events) {
       // Another process runs this handler now: stop before the next effect (the batch is redelivered there).
@@ -234,6 +234,7 @@ class HandlerConsumer implements Consumer {
       }
       await checkpoint(sql);
     });
+    return undefined;
   }
 
   /** Delivers the held events whose retry has come due, each the first held event of its stream. */

@@ -45,6 +45,7 @@ export class IntegrationPublisher {
           events.map((event) => upcast(event)).map(({ data, metadata }) => ({ data, metadata })),
         );
         await checkpoint(database);
+        return undefined;
       },
     };
     this.#runner = new SubscriptionRunner(database, consumer, options);

@@ -20,9 +20,9 @@ export interface Consumer {
     checkpoint: (sql: Sql) => Promise<void>,
     lease: Lease,
     caughtUp: boolean,
-  ): Promise<void | 'stop'>;
+  ): Promise<'stop' | undefined>;
   /** Called when a read found nothing new (after the checkpoint moved to the horizon); 'stop' ends the runner. */
-  idle?(end: LogPosition, checkpoint: (sql: Sql) => Promise<void>, lease: Lease): Promise<void | 'stop'>;
+  idle?(end: LogPosition, checkpoint: (sql: Sql) => Promise<void>, lease: Lease): Promise<'stop' | undefined>;
   /** Work besides the log, run before each read (retries that have come due). */
   tick?(lease: Lease): Promise<void>;
   /** The lease was taken: load what the consumer keeps in memory. */
@@ -166,7 +166,7 @@ export class SubscriptionRunner {
     });
     const full = batch.events.length === this.#batchSize;
     const checkpoint = (sql: Sql) => writeCheckpoint(sql, s, lease, batch.end);
-    let outcome: void | 'stop';
+    let outcome: 'stop' | undefined;
     if (batch.events.length > 0) {
       outcome = await this.#consumer.consume(batch.events, batch.end, checkpoint, lease, !full);
     } else {
