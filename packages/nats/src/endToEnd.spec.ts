@@ -3,20 +3,24 @@
 // development dependency of this package, for this test.)
 import {
   AggregateRoot,
+  type Application,
   command,
   consumeFromBus,
   createApplication,
   event,
   eventHandler,
   handler,
+  type MessageBus,
   ok,
   type Repository,
   token,
   unchecked,
 } from '@myelin/core';
 import {
+  type Database,
   IntegrationPublisher,
   pgliteDatabase,
+  postgresDatabase,
   postgresEventSourcedRepository,
   postgresPersistence,
 } from '@myelin/postgres';
@@ -132,6 +136,97 @@ describe('integration events from a PostgreSQL outbox to another service over NA
       await admin.close();
       await orders.close();
       await kitchen.close();
+    }
+  });
+});
+
+describe('two consumer processes sharing a subscription, one of them dying mid-batch', () => {
+  it('handle every event exactly once in effect: what the dead one committed but never acked is not redone', {
+    timeout: 30_000,
+  }, async () => {
+    const id = crypto.randomUUID().replaceAll('-', '').slice(0, 10);
+    const natsOptions = {
+      servers,
+      stream: `K_${id}`,
+      subjectPrefix: `k${id}.events`,
+      deadLetterPrefix: `k${id}.dead`,
+      ackWaitMs: 1000,
+      onError: () => {},
+    };
+    const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+    const schema = `nats_${id}`;
+    // Two processes of the kitchen service: their own database handles on one database, their own NATS connections.
+    const handles = [0, 1].map(() => postgresDatabase({ connectionString: url, schema }));
+    const cut = await connect({ servers });
+    const buses = [
+      await NatsMessageBus.connect({ ...natsOptions, service: 'kitchen', connection: cut }),
+      await NatsMessageBus.connect({ ...natsOptions, service: 'kitchen' }),
+    ];
+    const orders = await NatsMessageBus.connect({ ...natsOptions, service: 'orders' });
+    const cooked = new Map<string, number>();
+    let handledByFirst = 0;
+    const apps: Application[] = [];
+    try {
+      for (const [i, database] of handles.entries()) {
+        const cook = eventHandler({ name: 'cook', idempotent: true }, OrderPlaced, async (e) => {
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          cooked.set(e.orderId, (cooked.get(e.orderId) ?? 0) + 1);
+        });
+        const app = await createApplication().include(postgresPersistence(database)).handle(cook).build();
+        apps.push(app);
+        const bus = buses[i] as NatsMessageBus;
+        // The first process dies right after its fourth handler committed, before the bus could acknowledge it.
+        const dying: MessageBus = {
+          publish: (messages) => bus.publish(messages),
+          subscribe: (type, handler, options) =>
+            bus.subscribe(
+              type,
+              async (message) => {
+                await handler(message);
+                if (i === 0 && ++handledByFirst === 4) await cut.close();
+              },
+              options,
+            ),
+        };
+        consumeFromBus(app, i === 0 ? dying : bus, [cook]);
+      }
+      const placed = Array.from({ length: 40 }, (_, n) => ({
+        data: { orderId: `k${n}`, pizzas: 1 },
+        metadata: {
+          eventId: crypto.randomUUID(),
+          type: OrderPlaced.type,
+          version: 1,
+          occurredAt: new Date(),
+          correlationId: 'c',
+          causationId: undefined,
+          principal: undefined,
+        },
+      }));
+      await orders.publish(placed);
+      const db = handles[1] as Database;
+      const inbox = async () =>
+        (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".inbox`)).rows[0]?.n ?? 0;
+      await eventually(
+        () => handledByFirst >= 4,
+        () => handledByFirst,
+      );
+      const deadline = Date.now() + 20_000;
+      while ((await inbox()) < 40 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // one more ack wait: nothing else comes
+      expect(await inbox()).toBe(40);
+      // In effect once: the fourth order's cooking committed (inbox row) exactly once, whoever got it again.
+      expect([...cooked.keys()].sort()).toEqual(placed.map((p) => p.data.orderId).sort());
+      expect([...cooked.values()].every((n) => n === 1)).toBe(true);
+    } finally {
+      for (const bus of [...buses, orders]) await bus.close().catch(() => {});
+      for (const app of apps) await app.dispose();
+      await (handles[0] as Database).exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      for (const database of handles) await database.close();
+      const admin = await connect({ servers });
+      const jsm = await jetstreamManager(admin);
+      await jsm.streams.delete(natsOptions.stream).catch(() => {});
+      await jsm.streams.delete(`${natsOptions.stream}_DEAD`).catch(() => {});
+      await admin.close();
     }
   });
 });
