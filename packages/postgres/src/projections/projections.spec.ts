@@ -15,7 +15,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
-import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
+import { appendToStream, PostgresEventStore } from '../eventStore/postgresEventStore.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { engines, postgresUrl, type TestDatabase } from '../testing/databases.ts';
@@ -396,6 +396,69 @@ describe('projection runners in several processes on PostgreSQL', () => {
     test = await (engines.find((e) => e.name === 'postgres') as (typeof engines)[number]).open();
   });
   afterAll(() => test.drop());
+
+  it('with concurrent writers and one long-open transaction, ends with every event exactly once', {
+    timeout: 30_000,
+  }, async () => {
+    type Applied = { id: string; applied: number };
+    const model = documents<Applied>('late-writers');
+    const p = projection(model).on(Opened, async (e, docs) => {
+      if (!e.id.startsWith('w')) return; // the other tests' tickets share the log
+      const current = await docs.get(e.id);
+      await docs.put(e.id, { id: e.id, applied: (current?.applied ?? 0) + 1 });
+    });
+    const app = await build(test.database, [p]);
+    const daemon = new ProjectionDaemon(app, test.database, { ...fast, batchSize: 7 }).start();
+    let commit: () => void = () => {};
+    const held = new Promise<void>((resolve) => (commit = resolve));
+    let begun: () => void = () => {};
+    const written = new Promise<void>((resolve) => (begun = resolve));
+    const id = crypto.randomUUID();
+    const late = test.database.transaction(async (sql) => {
+      await appendToStream(
+        sql,
+        test.database.schema,
+        'Ticket-w-late',
+        [
+          {
+            data: { id: 'w-late', queue: 'q', title: 'late' },
+            metadata: {
+              eventId: id,
+              type: Opened.type,
+              version: 1,
+              occurredAt: new Date(),
+              correlationId: id,
+              causationId: undefined,
+              principal: undefined,
+            },
+          },
+        ],
+        'no_stream',
+      );
+      begun();
+      await held;
+    });
+    await written;
+    let opened = 0;
+    const writers = [0, 1, 2].map(async () => {
+      for (let i = 0; i < 20; i++) {
+        await app.mediator.execute(new Open({ id: `w${++opened}`, queue: 'q', title: 't' }));
+      }
+    });
+    await Promise.all(writers);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Nothing after the open transaction is projected yet: the runner stops at the horizon.
+    expect((await readerOf(test.database, model).find()).total).toBe(0);
+    commit();
+    await late;
+    await eventually(async () => (await readerOf(test.database, model).find()).total === 61, 'all 61');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await daemon.stop();
+    const all = await readerOf(test.database, model).find({ pageSize: 100 });
+    expect(all.total).toBe(61);
+    expect(all.items.filter((doc) => doc.applied !== 1)).toEqual([]);
+    await app.dispose();
+  });
 
   it('run one active runner per projection; a standby takes over when the active one stops', async () => {
     const handles = [0, 1].map(() =>
