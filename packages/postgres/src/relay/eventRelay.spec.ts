@@ -41,7 +41,7 @@ function noted(stream: string, n: number, type: string = Noted.type): NewEvent {
 async function eventually(
   check: () => boolean | Promise<boolean>,
   describe: () => unknown,
-  ms = 4000,
+  ms = 15_000,
 ): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
@@ -237,7 +237,7 @@ describe('relays in several processes on PostgreSQL', () => {
     );
     const failover = Date.now() - started;
     expect(lastBy).toBe(1 - active);
-    expect(failover).toBeLessThan(5000);
+    expect(failover).toBeLessThan(10_000);
     expect([...counts.values()].every((count) => count === 1)).toBe(true);
 
     await relays[1 - active]?.stop();
@@ -304,7 +304,7 @@ describe('relays in several processes on PostgreSQL', () => {
       () => seen,
       3000,
     );
-    expect(Date.now() - started).toBeLessThan(2000); // a poll would have taken a minute
+    expect(Date.now() - started).toBeLessThan(10_000); // a poll would have taken a minute
     await relay.stop();
     await app.dispose();
     await reader.close();
