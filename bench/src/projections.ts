@@ -1,0 +1,232 @@
+// Catch-up and lag of Myelin's projections (issue 4), against a raw `pg` loop reading the same log. In progress:
+// the emmett comparison is not written yet (its column prints '–'), so no results file is written.
+//   raw    a pg loop reading the 200,000-event log in pages of `page`, below the horizon (events/s)
+//   noop   a ProjectionDaemon catching up through a projection whose handler does nothing (events/s)
+//   table  the same into a table read model, one upsert per event (events/s)
+//   lag    from a command's commit to its event in an async read model, at a steady 200 commands/s (ms)
+import {
+  AggregateRoot,
+  command,
+  createApplication,
+  event,
+  handler,
+  ok,
+  type Repository,
+  token,
+  unchecked,
+} from '@myelin/core';
+import {
+  type Database,
+  documents,
+  migrate,
+  ProjectionDaemon,
+  postgresDatabase,
+  postgresEventSourcedRepository,
+  postgresPersistence,
+  postgresProjections,
+  projection,
+  projectionSubscription,
+  table,
+} from '@myelin/postgres';
+import pg from 'pg';
+import { connectionString } from './append/workload.ts';
+
+const events = Number(process.env.PROJECTION_EVENTS ?? 200_000);
+const page = 500;
+const Deposited = event('bench.deposited.v1', unchecked<{ account: string; amount: number }>());
+
+async function seed(database: Database): Promise<void> {
+  await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
+  await migrate(database);
+  // In transactions of 1,000 events, as many commands' worth of commits would leave them.
+  for (let start = 0; start < events; start += 1000) {
+    await database.query(
+      `INSERT INTO ${database.schema}.events
+         (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id)
+       SELECT gen_random_uuid()::text, 'acct-' || (g / 10), (g % 10) + 1, $3, 1,
+         jsonb_build_object('account', 'acct-' || (g / 10), 'amount', 1), now(), 'bench'
+       FROM generate_series($1::int, $2::int) g`,
+      [start, Math.min(start + 999, events - 1), Deposited.type],
+    );
+  }
+}
+
+async function raw(schema: string): Promise<number> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  const started = performance.now();
+  let tx = '0';
+  let seq = '0';
+  let read = 0;
+  for (;;) {
+    const { rows } = await client.query<{ tx: string; seq: string; data: unknown }>(
+      `SELECT transaction_id::text AS tx, sequence::text AS seq, event_id, stream_id, stream_version, type,
+         type_version, data, occurred_at, correlation_id, causation_id, principal FROM ${schema}.events
+       WHERE (transaction_id, sequence) > ($1::text::xid8, $2::bigint)
+         AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY transaction_id, sequence LIMIT $3`,
+      [tx, seq, page],
+    );
+    if (rows.length === 0) break;
+    read += rows.length;
+    const last = rows.at(-1) as { tx: string; seq: string };
+    tx = last.tx;
+    seq = last.seq;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await client.end();
+  if (read !== events) throw new Error(`raw read ${read} of ${events} events`);
+  return Math.round(read / seconds);
+}
+
+/** Catches a projection up from the start of the log; events/s until its checkpoint has passed every event. */
+async function catchUp(database: Database, p: ReturnType<typeof projection>): Promise<number> {
+  const app = await createApplication()
+    .include(postgresPersistence(database), postgresProjections([p]))
+    .build();
+  const subscription = projectionSubscription(p.name, p.version);
+  const started = performance.now();
+  const daemon = new ProjectionDaemon(app, database, { batchSize: page, pollMs: 50 }).start();
+  for (;;) {
+    const { rows } = await database.query<{ behind: boolean }>(
+      `SELECT EXISTS (SELECT FROM ${database.schema}.events e, ${database.schema}.subscriptions s
+         WHERE s.name = $1 AND (e.transaction_id, e.sequence) > (s.transaction_id, s.sequence)) AS behind,
+         EXISTS (SELECT FROM ${database.schema}.subscriptions WHERE name = $1) AS started`,
+      [subscription],
+    );
+    if (rows[0]?.behind === false && (rows[0] as { started?: boolean }).started === true) break;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await daemon.stop();
+  await app.dispose();
+  return Math.round(events / seconds);
+}
+
+class Account extends AggregateRoot<{ balance: number }, InstanceType<typeof Deposited>> {
+  constructor(id: string) {
+    super(id, { balance: 0 });
+  }
+  deposit(amount: number): void {
+    this.raise(new Deposited({ account: this.id, amount }));
+  }
+  protected override apply(state: { balance: number }, e: InstanceType<typeof Deposited>) {
+    return { balance: state.balance + e.amount };
+  }
+}
+const Accounts = token<Repository<Account>>('bench.Accounts');
+const Deposit = command('bench.deposit', unchecked<{ account: string }>()).returns<void>();
+
+/** Commands at a steady `rate` for `seconds`; for each, the time from its commit to its async read model's. */
+async function lag(database: Database, rate = 200, seconds = 10): Promise<{ p50: number; p99: number }> {
+  await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
+  const balances = projection(documents<{ balance: number }>('lag-balances')).on(
+    Deposited,
+    async (e, docs) => {
+      const current = await docs.get(e.account);
+      await docs.put(e.account, { balance: (current?.balance ?? 0) + e.amount });
+    },
+  );
+  const app = await createApplication()
+    .include(postgresPersistence(database), postgresProjections([balances]))
+    .register(postgresEventSourcedRepository(Accounts, Account, { events: [Deposited] }))
+    .handle(
+      handler(Deposit, { accounts: Accounts }, async (c, { accounts }) => {
+        const found = await accounts.get(c.account);
+        const account = found ?? new Account(c.account);
+        account.deposit(1);
+        await (found === undefined ? accounts.add(account) : accounts.update(account));
+        return ok(undefined);
+      }),
+    )
+    .build();
+  const daemon = new ProjectionDaemon(app, database, { batchSize: page }).start();
+  const pending: { position: string; committed: number }[] = [];
+  const lags: number[] = [];
+  let writing = true;
+  // The watcher reads the projection's checkpoint every millisecond: a write is visible once the checkpoint,
+  // which commits with the batch, has passed its position.
+  const watcher = (async () => {
+    const subscription = projectionSubscription('lag-balances', 1);
+    while (writing || pending.length > 0) {
+      const { rows } = await database.query<{ tx: string; seq: string }>(
+        `SELECT transaction_id::text AS tx, sequence::text AS seq FROM ${database.schema}.subscriptions WHERE name = $1`,
+        [subscription],
+      );
+      const now = performance.now();
+      const at = rows[0];
+      if (at !== undefined) {
+        while (
+          pending.length > 0 &&
+          passed(`${at.tx}.${at.seq}`, (pending[0] as { position: string }).position)
+        ) {
+          lags.push(now - (pending.shift() as { committed: number }).committed);
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+  })();
+  const interval = 1000 / rate;
+  const start = performance.now();
+  for (let i = 0; performance.now() - start < seconds * 1000; i++) {
+    const due = start + i * interval;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const result = await app.mediator.execute(new Deposit({ account: `acct-${i % 50}` }));
+    if (result.ok && result.position !== undefined)
+      pending.push({ position: result.position, committed: performance.now() });
+  }
+  writing = false;
+  await watcher;
+  await daemon.stop();
+  await app.dispose();
+  lags.sort((a, b) => a - b);
+  const at = (q: number) =>
+    Math.round((lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? 0) * 10) / 10;
+  return { p50: at(0.5), p99: at(0.99) };
+}
+
+function passed(checkpoint: string, position: string): boolean {
+  const [ct, cs] = checkpoint.split('.').map(BigInt) as [bigint, bigint];
+  const [pt, ps] = position.split('.').map(BigInt) as [bigint, bigint];
+  return ct > pt || (ct === pt && cs >= ps);
+}
+
+export async function main(): Promise<void> {
+  const database = postgresDatabase({ connectionString, schema: 'bench_projections', max: 8 });
+  try {
+    await seed(database);
+    console.log(`projections: ${events} events in the log, pages of ${page}`);
+    const rawRate = await raw(database.schema);
+    const noop = await catchUp(
+      database,
+      projection(documents<Record<string, never>>('noop')).on(Deposited, () => {}),
+    );
+    const balances = table<{ account: string; balance: number }>('balances', {
+      columns: 'account text PRIMARY KEY, balance integer NOT NULL',
+      key: ['account'],
+    });
+    const tableRate = await catchUp(
+      database,
+      projection(balances).on(Deposited, async (e, t) => {
+        await t.sql.query(
+          `INSERT INTO ${t.table} (account, balance) VALUES ($1, $2)
+           ON CONFLICT (account) DO UPDATE SET balance = ${t.table}.balance + EXCLUDED.balance`,
+          [e.account, e.amount],
+        );
+      }),
+    );
+    const { p50, p99 } = await lag(database);
+    console.log(
+      '| raw | noop | noop/raw (target ≥ 0.75) | table | emmett | lagP50Ms | lagP99Ms (target ≤ 10) |',
+    );
+    console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    console.log(
+      `| ${rawRate} | ${noop} | ${(noop / rawRate).toFixed(2)} | ${tableRate} | – | ${p50} | ${p99} |`,
+    );
+    console.log('\nemmett is not measured yet: bench/results/projections.json not written');
+  } finally {
+    await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`).catch(() => {});
+    await database.close();
+  }
+}
