@@ -88,13 +88,13 @@ async function catchUp(database: Database, p: ReturnType<typeof projection>): Pr
   const started = performance.now();
   const daemon = new ProjectionDaemon(app, database, { batchSize: page, pollMs: 50 }).start();
   for (;;) {
-    const { rows } = await database.query<{ behind: boolean }>(
+    const { rows } = await database.query<{ behind: boolean; started: boolean }>(
       `SELECT EXISTS (SELECT FROM ${database.schema}.events e, ${database.schema}.subscriptions s
          WHERE s.name = $1 AND (e.transaction_id, e.sequence) > (s.transaction_id, s.sequence)) AS behind,
          EXISTS (SELECT FROM ${database.schema}.subscriptions WHERE name = $1) AS started`,
       [subscription],
     );
-    if (rows[0]?.behind === false && (rows[0] as { started?: boolean }).started === true) break;
+    if (rows[0]?.started === true && !rows[0].behind) break;
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
   const seconds = (performance.now() - started) / 1000;

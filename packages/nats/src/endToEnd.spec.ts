@@ -16,6 +16,7 @@ import {
   token,
   unchecked,
 } from '@myelin/core';
+import { newEvent } from '@myelin/core/testing';
 import {
   type Database,
   IntegrationPublisher,
@@ -190,18 +191,9 @@ describe('two consumer processes sharing a subscription, one of them dying mid-b
         };
         consumeFromBus(app, i === 0 ? dying : bus, [cook]);
       }
-      const placed = Array.from({ length: 40 }, (_, n) => ({
-        data: { orderId: `k${n}`, pizzas: 1 },
-        metadata: {
-          eventId: crypto.randomUUID(),
-          type: OrderPlaced.type,
-          version: 1,
-          occurredAt: new Date(),
-          correlationId: 'c',
-          causationId: undefined,
-          principal: undefined,
-        },
-      }));
+      const placed = Array.from({ length: 40 }, (_, n) =>
+        newEvent(OrderPlaced.type, { orderId: `k${n}`, pizzas: 1 }, { correlationId: 'c' }),
+      );
       await orders.publish(placed);
       const db = handles[1] as Database;
       const inbox = async () =>

@@ -4,6 +4,7 @@ import { isConcurrencyError } from '../persistence/repository.ts';
 import { type Upcaster, upcaster } from '../persistence/upcasting.ts';
 import { SpecificationError } from './aggregateSpec.ts';
 import { type ContractCase, expectEqual, expectRejection, uniqueName } from './contract.ts';
+import { newEvent } from './events.ts';
 
 /** What the event store contract runs against: stores over one database, made with the given options. */
 export interface EventStoreUnderTest {
@@ -12,20 +13,18 @@ export interface EventStoreUnderTest {
 
 const occurredAt = new Date('2026-01-02T03:04:05.678Z');
 
-function newEvent(amount: number, overrides: Partial<NewEvent['metadata']> = {}): NewEvent {
-  return {
-    data: { amount, note: `deposit ${amount}` },
-    metadata: {
-      eventId: crypto.randomUUID(),
-      type: 'account.deposited',
-      version: 1,
+function deposit(amount: number, overrides: Partial<NewEvent['metadata']> = {}): NewEvent {
+  return newEvent(
+    'account.deposited',
+    { amount, note: `deposit ${amount}` },
+    {
       occurredAt,
       correlationId: 'correlation-1',
       causationId: 'command-1',
       principal: 'alice',
       ...overrides,
     },
-  };
+  );
 }
 
 const amounts = (events: readonly StoredEvent[]) => events.map((e) => (e.data as { amount: number }).amount);
@@ -61,15 +60,15 @@ export function eventStoreContract(): ContractCase<EventStoreUnderTest>[] {
       async run(subject) {
         const store = subject.store();
         const s = uniqueName('account-');
-        expectEqual((await store.append(s, [newEvent(1)], 'no_stream')).nextVersion, 1, 'first append');
+        expectEqual((await store.append(s, [deposit(1)], 'no_stream')).nextVersion, 1, 'first append');
         const taken = await expectRejection(
-          () => store.append(s, [newEvent(2)], 'no_stream'),
+          () => store.append(s, [deposit(2)], 'no_stream'),
           isConcurrencyError,
           'no_stream on an existing stream',
         );
         expectEqual((taken as Error).message, `'${s}' already exists (at version 1)`, 'message');
         const stale = await expectRejection(
-          () => store.append(s, [newEvent(2)], 0),
+          () => store.append(s, [deposit(2)], 0),
           isConcurrencyError,
           'a stale expected version',
         );
@@ -78,14 +77,14 @@ export function eventStoreContract(): ContractCase<EventStoreUnderTest>[] {
           `'${s}' was expected at version 0 but is at version 1`,
           'message',
         );
-        expectEqual((await store.append(s, [newEvent(2), newEvent(3)], 1)).nextVersion, 3, 'exactly 1');
-        expectEqual((await store.append(s, [newEvent(4)], 'any')).nextVersion, 4, 'any');
+        expectEqual((await store.append(s, [deposit(2), deposit(3)], 1)).nextVersion, 3, 'exactly 1');
+        expectEqual((await store.append(s, [deposit(4)], 'any')).nextVersion, 4, 'any');
         await expectRejection(
-          () => store.append(uniqueName('missing-'), [newEvent(1)], 3),
+          () => store.append(uniqueName('missing-'), [deposit(1)], 3),
           (error) => isConcurrencyError(error) && error.actualVersion === undefined,
           'an expected version on a missing stream',
         );
-        expectEqual((await store.append(uniqueName('fresh-'), [newEvent(1)], 0)).nextVersion, 1, '0 = new');
+        expectEqual((await store.append(uniqueName('fresh-'), [deposit(1)], 0)).nextVersion, 1, '0 = new');
         expectEqual(amounts(await store.readStream(s)), [1, 2, 3, 4], 'the stream');
       },
     },
@@ -94,9 +93,9 @@ export function eventStoreContract(): ContractCase<EventStoreUnderTest>[] {
       async run(subject) {
         const store = subject.store();
         const s = uniqueName('account-');
-        await store.append(s, [newEvent(1)]);
+        await store.append(s, [deposit(1)]);
         await expectRejection(
-          () => store.append(s, [newEvent(2), newEvent(3)], 5),
+          () => store.append(s, [deposit(2), deposit(3)], 5),
           isConcurrencyError,
           'stale append',
         );
@@ -108,11 +107,11 @@ export function eventStoreContract(): ContractCase<EventStoreUnderTest>[] {
       async run(subject) {
         const store = subject.store();
         const s = uniqueName('account-');
-        const events = [newEvent(1), newEvent(2)];
+        const events = [deposit(1), deposit(2)];
         const first = await store.append(s, events, 'no_stream');
         expectEqual(await store.append(s, events, 'no_stream'), first, 'the retried append result');
         expectEqual(amounts(await store.readStream(s)), [1, 2], 'the stream after a retry');
-        const third = newEvent(3);
+        const third = deposit(3);
         // A retry that carries one more event stores only the new one.
         expectEqual((await store.append(s, [...events, third], 'any')).nextVersion, 3, 'partial retry');
         expectEqual(amounts(await store.readStream(s)), [1, 2, 3], 'the stream after a partial retry');
@@ -123,7 +122,7 @@ export function eventStoreContract(): ContractCase<EventStoreUnderTest>[] {
       async run(subject) {
         const store = subject.store();
         const s = uniqueName('account-');
-        await store.append(s, [newEvent(1), newEvent(2), newEvent(3)]);
+        await store.append(s, [deposit(1), deposit(2), deposit(3)]);
         expectEqual(amounts(await store.readStream(s)), [1, 2, 3], 'forwards');
         expectEqual(amounts(await store.readStream(s, { from: 2 })), [2, 3], 'forwards from 2');
         expectEqual(amounts(await store.readStream(s, { limit: 2 })), [1, 2], 'forwards, 2 of them');
@@ -148,10 +147,10 @@ export function eventStoreContract(): ContractCase<EventStoreUnderTest>[] {
         const start = await head(store);
         const a = uniqueName('a-');
         const b = uniqueName('b-');
-        const first = newEvent(1, { causationId: undefined, principal: undefined });
-        await store.append(a, [first, newEvent(2)]);
-        const appended = await store.append(b, [newEvent(10)]);
-        await store.append(a, [newEvent(3)]);
+        const first = deposit(1, { causationId: undefined, principal: undefined });
+        await store.append(a, [first, deposit(2)]);
+        const appended = await store.append(b, [deposit(10)]);
+        await store.append(a, [deposit(3)]);
         const log = await readAllOf(store, start, [a, b], 4);
         expectEqual(
           log.map(
@@ -186,8 +185,8 @@ export function eventStoreContract(): ContractCase<EventStoreUnderTest>[] {
         const s = uniqueName('account-');
         const start = await head(subject.store());
         await subject.store().append(s, [
-          { data: { owner: 'Ann Lee' }, metadata: { ...newEvent(0).metadata, type, version: 1 } },
-          { data: { first: 'Bo', last: 'Ng' }, metadata: { ...newEvent(0).metadata, type, version: 2 } },
+          { data: { owner: 'Ann Lee' }, metadata: { ...deposit(0).metadata, type, version: 1 } },
+          { data: { first: 'Bo', last: 'Ng' }, metadata: { ...deposit(0).metadata, type, version: 2 } },
         ]);
         const store = subject.store({
           upcasters: [

@@ -2,5 +2,6 @@
 export { type AggregateOutcome, assertEvents, given, SpecificationError } from './aggregateSpec.ts';
 export type { ContractCase } from './contract.ts';
 export { type EventStoreUnderTest, eventStoreContract } from './eventStoreContract.ts';
+export { newEvent } from './events.ts';
 export { expectFailure, expectSuccess, type TestApplication, testApplication } from './handlerSpec.ts';
 export { type PersistenceUnderTest, repositoryContract } from './repositoryContract.ts';

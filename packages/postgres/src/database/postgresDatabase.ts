@@ -82,8 +82,9 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
       client.on('error', (error) => end(error));
       client.on('end', () => end(undefined));
       await client.connect();
-      // TCP keep-alives on both ends: if this host goes away, the server notices within about 15 s and releases
-      // the session's locks (a lease held here), not after the operating system's default of two hours.
+      // TCP keep-alives on both ends: if this host goes away, the server gives up on the session after 5 s of
+      // silence and 5 unanswered probes 2 s apart, and releases its locks (a lease held here), rather than after
+      // the operating system's default of two hours.
       await client.query(
         'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 5',
       );

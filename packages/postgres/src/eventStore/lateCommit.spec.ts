@@ -1,20 +1,10 @@
-import { comparePositions, type NewEvent, type StoredEvent, startOfLog } from '@myelin/core';
+import { comparePositions, type StoredEvent, startOfLog } from '@myelin/core';
+import { newEvent } from '@myelin/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engines, type TestDatabase } from '../testing/databases.ts';
 import { appendToStream, PostgresEventStore } from './postgresEventStore.ts';
 
-const newEvent = (label: string): NewEvent => ({
-  data: { label },
-  metadata: {
-    eventId: crypto.randomUUID(),
-    type: 'test.happened',
-    version: 1,
-    occurredAt: new Date(),
-    correlationId: 'c',
-    causationId: undefined,
-    principal: undefined,
-  },
-});
+const happened = (label: string) => newEvent('test.happened', { label }, { correlationId: 'c' });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -38,7 +28,7 @@ describe.each(engines)('reading the log on $name while a transaction commits lat
     let entered = () => {};
     const inside = new Promise<void>((resolve) => (entered = resolve));
     const late = database.transaction(async (sql) => {
-      await appendToStream(sql, database.schema, lateStream, [newEvent('late')], 'any');
+      await appendToStream(sql, database.schema, lateStream, [happened('late')], 'any');
       entered();
       await gate;
     });
@@ -46,7 +36,7 @@ describe.each(engines)('reading the log on $name while a transaction commits lat
 
     // Later appends commit while it is open (on PGlite, with one connection, they queue behind it instead).
     const later = Promise.all(
-      laterStreams.map((stream, i) => store.append(stream, [newEvent(`later ${i}`)])),
+      laterStreams.map((stream, i) => store.append(stream, [happened(`later ${i}`)])),
     );
     if (engine.name === 'postgres') {
       await later;

@@ -1,5 +1,4 @@
-import type { NewEvent } from '@myelin/core';
-import { eventStoreContract } from '@myelin/core/testing';
+import { eventStoreContract, newEvent } from '@myelin/core/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../database/database.ts';
@@ -34,7 +33,11 @@ describe('prepared statements on PostgreSQL', () => {
       // The same append text but another schema on one connection: each must go to its own log, every time.
       for (let round = 1; round <= 3; round++) {
         for (const [i, store] of stores.entries()) {
-          await store.append('s', [newEvent({ round, store: i })], round === 1 ? 'no_stream' : round - 1);
+          await store.append(
+            's',
+            [newEvent('test.happened.v1', { round, store: i })],
+            round === 1 ? 'no_stream' : round - 1,
+          );
         }
       }
       for (const [i, store] of stores.entries()) {
@@ -48,19 +51,3 @@ describe('prepared statements on PostgreSQL', () => {
     }
   });
 });
-
-function newEvent(data: unknown): NewEvent {
-  const id = crypto.randomUUID();
-  return {
-    data,
-    metadata: {
-      eventId: id,
-      type: 'test.happened.v1',
-      version: 1,
-      occurredAt: new Date(),
-      correlationId: id,
-      causationId: undefined,
-      principal: undefined,
-    },
-  };
-}

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NewEvent } from '@myelin/core';
+import { newEvent } from '@myelin/core/testing';
 import { describe, expect, it } from 'vitest';
 import type { Database } from '../database/database.ts';
 import { pgliteDatabase } from '../database/pgliteDatabase.ts';
@@ -44,22 +45,9 @@ function runReader(args: readonly string[], until?: (projected: number, tallied:
 }
 
 function ticks(): NewEvent[][] {
+  // 'crash.ticked' is Ticked in testing/crashReader.ts (a script: importing it would run it).
   return Array.from({ length: events / 10 }, (_, stream) =>
-    Array.from({ length: 10 }, (_, i) => {
-      const id = crypto.randomUUID();
-      return {
-        data: { n: stream * 10 + i },
-        metadata: {
-          eventId: id,
-          type: 'crash.ticked', // Ticked in testing/crashReader.ts (a script: importing it would run it)
-          version: 1,
-          occurredAt: new Date(),
-          correlationId: id,
-          causationId: undefined,
-          principal: undefined,
-        },
-      };
-    }),
+    Array.from({ length: 10 }, (_, i) => newEvent('crash.ticked', { n: stream * 10 + i })),
   );
 }
 

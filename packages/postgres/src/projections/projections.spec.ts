@@ -12,6 +12,7 @@ import {
   token,
   unchecked,
 } from '@myelin/core';
+import { newEvent } from '@myelin/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
@@ -296,20 +297,8 @@ describe.each(engines)('projections on $name', (engine) => {
     await eventually(async () => (await statusOf('inline-marks')) === 'active', 'active');
     await app.mediator.execute(new Open({ id: 'm1', queue: 'q', title: 'by a command' }));
     // Written around the application, as a process running other code (or a script) would.
-    const id = crypto.randomUUID();
     await new PostgresEventStore(test.database).append('Ticket-m2', [
-      {
-        data: { id: 'm2', queue: 'q', title: 'appended' },
-        metadata: {
-          eventId: id,
-          type: Opened.type,
-          version: 1,
-          occurredAt: new Date(),
-          correlationId: id,
-          causationId: undefined,
-          principal: undefined,
-        },
-      },
+      newEvent(Opened.type, { id: 'm2', queue: 'q', title: 'appended' }),
     ]);
     const docs = readerOf(test.database, model);
     await eventually(async () => (await docs.get('m2')) !== undefined, 'm2 applied by the runner');
@@ -413,28 +402,9 @@ describe('projection runners in several processes on PostgreSQL', () => {
     const held = new Promise<void>((resolve) => (commit = resolve));
     let begun: () => void = () => {};
     const written = new Promise<void>((resolve) => (begun = resolve));
-    const id = crypto.randomUUID();
     const late = test.database.transaction(async (sql) => {
-      await appendToStream(
-        sql,
-        test.database.schema,
-        'Ticket-w-late',
-        [
-          {
-            data: { id: 'w-late', queue: 'q', title: 'late' },
-            metadata: {
-              eventId: id,
-              type: Opened.type,
-              version: 1,
-              occurredAt: new Date(),
-              correlationId: id,
-              causationId: undefined,
-              principal: undefined,
-            },
-          },
-        ],
-        'no_stream',
-      );
+      const event = newEvent(Opened.type, { id: 'w-late', queue: 'q', title: 'late' });
+      await appendToStream(sql, test.database.schema, 'Ticket-w-late', [event], 'no_stream');
       begun();
       await held;
     });

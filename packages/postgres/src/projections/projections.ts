@@ -41,6 +41,9 @@ export function projectionSubscription(name: string, version: number): string {
   return `projection:${name}:v${version}`;
 }
 
+/** The same name in SQL, for a row of `projections` aliased `p`: to join it with its subscription. */
+const subscriptionOfRow = `'projection:' || p.name || ':v' || p.version`;
+
 /**
  * Registers projections with an application on `postgresPersistence`: each version is recorded (and its table
  * created) at build, inline ones run in every commit that writes their events, and each read model becomes the
@@ -62,6 +65,7 @@ export function postgresProjections(projections: readonly Projection[], options:
     for (const p of projections) {
       builder.scoped(
         p.model as Token<unknown>,
+        // RegisteredProjections: a reader exists only once its projection is recorded (and its table made).
         { database: PostgresDatabase, context: ExecutionContext, registered: RegisteredProjections },
         ({ database, context }): unknown => {
           const ready = () =>
@@ -245,7 +249,7 @@ async function readYourWrites(
     }>(
       `SELECT p.mode, p.status, s.transaction_id::text AS tx, s.sequence::text AS seq
        FROM ${database.schema}.projections p
-       LEFT JOIN ${database.schema}.subscriptions s ON s.name = 'projection:' || p.name || ':v' || p.version
+       LEFT JOIN ${database.schema}.subscriptions s ON s.name = ${subscriptionOfRow}
        WHERE p.name = $1 AND p.status <> 'retired' ORDER BY p.status = 'active' DESC, p.version DESC LIMIT 1`,
       [name],
     );
@@ -306,7 +310,7 @@ export async function projectionLag(database: Database): Promise<readonly Projec
        (SELECT transaction_id::text || '.' || sequence::text FROM ${s}.events
         ORDER BY transaction_id DESC, sequence DESC LIMIT 1) AS head
      FROM ${s}.projections p
-     LEFT JOIN ${s}.subscriptions s ON s.name = 'projection:' || p.name || ':v' || p.version
+     LEFT JOIN ${s}.subscriptions s ON s.name = ${subscriptionOfRow}
      CROSS JOIN LATERAL (
        SELECT count(*)::int AS n, (extract(epoch FROM now() - min(e.occurred_at)) * 1000)::float8 AS age_ms
        FROM ${s}.events e

@@ -7,6 +7,7 @@ import {
   type NewEvent,
   unchecked,
 } from '@myelin/core';
+import { newEvent } from '@myelin/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
@@ -22,19 +23,7 @@ const Again = event('test.again.v1', unchecked<{ stream: string; n: number }>())
 const Shared = event('test.shared.v1', unchecked<{ stream: string; n: number }>());
 
 function noted(stream: string, n: number, type: string = Noted.type): NewEvent {
-  const id = crypto.randomUUID();
-  return {
-    data: { stream, n },
-    metadata: {
-      eventId: id,
-      type,
-      version: 1,
-      occurredAt: new Date(),
-      correlationId: id,
-      causationId: undefined,
-      principal: undefined,
-    },
-  };
+  return newEvent(type, { stream, n });
 }
 
 /** Resolves when `check` holds, polling; fails after `ms` with what was seen. */

@@ -98,10 +98,13 @@ export class PostgresUnitOfWork implements UnitOfWork {
       const change: Change = { aggregate: entry.aggregate, operation: entry.operation, events };
       if (entry.changed(change)) changes.push({ entry, change });
     }
-    const types = new Set(changes.flatMap(({ change }) => change.events.map((event) => event.metadata.type)));
+    // The written types are gathered only when some enlisted write asks for them: most commits have none.
+    let types: ReadonlySet<string> | undefined;
+    const written = () =>
+      (types ??= new Set(changes.flatMap(({ change }) => change.events.map((event) => event.metadata.type))));
     const enlisted = this.#enlisted
       .splice(0)
-      .filter(({ when }) => when === undefined || when(types))
+      .filter(({ when }) => when === undefined || when(written()))
       .map(({ write }) => write);
     if (changes.length === 0 && enlisted.length === 0) {
       this.#tracked.clear();
