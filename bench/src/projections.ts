@@ -18,7 +18,6 @@ import {
 import {
   type Database,
   documents,
-  migrate,
   ProjectionDaemon,
   postgresDatabase,
   postgresEventSourcedRepository,
@@ -30,26 +29,11 @@ import {
 } from '@myelin/postgres';
 import pg from 'pg';
 import { connectionString } from './append/workload.ts';
+import { seedLog } from './seedLog.ts';
 
 const events = Number(process.env.PROJECTION_EVENTS ?? 200_000);
 const page = 500;
 const Deposited = event('bench.deposited.v1', unchecked<{ account: string; amount: number }>());
-
-async function seed(database: Database): Promise<void> {
-  await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
-  await migrate(database);
-  // In transactions of 1,000 events, as many commands' worth of commits would leave them.
-  for (let start = 0; start < events; start += 1000) {
-    await database.query(
-      `INSERT INTO ${database.schema}.events
-         (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id)
-       SELECT gen_random_uuid()::text, 'acct-' || (g / 10), (g % 10) + 1, $3, 1,
-         jsonb_build_object('account', 'acct-' || (g / 10), 'amount', 1), now(), 'bench'
-       FROM generate_series($1::int, $2::int) g`,
-      [start, Math.min(start + 999, events - 1), Deposited.type],
-    );
-  }
-}
 
 async function raw(schema: string): Promise<number> {
   const client = new pg.Client({ connectionString });
@@ -195,7 +179,12 @@ function passed(checkpoint: string, position: string): boolean {
 export async function main(): Promise<void> {
   const database = postgresDatabase({ connectionString, schema: 'bench_projections', max: 8 });
   try {
-    await seed(database);
+    await seedLog(database, {
+      type: Deposited.type,
+      count: events,
+      prefix: 'acct',
+      dataSql: `jsonb_build_object('account', 'acct-' || (g / 10), 'amount', 1)`,
+    });
     console.log(`projections: ${events} events in the log, pages of ${page}`);
     const rawRate = await raw(database.schema);
     const noop = await catchUp(

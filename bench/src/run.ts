@@ -3,6 +3,7 @@ const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> =
   dispatch: () => import('./dispatch.ts'),
   append: () => import('./append.ts'),
   projections: () => import('./projections.ts'),
+  relay: () => import('./relay.ts'),
 };
 
 const requested = process.argv.slice(2);

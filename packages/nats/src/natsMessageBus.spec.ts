@@ -218,4 +218,43 @@ describe('the NATS JetStream message bus', () => {
     );
     expect(handled).toEqual(['mail-1']);
   });
+
+  it('handles up to `concurrency` messages at once, each once, and publishes a batch in order', async () => {
+    const options = isolated();
+    const publisher = await open(options);
+    const ids = Array.from({ length: 40 }, (_, i) => `m-${i}`);
+    await publisher.publish(ids.map((id) => message('order.placed.v1', {}, id)));
+    const stored: string[] = [];
+    const ordered = await open(options, 'auditor');
+    ordered.subscribe('order.placed.v1', (m) => void stored.push(m.metadata.eventId), { name: 'audit' });
+    await eventually(
+      () => stored.length === 40,
+      () => stored,
+    );
+    expect(stored).toEqual(ids); // concurrency 1 (the default): the order they were published in
+
+    const consumer = await open({ ...options, concurrency: 8 }, 'mailer');
+    const handled: string[] = [];
+    let running = 0;
+    let most = 0;
+    consumer.subscribe(
+      'order.placed.v1',
+      async (m) => {
+        most = Math.max(most, ++running);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        running--;
+        handled.push(m.metadata.eventId);
+      },
+      { name: 'send' },
+    );
+    await eventually(
+      () => handled.length === 40,
+      () => handled,
+    );
+    expect(most).toBe(8);
+    expect([...handled].sort()).toEqual([...ids].sort());
+    await expect(NatsMessageBus.connect({ servers, service: 'x', concurrency: 0 })).rejects.toThrow(
+      /concurrency must be a positive integer/,
+    );
+  });
 });

@@ -63,7 +63,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
       let broken: Error | undefined;
       try {
         await client.query('BEGIN');
-        const result = await work(on(client));
+        const result = await work(serialized(on(client)));
         await client.query('COMMIT');
         return result;
       } catch (error) {
@@ -129,6 +129,25 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     [Symbol.asyncDispose]: () => database.close(),
   };
   return database;
+}
+
+/**
+ * A transaction's statements one after the other, however many its callers send at once (a group commit sends
+ * several participants' together): each goes as soon as the previous is answered, within that answer's
+ * microtasks rather than a later turn of the event loop. pg itself queues a busy client's queries, but that is
+ * deprecated and goes in pg 9.
+ */
+function serialized(sql: Sql): Sql {
+  let tail: Promise<unknown> = Promise.resolve();
+  const next = <T>(run: () => Promise<T>): Promise<T> => {
+    const result = tail.then(run);
+    tail = result.catch(() => {});
+    return result;
+  };
+  return {
+    query: (text, params, options) => next(() => sql.query(text, params, options)),
+    exec: (text) => next(() => sql.exec(text)),
+  };
 }
 
 const names = new Map<string, string>();

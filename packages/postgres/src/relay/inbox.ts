@@ -1,5 +1,5 @@
 import { type Behavior, BehaviorOrder, behavior } from '@myelin/core';
-import type { Sql } from '../database/database.ts';
+import type { Database, Sql } from '../database/database.ts';
 import { PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
 import { relaySubscription } from './eventRelay.ts';
 
@@ -21,14 +21,9 @@ export function inbox(): Behavior {
       const { delivery, event } = context;
       if (delivery?.idempotent !== true || event === undefined) return next();
       const consumer = relaySubscription(event.type, delivery.handler);
-      const s = work.database.schema;
-      const { rows } = await work.database.query(
-        `SELECT FROM ${s}.inbox WHERE consumer = $1 AND event_id = $2`,
-        [consumer, event.eventId],
-      );
-      if (rows.length > 0) return;
+      if (await handled(work.database, consumer, event.eventId)) return;
       work.enlist(async (sql: Sql) => {
-        await sql.query(`INSERT INTO ${s}.inbox (consumer, event_id) VALUES ($1, $2)`, [
+        await sql.query(`INSERT INTO ${work.database.schema}.inbox (consumer, event_id) VALUES ($1, $2)`, [
           consumer,
           event.eventId,
         ]);
@@ -36,4 +31,53 @@ export function inbox(): Behavior {
       return next();
     },
   );
+}
+
+interface Lookup {
+  readonly ids: Map<string, ((seen: boolean) => void)[]>;
+  readonly failed: ((error: unknown) => void)[];
+}
+
+const pending = new WeakMap<Database, Map<string, Lookup>>();
+
+/**
+ * Whether the inbox holds the id. A bus consumer delivers many messages at once; the lookups they make in one
+ * turn of the event loop go to the database as one query per consumer, not one each.
+ */
+function handled(database: Database, consumer: string, eventId: string): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    let byConsumer = pending.get(database);
+    if (byConsumer === undefined) {
+      byConsumer = new Map();
+      pending.set(database, byConsumer);
+      const batch = byConsumer;
+      setImmediate(() => {
+        pending.delete(database);
+        for (const [name, lookup] of batch) void look(database, name, lookup);
+      });
+    }
+    let lookup = byConsumer.get(consumer);
+    if (lookup === undefined) {
+      lookup = { ids: new Map(), failed: [] };
+      byConsumer.set(consumer, lookup);
+    }
+    const waiting = lookup.ids.get(eventId);
+    if (waiting === undefined) lookup.ids.set(eventId, [resolve]);
+    else waiting.push(resolve);
+    lookup.failed.push(reject);
+  });
+}
+
+async function look(database: Database, consumer: string, lookup: Lookup): Promise<void> {
+  try {
+    const ids = [...lookup.ids.keys()];
+    const { rows } = await database.query<{ event_id: string }>(
+      `SELECT event_id FROM ${database.schema}.inbox WHERE consumer = $1 AND event_id = ANY($2::text[])`,
+      [consumer, ids],
+    );
+    const seen = new Set(rows.map((row) => row.event_id));
+    for (const [id, resolvers] of lookup.ids) for (const resolve of resolvers) resolve(seen.has(id));
+  } catch (error) {
+    for (const reject of lookup.failed) reject(error);
+  }
 }

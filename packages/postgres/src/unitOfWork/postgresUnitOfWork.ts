@@ -15,6 +15,7 @@ import {
 import type { Database, Sql } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
+import { groupCommit } from './groupCommit.ts';
 
 /** What a command did to one aggregate, as the unit of work hands it to the aggregate's repository to write. */
 export interface Change {
@@ -119,7 +120,12 @@ export class PostgresUnitOfWork implements UnitOfWork {
     const lone = changes.length === 1 && enlisted.length === 0 && changes[0]?.entry.single(changes[0].change);
     let stored: StoredEvent[];
     try {
-      stored = lone ? await run(this.database) : await this.database.transaction(run);
+      // Event deliveries from a bus arrive many at once: their commits share transactions (see GroupCommit).
+      stored = lone
+        ? await run(this.database)
+        : this.context.delivery !== undefined
+          ? await groupCommit(this.database).commit(run)
+          : await this.database.transaction(run);
     } catch (error) {
       if (!isDuplicate(error)) throw error;
       // Another commit stored the same event ids or stream versions first.

@@ -1,0 +1,212 @@
+// Integration events end to end (issue 4): from one service's PostgreSQL log, through NATS JetStream (file storage,
+// durable consumer, explicit acks), into another service's PostgreSQL, where an idempotent handler records each.
+//   natsDurable  Myelin: IntegrationPublisher → NatsMessageBus → consumeFromBus → an idempotent event handler whose
+//                row and inbox entry commit in one transaction, acknowledged after the commit (events/s)
+//   raw          the same path by hand with the same drivers, written for speed rather than generality: a pg loop
+//                reading the log publishes each page to JetStream at once; the consumer fetches up to a page of
+//                messages, records all of them and their inbox entries in one transaction of two statements, then
+//                acks them (events/s)
+// Both relay the same number of events from a log seeded beforehand; the clock runs from the publisher's start to
+// the last event's commit on the consuming side. Myelin's consumer handles `concurrency` messages at once.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { consumeFromBus, createApplication, event, eventHandler, unchecked } from '@myelin/core';
+import { NatsMessageBus } from '@myelin/nats';
+import {
+  type Database,
+  IntegrationPublisher,
+  migrate,
+  PostgresUnitOfWorkToken,
+  postgresDatabase,
+  postgresPersistence,
+} from '@myelin/postgres';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import { connect, nanos } from '@nats-io/transport-node';
+import pg from 'pg';
+import { connectionString } from './append/workload.ts';
+import { seedLog } from './seedLog.ts';
+
+const events = Number(process.env.RELAY_EVENTS ?? 50_000);
+const servers = process.env.NATS_URL ?? '127.0.0.1:4222';
+const page = 500;
+const concurrency = 256;
+const Relayed = event('bench.relayed.v1', unchecked<{ n: number }>(), { integration: true });
+
+async function received(database: Database): Promise<number> {
+  const { rows } = await database.query<{ n: number }>(
+    `SELECT count(*)::integer AS n FROM ${database.schema}.received`,
+  );
+  return rows[0]?.n ?? 0;
+}
+
+async function until(check: () => Promise<boolean>, what: string, ms = 600_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`relay benchmark: ${what} not reached in ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function myelin(source: Database, target: Database, id: string): Promise<number> {
+  await target.exec(`DROP SCHEMA IF EXISTS ${target.schema} CASCADE`);
+  await migrate(target);
+  await target.exec(`CREATE TABLE ${target.schema}.received (event_id text PRIMARY KEY, n integer NOT NULL)`);
+  const nats = {
+    servers,
+    stream: `BENCH_${id}`,
+    subjectPrefix: `b${id}.events`,
+    deadLetterPrefix: `b${id}.dead`,
+  };
+  const publishing = await NatsMessageBus.connect({ ...nats, service: 'orders' });
+  const consuming = await NatsMessageBus.connect({ ...nats, service: 'kitchen', concurrency });
+  const record = eventHandler(
+    { name: 'record', idempotent: true },
+    Relayed,
+    { work: PostgresUnitOfWorkToken },
+    (e, { work }, context) => {
+      const eventId = context.event?.eventId;
+      work.enlist(async (sql) => {
+        await sql.query(`INSERT INTO ${target.schema}.received (event_id, n) VALUES ($1, $2)`, [
+          eventId,
+          e.n,
+        ]);
+      });
+    },
+  );
+  const sourceApp = await createApplication().include(postgresPersistence(source)).build();
+  const targetApp = await createApplication().include(postgresPersistence(target)).handle(record).build();
+  const stop = consumeFromBus(targetApp, consuming, [record]);
+  const started = performance.now();
+  const publisher = new IntegrationPublisher(sourceApp, source, publishing, {
+    events: [Relayed],
+    batchSize: page,
+  }).start();
+  await until(async () => (await received(target)) >= events, 'every event received');
+  const seconds = (performance.now() - started) / 1000;
+  const count = await received(target);
+  if (count !== events) throw new Error(`myelin: ${count} of ${events} events recorded`);
+  await publisher.stop();
+  stop();
+  await consuming.close();
+  await publishing.close();
+  await sourceApp.dispose();
+  await targetApp.dispose();
+  const nc = await connect({ servers });
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [nats.stream, `${nats.stream}_DEAD`]) await jsm.streams.delete(stream);
+  await nc.close();
+  return Math.round(events / seconds);
+}
+
+/** The same relay by hand: what the drivers allow when the code knows its one event type and its one table. */
+async function raw(source: Database, schema: string, id: string): Promise<number> {
+  const client = new pg.Client({ connectionString });
+  const target = new pg.Pool({ connectionString, max: 8 });
+  await client.connect();
+  await target.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; CREATE SCHEMA ${schema};
+    CREATE TABLE ${schema}.received (event_id text PRIMARY KEY, n integer NOT NULL);
+    CREATE TABLE ${schema}.inbox (event_id text PRIMARY KEY)`);
+  const nc = await connect({ servers });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const stream = `RAW_${id}`;
+  await jsm.streams.add({
+    name: stream,
+    subjects: [`r${id}.>`],
+    storage: StorageType.File,
+    duplicate_window: nanos(120_000),
+  });
+  await jsm.consumers.add(stream, {
+    durable_name: 'raw',
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+  });
+  const consumer = await js.consumers.get(stream, 'raw');
+  let recorded = 0;
+  const started = performance.now();
+  const publishing = (async () => {
+    let tx = '0';
+    let seq = '0';
+    for (;;) {
+      const { rows } = await client.query<{ tx: string; seq: string; event_id: string; data: { n: number } }>(
+        `SELECT transaction_id::text AS tx, sequence::text AS seq, event_id, data FROM ${source.schema}.events
+         WHERE (transaction_id, sequence) > ($1::text::xid8, $2::bigint)
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY transaction_id, sequence LIMIT $3`,
+        [tx, seq, page],
+      );
+      if (rows.length === 0) return;
+      await Promise.all(
+        rows.map((row) =>
+          js.publish(`r${id}.relayed`, JSON.stringify({ id: row.event_id, data: row.data }), {
+            msgID: row.event_id,
+          }),
+        ),
+      );
+      const last = rows.at(-1) as { tx: string; seq: string };
+      tx = last.tx;
+      seq = last.seq;
+    }
+  })();
+  while (recorded < events) {
+    const batch = [];
+    for await (const message of await consumer.fetch({ max_messages: page, expires: 1000 }))
+      batch.push(message);
+    if (batch.length === 0) continue;
+    const parsed = batch.map((message) => message.json<{ id: string; data: { n: number } }>());
+    const db = await target.connect();
+    try {
+      await db.query('BEGIN');
+      await db.query(
+        `WITH fresh AS (
+           INSERT INTO ${schema}.inbox (event_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING event_id)
+         INSERT INTO ${schema}.received (event_id, n)
+         SELECT i.id, i.n FROM unnest($1::text[], $2::int[]) AS i(id, n) JOIN fresh ON fresh.event_id = i.id`,
+        [parsed.map((p) => p.id), parsed.map((p) => p.data.n)],
+      );
+      await db.query('COMMIT');
+    } finally {
+      db.release();
+    }
+    for (const message of batch) message.ack();
+    recorded += batch.length;
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await publishing;
+  const { rows } = await target.query<{ n: number }>(`SELECT count(*)::integer AS n FROM ${schema}.received`);
+  if (rows[0]?.n !== events) throw new Error(`raw: ${rows[0]?.n} of ${events} events recorded`);
+  await jsm.streams.delete(stream);
+  await nc.close();
+  await client.end();
+  await target.query(`DROP SCHEMA ${schema} CASCADE`);
+  await target.end();
+  return Math.round(events / seconds);
+}
+
+export async function main(): Promise<void> {
+  const source = postgresDatabase({ connectionString, schema: 'bench_relay_source', max: 8 });
+  const target = postgresDatabase({ connectionString, schema: 'bench_relay_target', max: 8 });
+  const id = Date.now().toString(36);
+  try {
+    await seedLog(source, {
+      type: Relayed.type,
+      count: events,
+      prefix: 'r',
+      dataSql: `jsonb_build_object('n', g)`,
+    });
+    console.log(`relay: ${events} integration events in the log`);
+    const natsDurable = await myelin(source, target, id);
+    const rawRate = await raw(source, 'bench_relay_raw', id);
+    console.log('| natsDurable (events/s, target ≥ 10,000) | raw | natsDurable/raw |');
+    console.log('| ---: | ---: | ---: |');
+    console.log(`| ${natsDurable} | ${rawRate} | ${(natsDurable / rawRate).toFixed(2)} |`);
+    const file = new URL('../results/relay.json', import.meta.url);
+    await mkdir(new URL('.', file), { recursive: true });
+    const json = { unit: 'events/s', events, concurrency, results: { natsDurable, raw: rawRate } };
+    await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
+  } finally {
+    for (const database of [source, target]) {
+      await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`).catch(() => {});
+      await database.close();
+    }
+  }
+}
