@@ -1,7 +1,7 @@
 import { comparePositions, type LogPosition, type StoredEvent } from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
 import { type Lease, LeaseLostError, leasesOf, writeCheckpoint } from './leases.ts';
-import { readLog } from './logReader.ts';
+import { type LogBatch, readLog } from './logReader.ts';
 import { logSignal } from './logSignal.ts';
 
 /** What reads the log through a runner: an event handler's relay, a projection. */
@@ -67,6 +67,8 @@ export class SubscriptionRunner {
   /** When the checkpoint last moved past events of no interest, and whether a move is owed since. */
   #skippedAt = 0;
   #skipOwed = false;
+  /** The next batch, being read while the current one is handled. */
+  #ahead: { readonly after: LogPosition; readonly batch: Promise<LogBatch> } | undefined;
 
   constructor(database: Database, consumer: Consumer, options: RunnerOptions = {}) {
     this.#database = database;
@@ -149,9 +151,18 @@ export class SubscriptionRunner {
       } finally {
         this.#state = 'standby';
         this.#position = undefined;
+        this.#ahead = undefined;
         await leases.release(lease);
       }
     }
+  }
+
+  #read(after: LogPosition): Promise<LogBatch> {
+    return readLog(this.#database, this.#database.schema, {
+      after,
+      types: this.#consumer.types,
+      limit: this.#batchSize,
+    });
   }
 
   /** One read and its handling: 'full' when the batch was full (read again at once). */
@@ -159,12 +170,17 @@ export class SubscriptionRunner {
     await this.#consumer.tick?.(lease);
     const after = this.#position ?? lease.checkpoint;
     const s = this.#database.schema;
-    const batch = await readLog(this.#database, s, {
-      after,
-      types: this.#consumer.types,
-      limit: this.#batchSize,
-    });
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    const batch = await (ahead !== undefined && ahead.after === after ? ahead.batch : this.#read(after));
     const full = batch.events.length === this.#batchSize;
+    // Catching up, the next batch is read while this one is handled, on another connection: the reads then cost
+    // (almost) nothing. Not for a consumer with a tick, which may change what the next read should see.
+    if (full && this.#consumer.tick === undefined) {
+      const next = this.#read(batch.end);
+      next.catch(() => {}); // read again, and its error seen, by the next step if this one fails
+      this.#ahead = { after: batch.end, batch: next };
+    }
     const checkpoint = (sql: Sql) => writeCheckpoint(sql, s, lease, batch.end);
     let outcome: 'stop' | undefined;
     if (batch.events.length > 0) {
