@@ -44,6 +44,7 @@ export { structurallyEqual, ValueObject } from './domain/valueObject.ts';
 // In-memory adapters: the whole core runs with no infrastructure.
 export { type DocumentWrite, InMemoryDatabase, type StreamAppend } from './inMemory/inMemoryDatabase.ts';
 export { InMemoryEventStore } from './inMemory/inMemoryEventStore.ts';
+export { InMemoryIdempotencyStore } from './inMemory/inMemoryIdempotencyStore.ts';
 export { InMemoryMessageBus } from './inMemory/inMemoryMessageBus.ts';
 export {
   type EventSourcedOptions,
@@ -118,6 +119,11 @@ export {
   type ReadStreamOptions,
   type StoredEvent,
 } from './persistence/eventStore.ts';
+export {
+  type IdempotencyClaim,
+  IdempotencyStore,
+  type StoredIdempotentResponse,
+} from './persistence/idempotencyStore.ts';
 export {
   comparePositions,
   isLogPosition,

@@ -6,10 +6,12 @@ import type { AggregateRoot, AggregateType } from '../domain/aggregateRoot.ts';
 import { ExecutionContext } from '../mediation/executionContext.ts';
 import { type AnyEvent, definitionOf, type EventDefinition, payloadOf } from '../messages/message.ts';
 import { EventStore, type NewEvent } from '../persistence/eventStore.ts';
+import { IdempotencyStore } from '../persistence/idempotencyStore.ts';
 import type { FindQuery, Page, QueryableRepository, Repository } from '../persistence/repository.ts';
 import { type CommitResult, UnitOfWork } from '../persistence/unitOfWork.ts';
 import { type DocumentWrite, InMemoryDatabase, type StreamAppend } from './inMemoryDatabase.ts';
 import { InMemoryEventStore } from './inMemoryEventStore.ts';
+import { InMemoryIdempotencyStore } from './inMemoryIdempotencyStore.ts';
 
 /** The in-memory database of an application (a singleton). */
 export const InMemoryDatabaseToken = token<InMemoryDatabase>('InMemoryDatabase');
@@ -258,7 +260,8 @@ export function inMemoryEventSourcedRepository<TAggregate extends AggregateRoot<
 }
 
 /**
- * Registers the in-memory adapters: the database, the event store, the unit of work and its behavior.
+ * Registers the in-memory adapters: the database, the event store, the idempotency keys, the unit of work and
+ * its behavior.
  * Add repositories with {@link inMemoryStateStoredRepository} and {@link inMemoryEventSourcedRepository}.
  * @example const app = await createApplication().include(inMemoryPersistence()).register(...).build();
  */
@@ -274,6 +277,7 @@ export function inMemoryPersistence(
         { database: InMemoryDatabaseToken },
         ({ database }) => new InMemoryEventStore(database),
       )
+      .singleton(IdempotencyStore, () => new InMemoryIdempotencyStore())
       .scoped(
         InMemoryUnitOfWorkToken,
         { database: InMemoryDatabaseToken, context: ExecutionContext },

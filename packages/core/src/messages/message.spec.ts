@@ -20,6 +20,13 @@ describe('message declarations', () => {
     expect(JSON.stringify(message)).toBe('{"customerName":"Mario","pizzas":[{"name":"margherita"}]}');
   });
 
+  it('still knows its declaration when the payload has a field named constructor (input from outside)', () => {
+    const Save = command('Save', unchecked<Record<string, unknown>>());
+    const message = new Save({ constructor: 'x', name: 'a' });
+    expect(definitionOf(message)).toBe(Save);
+    expect(isMessage(message)).toBe(true);
+  });
+
   it('carries a stable type name, its kind and its options', () => {
     expect(PlaceOrder.type).toBe('PlaceOrder');
     expect(PlaceOrder.kind).toBe('command');

@@ -165,7 +165,8 @@ export function isMessage(value: unknown): value is Message {
 
 /** The definition an instance was made from, or undefined for plain objects. */
 export function definitionOf(message: object): AnyMessageDefinition | undefined {
-  const ctor = (message as { constructor?: unknown }).constructor as
+  // From the prototype, not the instance: a payload may carry a field named `constructor`.
+  const ctor = (Object.getPrototypeOf(message) as { constructor?: unknown } | null)?.constructor as
     | Partial<AnyMessageDefinition>
     | undefined;
   return ctor !== undefined && typeof ctor.kind === 'string' && typeof ctor.type === 'string'

@@ -1,0 +1,68 @@
+import type {
+  IdempotencyClaim,
+  IdempotencyStore,
+  StoredIdempotentResponse,
+} from '../persistence/idempotencyStore.ts';
+
+interface Entry {
+  readonly fingerprint: string;
+  readonly expiresAt: number;
+  response: StoredIdempotentResponse | undefined;
+}
+
+/**
+ * Idempotency keys in memory: for tests and single-process applications (a restart forgets them). Expired records
+ * are dropped as claims arrive, so memory stays bounded by the keys of one retention period.
+ */
+export class InMemoryIdempotencyStore implements IdempotencyStore {
+  // Insertion order is claim order, so with one retention period the oldest expiries come first.
+  readonly #entries = new Map<string, Entry>();
+  readonly #now: () => number;
+
+  /** @param now the clock, in milliseconds (tests move it to expire records). */
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+
+  async claim(scope: string, key: string, fingerprint: string, expiresAt: Date): Promise<IdempotencyClaim> {
+    const now = this.#now();
+    this.#purge(now);
+    const id = idOf(scope, key);
+    const entry = this.#entries.get(id);
+    if (entry !== undefined && entry.expiresAt > now) {
+      return entry.response === undefined
+        ? { state: 'pending', fingerprint: entry.fingerprint }
+        : { state: 'done', fingerprint: entry.fingerprint, response: entry.response };
+    }
+    // Deleted first so that a taken-over key moves to the end of the claim order.
+    this.#entries.delete(id);
+    this.#entries.set(id, { fingerprint, expiresAt: expiresAt.getTime(), response: undefined });
+    return { state: 'claimed' };
+  }
+
+  async complete(scope: string, key: string, response: StoredIdempotentResponse): Promise<void> {
+    const entry = this.#entries.get(idOf(scope, key));
+    // A JSON copy: the replay must not change when the caller mutates its objects, and must match a database's.
+    if (entry !== undefined && entry.response === undefined) {
+      entry.response = JSON.parse(JSON.stringify(response)) as StoredIdempotentResponse;
+    }
+  }
+
+  async release(scope: string, key: string): Promise<void> {
+    const id = idOf(scope, key);
+    if (this.#entries.get(id)?.response === undefined) this.#entries.delete(id);
+  }
+
+  /** Drops expired records from the oldest until one is live; the ones left behind count as absent anyway. */
+  #purge(now: number): void {
+    for (const [id, entry] of this.#entries) {
+      if (entry.expiresAt > now) return;
+      this.#entries.delete(id);
+    }
+  }
+}
+
+/** One string per (scope, key): JSON keeps two pairs from colliding whatever characters they hold. */
+function idOf(scope: string, key: string): string {
+  return JSON.stringify([scope, key]);
+}
