@@ -9,6 +9,11 @@ export type {
 export { type PgliteDatabaseOptions, pgliteDatabase } from './database/pgliteDatabase.ts';
 export { type PostgresDatabaseOptions, postgresDatabase } from './database/postgresDatabase.ts';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './eventStore/postgresEventStore.ts';
+export { postgresReadiness, type ReadinessCheck, type ReadinessOptions } from './health/readiness.ts';
+export {
+  PostgresIdempotencyStore,
+  type PostgresIdempotencyStoreOptions,
+} from './idempotency/postgresIdempotencyStore.ts';
 export { type MigrationReport, migrate } from './migrations/migrate.ts';
 export { type Migration, migrations } from './migrations/migrations.ts';
 export {
@@ -64,6 +69,7 @@ export {
 } from './repositories/stateStoredRepository.ts';
 export { LeaseLostError } from './subscriptions/leases.ts';
 export { type LogBatch, type ReadLogOptions, readLog } from './subscriptions/logReader.ts';
+export { type TailLogOptions, tailLog } from './subscriptions/logTail.ts';
 export {
   type Consumer,
   type RunnerOptions,

@@ -3,6 +3,7 @@ import {
   EventStore,
   ExecutionContext,
   eventUnitOfWork,
+  IdempotencyStore,
   token,
   UnitOfWork,
   type UnitOfWorkOptions,
@@ -12,6 +13,7 @@ import {
 } from '@myelin/core';
 import type { Database } from './database/database.ts';
 import { PostgresEventStore, PostgresUpcasting } from './eventStore/postgresEventStore.ts';
+import { PostgresIdempotencyStore } from './idempotency/postgresIdempotencyStore.ts';
 import { migrate } from './migrations/migrate.ts';
 import { inbox } from './relay/inbox.ts';
 import { PostgresUnitOfWork, PostgresUnitOfWorkToken } from './unitOfWork/postgresUnitOfWork.ts';
@@ -29,8 +31,9 @@ export interface PostgresPersistenceOptions extends UnitOfWorkOptions {
 export const PostgresDatabase = token<Database>('PostgresDatabase');
 
 /**
- * Registers persistence on PostgreSQL or PGlite: the database (migrated at build), the event store, the unit of
- * work and its behavior. Add repositories with `postgresStateStoredRepository` and `postgresEventSourcedRepository`.
+ * Registers persistence on PostgreSQL or PGlite: the database (migrated at build), the event store, the
+ * idempotency keys, the unit of work and its behavior. Add repositories with `postgresStateStoredRepository`
+ * and `postgresEventSourcedRepository`.
  * @example
  * const db = await pgliteDatabase({ dataDir: './data' });
  * const app = await createApplication().include(postgresPersistence(db)).register(...).build();
@@ -53,6 +56,11 @@ export function postgresPersistence(database: Database, options: PostgresPersist
         { database: PostgresDatabase },
         ({ database }) =>
           new PostgresEventStore(database, options.upcasters ? { upcasters: options.upcasters } : {}),
+      )
+      .singleton(
+        IdempotencyStore,
+        { database: PostgresDatabase },
+        ({ database }) => new PostgresIdempotencyStore(database),
       )
       .scoped(
         PostgresUnitOfWorkToken,

@@ -26,6 +26,7 @@ describe.each(engines)('migrations on $name', (engine) => {
         'documents',
         'events',
         'held_events',
+        'idempotency_keys',
         'inbox',
         'inline_marks',
         'migrations',

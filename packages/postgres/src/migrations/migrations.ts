@@ -140,4 +140,25 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'idempotency keys',
+    sql: (s) => `
+      -- The requests sent with an Idempotency-Key, by scope (who sent them, to where) and key: pending while the
+      -- first runs, then done with its response, replayed to repeats until expires_at. The response is json, not
+      -- jsonb, so that a replay sends the body as first sent (jsonb would reorder its keys).
+      CREATE TABLE ${s}.idempotency_keys (
+        scope text NOT NULL,
+        key text NOT NULL,
+        fingerprint text NOT NULL,
+        status text NOT NULL CHECK (status IN ('pending', 'done')),
+        response json,
+        expires_at timestamptz NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (scope, key),
+        CHECK ((status = 'done') = (response IS NOT NULL))
+      );
+      CREATE INDEX idempotency_keys_expiry ON ${s}.idempotency_keys (expires_at);
+    `,
+  },
 ];

@@ -40,20 +40,24 @@ export class LogSignal {
     this.#waiters.clear();
   }
 
-  /** Resolves at the next wake-up, after `timeoutMs`, or when `signal` aborts, whichever comes first. */
-  wait(timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted === true) return Promise.resolve();
+  /**
+   * Resolves at the next wake-up (true), after `timeoutMs` or when `signal` aborts (false), whichever comes first.
+   */
+  wait(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (signal?.aborted === true) return Promise.resolve(false);
     return new Promise((resolve) => {
-      const done = () => {
+      const finish = (woken: boolean) => {
         clearTimeout(timer);
-        signal?.removeEventListener('abort', done);
-        this.#waiters.delete(done);
-        resolve();
+        signal?.removeEventListener('abort', aborted);
+        this.#waiters.delete(woke);
+        resolve(woken);
       };
-      const timer = setTimeout(done, timeoutMs);
+      const woke = () => finish(true);
+      const aborted = () => finish(false);
+      const timer = setTimeout(aborted, timeoutMs);
       timer.unref?.(); // a runner waiting for work must not keep the process alive
-      signal?.addEventListener('abort', done, { once: true });
-      this.#waiters.add(done);
+      signal?.addEventListener('abort', aborted, { once: true });
+      this.#waiters.add(woke);
     });
   }
 }

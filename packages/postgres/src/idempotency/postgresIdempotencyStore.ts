@@ -1,0 +1,93 @@
+import type { IdempotencyClaim, IdempotencyStore, StoredIdempotentResponse } from '@myelin/core';
+import { type Database, prepared } from '../database/database.ts';
+
+interface KeyRow {
+  readonly fingerprint: string;
+  readonly status: 'pending' | 'done';
+  readonly response: StoredIdempotentResponse | null;
+}
+
+export interface PostgresIdempotencyStoreOptions {
+  /** How often, at most, a claim also deletes expired records; defaults to a minute. */
+  readonly purgeIntervalMs?: number;
+}
+
+/**
+ * Idempotency keys in the `idempotency_keys` table, shared by every process on the database. A claim is one
+ * upsert, so concurrent claims of a key serialize on its row and exactly one wins. Expired records count as
+ * absent at once (a claim takes them over) and are deleted, in batches, as claims arrive.
+ */
+export class PostgresIdempotencyStore implements IdempotencyStore {
+  readonly #database: Database;
+  readonly #purgeIntervalMs: number;
+  #nextPurge = 0;
+
+  constructor(database: Database, options: PostgresIdempotencyStoreOptions = {}) {
+    this.#database = database;
+    this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+  }
+
+  async claim(scope: string, key: string, fingerprint: string, expiresAt: Date): Promise<IdempotencyClaim> {
+    const s = this.#database.schema;
+    await this.#purge();
+    // The record read after a lost claim can be released or expire before the read: then the key is free again,
+    // and claiming again settles it. Bounded, so that a pathological race fails loudly instead of spinning.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const claimed = await this.#database.query(
+        `INSERT INTO ${s}.idempotency_keys AS k (scope, key, fingerprint, status, expires_at)
+         VALUES ($1, $2, $3, 'pending', $4::timestamptz)
+         ON CONFLICT (scope, key) DO UPDATE
+           SET fingerprint = excluded.fingerprint, status = 'pending', response = NULL,
+               expires_at = excluded.expires_at
+           WHERE k.expires_at <= now()
+         RETURNING 1 AS claimed`,
+        [scope, key, fingerprint, expiresAt.toISOString()],
+        prepared,
+      );
+      if (claimed.rows.length > 0) return { state: 'claimed' };
+      const { rows } = await this.#database.query<KeyRow>(
+        `SELECT fingerprint, status, response FROM ${s}.idempotency_keys
+         WHERE scope = $1 AND key = $2 AND expires_at > now()`,
+        [scope, key],
+        prepared,
+      );
+      const row = rows[0];
+      if (row === undefined) continue;
+      return row.status === 'done' && row.response !== null
+        ? { state: 'done', fingerprint: row.fingerprint, response: row.response }
+        : { state: 'pending', fingerprint: row.fingerprint };
+    }
+    throw new Error(`Could not claim idempotency key '${key}': it kept changing hands`);
+  }
+
+  async complete(scope: string, key: string, response: StoredIdempotentResponse): Promise<void> {
+    await this.#database.query(
+      `UPDATE ${this.#database.schema}.idempotency_keys SET status = 'done', response = $3::text::json
+       WHERE scope = $1 AND key = $2 AND status = 'pending'`,
+      [scope, key, JSON.stringify(response)],
+      prepared,
+    );
+  }
+
+  async release(scope: string, key: string): Promise<void> {
+    await this.#database.query(
+      `DELETE FROM ${this.#database.schema}.idempotency_keys
+       WHERE scope = $1 AND key = $2 AND status = 'pending'`,
+      [scope, key],
+      prepared,
+    );
+  }
+
+  /** Deletes a batch of expired records, at most once per interval (a batch keeps each delete short). */
+  async #purge(): Promise<void> {
+    const now = Date.now();
+    if (now < this.#nextPurge) return;
+    this.#nextPurge = now + this.#purgeIntervalMs;
+    const s = this.#database.schema;
+    await this.#database.query(
+      `DELETE FROM ${s}.idempotency_keys WHERE (scope, key) IN (
+         SELECT scope, key FROM ${s}.idempotency_keys WHERE expires_at <= now() LIMIT 1000
+       )`,
+    );
+  }
+}
