@@ -1,0 +1,28 @@
+// @myelin/http: Myelin's HTTP boundary as a Fastify plugin.
+export {
+  type AnyRoute,
+  correlationHeader,
+  type DataOf,
+  del,
+  get,
+  type HttpMethod,
+  type InputOf,
+  type OutputOf,
+  type PathParams,
+  patch,
+  positionHeader,
+  post,
+  put,
+  type RequestParts,
+  type Route,
+  type RouteOptions,
+  routes,
+} from './client/route.ts';
+export { AuthenticationError, type AuthOptions, bearerAuthenticator } from './server/auth.ts';
+export { type DevTokenOptions, type DevUser, issueToken } from './server/devTokens.ts';
+export type { HealthOptions, ReadinessCheck } from './server/health.ts';
+export type { IdempotencyOptions } from './server/idempotency.ts';
+export type { LiveRoutes } from './server/live.ts';
+export { type MyelinHttpOptions, myelin } from './server/myelinHttp.ts';
+export type { OpenApiOptions } from './server/openapi.ts';
+export { problemContentType } from './server/problems.ts';

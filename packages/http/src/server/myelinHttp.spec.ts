@@ -1,0 +1,340 @@
+import type { FastifyInstance } from 'fastify';
+import { SignJWT } from 'jose';
+import { afterEach, describe, expect, it } from 'vitest';
+import { auth, testServer } from '../testing/testApi.ts';
+import { issueToken } from './devTokens.ts';
+
+const servers: FastifyInstance[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.close();
+});
+async function open(options: Parameters<typeof testServer>[0] = {}): Promise<FastifyInstance> {
+  const { server } = await testServer(options);
+  servers.push(server);
+  return server;
+}
+async function bearer(roles: readonly string[], subject = 'alice'): Promise<string> {
+  return `Bearer ${await issueToken(auth, { username: subject, password: '', roles }, 60)}`;
+}
+const problemJson = 'application/problem+json; charset=utf-8';
+
+describe('routes bound to messages', () => {
+  it('answers a create with 201, Location, the body and the log position; a read with 200 and an ETag', async () => {
+    const server = await open();
+    const authorization = await bearer(['writer']);
+    const created = await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization },
+      payload: { id: 'n1', text: 'hi', tags: ['a'] },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.headers.location).toBe('/notes/n1');
+    expect(created.headers['content-type']).toBe('application/json; charset=utf-8');
+    // The principal fills `author`; the caller cannot.
+    expect(created.json()).toEqual({ id: 'n1', text: 'hi', tags: ['a'], version: 1, author: 'alice' });
+
+    const read = await server.inject({ method: 'GET', url: '/notes/n1' });
+    expect(read.statusCode).toBe(200);
+    expect(read.headers.etag).toBe('"1"');
+    expect(read.json()).toMatchObject({ id: 'n1', version: 1 });
+    const same = await server.inject({
+      method: 'GET',
+      url: '/notes/n1',
+      headers: { 'if-none-match': '"1"' },
+    });
+    expect(same.statusCode).toBe(304);
+    expect(same.body).toBe('');
+  });
+
+  it('answers a missing resource with a 404 problem, and a delete with 204 and no body', async () => {
+    const server = await open();
+    const missing = await server.inject({ method: 'GET', url: '/notes/nope' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-type']).toBe(problemJson);
+    expect(missing.json()).toMatchObject({ status: 404, title: 'Not Found', instance: '/notes/nope' });
+
+    const writer = await bearer(['writer']);
+    await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization: writer },
+      payload: { id: 'n2', text: 'x' },
+    });
+    const deleted = await server.inject({
+      method: 'DELETE',
+      url: '/notes/n2',
+      headers: { authorization: await bearer(['editor']) },
+    });
+    expect(deleted.statusCode).toBe(204);
+    expect(deleted.body).toBe('');
+    expect((await server.inject({ method: 'GET', url: '/notes/n2' })).statusCode).toBe(404);
+  });
+
+  it('validates the message: a 400 problem names every failing field', async () => {
+    const server = await open();
+    const res = await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization: await bearer(['writer']) },
+      payload: { id: 'Not An Id', text: '', tags: 'x' },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.headers['content-type']).toBe(problemJson);
+    const fields = (res.json().errors as { field: string }[]).map((e) => e.field).sort();
+    expect(fields).toEqual(['id', 'tags', 'text']);
+  });
+
+  it('converts path and query text to the types the schema wants, and rejects what does not fit', async () => {
+    const server = await open();
+    expect((await server.inject({ method: 'GET', url: '/notes?limit=5&tag=a' })).statusCode).toBe(200);
+    const bad = await server.inject({ method: 'GET', url: '/notes?limit=lots' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0]).toMatchObject({ field: 'limit' });
+  });
+
+  it('refuses bodies that are not JSON objects, too large or of another media type, as problems', async () => {
+    const server = await open();
+    const authorization = await bearer(['writer']);
+    const cases = [
+      { payload: '{"id":', type: 'application/json', status: 400 },
+      { payload: '[1,2]', type: 'application/json', status: 400 },
+      { payload: 'id=1', type: 'application/x-www-form-urlencoded', status: 415 },
+      {
+        payload: JSON.stringify({ id: 'big', text: 'x'.repeat(2_000_000) }),
+        type: 'application/json',
+        status: 413,
+      },
+    ];
+    for (const c of cases) {
+      const res = await server.inject({
+        method: 'POST',
+        url: '/notes',
+        headers: { authorization, 'content-type': c.type },
+        payload: c.payload,
+      });
+      expect([c.payload.slice(0, 10), res.statusCode]).toEqual([c.payload.slice(0, 10), c.status]);
+      expect(res.headers['content-type']).toBe(problemJson);
+    }
+  });
+
+  it('maps If-Match into the message: a stale version is a 412, a current one succeeds', async () => {
+    const server = await open();
+    const authorization = await bearer(['writer']);
+    await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization },
+      payload: { id: 'n3', text: 'a' },
+    });
+    const stale = await server.inject({
+      method: 'PUT',
+      url: '/notes/n3',
+      headers: { authorization, 'if-match': '"7"' },
+      payload: { text: 'b' },
+    });
+    expect(stale.statusCode).toBe(412);
+    expect(stale.headers['content-type']).toBe(problemJson);
+    const current = await server.inject({
+      method: 'PUT',
+      url: '/notes/n3',
+      headers: { authorization, 'if-match': 'W/"1"' },
+      payload: { text: 'b' },
+    });
+    expect(current.statusCode).toBe(200);
+    expect(current.json()).toMatchObject({ text: 'b', version: 2 });
+    const garbled = await server.inject({
+      method: 'PUT',
+      url: '/notes/n3',
+      headers: { authorization, 'if-match': '"1", "2"' },
+      payload: { text: 'c' },
+    });
+    expect(garbled.statusCode).toBe(400);
+  });
+
+  it('answers unknown paths with 404 and known paths with the wrong method with 405 and Allow', async () => {
+    const server = await open();
+    const unknown = await server.inject({ method: 'GET', url: '/nowhere' });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.headers['content-type']).toBe(problemJson);
+    const wrong = await server.inject({ method: 'PATCH', url: '/notes/n1' });
+    expect(wrong.statusCode).toBe(405);
+    expect(wrong.headers.allow).toBe('GET, PUT, DELETE');
+    expect(wrong.headers['content-type']).toBe(problemJson);
+  });
+
+  it('turns an exception into a 500 problem with a correlation id and no stack, and logs the stack', async () => {
+    const logged: string[] = [];
+    const { default: Fastify } = await import('fastify');
+    const { myelin } = await import('./myelinHttp.ts');
+    const { api, testApplication } = await import('../testing/testApi.ts');
+    const app = await testApplication();
+    const server = Fastify({
+      logger: { level: 'error', stream: { write: (line: string) => void logged.push(line) } },
+    });
+    await server.register(myelin, { app, routes: api });
+    servers.push(server);
+    const res = await server.inject({
+      method: 'POST',
+      url: '/crash',
+      headers: { 'x-correlation-id': 'req-42' },
+      payload: { reason: 'tested' },
+    });
+    expect(res.statusCode).toBe(500);
+    expect(res.headers['content-type']).toBe(problemJson);
+    expect(res.headers['x-correlation-id']).toBe('req-42');
+    const body = res.json();
+    expect(body).toMatchObject({ status: 500, correlationId: 'req-42' });
+    expect(JSON.stringify(body)).not.toMatch(/boom|stack|secret/);
+    expect(logged.join('')).toMatch(/boom: tested[\s\S]*myelinHttp|testApi/);
+    await app.dispose();
+  });
+});
+
+describe('authentication and authorization', () => {
+  async function token(
+    claims: Record<string, unknown>,
+    options: { secret?: string; alg?: string; expires?: string; issuer?: string } = {},
+  ): Promise<string> {
+    const jwt = new SignJWT(claims)
+      .setProtectedHeader({ alg: options.alg ?? 'HS256' })
+      .setSubject('mallory')
+      .setIssuer(options.issuer ?? auth.issuer)
+      .setAudience(auth.audience)
+      .setIssuedAt()
+      .setExpirationTime(options.expires ?? '1m');
+    return `Bearer ${await jwt.sign(new TextEncoder().encode(options.secret ?? auth.secret))}`;
+  }
+
+  it('gives 401 for no token on a protected route, a bad token, and 403 for the wrong role, 2xx for the right one', async () => {
+    const server = await open();
+    const header = (value: string | undefined) => (value === undefined ? {} : { authorization: value });
+    const expired = await token({ roles: ['editor'] }, { expires: '-1h' });
+    const wrongKey = await token(
+      { roles: ['editor'] },
+      { secret: 'another-secret-that-is-32-characters-long' },
+    );
+    const wrongIssuer = await token({ roles: ['editor'] }, { issuer: 'https://elsewhere' });
+    const [head = '', body = ''] = (await token({ roles: ['editor'] })).slice(7).split('.');
+    const tampered = `Bearer ${head}.${Buffer.from(JSON.stringify({ sub: 'mallory', roles: ['editor'], iss: auth.issuer, aud: auth.audience })).toString('base64url')}.${body}`;
+    const none = `Bearer ${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'x', roles: ['editor'], iss: auth.issuer, aud: auth.audience })).toString('base64url')}.`;
+    const matrix: { route: string; method: 'POST' | 'DELETE' | 'GET'; roles: string[]; right: number }[] = [
+      { method: 'POST', route: '/notes', roles: ['writer'], right: 201 },
+      { method: 'DELETE', route: '/notes/m1', roles: ['editor'], right: 204 },
+    ];
+    for (const { method, route, roles, right } of matrix) {
+      const payload = method === 'POST' ? { id: 'm1', text: 'x' } : undefined;
+      const send = (authorization: string | undefined) =>
+        server.inject({
+          method,
+          url: route,
+          headers: header(authorization),
+          ...(payload ? { payload } : {}),
+        });
+      const seen = {
+        none: (await send(undefined)).statusCode,
+        expired: (await send(expired)).statusCode,
+        wrongKey: (await send(wrongKey)).statusCode,
+        wrongIssuer: (await send(wrongIssuer)).statusCode,
+        tampered: (await send(tampered)).statusCode,
+        algNone: (await send(none)).statusCode,
+        garbage: (await send('Bearer not.a.token')).statusCode,
+        basic: (await send('Basic YWxpY2U6cw==')).statusCode,
+        wrongRole: (await send(await bearer(['reader']))).statusCode,
+        right: (await send(await bearer(roles))).statusCode,
+      };
+      expect({ route, ...seen }).toEqual({
+        route,
+        none: 401,
+        expired: 401,
+        wrongKey: 401,
+        wrongIssuer: 401,
+        tampered: 401,
+        algNone: 401,
+        garbage: 401,
+        basic: 401,
+        wrongRole: 403,
+        right,
+      });
+    }
+    // Anonymous routes stay open without a token, but a bad token is still refused.
+    expect((await server.inject({ method: 'GET', url: '/notes' })).statusCode).toBe(200);
+    const refused = await server.inject({
+      method: 'GET',
+      url: '/notes',
+      headers: { authorization: expired },
+    });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+    expect(refused.json().detail).toBe('The token has expired');
+  });
+
+  it('issues development tokens only when asked to, and they carry the user roles', async () => {
+    const plain = await open();
+    expect((await plain.inject({ method: 'POST', url: '/api/auth/token', payload: {} })).statusCode).toBe(
+      404,
+    );
+
+    const server = await open({
+      devTokens: { users: [{ username: 'chef', password: 'chef', roles: ['writer'] }] },
+    });
+    const wrong = await server.inject({
+      method: 'POST',
+      url: '/api/auth/token',
+      payload: { username: 'chef', password: 'nope' },
+    });
+    expect(wrong.statusCode).toBe(401);
+    const missing = await server.inject({
+      method: 'POST',
+      url: '/api/auth/token',
+      payload: { username: 'chef' },
+    });
+    expect(missing.statusCode).toBe(400);
+    expect(missing.json().errors[0].field).toBe('password');
+    const issued = await server.inject({
+      method: 'POST',
+      url: '/api/auth/token',
+      payload: { username: 'chef', password: 'chef' },
+    });
+    expect(issued.statusCode).toBe(200);
+    const { accessToken, tokenType } = issued.json();
+    expect(tokenType).toBe('Bearer');
+    const created = await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization: `Bearer ${accessToken}` },
+      payload: { id: 'c1', text: 'soup' },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.json().author).toBe('chef');
+  });
+});
+
+describe('security headers and cross-origin requests', () => {
+  it('sends security headers by default, and allows cross-origin calls only from configured origins', async () => {
+    const plain = await open();
+    const res = await plain.inject({ method: 'GET', url: '/notes' });
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['content-security-policy']).toMatch(/default-src 'self'/);
+    expect(res.headers['content-security-policy']).not.toMatch(/upgrade-insecure-requests/);
+    expect(res.headers['referrer-policy']).toBe('no-referrer');
+    const preflight = { 'access-control-request-method': 'POST', origin: 'https://app.example' };
+    const refused = await plain.inject({ method: 'OPTIONS', url: '/notes', headers: preflight });
+    expect(refused.headers['access-control-allow-origin']).toBeUndefined();
+
+    const open_ = await open({ cors: { origin: ['https://app.example'] } });
+    const allowed = await open_.inject({ method: 'OPTIONS', url: '/notes', headers: preflight });
+    expect(allowed.statusCode).toBe(204);
+    expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example');
+    const other = await open_.inject({
+      method: 'OPTIONS',
+      url: '/notes',
+      headers: { ...preflight, origin: 'https://evil.example' },
+    });
+    expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    const off = await open({ securityHeaders: false });
+    expect(
+      (await off.inject({ method: 'GET', url: '/notes' })).headers['x-content-type-options'],
+    ).toBeUndefined();
+  });
+});

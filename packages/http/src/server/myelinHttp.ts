@@ -1,0 +1,272 @@
+import { createHash, randomUUID } from 'node:crypto';
+import cors, { type FastifyCorsOptions } from '@fastify/cors';
+import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
+import {
+  type Application,
+  isLogPosition,
+  type OperationResult,
+  type Principal,
+  type ProblemDetails,
+} from '@myelin/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type AnyRoute, correlationHeader, positionHeader, type RequestParts } from '../client/route.ts';
+import { AuthenticationError, type AuthOptions, bearerAuthenticator } from './auth.ts';
+import { type DevTokenOptions, issueToken } from './devTokens.ts';
+import { type HealthOptions, registerHealth } from './health.ts';
+import { IdempotencyKeys, type IdempotencyOptions, type StoredResponse } from './idempotency.ts';
+import { type LiveRoutes, registerLive } from './live.ts';
+import { type OpenApiOptions, registerOpenApi } from './openapi.ts';
+import { problemContentType, problemOf, sendProblem } from './problems.ts';
+import { BadRequest, requestPayload } from './requestMessage.ts';
+
+export interface MyelinHttpOptions {
+  readonly app: Application;
+  /** The API: routes by name (see `routes`). */
+  readonly routes: Readonly<Record<string, AnyRoute>>;
+  /** JWT bearer authentication. Without it, every caller is anonymous. */
+  readonly auth?: AuthOptions;
+  /** A development token issuer (off by default). Needs `auth` with a shared secret. */
+  readonly devTokens?: DevTokenOptions;
+  /** `Idempotency-Key` on commands; on by default (PostgreSQL when the application has it, memory otherwise). */
+  readonly idempotency?: IdempotencyOptions | false;
+  /** `/openapi.json` and the `/docs` page; on by default. */
+  readonly openapi?: OpenApiOptions | false;
+  /** `/health` and `/ready`; on by default. */
+  readonly health?: HealthOptions | false;
+  /**
+   * Security headers (through @fastify/helmet): on by default, with a strict Content-Security-Policy for what
+   * the API serves; pages (the docs, an application's UI) set their own.
+   */
+  readonly securityHeaders?: FastifyHelmetOptions | false;
+  /** Cross-origin requests (through @fastify/cors); none are allowed unless configured. */
+  readonly cors?: FastifyCorsOptions;
+  /** Server-Sent Events streams of read-model changes, by path. */
+  readonly live?: LiveRoutes;
+}
+
+/**
+ * The Fastify plugin: binds each route to its message, and answers every request as the issue of an API should:
+ * problem+json for every failure (400 naming the fields, 401, 403, 404, 405, 409, 412, 413, 415, 422, and a 500
+ * that names a correlation id and nothing else), `Location` on 201, no body on 204, `ETag` and `If-None-Match` on
+ * reads of one resource, `If-Match` into the message, `Idempotency-Key` replays, and the log position of a write.
+ * Registered at the root (it sets the not-found and error handlers).
+ * @example await fastify.register(myelin, { app, routes: api, auth: { issuer, audience, secret } });
+ */
+export async function myelin(fastify: FastifyInstance, options: MyelinHttpOptions): Promise<void> {
+  const { app } = options;
+  const routes = Object.entries(options.routes);
+  const authenticate = options.auth === undefined ? async () => undefined : bearerAuthenticator(options.auth);
+  const idempotency =
+    options.idempotency === false ? undefined : new IdempotencyKeys(app, options.idempotency ?? {});
+
+  if (options.securityHeaders !== false) {
+    await fastify.register(helmet, {
+      global: true,
+      // Served over plain HTTP on a developer's machine, an upgrade would break every page's scripts.
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+      ...options.securityHeaders,
+    });
+  }
+  if (options.cors !== undefined) await fastify.register(cors, options.cors);
+
+  fastify.addHook('onRequest', async (request, reply) => {
+    const given = request.headers[correlationHeader];
+    const correlationId = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    correlations.set(request, correlationId);
+    reply.header(correlationHeader, correlationId);
+  });
+
+  for (const [name, route] of routes) {
+    fastify.route({
+      method: route.method,
+      url: route.path.replaceAll(/\{([^}]*)\}/g, ':$1'),
+      handler: async (request, reply) => {
+        let principal: Principal | undefined;
+        try {
+          principal = await authenticate(headerOf(request, 'authorization'));
+        } catch (error) {
+          if (!(error instanceof AuthenticationError)) throw error;
+          reply.header('www-authenticate', `Bearer error="invalid_token"`);
+          return sendProblem(reply, problemOf(401, error.message));
+        }
+        const key = headerOf(request, 'idempotency-key');
+        if (key !== undefined && idempotency !== undefined && route.message.kind === 'command') {
+          const outcome = await idempotency.run(
+            {
+              scope: `${principal?.subject ?? ''} ${route.method} ${request.url}`,
+              key,
+              fingerprint: createHash('sha256')
+                .update(JSON.stringify(request.body ?? null))
+                .digest('base64url'),
+            },
+            () => respond(name, route, request, principal),
+          );
+          if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+          return write(reply, outcome.response);
+        }
+        return write(reply, await respond(name, route, request, principal));
+      },
+    });
+  }
+
+  /** Executes the route's message and turns its result into the response, without sending it. */
+  async function respond(
+    _name: string,
+    route: AnyRoute,
+    request: FastifyRequest,
+    principal: Principal | undefined,
+  ): Promise<StoredResponse> {
+    const parts: RequestParts = {
+      params: request.params as Record<string, string>,
+      query: request.query as Record<string, string | string[]>,
+      headers: request.headers as Record<string, string | string[] | undefined>,
+      principal,
+    };
+    let payload: Record<string, unknown>;
+    try {
+      payload = requestPayload(route, parts, request.body, headerOf(request, 'if-match'));
+    } catch (error) {
+      if (!(error instanceof BadRequest)) throw error;
+      return problemResponse(problemOf(400, error.message, { errors: error.errors }));
+    }
+    const minPosition = headerOf(request, positionHeader);
+    if (minPosition !== undefined && !isLogPosition(minPosition)) {
+      return problemResponse(
+        problemOf(400, `${positionHeader} must be a log position as a write returned it, like '1234.0'`),
+      );
+    }
+    const Message = route.message;
+    const result: OperationResult<unknown> = await app.mediator.execute(new Message(payload), {
+      principal,
+      correlationId: correlations.get(request),
+      ...(route.message.kind === 'query' && minPosition !== undefined ? { minPosition } : {}),
+    });
+    if (!result.ok) return problemResponse(result.problem);
+    const headers: Record<string, string> = {};
+    if (result.position !== undefined) headers[positionHeader] = result.position;
+    if (result.status === 201 && result.location !== undefined) headers.location = result.location;
+    const version = route.options.etag?.(result.data as never);
+    if (version !== undefined) {
+      const tag = `"${String(version)}"`;
+      headers.etag = tag;
+      const noneMatch = headerOf(request, 'if-none-match');
+      if (route.method === 'GET' && noneMatch !== undefined && matches(noneMatch, tag)) {
+        return { status: 304, headers };
+      }
+    }
+    // A success with nothing to say has no body: a 200 without data is sent as 204.
+    if (result.status === 204 || result.data === undefined) {
+      return { status: result.status === 200 ? 204 : result.status, headers };
+    }
+    return { status: result.status, headers, body: result.data };
+  }
+
+  function write(reply: FastifyReply, response: StoredResponse): FastifyReply {
+    reply.code(response.status).headers(response.headers);
+    if (response.body === undefined) return reply.send();
+    if (response.status >= 400) {
+      const problem = response.body as ProblemDetails;
+      return reply
+        .type(problemContentType)
+        .send(problem.instance === undefined ? { ...problem, instance: reply.request.url } : problem);
+    }
+    return reply.type('application/json; charset=utf-8').send(JSON.stringify(response.body));
+  }
+
+  if (options.devTokens !== undefined) {
+    const auth = options.auth;
+    if (auth?.secret === undefined) {
+      throw new TypeError('devTokens needs `auth` with a shared `secret` to sign with');
+    }
+    const dev = options.devTokens;
+    const expiresIn = dev.expiresInSeconds ?? 3600;
+    fastify.post(dev.path ?? '/api/auth/token', async (request, reply) => {
+      const body = request.body as { username?: unknown; password?: unknown } | undefined;
+      const errors = (['username', 'password'] as const)
+        .filter((field) => typeof body?.[field] !== 'string' || body[field] === '')
+        .map((field) => ({ field, pointer: `#/${field}`, detail: `${field} is required` }));
+      if (errors.length > 0)
+        return sendProblem(reply, problemOf(400, 'Sign in with a username and a password', { errors }));
+      const user = dev.users.find((u) => u.username === body?.username && u.password === body?.password);
+      if (user === undefined) return sendProblem(reply, problemOf(401, 'Unknown username or wrong password'));
+      const accessToken = await issueToken(auth, user, expiresIn);
+      return reply.send({ accessToken, tokenType: 'Bearer', expiresIn, roles: user.roles });
+    });
+  }
+
+  if (options.openapi !== false) registerOpenApi(fastify, app, options.routes, options);
+  if (options.health !== false) registerHealth(fastify, app, options.health ?? {});
+  if (options.live !== undefined) registerLive(fastify, app, options.live, authenticate);
+
+  // Unknown paths are 404s; known paths asked with another method are 405s that say which methods they take.
+  const templates = routes.map(([, route]) => ({
+    pattern: new RegExp(
+      `^${route.path.replaceAll(/[.*+?^$()|[\]\\]/g, '\\$&').replaceAll(/\\?\{[^}]*\\?\}/g, '[^/]+')}$`,
+    ),
+    method: route.method,
+  }));
+  fastify.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    const allowed = [...new Set(templates.filter((t) => t.pattern.test(path)).map((t) => t.method))];
+    if (allowed.length > 0) {
+      reply.header('allow', allowed.join(', '));
+      return sendProblem(
+        reply,
+        problemOf(405, `${request.method} is not allowed here; use ${allowed.join(', ')}`),
+      );
+    }
+    return sendProblem(reply, problemOf(404, `Nothing lives at ${request.method} ${path}`));
+  });
+
+  fastify.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      // Fastify's own refusals: a body that is not JSON, too large, of a type it cannot read.
+      return sendProblem(reply, problemOf(status, clientError(error)));
+    }
+    const correlationId = correlations.get(request) ?? randomUUID();
+    request.log.error({ err: error, correlationId }, 'unhandled error');
+    return sendProblem(
+      reply,
+      problemOf(500, `An unexpected error occurred; quote ${correlationId} when reporting it`, {
+        correlationId,
+      }),
+    );
+  });
+}
+// Fastify applies a plugin's hooks and handlers to the whole server only when it is marked so (what
+// fastify-plugin does, without the dependency).
+Object.assign(myelin, {
+  [Symbol.for('skip-override')]: true,
+  [Symbol.for('fastify.display-name')]: 'myelin',
+});
+
+const correlations = new WeakMap<FastifyRequest, string>();
+
+function headerOf(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function problemResponse(problem: ProblemDetails): StoredResponse {
+  return { status: problem.status, headers: {}, body: problem };
+}
+
+function matches(noneMatch: string, tag: string): boolean {
+  return noneMatch.trim() === '*' || noneMatch.split(',').some((t) => t.trim().replace(/^W\//, '') === tag);
+}
+
+/** What Fastify's client errors say, in words a caller can act on. */
+function clientError(error: Error & { code?: string }): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'The request body is not valid JSON';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'The request body is too large';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'Send the request body as application/json';
+    default:
+      return error.message;
+  }
+}

@@ -1,0 +1,103 @@
+import type { FieldError } from '@myelin/core';
+import { type AnyRoute, hasBody, pathParams, type RequestParts } from '../client/route.ts';
+
+/** The request could not become the route's message at all (as opposed to a message that fails validation). */
+export class BadRequest extends Error {
+  readonly errors: readonly FieldError[];
+  constructor(detail: string, errors: readonly FieldError[] = []) {
+    super(detail);
+    this.name = 'BadRequest';
+    this.errors = errors;
+  }
+}
+
+const unsafeNames = new Set(['__proto__', 'constructor', 'prototype']);
+
+type JsonSchema = {
+  readonly type?: string | readonly string[];
+  readonly properties?: Readonly<Record<string, JsonSchema>>;
+  readonly items?: JsonSchema;
+  readonly anyOf?: readonly JsonSchema[];
+  readonly oneOf?: readonly JsonSchema[];
+};
+
+/**
+ * The payload of the route's message: the query string (GET, DELETE) or the JSON body (POST, PUT, PATCH), then
+ * the path's parameters, then the `If-Match` version, then what the route fills in itself, each winning over the
+ * ones before. Values from the path and the query string are text; where the message's JSON Schema wants a number,
+ * an integer, a boolean or an array, the text is converted (when it reads as one), so that validation then
+ * judges the value rather than its spelling.
+ */
+export function requestPayload(
+  route: AnyRoute,
+  parts: RequestParts,
+  body: unknown,
+  ifMatch: string | undefined,
+): Record<string, unknown> {
+  const schema = route.message.jsonSchema() as JsonSchema | undefined;
+  const fields = schema?.properties ?? {};
+  let payload: Record<string, unknown>;
+  if (hasBody(route.method)) {
+    if (body === undefined || body === null) payload = {};
+    else if (typeof body === 'object' && !Array.isArray(body))
+      payload = Object.fromEntries(Object.entries(body).filter(([name]) => !unsafeNames.has(name)));
+    else throw new BadRequest('The request body must be a JSON object');
+  } else {
+    payload = {};
+    for (const [name, value] of Object.entries(parts.query)) {
+      // Names that would reach an object's prototype are never fields.
+      if (!unsafeNames.has(name)) payload[name] = fromText(value, fields[name]);
+    }
+  }
+  for (const name of pathParams(route.path)) {
+    const value = parts.params[name];
+    if (value !== undefined) payload[name] = fromText(value, fields[name]);
+  }
+  if (route.options.ifMatch !== undefined && ifMatch !== undefined) {
+    payload[route.options.ifMatch] = versionOf(ifMatch, route.options.ifMatch);
+  }
+  if (route.options.with !== undefined) Object.assign(payload, route.options.with(parts));
+  return payload;
+}
+
+/** `"3"`, `W/"3"` or `3` → 3 (a number when it reads as one), for a handler to compare with its aggregate. */
+function versionOf(header: string, field: string): string | number {
+  const match = /^\s*(?:W\/)?"?([^"]*)"?\s*$/.exec(header);
+  const value = match?.[1] ?? '';
+  if (value === '' || header.includes(',')) {
+    throw new BadRequest('If-Match must name one version, as the ETag of a read gave it', [
+      { field, pointer: `#/${field}`, detail: `If-Match '${header}' is not one entity tag` },
+    ]);
+  }
+  return /^\d+$/.test(value) ? Number(value) : value;
+}
+
+function typesOf(schema: JsonSchema | undefined): readonly string[] {
+  if (schema === undefined) return [];
+  const own = schema.type === undefined ? [] : typeof schema.type === 'string' ? [schema.type] : schema.type;
+  return [...own, ...(schema.anyOf ?? []).flatMap(typesOf), ...(schema.oneOf ?? []).flatMap(typesOf)];
+}
+
+function fromText(value: string | readonly string[], schema: JsonSchema | undefined): unknown {
+  const types = typesOf(schema);
+  if (types.includes('array')) {
+    const items = typeof value === 'string' ? [value] : value;
+    return items.map((item) => scalar(item, schema?.items));
+  }
+  // A repeated parameter where one value is expected: validation reports it as the wrong type.
+  if (typeof value !== 'string') return [...value];
+  return scalar(value, schema);
+}
+
+function scalar(value: string, schema: JsonSchema | undefined): unknown {
+  const types = typesOf(schema);
+  if (types.includes('string')) return value;
+  if (
+    (types.includes('integer') || types.includes('number')) &&
+    /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(value)
+  ) {
+    return Number(value);
+  }
+  if (types.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
+  return value;
+}
