@@ -15,6 +15,8 @@ export interface LiveStreamContext {
   /** The id of the last event the client received, when it reconnects (`Last-Event-ID`); else undefined. */
   readonly lastEventId: string | undefined;
   readonly principal: Principal | undefined;
+  /** The path's parameters (`/orders/{id}/live` → `{ id }`). */
+  readonly params: Readonly<Record<string, string>>;
   readonly query: Readonly<Record<string, string | readonly string[]>>;
   /** Aborted when the client goes away or the server closes. */
   readonly signal: AbortSignal;
@@ -77,6 +79,7 @@ export function registerLive(
       const iterator = stream.events({
         lastEventId: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
         principal,
+        params: request.params as Record<string, string>,
         query,
         signal: controller.signal,
       });

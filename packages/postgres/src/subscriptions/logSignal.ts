@@ -11,6 +11,7 @@ export class LogSignal {
   readonly #database: Database;
   readonly #waiters = new Set<() => void>();
   #notifyPending = false;
+  #generation = 0;
   static readonly coalesceMs = 25;
 
   constructor(database: Database) {
@@ -36,15 +37,26 @@ export class LogSignal {
 
   /** Wakes this process's readers (a notification from another process arrived). */
   wake(): void {
+    this.#generation++;
     for (const resolve of this.#waiters) resolve();
     this.#waiters.clear();
   }
 
   /**
-   * Resolves at the next wake-up (true), after `timeoutMs` or when `signal` aborts (false), whichever comes first.
+   * Counts wake-ups. A reader notes it before it reads and passes it to {@link wait}: a commit that woke nobody
+   * because the reader was busy then still counts, instead of leaving its event to the next poll.
    */
-  wait(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Resolves at the next wake-up (true), after `timeoutMs` or when `signal` aborts (false), whichever comes first;
+   * at once (true) when woken since the `since` generation.
+   */
+  wait(timeoutMs: number, signal?: AbortSignal, since?: number): Promise<boolean> {
     if (signal?.aborted === true) return Promise.resolve(false);
+    if (since !== undefined && since !== this.#generation) return Promise.resolve(true);
     return new Promise((resolve) => {
       const finish = (woken: boolean) => {
         clearTimeout(timer);

@@ -43,6 +43,7 @@ export async function* tailLog(database: Database, options: TailLogOptions): Asy
   // on the server, began before it and is still running): look again soon, backing off, rather than at the poll.
   let retryMs: number | undefined;
   while (!signal.aborted) {
+    const seen = logSignal(database).generation;
     const batch = await readLog(database, database.schema, { after, types: options.types, limit: batchSize });
     for (const event of batch.events) {
       if (signal.aborted) return;
@@ -51,7 +52,7 @@ export async function* tailLog(database: Database, options: TailLogOptions): Asy
     after = batch.end;
     if (batch.events.length === batchSize) continue;
     if (batch.events.length > 0) retryMs = undefined;
-    const woken = await logSignal(database).wait(retryMs ?? pollMs, signal);
+    const woken = await logSignal(database).wait(retryMs ?? pollMs, signal, seen);
     retryMs = woken ? 10 : retryMs === undefined ? undefined : Math.min(retryMs * 2, pollMs);
   }
 }

@@ -137,13 +137,14 @@ export class SubscriptionRunner {
         await this.#consumer.acquired?.(lease);
         this.#position = lease.checkpoint;
         while (!signal.aborted && lease.active) {
+          const seen = wake.generation; // before the read: a commit during it must not wait for the poll
           const step = await this.#step(lease);
           if (step === 'stop') {
             this.#stop.abort();
             break;
           }
           // A skip-ahead held back is written on the next turn, soon: read-your-writes may be waiting for it.
-          if (step === 'idle') await wake.wait(this.#skipOwed ? skipEveryMs : this.#pollMs, signal);
+          if (step === 'idle') await wake.wait(this.#skipOwed ? skipEveryMs : this.#pollMs, signal, seen);
         }
       } catch (error) {
         this.#onError(error, this.#consumer.name);
