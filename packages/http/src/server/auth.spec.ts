@@ -1,0 +1,74 @@
+// Tokens from an identity provider that publishes its keys (JWKS), served here by a local HTTP server.
+import { createServer, type Server } from 'node:http';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuthenticationError, bearerAuthenticator } from './auth.ts';
+
+const issuer = 'https://id.test';
+const audience = 'api';
+let server: Server;
+let jwksUrl: string;
+let privateKey: Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
+let publicJwk: Record<string, unknown>;
+
+beforeAll(async () => {
+  const pair = await generateKeyPair('RS256', { extractable: true });
+  privateKey = pair.privateKey;
+  publicJwk = { ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+  server = createServer((_request, response) => {
+    response.setHeader('content-type', 'application/json');
+    response.end(JSON.stringify({ keys: [publicJwk] }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  jwksUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}/jwks.json`;
+});
+afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+function token(claims: Record<string, unknown> = {}) {
+  return new SignJWT({ roles: ['chef'], ...claims })
+    .setSubject('luigi')
+    .setIssuer(issuer)
+    .setAudience(audience)
+    .setIssuedAt()
+    .setExpirationTime('5m');
+}
+
+describe('bearer tokens verified with a JWKS', () => {
+  it('accepts a token signed with a published key, and gives its subject and roles', async () => {
+    const authenticate = bearerAuthenticator({ issuer, audience, jwksUrl });
+    const jwt = await token().setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(privateKey);
+    expect(await authenticate(`Bearer ${jwt}`)).toMatchObject({ subject: 'luigi', roles: ['chef'] });
+    expect(await authenticate(undefined)).toBeUndefined();
+  });
+
+  it('refuses key confusion (HS256 signed with the public key), alg none, and a token without a subject', async () => {
+    const authenticate = bearerAuthenticator({ issuer, audience, jwksUrl });
+    const publicAsSecret = new TextEncoder().encode(JSON.stringify(publicJwk));
+    const confused = await token().setProtectedHeader({ alg: 'HS256', kid: 'k1' }).sign(publicAsSecret);
+    await expect(authenticate(`Bearer ${confused}`)).rejects.toThrow(AuthenticationError);
+    const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+    const none = `${encode({ alg: 'none' })}.${encode({ sub: 'x', iss: issuer, aud: audience, roles: ['chef'] })}.`;
+    await expect(authenticate(`Bearer ${none}`)).rejects.toThrow(AuthenticationError);
+    const anonymous = await new SignJWT({ roles: ['chef'] })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setExpirationTime('5m')
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .sign(privateKey);
+    await expect(authenticate(`Bearer ${anonymous}`)).rejects.toThrow('The token names no subject (sub)');
+  });
+
+  it('reads roles given as one space-separated string, and refuses a misconfiguration at once', async () => {
+    const authenticate = bearerAuthenticator({ issuer, audience, jwksUrl, rolesClaim: 'scope' });
+    const jwt = await token({ scope: 'chef manager' })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .sign(privateKey);
+    expect((await authenticate(`Bearer ${jwt}`))?.roles).toEqual(['chef', 'manager']);
+    expect(() => bearerAuthenticator({ issuer, audience })).toThrow(
+      /either a shared `secret` or a `jwksUrl`/,
+    );
+    expect(() => bearerAuthenticator({ issuer, audience, secret: 'short' })).toThrow(
+      /at least 32 characters/,
+    );
+  });
+});
