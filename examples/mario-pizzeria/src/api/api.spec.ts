@@ -1,0 +1,559 @@
+// The whole API through Fastify's inject, on an in-memory PGlite with the projection daemon running: ordering,
+// the life of an order and every transition the state machine forbids, the auth matrix, the menu and OpenAPI.
+import type { LightMyRequestResponse } from 'fastify';
+import { SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OrderDto } from '../application/dtos.ts';
+import { type TestServer, testServer } from '../testing/testPizzeria.ts';
+import { developmentAuth } from './auth.ts';
+
+let t: TestServer;
+beforeAll(async () => {
+  t = await testServer();
+});
+afterAll(async () => {
+  await t[Symbol.asyncDispose]();
+});
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+async function call(
+  method: Method,
+  url: string,
+  options: { as?: string; token?: string; payload?: object; headers?: Record<string, string> } = {},
+): Promise<LightMyRequestResponse> {
+  const token = options.token ?? (options.as === undefined ? undefined : await t.token(options.as));
+  return t.server.inject({
+    method,
+    url,
+    headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...options.headers },
+    ...(options.payload === undefined ? {} : { payload: options.payload }),
+  });
+}
+
+const anOrder = {
+  customerName: 'Peach',
+  customerPhone: '+1 555 0100',
+  customerAddress: '1 Castle Road',
+  customerEmail: 'peach@castle.example',
+  pizzas: [
+    { name: 'margherita', size: 'large', toppings: ['basil'] },
+    { name: 'Pepperoni', size: 'small' },
+  ],
+  notes: 'Ring twice',
+};
+
+async function place(order: object = anOrder): Promise<OrderDto> {
+  const response = await call('POST', '/api/orders', { payload: order });
+  expect(response.statusCode, response.body).toBe(201);
+  return response.json() as OrderDto;
+}
+
+/** The steps of API.md: path suffix, the role that may take it, and its body. */
+const steps = {
+  cooking: { role: 'chef', payload: {} },
+  ready: { role: 'chef', payload: {} },
+  assignment: { role: 'manager', payload: { driverId: 'driver' } },
+  delivery: { role: 'driver', payload: {} },
+  delivered: { role: 'driver', payload: {} },
+  cancellation: { role: 'manager', payload: {} },
+} as const;
+type Step = keyof typeof steps;
+
+async function take(id: string, step: Step): Promise<LightMyRequestResponse> {
+  const { role, payload } = steps[step];
+  return call('POST', `/api/orders/${id}/${step}`, { as: role, payload });
+}
+
+/** A new order walked to a status through the allowed steps. */
+async function orderIn(status: OrderDto['status']): Promise<OrderDto> {
+  const path: Record<OrderDto['status'], readonly Step[]> = {
+    confirmed: [],
+    cooking: ['cooking'],
+    ready: ['cooking', 'ready'],
+    delivering: ['cooking', 'ready', 'delivery'],
+    delivered: ['cooking', 'ready', 'delivery', 'delivered'],
+    cancelled: ['cancellation'],
+  };
+  let order = await place();
+  for (const step of path[status]) {
+    const response = await take(order.id, step);
+    expect(response.statusCode, response.body).toBe(200);
+    order = response.json() as OrderDto;
+  }
+  expect(order.status).toBe(status);
+  return order;
+}
+
+describe('ordering, as anyone', () => {
+  it('places an order without a token: 201, Location, the confirmed order with prices in dollars', async () => {
+    const response = await call('POST', '/api/orders', { payload: anOrder });
+    expect(response.statusCode).toBe(201);
+    const order = response.json() as OrderDto;
+    expect(response.headers.location).toBe(`/api/orders/${order.id}`);
+    expect(response.headers['myelin-position']).toMatch(/^\d+\.\d+$/);
+    expect(order).toEqual({
+      id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
+      status: 'confirmed',
+      customerName: 'Peach',
+      customerPhone: '+1 555 0100',
+      customerAddress: '1 Castle Road',
+      customerEmail: 'peach@castle.example',
+      items: [
+        { name: 'Margherita', size: 'large', toppings: ['basil'], price: 23.38 }, // 12.99 × (1.6 + 0.2)
+        { name: 'Pepperoni', size: 'small', toppings: [], price: 11.99 }, // 14.99 × 0.8 = 11.992
+      ],
+      total: 35.37,
+      notes: 'Ring twice',
+      placedAt: expect.any(String),
+      version: 1,
+    });
+  });
+
+  it('reads the order right after its 201, with an ETag that answers If-None-Match with 304', async () => {
+    const placed = await place();
+    const read = await call('GET', `/api/orders/${placed.id}`);
+    expect(read.statusCode).toBe(200);
+    expect(read.json()).toEqual(placed);
+    expect(read.headers.etag).toBe('"1"');
+    const again = await call('GET', `/api/orders/${placed.id}`, { headers: { 'if-none-match': '"1"' } });
+    expect(again.statusCode).toBe(304);
+  });
+
+  it('answers 404 problem+json for an unknown order', async () => {
+    const response = await call('GET', '/api/orders/4a0a0a0a-0000-4000-8000-000000000000');
+    expect(response.statusCode).toBe(404);
+    expect(response.headers['content-type']).toContain('application/problem+json');
+    expect(response.json()).toMatchObject({ status: 404, title: 'Not Found' });
+  });
+
+  it('refuses an order without pizzas: 400 "Order must contain at least one pizza"', async () => {
+    const response = await call('POST', '/api/orders', { payload: { ...anOrder, pizzas: [] } });
+    expect(response.statusCode).toBe(400);
+    expect(response.headers['content-type']).toContain('application/problem+json');
+    expect(response.json().detail).toBe('Order must contain at least one pizza');
+  });
+
+  it('refuses a pizza not on the menu with a 400 naming it and its field', async () => {
+    const pizzas = [...anOrder.pizzas, { name: 'Hawaiian', size: 'medium' }];
+    const response = await call('POST', '/api/orders', { payload: { ...anOrder, pizzas } });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({
+      detail: 'Not on the menu: Hawaiian',
+      errors: [
+        { field: 'pizzas[2].name', pointer: '#/pizzas/2/name', detail: "'Hawaiian' is not on the menu" },
+      ],
+    });
+  });
+
+  it('refuses a bad size, an unknown topping, a missing name: 400 naming each field', async () => {
+    const response = await call('POST', '/api/orders', {
+      payload: {
+        customerPhone: '555',
+        pizzas: [
+          { name: 'margherita', size: 'huge' },
+          { name: 'margherita', size: 'small', toppings: ['anchovies'] },
+        ],
+      },
+    });
+    expect(response.statusCode).toBe(400);
+    const fields = (response.json().errors as { field: string }[]).map((e) => e.field).sort();
+    expect(fields).toEqual(['customerName', 'pizzas[0].size', 'pizzas[1].toppings[0]']);
+  });
+});
+
+describe('the life of an order', () => {
+  it('goes confirmed → cooking → ready → assigned → delivering → delivered, recording who and when', async () => {
+    const order = await place();
+    const cooking = (await take(order.id, 'cooking')).json() as OrderDto;
+    expect(cooking).toMatchObject({ status: 'cooking', chef: 'chef', version: 2 });
+    expect(Date.parse(cooking.cookingStartedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(order.placedAt));
+    const ready = (await take(order.id, 'ready')).json() as OrderDto;
+    expect(ready).toMatchObject({ status: 'ready', readyAt: expect.any(String), version: 3 });
+    const assigned = (await take(order.id, 'assignment')).json() as OrderDto;
+    expect(assigned).toMatchObject({ status: 'ready', driverId: 'driver', version: 4 });
+    const delivering = (await take(order.id, 'delivery')).json() as OrderDto;
+    expect(delivering).toMatchObject({ status: 'delivering', deliveryStartedAt: expect.any(String) });
+    const delivered = (await take(order.id, 'delivered')).json() as OrderDto;
+    expect(delivered).toMatchObject({ status: 'delivered', driverId: 'driver', version: 6 });
+    expect((await call('GET', `/api/orders/${order.id}`)).json()).toEqual(delivered);
+  });
+
+  it('lets a driver take out an order nobody was assigned to, and records them', async () => {
+    const ready = await orderIn('ready');
+    const response = await take(ready.id, 'delivery');
+    expect(response.json()).toMatchObject({ status: 'delivering', driverId: 'driver' });
+  });
+
+  it("refuses a driver another driver's order: 403", async () => {
+    const ready = await orderIn('ready');
+    const assigned = await call('POST', `/api/orders/${ready.id}/assignment`, {
+      as: 'manager',
+      payload: { driverId: 'toad' },
+    });
+    expect(assigned.json()).toMatchObject({ driverId: 'toad' });
+    const response = await take(ready.id, 'delivery');
+    expect(response.statusCode).toBe(403);
+    expect(response.json().detail).toContain('toad');
+  });
+
+  it('cancels from any state but delivered and cancelled', async () => {
+    for (const status of ['confirmed', 'cooking', 'ready', 'delivering'] as const) {
+      const order = await orderIn(status);
+      const response = await take(order.id, 'cancellation');
+      expect(response.statusCode, status).toBe(200);
+      expect(response.json()).toMatchObject({ status: 'cancelled', cancelledAt: expect.any(String) });
+    }
+  });
+
+  const allowed: Record<OrderDto['status'], readonly Step[]> = {
+    confirmed: ['cooking', 'cancellation'],
+    cooking: ['ready', 'cancellation'],
+    ready: ['assignment', 'delivery', 'cancellation'],
+    delivering: ['delivered', 'cancellation'],
+    delivered: [],
+    cancelled: [],
+  };
+  const forbidden = (Object.keys(allowed) as OrderDto['status'][]).flatMap((status) =>
+    (Object.keys(steps) as Step[])
+      .filter((step) => !allowed[status].includes(step))
+      .map((step) => ({ status, step })),
+  );
+
+  it('answers every transition the state machine forbids with a 409 naming the current status', async () => {
+    expect(forbidden).toHaveLength(27);
+    const orders = new Map<string, OrderDto>();
+    for (const status of Object.keys(allowed) as OrderDto['status'][])
+      orders.set(status, await orderIn(status));
+    for (const { status, step } of forbidden) {
+      const order = orders.get(status) as OrderDto;
+      const response = await take(order.id, step);
+      expect(response.statusCode, `${step} on a ${status} order: ${response.body}`).toBe(409);
+      expect(response.headers['content-type']).toContain('application/problem+json');
+      expect(response.json()).toMatchObject({
+        status: 409,
+        title: 'Conflict',
+        detail: expect.stringContaining(`is ${status}`),
+        currentStatus: status,
+        instance: `/api/orders/${order.id}/${step}`,
+      });
+      // Refused means unchanged.
+      expect((await call('GET', `/api/orders/${order.id}`)).json()).toEqual(order);
+    }
+  });
+
+  it('answers every transition of an unknown order with 404', async () => {
+    for (const step of Object.keys(steps) as Step[]) {
+      const response = await take('4a0a0a0a-0000-4000-8000-000000000000', step);
+      expect(response.statusCode, step).toBe(404);
+    }
+  });
+});
+
+describe('the auth matrix', () => {
+  /** A token the API must not accept: signed with another secret. */
+  const forged = () =>
+    new SignJWT({ roles: ['manager'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('manager')
+      .setIssuer(developmentAuth.issuer)
+      .setAudience(developmentAuth.audience)
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode('another-secret-of-at-least-32-characters!!'));
+
+  interface Case {
+    readonly name: string;
+    readonly method: Method;
+    /** Makes what the call needs (an order in the right state) and answers its path. */
+    readonly path: () => Promise<string>;
+    readonly payload?: object;
+    readonly allowed: string;
+    readonly denied: string;
+    readonly success: number;
+  }
+  const inState = (status: OrderDto['status'], step: string) => async () =>
+    `/api/orders/${(await orderIn(status)).id}/${step}`;
+  const cases: Case[] = [
+    {
+      name: 'list orders',
+      method: 'GET',
+      path: async () => '/api/orders',
+      allowed: 'driver',
+      denied: 'customer',
+      success: 200,
+    },
+    {
+      name: 'start cooking',
+      method: 'POST',
+      path: inState('confirmed', 'cooking'),
+      allowed: 'chef',
+      denied: 'driver',
+      success: 200,
+    },
+    {
+      name: 'mark ready',
+      method: 'POST',
+      path: inState('cooking', 'ready'),
+      allowed: 'chef',
+      denied: 'manager',
+      success: 200,
+    },
+    {
+      name: 'assign a driver',
+      method: 'POST',
+      path: inState('ready', 'assignment'),
+      payload: { driverId: 'driver' },
+      allowed: 'manager',
+      denied: 'chef',
+      success: 200,
+    },
+    {
+      name: 'start delivery',
+      method: 'POST',
+      path: inState('ready', 'delivery'),
+      allowed: 'driver',
+      denied: 'customer',
+      success: 200,
+    },
+    {
+      name: 'mark delivered',
+      method: 'POST',
+      path: inState('delivering', 'delivered'),
+      allowed: 'driver',
+      denied: 'chef',
+      success: 200,
+    },
+    {
+      name: 'cancel',
+      method: 'POST',
+      path: inState('confirmed', 'cancellation'),
+      allowed: 'manager',
+      denied: 'driver',
+      success: 200,
+    },
+    {
+      name: 'kitchen queue',
+      method: 'GET',
+      path: async () => '/api/kitchen/queue',
+      allowed: 'chef',
+      denied: 'driver',
+      success: 200,
+    },
+    {
+      name: 'delivery board',
+      method: 'GET',
+      path: async () => '/api/delivery/ready',
+      allowed: 'driver',
+      denied: 'chef',
+      success: 200,
+    },
+    {
+      name: 'statistics',
+      method: 'GET',
+      path: async () => '/api/stats',
+      allowed: 'manager',
+      denied: 'chef',
+      success: 200,
+    },
+    {
+      name: 'retired pizzas',
+      method: 'GET',
+      path: async () => '/api/menu?all=true',
+      allowed: 'manager',
+      denied: 'customer',
+      success: 200,
+    },
+    {
+      name: 'add a pizza',
+      method: 'POST',
+      path: async () => '/api/menu',
+      payload: { name: `Matrix ${Math.random()}`, basePrice: 9 },
+      allowed: 'manager',
+      denied: 'chef',
+      success: 201,
+    },
+    {
+      name: 'change a pizza',
+      method: 'PUT',
+      path: async () => '/api/menu/veggie',
+      payload: { description: 'Garden fresh' },
+      allowed: 'manager',
+      denied: 'customer',
+      success: 200,
+    },
+    {
+      name: 'retire a pizza',
+      method: 'DELETE',
+      path: async () => '/api/menu/diavola',
+      allowed: 'manager',
+      denied: 'driver',
+      success: 204,
+    },
+  ];
+
+  it.each(cases)('$name: no token 401, bad token 401, $denied 403, $allowed $success', async (c) => {
+    const path = await c.path();
+    const payload = c.payload === undefined ? {} : { payload: c.payload };
+    const anonymous = await call(c.method, path, payload);
+    expect(anonymous.statusCode, anonymous.body).toBe(401);
+    expect(anonymous.headers['content-type']).toContain('application/problem+json');
+    for (const token of ['not-a-jwt', await forged()]) {
+      const bad = await call(c.method, path, { ...payload, token });
+      expect(bad.statusCode, bad.body).toBe(401);
+      expect(bad.headers['www-authenticate']).toContain('invalid_token');
+    }
+    const wrong = await call(c.method, path, { ...payload, as: c.denied });
+    expect(wrong.statusCode, wrong.body).toBe(403);
+    const right = await call(c.method, path, { ...payload, as: c.allowed });
+    expect(right.statusCode, right.body).toBe(c.success);
+  });
+
+  it('lets anyone order, read an order and read the menu, signed in or not', async () => {
+    const order = await place();
+    for (const as of [undefined, 'customer', 'chef']) {
+      const options = as === undefined ? {} : { as };
+      expect((await call('POST', '/api/orders', { ...options, payload: anOrder })).statusCode).toBe(201);
+      expect((await call('GET', `/api/orders/${order.id}`, options)).statusCode).toBe(200);
+      expect((await call('GET', '/api/menu', options)).statusCode).toBe(200);
+    }
+  });
+
+  it('issues development tokens for the four users, and refuses a wrong password', async () => {
+    for (const username of ['customer', 'chef', 'driver', 'manager']) {
+      const response = await call('POST', '/api/auth/token', { payload: { username, password: username } });
+      expect(response.json()).toMatchObject({ tokenType: 'Bearer', roles: [username], expiresIn: 3600 });
+    }
+    const wrong = await call('POST', '/api/auth/token', { payload: { username: 'chef', password: 'x' } });
+    expect(wrong.statusCode).toBe(401);
+  });
+});
+
+describe('the order list', () => {
+  it('pages the orders newest first, of one status when asked', async () => {
+    const first = await place();
+    await new Promise((resolve) => setTimeout(resolve, 5)); // placed in another millisecond, surely
+    const second = await orderIn('cooking');
+    const page = (await call('GET', '/api/orders?pageSize=2', { as: 'manager' })).json();
+    expect(page).toMatchObject({ page: 1, pageSize: 2, total: expect.any(Number) });
+    expect(page.items.map((o: OrderDto) => o.id)).toEqual([second.id, first.id]);
+    const cooking = (await call('GET', '/api/orders?status=cooking&pageSize=100', { as: 'chef' })).json();
+    expect(cooking.items.every((o: OrderDto) => o.status === 'cooking')).toBe(true);
+    expect(cooking.items.map((o: OrderDto) => o.id)).toContain(second.id);
+    const bad = await call('GET', '/api/orders?status=burnt', { as: 'chef' });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].field).toBe('status');
+  });
+});
+
+describe('the menu', () => {
+  it('lists the available pizzas with their base prices, and the toppings', async () => {
+    const menu = (await call('GET', '/api/menu')).json();
+    expect(menu.items).toEqual(
+      expect.arrayContaining([
+        {
+          id: 'margherita',
+          name: 'Margherita',
+          description: expect.any(String),
+          basePrice: 12.99,
+          available: true,
+        },
+        {
+          id: 'pepperoni',
+          name: 'Pepperoni',
+          description: expect.any(String),
+          basePrice: 14.99,
+          available: true,
+        },
+        {
+          id: 'supreme',
+          name: 'Supreme',
+          description: expect.any(String),
+          basePrice: 17.99,
+          available: true,
+        },
+      ]),
+    );
+    expect(menu.items.length).toBeGreaterThanOrEqual(6);
+    expect(menu.toppings).toEqual(
+      expect.arrayContaining(['extra cheese', 'mushrooms', 'olives', 'onions', 'peppers', 'basil', 'ham']),
+    );
+  });
+
+  it('adds, changes and retires a pizza; orders follow the menu', async () => {
+    const manager = { as: 'manager' };
+    const added = await call('POST', '/api/menu', {
+      ...manager,
+      payload: { name: 'Funghi', description: 'Mushrooms', basePrice: 13.5 },
+    });
+    expect(added.statusCode).toBe(201);
+    expect(added.headers.location).toBe('/api/menu/funghi');
+    expect(added.json()).toEqual({
+      id: 'funghi',
+      name: 'Funghi',
+      description: 'Mushrooms',
+      basePrice: 13.5,
+      available: true,
+    });
+    const twice = await call('POST', '/api/menu', {
+      ...manager,
+      payload: { name: ' funghi ', basePrice: 1 },
+    });
+    expect(twice.statusCode).toBe(409);
+    expect((await call('GET', '/api/menu')).json().items).toContainEqual(added.json());
+
+    const order = async () =>
+      call('POST', '/api/orders', { payload: { ...anOrder, pizzas: [{ name: 'funghi', size: 'medium' }] } });
+    expect((await order()).json().total).toBe(13.5);
+
+    const changed = await call('PUT', '/api/menu/funghi', { ...manager, payload: { basePrice: 14.004 } });
+    expect(changed.json()).toMatchObject({ basePrice: 14, description: 'Mushrooms' });
+    expect((await order()).json().total).toBe(14);
+    const taken = await call('PUT', '/api/menu/funghi', { ...manager, payload: { name: 'Margherita' } });
+    expect(taken.statusCode).toBe(409);
+    expect((await call('PUT', '/api/menu/nope', { ...manager, payload: { basePrice: 2 } })).statusCode).toBe(
+      404,
+    );
+    const free = await call('PUT', '/api/menu/funghi', { ...manager, payload: { basePrice: 0 } });
+    expect(free.statusCode).toBe(400);
+
+    const retired = await call('DELETE', '/api/menu/funghi', manager);
+    expect(retired.statusCode).toBe(204);
+    expect((await call('GET', '/api/menu')).json().items.map((p: { id: string }) => p.id)).not.toContain(
+      'funghi',
+    );
+    const all = (await call('GET', '/api/menu?all=true', manager)).json().items;
+    expect(all).toContainEqual(expect.objectContaining({ id: 'funghi', available: false }));
+    const refused = await order();
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json().detail).toContain('funghi');
+    expect((await call('DELETE', '/api/menu/nope', manager)).statusCode).toBe(404);
+
+    const back = await call('POST', '/api/menu', { ...manager, payload: { name: 'Funghi', basePrice: 15 } });
+    expect(back.statusCode).toBe(201);
+    expect(back.json()).toMatchObject({ id: 'funghi', available: true, basePrice: 15 });
+  });
+});
+
+describe('OpenAPI', () => {
+  it("documents the API as Mario's Pizzeria, with every route and its roles", async () => {
+    const response = await call('GET', '/openapi.json');
+    expect(response.statusCode).toBe(200);
+    const document = response.json();
+    expect(document.info.title).toBe("Mario's Pizzeria");
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining([
+        '/api/orders',
+        '/api/orders/{id}',
+        '/api/orders/{id}/cooking',
+        '/api/kitchen/queue',
+        '/api/delivery/ready',
+        '/api/menu',
+        '/api/menu/{id}',
+        '/api/stats',
+      ]),
+    );
+    expect((await call('GET', '/docs')).statusCode).toBe(200);
+    expect((await call('GET', '/health')).statusCode).toBe(200);
+    expect((await call('GET', '/ready')).json()).toMatchObject({ status: 'ready' });
+  });
+});

@@ -1,0 +1,59 @@
+import type { Application } from '@myelin/core';
+import type { AuthOptions } from '@myelin/http';
+import { createServer } from '@myelin/http';
+import { type Database, postgresReadiness } from '@myelin/postgres';
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { registerUi } from '../ui/ui.ts';
+import { devUsers } from './auth.ts';
+import { liveStreams } from './live.ts';
+import { api } from './routes.ts';
+
+export interface PizzeriaServerConfig {
+  /** The pizzeria's application (see `buildPizzeria`). */
+  readonly app: Application;
+  /** Its database: for the live streams (which follow its log) and the readiness checks. */
+  readonly database: Database;
+  /** Who signs the tokens this API accepts. */
+  readonly auth: AuthOptions;
+  /** `POST /api/auth/token` for the development users (needs `auth` with a secret). */
+  readonly devTokens: boolean;
+  /** Fastify's logger; defaults to off. */
+  readonly logger?: FastifyServerOptions['logger'];
+  /**
+   * Run when the server closes, before the application is disposed: what else runs on the application (a
+   * projection daemon, the relay) stops here, while the database is still open.
+   */
+  readonly onClose?: () => Promise<void>;
+}
+
+/**
+ * The pizzeria's HTTP server: the API of API.md (with OpenAPI at /openapi.json and docs at /docs), its live
+ * streams, /health and /ready, and the web UI at /. Closing it stops what `onClose` says, then disposes the
+ * application; whoever opened the database closes it.
+ */
+export async function createPizzeriaServer(config: PizzeriaServerConfig): Promise<FastifyInstance> {
+  const { app, database } = config;
+  const server = await createServer({
+    app,
+    routes: api,
+    auth: config.auth,
+    ...(config.devTokens ? { devTokens: { users: devUsers } } : {}),
+    openapi: {
+      title: "Mario's Pizzeria",
+      version: '1.0.0',
+      description:
+        'Order pizzas, follow them live, run the kitchen and the deliveries. Staff sign in with a bearer token; in development, `POST /api/auth/token` with `customer`, `chef`, `driver` or `manager` (the password is the name).',
+    },
+    health: { checks: postgresReadiness(database) },
+    live: liveStreams(app, database),
+    fastify: { logger: config.logger ?? false },
+    // Disposed below, after what runs beside the server has stopped using the application.
+    disposeOnClose: false,
+  });
+  server.addHook('onClose', async () => {
+    await config.onClose?.();
+    await app.dispose();
+  });
+  await registerUi(server);
+  return server;
+}

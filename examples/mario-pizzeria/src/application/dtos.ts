@@ -1,0 +1,178 @@
+// What the API shows: the shapes of API.md. Inside, money is integer cents; here it becomes dollars.
+import { createMapper, mapTarget } from '@myelin/core';
+import type { MenuPizza } from '../domain/menuPizza.ts';
+import { dollars } from '../domain/money.ts';
+import { Order, type OrderStatus } from '../domain/order.ts';
+import type { OrderItemData, PizzaSize } from '../domain/orderItem.ts';
+import type { MenuEntry } from './projections/menu.ts';
+
+export interface OrderItemDto {
+  readonly name: string;
+  readonly size: PizzaSize;
+  readonly toppings: readonly string[];
+  readonly price: number;
+}
+
+export interface OrderDto {
+  readonly id: string;
+  readonly status: OrderStatus;
+  readonly customerName: string;
+  readonly customerPhone: string;
+  readonly customerAddress?: string;
+  readonly customerEmail?: string;
+  readonly items: readonly OrderItemDto[];
+  readonly total: number;
+  readonly notes?: string;
+  readonly placedAt: string;
+  readonly cookingStartedAt?: string;
+  readonly readyAt?: string;
+  readonly driverId?: string;
+  readonly deliveryStartedAt?: string;
+  readonly deliveredAt?: string;
+  readonly cancelledAt?: string;
+  readonly chef?: string;
+  /** How many events the order has: its ETag. */
+  readonly version: number;
+}
+
+export interface MenuPizzaDto {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly basePrice: number;
+  readonly available: boolean;
+}
+
+export interface MenuDto {
+  readonly items: readonly MenuPizzaDto[];
+  /** The toppings any pizza can have. */
+  readonly toppings: readonly string[];
+}
+
+export interface PageDto<T> {
+  readonly items: readonly T[];
+  readonly total: number;
+  readonly page: number;
+  readonly pageSize: number;
+}
+
+export interface OrderListDto {
+  readonly items: readonly OrderDto[];
+}
+
+export interface StatisticsDto {
+  readonly ordersByStatus: Readonly<Record<OrderStatus, number>>;
+  /** Delivered and in-progress orders, not cancelled ones, in dollars. */
+  readonly revenue: number;
+  readonly topPizzas: readonly { readonly name: string; readonly count: number }[];
+  readonly averageMinutesToReady: number | null;
+  readonly revenueByDay: readonly { readonly day: string; readonly revenue: number }[];
+}
+
+/**
+ * An order as the read models keep it: the DTO's fields, with money in cents. The order summaries, the kitchen
+ * queue and the delivery board all hold these, and the commands build one from the aggregate they changed.
+ */
+export interface OrderSummary {
+  readonly id: string;
+  readonly status: OrderStatus;
+  readonly customerName: string;
+  readonly customerPhone: string;
+  readonly customerAddress?: string | undefined;
+  readonly customerEmail?: string | undefined;
+  readonly items: readonly OrderItemData[];
+  readonly totalCents: number;
+  readonly notes?: string | undefined;
+  readonly placedAt: string;
+  readonly cookingStartedAt?: string | undefined;
+  readonly readyAt?: string | undefined;
+  readonly driverId?: string | undefined;
+  readonly deliveryStartedAt?: string | undefined;
+  readonly deliveredAt?: string | undefined;
+  readonly cancelledAt?: string | undefined;
+  readonly chef?: string | undefined;
+  readonly version: number;
+}
+
+/** An order summary as the API shows it: dollars, and optional fields left out when unknown (never null). */
+export function toOrderDto(summary: OrderSummary): OrderDto {
+  const optional = (fields: Partial<Record<keyof OrderDto, string | undefined>>) =>
+    Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
+  return {
+    id: summary.id,
+    status: summary.status,
+    customerName: summary.customerName,
+    customerPhone: summary.customerPhone,
+    ...optional({ customerAddress: summary.customerAddress, customerEmail: summary.customerEmail }),
+    items: summary.items.map((item) => ({
+      name: item.name,
+      size: item.size,
+      toppings: [...item.toppings],
+      price: dollars(item.priceCents),
+    })),
+    total: dollars(summary.totalCents),
+    ...optional({ notes: summary.notes }),
+    placedAt: summary.placedAt,
+    ...optional({
+      cookingStartedAt: summary.cookingStartedAt,
+      readyAt: summary.readyAt,
+      driverId: summary.driverId,
+      deliveryStartedAt: summary.deliveryStartedAt,
+      deliveredAt: summary.deliveredAt,
+      cancelledAt: summary.cancelledAt,
+      chef: summary.chef,
+    }),
+    version: summary.version,
+  };
+}
+
+/** The summary of an order the command just changed: what its read models will hold once it commits. */
+export function summaryOf(order: Order): OrderSummary {
+  const { state } = order;
+  if (state.status === 'new') throw new Error(`Order ${order.id} has not been placed`);
+  return {
+    id: order.id,
+    status: state.status,
+    customerName: state.customer.name,
+    customerPhone: state.customer.phone,
+    customerAddress: state.customer.address,
+    customerEmail: state.customer.email,
+    items: state.items,
+    totalCents: state.totalCents,
+    notes: state.notes,
+    placedAt: state.placedAt,
+    cookingStartedAt: state.cookingStartedAt,
+    readyAt: state.readyAt,
+    driverId: state.driverId,
+    deliveryStartedAt: state.deliveryStartedAt,
+    deliveredAt: state.deliveredAt,
+    cancelledAt: state.cancelledAt,
+    chef: state.chef,
+    version: order.nextVersion,
+  };
+}
+
+export const OrderDto = mapTarget<OrderDto>('OrderDto');
+
+/** Maps what commands changed to what they answer: typed pairs, so a mapping nobody registered fails to compile. */
+export const mapper = createMapper().add(Order, OrderDto, (order) => toOrderDto(summaryOf(order)));
+
+export function menuPizzaDto(pizza: MenuPizza): MenuPizzaDto {
+  return {
+    id: pizza.id,
+    name: pizza.state.name,
+    description: pizza.state.description,
+    basePrice: dollars(pizza.state.basePriceCents),
+    available: pizza.state.available,
+  };
+}
+
+export function menuEntryDto(entry: MenuEntry): MenuPizzaDto {
+  return {
+    id: entry.id,
+    name: entry.name,
+    description: entry.description,
+    basePrice: dollars(entry.basePriceCents),
+    available: entry.available,
+  };
+}

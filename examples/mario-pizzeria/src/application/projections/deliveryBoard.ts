@@ -1,0 +1,16 @@
+import { documents } from '@myelin/postgres';
+import type { OrderSummary } from '../dtos.ts';
+import { orderSummaryProjection } from './orderSummary.ts';
+
+/** Orders not yet delivered nor cancelled; the board shows the ready and delivering ones. */
+export const DeliveryBoard = documents<OrderSummary>('delivery-board');
+
+/**
+ * Async. It follows orders from the start (not only once ready) because an event carries only what changed:
+ * the customer's address and the pizzas come with `order.placed.v1`, long before `order.ready.v1`.
+ */
+export const deliveryBoard = orderSummaryProjection(
+  DeliveryBoard,
+  { mode: 'async' },
+  (order) => order.status !== 'delivered' && order.status !== 'cancelled',
+);

@@ -1,0 +1,89 @@
+// What happens to an order, as events: each name is its identity in the log forever, hence the version suffix.
+// The payloads carry everything the read models need, so projections never look anything up.
+import { event } from '@myelin/core';
+import { z } from 'zod';
+import { sizes } from './orderItem.ts';
+
+const at = z.iso.datetime();
+
+export const OrderPlaced = event(
+  'order.placed.v1',
+  z.object({
+    orderId: z.string(),
+    customerId: z.string(),
+    // The customer's details as they were for this order: where it goes, whom to call.
+    customerName: z.string(),
+    customerPhone: z.string(),
+    customerAddress: z.string().optional(),
+    customerEmail: z.string().optional(),
+    items: z.array(
+      z.object({
+        name: z.string(),
+        size: z.enum(sizes),
+        toppings: z.array(z.string()),
+        priceCents: z.number().int(),
+      }),
+    ),
+    totalCents: z.number().int(),
+    notes: z.string().optional(),
+    placedAt: at,
+  }),
+  { description: 'An order was placed and, having at least one pizza, confirmed' },
+);
+
+export const CookingStarted = event(
+  'order.cooking.started.v1',
+  z.object({ orderId: z.string(), chef: z.string(), at }),
+  { description: 'A chef started cooking the order' },
+);
+
+/** Shared with other services (a delivery app, a notifier) on the bus: an integration event. */
+export const OrderReady = event('order.ready.v1', z.object({ orderId: z.string(), at }), {
+  description: 'The order is cooked and waits for a driver',
+  integration: true,
+});
+
+export const DriverAssigned = event(
+  'order.driver.assigned.v1',
+  z.object({ orderId: z.string(), driverId: z.string(), assignedBy: z.string(), at }),
+  { description: 'A manager assigned a driver to a ready order' },
+);
+
+export const DeliveryStarted = event(
+  'order.delivery.started.v1',
+  z.object({ orderId: z.string(), driverId: z.string(), at }),
+  { description: 'A driver left with the order' },
+);
+
+/** Shared with other services on the bus: an integration event. */
+export const OrderDelivered = event(
+  'order.delivered.v1',
+  z.object({ orderId: z.string(), driverId: z.string(), at }),
+  { description: 'The driver handed the order over', integration: true },
+);
+
+export const OrderCancelled = event(
+  'order.cancelled.v1',
+  z.object({ orderId: z.string(), cancelledBy: z.string(), previousStatus: z.string(), at }),
+  { description: 'A manager cancelled the order' },
+);
+
+export type OrderEvent =
+  | InstanceType<typeof OrderPlaced>
+  | InstanceType<typeof CookingStarted>
+  | InstanceType<typeof OrderReady>
+  | InstanceType<typeof DriverAssigned>
+  | InstanceType<typeof DeliveryStarted>
+  | InstanceType<typeof OrderDelivered>
+  | InstanceType<typeof OrderCancelled>;
+
+/** Every event of the Order aggregate: its repository turns stored events back into these. */
+export const orderEvents = [
+  OrderPlaced,
+  CookingStarted,
+  OrderReady,
+  DriverAssigned,
+  DeliveryStarted,
+  OrderDelivered,
+  OrderCancelled,
+] as const;

@@ -1,0 +1,124 @@
+// Runs Mario's Pizzeria: `npm start` at the repository root. With nothing configured it is one process on an
+// embedded database (PGlite in ./.data); the environment and --role turn it into the processes of a deployment.
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Application } from '@myelin/core';
+import { serve } from '@myelin/http';
+import { NatsMessageBus } from '@myelin/nats';
+import {
+  type Database,
+  EventRelay,
+  IntegrationPublisher,
+  ProjectionDaemon,
+  pgliteDatabase,
+  postgresDatabase,
+} from '@myelin/postgres';
+import { createPizzeriaServer } from './api/server.ts';
+import { SeedMenu } from './application/commands/seedMenu.ts';
+import { integrationEvents } from './application/integrationEvents.ts';
+import { buildPizzeria, projections } from './application/pizzeria.ts';
+import { untilServing } from './application/projectionStatus.ts';
+import { menu } from './application/projections/menu.ts';
+import { orderSummaries } from './application/projections/orderSummaries.ts';
+import { systemPrincipal } from './application/roles.ts';
+import { ConfigError, type DatabaseConfig, type PizzeriaConfig, readConfig } from './config.ts';
+
+/** What runs beside the HTTP server on the application, and stops before it is disposed. */
+interface Worker {
+  stop(): Promise<void>;
+}
+
+async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  if (config.engine === 'postgres') {
+    return postgresDatabase({ connectionString: config.url, schema: config.schema });
+  }
+  mkdirSync(config.dataDir, { recursive: true }); // first run: PGlite creates the cluster inside
+  return pgliteDatabase({ dataDir: config.dataDir, schema: config.schema });
+}
+
+/** The projector's work: the async projections, the in-process event handlers and the integration events. */
+async function startWorkers(config: PizzeriaConfig, app: Application, database: Database): Promise<Worker[]> {
+  const workers: Worker[] = [
+    new ProjectionDaemon(app, database).start(),
+    new EventRelay(app, database).start(),
+  ];
+  if (config.nats !== undefined) {
+    const { url, prefix } = config.nats;
+    const bus = await NatsMessageBus.connect({
+      service: 'mario-pizzeria',
+      servers: url,
+      stream: `${prefix.toUpperCase().replaceAll('-', '_')}_EVENTS`,
+      subjectPrefix: `${prefix}.events`,
+      deadLetterPrefix: `${prefix}.dead`,
+    });
+    const publisher = new IntegrationPublisher(app, database, bus, { events: integrationEvents }).start();
+    workers.push({ stop: () => publisher.stop() }, { stop: () => bus.close() });
+  }
+  return workers;
+}
+
+async function stopAll(workers: readonly Worker[]): Promise<void> {
+  for (const worker of workers) await worker.stop();
+}
+
+async function run(config: PizzeriaConfig): Promise<void> {
+  const database = await openDatabase(config.database);
+  // Migrates the schema, records the projections; the application closes the database when disposed.
+  const app = await buildPizzeria(database, { closeDatabase: true });
+  const workers = config.role === 'api' ? [] : await startWorkers(config, app, database);
+
+  // The inline read models must be serving before the first command, or its writes would not show at once.
+  // A process with a daemon builds them in a moment; an API process waits for a projector to.
+  const needed = config.role === 'api' ? [orderSummaries, menu] : projections;
+  await untilServing(database, needed, {
+    onWait: (names) => console.log(`  waiting for a projector to build ${names.join(', ')}...`),
+  });
+  const seeded = await app.mediator.execute(new SeedMenu({}), { principal: systemPrincipal });
+  if (!seeded.ok) console.warn(`  the menu was not seeded: ${seeded.problem.detail}`);
+  else if (seeded.data.added.length > 0) console.log(`  menu seeded: ${seeded.data.added.join(', ')}`);
+
+  if (config.role === 'projector') {
+    console.log(`Mario's Pizzeria projector running (${describe(config)})`);
+    const stop = async () => {
+      await stopAll(workers);
+      await app.dispose();
+      process.exit(0);
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    return;
+  }
+
+  const server = await createPizzeriaServer({
+    app,
+    database,
+    auth: config.auth,
+    devTokens: config.devTokens,
+    logger: { level: config.logLevel },
+    onClose: () => stopAll(workers),
+  });
+  // Listens; on SIGINT or SIGTERM it finishes in-flight requests, ends live streams, then closes the server,
+  // which stops the workers and disposes the application (and with it the database).
+  const address = await serve(server, { port: config.port, host: config.host });
+  console.log(`Mario's Pizzeria is open at ${address} (${describe(config)})`);
+  if (config.devTokens) {
+    console.log('  sign in as customer, chef, driver or manager (the password is the name)');
+  }
+}
+
+function describe(config: PizzeriaConfig): string {
+  const database =
+    config.database.engine === 'pglite'
+      ? `embedded database in ${config.database.dataDir}`
+      : `PostgreSQL, schema ${config.database.schema}`;
+  return [`role ${config.role}`, database, ...(config.nats === undefined ? [] : ['NATS'])].join(', ');
+}
+
+try {
+  const dataDir = fileURLToPath(new URL('../.data', import.meta.url));
+  await run(readConfig(process.argv.slice(2), process.env, dataDir));
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(`Mario's Pizzeria cannot start: ${error.message}`);
+  process.exitCode = 2;
+}

@@ -1,0 +1,253 @@
+// The pizzeria as a deployment runs it: two API processes and a projector, as separate operating-system
+// processes started the way `npm start` starts one, on one PostgreSQL (a schema of this run's own) and NATS
+// JetStream (streams of this run's own). An order placed through one API is read through the other at once,
+// reaches the kitchen queue through the projector, and its readiness reaches NATS as an integration event.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NatsMessageBus } from '@myelin/nats';
+import { postgresDatabase } from '@myelin/postgres';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OrderDto } from './application/dtos.ts';
+
+const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const natsUrl = process.env.NATS_URL ?? '127.0.0.1:4222';
+const run = crypto.randomUUID().replaceAll('-', '').slice(0, 10);
+const schema = `pizzeria_test_${run}`;
+const natsPrefix = `pizzeria_test_${run}`;
+const stream = `${natsPrefix.toUpperCase()}_EVENTS`;
+const exampleDir = fileURLToPath(new URL('..', import.meta.url));
+
+/** The real services are required: a missing one fails this test (in CI and everywhere), it never skips. */
+async function requireServices(): Promise<void> {
+  const database = postgresDatabase({ connectionString: databaseUrl, schema: 'public', max: 1 });
+  try {
+    await database.query('SELECT 1');
+  } catch (error) {
+    throw new Error(`PostgreSQL is not reachable at ${databaseUrl} (set DATABASE_URL): ${String(error)}`);
+  } finally {
+    await database.close();
+  }
+  try {
+    await (await connect({ servers: natsUrl, timeout: 5000 })).close();
+  } catch (error) {
+    throw new Error(`NATS is not reachable at ${natsUrl} (set NATS_URL): ${String(error)}`);
+  }
+}
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly output: () => string;
+  /** The first line matching, once the process prints it. */
+  readonly line: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
+}
+
+const processes: Started[] = [];
+
+/** The environment of a production process of this run. */
+const production = {
+  DATABASE_URL: databaseUrl,
+  DATABASE_SCHEMA: schema,
+  NATS_URL: natsUrl,
+  NATS_PREFIX: natsPrefix,
+};
+
+/** Starts `src/main.ts` with a role, as `npm start` does (through npx, so on the repository's Node). */
+function start(role: 'api' | 'projector' | 'all', env: Record<string, string> = production): Started {
+  const { DATABASE_URL: _url, NATS_URL: _nats, ...inherited } = process.env;
+  const child = spawn('npx', ['node', '--conditions=@myelin/source', 'src/main.ts', '--role', role], {
+    cwd: exampleDir,
+    env: { ...inherited, PORT: '0', LOG_LEVEL: 'warn', ...env },
+    // Its own process group: stopping it stops npx and the node it started, together.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const started: Started = {
+    child,
+    output: () => output,
+    async line(pattern, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const match = output.match(pattern);
+        if (match !== null) return match;
+        if (child.exitCode !== null) throw new Error(`${role} exited (${child.exitCode}):\n${output}`);
+        if (Date.now() > deadline)
+          throw new Error(`${role} printed no ${pattern} in ${timeoutMs} ms:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+  };
+  processes.push(started);
+  return started;
+}
+
+/** Whether any process of the group is still there. */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGTERM to the group (a graceful stop), SIGKILL if it takes too long. npx dies of the signal at once; the node
+ * it started shuts down gracefully (requests, workers, database), so the wait is for the whole group to be gone.
+ */
+async function stop(started: Started): Promise<void> {
+  const pid = started.child.pid;
+  if (pid === undefined || !groupAlive(pid)) return;
+  process.kill(-pid, 'SIGTERM');
+  const deadline = Date.now() + 10_000;
+  while (groupAlive(pid)) {
+    if (Date.now() > deadline) process.kill(-pid, 'SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function json<T>(response: Response): Promise<T> {
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${response.status}: ${text}`);
+  return JSON.parse(text) as T;
+}
+
+describe('two API processes and a projector on PostgreSQL and NATS', () => {
+  beforeAll(requireServices, 15_000);
+
+  afterAll(async () => {
+    await Promise.all(processes.map(stop));
+    const database = postgresDatabase({ connectionString: databaseUrl, schema, max: 1 });
+    await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
+    await database.close();
+    const nats = await connect({ servers: natsUrl });
+    const jsm = await jetstreamManager(nats);
+    for (const name of [stream, `${stream}_DEAD`]) await jsm.streams.delete(name).catch(() => false);
+    await nats.close();
+  }, 30_000);
+
+  it('reads through API 2 an order placed through API 1, sees it in the kitchen queue, and tells NATS it is ready', {
+    timeout: 90_000,
+  }, async () => {
+    const projector = start('projector');
+    const api1 = start('api');
+    const api2 = start('api');
+    await projector.line(/projector running/);
+    const [url1, url2] = await Promise.all(
+      [api1, api2].map(async (api) => (await api.line(/open at (http:\/\/\S+)/))[1] ?? ''),
+    );
+    expect(url1).not.toBe(url2);
+
+    // Listen for the integration event first: JetStream keeps it for a consumer created later anyway.
+    const bus = await NatsMessageBus.connect({
+      service: `test-${run}`,
+      servers: natsUrl,
+      stream,
+      subjectPrefix: `${natsPrefix}.events`,
+      deadLetterPrefix: `${natsPrefix}.dead`,
+    });
+    const readyIds: string[] = [];
+    bus.subscribe('order.ready.v1', (message) => {
+      readyIds.push((message.data as { orderId: string }).orderId);
+    });
+
+    try {
+      const placed = await fetch(`${url1}/api/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          customerName: 'Daisy',
+          customerPhone: '555 0400',
+          pizzas: [{ name: 'margherita', size: 'medium' }],
+        }),
+      });
+      expect(placed.status).toBe(201);
+      const position = placed.headers.get('myelin-position') ?? '';
+      const order = await json<OrderDto>(placed);
+
+      // Another process, at once: the order summaries are written in the command's own transaction.
+      expect(await json<OrderDto>(await fetch(`${url2}/api/orders/${order.id}`))).toEqual(order);
+
+      // The kitchen queue is the projector's: API 2 waits for it to pass the write's position, then reads.
+      const token = await json<{ accessToken: string }>(
+        await fetch(`${url2}/api/auth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'chef', password: 'chef' }),
+        }),
+      );
+      const chef = { authorization: `Bearer ${token.accessToken}` };
+      let queue: { items: OrderDto[] } = { items: [] };
+      const deadline = Date.now() + 20_000;
+      while (!queue.items.some((o) => o.id === order.id) && Date.now() < deadline) {
+        queue = await json(
+          await fetch(`${url2}/api/kitchen/queue`, { headers: { ...chef, 'myelin-position': position } }),
+        );
+      }
+      expect(queue.items.find((o) => o.id === order.id)).toMatchObject({ status: 'confirmed' });
+
+      // Cooked and ready through API 2; the projector publishes order.ready.v1 to NATS.
+      for (const step of ['cooking', 'ready']) {
+        const response = await fetch(`${url2}/api/orders/${order.id}/${step}`, {
+          method: 'POST',
+          headers: chef,
+        });
+        expect(response.status).toBe(200);
+      }
+      expect(await json<OrderDto>(await fetch(`${url1}/api/orders/${order.id}`))).toMatchObject({
+        status: 'ready',
+      });
+      const published = Date.now() + 20_000;
+      while (!readyIds.includes(order.id) && Date.now() < published) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(readyIds).toContain(order.id);
+    } finally {
+      await bus.close();
+    }
+  });
+});
+
+describe('embedded mode, as `npm start` runs it', () => {
+  let dataDir = '';
+  beforeAll(() => {
+    dataDir = mkdtempSync(join(tmpdir(), 'pizzeria-'));
+  });
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('creates its database on the first start, serves the menu, and keeps its orders across a restart', {
+    timeout: 60_000,
+  }, async () => {
+    const first = start('all', { DATA_DIR: dataDir });
+    const url = (await first.line(/open at (http:\/\/\S+)/))[1] ?? '';
+    expect(first.output()).toContain('menu seeded');
+    const menu = await json<{ items: { id: string }[] }>(await fetch(`${url}/api/menu`));
+    expect(menu.items.map((pizza) => pizza.id)).toContain('margherita');
+    const order = await json<OrderDto>(
+      await fetch(`${url}/api/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          customerName: 'Wario',
+          customerPhone: '555 0500',
+          pizzas: [{ name: 'diavola', size: 'small' }],
+        }),
+      }),
+    );
+    await stop(first); // SIGTERM: a graceful stop, which closes the database
+    expect(first.output()).not.toMatch(/error/i);
+
+    const second = start('all', { DATA_DIR: dataDir });
+    const again = (await second.line(/open at (http:\/\/\S+)/))[1] ?? '';
+    expect(second.output()).not.toContain('menu seeded'); // seeded once, at the first start
+    expect(await json<OrderDto>(await fetch(`${again}/api/orders/${order.id}`))).toEqual(order);
+    await stop(second);
+  });
+});

@@ -1,0 +1,81 @@
+// Test support (not a spec): the pizzeria on an in-memory PGlite, with its projection daemon running and its
+// menu seeded, and optionally its HTTP server; each test gets its own, so tests run in parallel.
+import type { Application } from '@myelin/core';
+import { type Database, ProjectionDaemon, pgliteDatabase } from '@myelin/postgres';
+import type { FastifyInstance } from 'fastify';
+import { developmentAuth } from '../api/auth.ts';
+import { createPizzeriaServer } from '../api/server.ts';
+import { SeedMenu } from '../application/commands/seedMenu.ts';
+import { buildPizzeria, type PizzeriaOptions, projections } from '../application/pizzeria.ts';
+import { untilServing } from '../application/projectionStatus.ts';
+import { systemPrincipal } from '../application/roles.ts';
+
+export interface TestPizzeria extends AsyncDisposable {
+  readonly app: Application;
+  readonly database: Database;
+  readonly daemon: ProjectionDaemon;
+}
+
+/** Runners that notice quickly (a test waits on them), and stay quiet about the errors a closing test causes. */
+export const fastRunners = { pollMs: 100, leaseRetryMs: 100, onError: () => {} };
+
+export async function testPizzeria(options: PizzeriaOptions = {}): Promise<TestPizzeria> {
+  const database = await pgliteDatabase();
+  const app = await buildPizzeria(database, { readYourWritesTimeoutMs: 5000, ...options });
+  const daemon = new ProjectionDaemon(app, database, fastRunners).start();
+  await untilServing(database, projections);
+  const seeded = await app.mediator.execute(new SeedMenu({}), { principal: systemPrincipal });
+  if (!seeded.ok) throw new Error(`seeding failed: ${seeded.problem.detail}`);
+  return {
+    app,
+    database,
+    daemon,
+    async [Symbol.asyncDispose]() {
+      await daemon.stop();
+      await app.dispose();
+      await database.close();
+    },
+  };
+}
+
+export interface TestServer extends AsyncDisposable {
+  readonly server: FastifyInstance;
+  readonly pizzeria: TestPizzeria;
+  /** A development token for a user (customer, chef, driver or manager), as the UI gets one. */
+  token(username: string): Promise<string>;
+}
+
+/** The pizzeria's HTTP server over a {@link testPizzeria}, with the development users. */
+export async function testServer(options: PizzeriaOptions = {}): Promise<TestServer> {
+  const pizzeria = await testPizzeria(options);
+  const server = await createPizzeriaServer({
+    app: pizzeria.app,
+    database: pizzeria.database,
+    auth: developmentAuth,
+    devTokens: true,
+    onClose: () => pizzeria.daemon.stop(),
+  });
+  await server.ready();
+  const tokens = new Map<string, string>();
+  return {
+    server,
+    pizzeria,
+    async token(username) {
+      const known = tokens.get(username);
+      if (known !== undefined) return known;
+      const response = await server.inject({
+        method: 'POST',
+        url: '/api/auth/token',
+        payload: { username, password: username },
+      });
+      if (response.statusCode !== 200) throw new Error(`no token for ${username}: ${response.body}`);
+      const token = (response.json() as { accessToken: string }).accessToken;
+      tokens.set(username, token);
+      return token;
+    },
+    async [Symbol.asyncDispose]() {
+      await server.close(); // stops the daemon and disposes the application
+      await pizzeria.database.close();
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// Who is signed in: the development users' tokens, kept for this tab only (sessionStorage).
+
+const key = 'mario.session';
+const listeners = new Set();
+
+/**
+ * @typedef {{ username: string, roles: string[], accessToken: string, expiresAt: number }} Session
+ */
+
+/** The development users the API knows in embedded mode (password = username). */
+export const devUsers = [
+  {
+    username: 'customer',
+    role: 'customer',
+    title: 'Customer',
+    blurb: 'Order pizzas and follow them to your door.',
+    home: '#/menu',
+  },
+  {
+    username: 'chef',
+    role: 'chef',
+    title: 'Chef',
+    blurb: 'Work the kitchen board: fire up orders, call them ready.',
+    home: '#/kitchen',
+  },
+  {
+    username: 'driver',
+    role: 'driver',
+    title: 'Driver',
+    blurb: 'Pick up ready orders and deliver them hot.',
+    home: '#/delivery',
+  },
+  {
+    username: 'manager',
+    role: 'manager',
+    title: 'Manager',
+    blurb: 'Edit the menu, dispatch drivers, watch the numbers.',
+    home: '#/manager',
+  },
+];
+
+/** @returns {Session | undefined} the current session, unless there is none or its token expired */
+export function current() {
+  try {
+    const session = JSON.parse(sessionStorage.getItem(key) ?? 'null');
+    if (session === null || typeof session.accessToken !== 'string') return undefined;
+    if (Date.now() >= session.expiresAt) {
+      sessionStorage.removeItem(key);
+      return undefined;
+    }
+    return session;
+  } catch {
+    return undefined;
+  }
+}
+
+export const token = () => current()?.accessToken;
+
+/** Whether the signed-in user has one of the roles. */
+export const hasRole = (...roles) => roles.some((role) => current()?.roles.includes(role) ?? false);
+
+/** @param {Session} session */
+export function save(session) {
+  sessionStorage.setItem(key, JSON.stringify(session));
+  notify();
+}
+
+export function clear() {
+  const had = sessionStorage.getItem(key) !== null;
+  sessionStorage.removeItem(key);
+  if (had) notify();
+}
+
+/** Calls `listener` after each sign-in and sign-out; returns how to stop. */
+export function onChange(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+function notify() {
+  for (const listener of listeners) listener(current());
+}
+
+/** Where a user lands after signing in: their board. */
+export function homeOf(session) {
+  for (const role of ['manager', 'chef', 'driver']) {
+    if (session.roles.includes(role)) return devUsers.find((user) => user.role === role)?.home ?? '#/menu';
+  }
+  return undefined;
+}

@@ -1,0 +1,159 @@
+// The delivery board: ready orders waiting for a driver and those on the road, live.
+import { post } from '../api.js';
+import { createBoard, ticketHead, ticketItems, ticketNote } from '../board.js';
+import { h } from '../dom.js';
+import { money, shortId } from '../format.js';
+import { icon } from '../icons.js';
+import { follow } from '../live.js';
+import { gate, liveIndicator, pageHeader, whileBusy } from '../parts.js';
+import { current, hasRole } from '../session.js';
+import { quickSignIn } from '../signin.js';
+import { showProblem, toast } from '../toast.js';
+
+/** The drivers a manager can dispatch (the development users; a driver's id is their token's subject). */
+export const drivers = ['driver'];
+
+/** @param {HTMLElement} main */
+export function renderDelivery(main) {
+  document.title = "Delivery · Mario's Pizzeria";
+  if (!hasRole('driver', 'manager')) {
+    main.append(
+      gate({
+        title: 'The delivery board is for our drivers',
+        text: 'Sign in as the driver to pick up ready orders — or as the manager to dispatch them.',
+        users: ['driver', 'manager'],
+        signIn: quickSignIn,
+      }),
+    );
+    return;
+  }
+  const isDriver = hasRole('driver');
+  const isManager = hasRole('manager');
+  const me = current()?.username;
+  const indicator = liveIndicator();
+  const board = createBoard({
+    testid: 'delivery-board',
+    label: 'Delivery board',
+    columns: [
+      {
+        status: 'ready',
+        title: 'Ready for pickup',
+        empty: 'Nothing waiting. The next one is in the oven.',
+        icon: 'bag',
+      },
+      { status: 'delivering', title: 'On the road', empty: 'Nobody is out right now.', icon: 'scooter' },
+    ],
+    ticket,
+  });
+  main.append(
+    pageHeader({
+      eyebrow: 'Delivery',
+      title: isDriver ? 'Your runs' : 'Deliveries',
+      lead: 'Ready orders appear here hot out of the oven, oldest first.',
+      aside: indicator.element,
+    }),
+    board.element,
+  );
+
+  async function run(button, order, path, body, done) {
+    await whileBusy(button, async () => {
+      try {
+        board.apply(await post(`/api/orders/${order.id}/${path}`, body));
+        toast(`${shortId(order.id)} ${done}.`, { kind: 'success' });
+      } catch (error) {
+        showProblem(error, `Could not update ${shortId(order.id)}`);
+      }
+    });
+  }
+
+  function ticket(order) {
+    const actions = [];
+    if (isDriver && order.status === 'ready') {
+      const someoneElse = order.driverId !== undefined && order.driverId !== me;
+      const start = h(
+        'button',
+        { type: 'button', class: 'button button-primary', testid: 'start-delivery', disabled: someoneElse },
+        icon('scooter'),
+        h('span', {}, someoneElse ? `Assigned to ${order.driverId}` : 'Start delivery'),
+      );
+      start.addEventListener('click', () => run(start, order, 'delivery', {}, 'is on its way'));
+      actions.push(start);
+    }
+    if (isDriver && order.status === 'delivering') {
+      const delivered = h(
+        'button',
+        { type: 'button', class: 'button button-success', testid: 'mark-delivered' },
+        icon('home'),
+        h('span', {}, 'Delivered'),
+      );
+      delivered.addEventListener('click', () => run(delivered, order, 'delivered', {}, 'was delivered'));
+      actions.push(delivered);
+    }
+    if (isManager && order.status === 'ready' && order.driverId === undefined) {
+      for (const driverId of drivers) {
+        const assign = h(
+          'button',
+          { type: 'button', class: 'button button-ghost', testid: 'assign-driver' },
+          icon('user'),
+          h('span', {}, `Assign ${driverId}`),
+        );
+        assign.addEventListener('click', () =>
+          run(assign, order, 'assignment', { driverId }, `is assigned to ${driverId}`),
+        );
+        actions.push(assign);
+      }
+    }
+    const since = order.status === 'delivering' ? (order.deliveryStartedAt ?? order.readyAt) : order.readyAt;
+    return h(
+      'article',
+      {
+        class: ['ticket', `ticket-${order.status}`],
+        testid: 'delivery-ticket',
+        dataset: { orderId: order.id, status: order.status },
+      },
+      ticketHead(order, since ?? order.placedAt),
+      h(
+        'div',
+        { class: 'ticket-address' },
+        icon('pin', { size: 18 }),
+        h(
+          'div',
+          {},
+          h('strong', {}, order.customerName),
+          h('span', {}, order.customerAddress ?? 'Collects at the counter'),
+        ),
+      ),
+      h(
+        'p',
+        { class: 'ticket-contact' },
+        h(
+          'a',
+          { href: `tel:${order.customerPhone.replace(/[^\d+]/g, '')}` },
+          icon('phone', { size: 16 }),
+          order.customerPhone,
+        ),
+        h('span', { class: 'ticket-total' }, money(order.total)),
+      ),
+      order.driverId
+        ? h(
+            'p',
+            { class: 'ticket-driver', testid: 'ticket-driver' },
+            icon('scooter', { size: 16 }),
+            `Driver: ${order.driverId}`,
+          )
+        : null,
+      ticketItems(order),
+      ticketNote(order),
+      actions.length === 0 ? null : h('footer', { class: 'ticket-actions' }, actions),
+    );
+  }
+
+  const stop = follow('/api/delivery/live', 'board', (data) => board.update(data.items ?? []), {
+    signedIn: true,
+    onState: indicator.set,
+  });
+  return () => {
+    stop();
+    board.dispose();
+  };
+}

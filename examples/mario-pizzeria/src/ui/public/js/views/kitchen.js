@@ -1,0 +1,117 @@
+// The kitchen board: orders arrive live; one click fires one up, one click calls it ready.
+import { post } from '../api.js';
+import { createBoard, ticketHead, ticketItems, ticketNote } from '../board.js';
+import { h } from '../dom.js';
+import { shortId } from '../format.js';
+import { icon } from '../icons.js';
+import { follow } from '../live.js';
+import { gate, liveIndicator, pageHeader, whileBusy } from '../parts.js';
+import { hasRole } from '../session.js';
+import { quickSignIn } from '../signin.js';
+import { showProblem, toast } from '../toast.js';
+
+/** @param {HTMLElement} main */
+export function renderKitchen(main) {
+  document.title = "Kitchen · Mario's Pizzeria";
+  if (!hasRole('chef', 'manager')) {
+    main.append(
+      gate({
+        title: 'The kitchen board is for our chefs',
+        text: 'Sign in as the chef to fire up orders and call them ready — or as the manager to watch the line.',
+        users: ['chef', 'manager'],
+        signIn: quickSignIn,
+      }),
+    );
+    return;
+  }
+  const canCook = hasRole('chef');
+  const indicator = liveIndicator();
+  const board = createBoard({
+    testid: 'kitchen-board',
+    label: 'Kitchen queue',
+    columns: [
+      {
+        status: 'confirmed',
+        title: 'New orders',
+        empty: 'No new orders. Time to stretch some dough.',
+        icon: 'receipt',
+      },
+      { status: 'cooking', title: 'In the oven', empty: 'The oven is free.', icon: 'flame' },
+    ],
+    ticket,
+  });
+  main.append(
+    pageHeader({
+      eyebrow: 'Kitchen',
+      title: 'Orders on the line',
+      lead: canCook
+        ? 'New orders appear here the moment they are placed, oldest first.'
+        : 'The queue as the chefs see it (only chefs can fire orders).',
+      aside: indicator.element,
+    }),
+    board.element,
+  );
+
+  function ticket(order) {
+    const action =
+      order.status === 'confirmed'
+        ? {
+            label: 'Start cooking',
+            testid: 'start-cooking',
+            icon: 'flame',
+            path: 'cooking',
+            done: 'is in the oven',
+          }
+        : { label: 'Ready', testid: 'mark-ready', icon: 'bag', path: 'ready', done: 'is ready for delivery' };
+    const button = h(
+      'button',
+      {
+        type: 'button',
+        class: ['button', order.status === 'confirmed' ? 'button-primary' : 'button-success'],
+        testid: action.testid,
+      },
+      icon(/** @type {any} */ (action.icon)),
+      h('span', {}, action.label),
+    );
+    button.addEventListener('click', () =>
+      whileBusy(button, async () => {
+        try {
+          board.apply(await post(`/api/orders/${order.id}/${action.path}`));
+          toast(`${shortId(order.id)} ${action.done}.`, { kind: 'success' });
+        } catch (error) {
+          showProblem(error, `Could not update ${shortId(order.id)}`);
+        }
+      }),
+    );
+    return h(
+      'article',
+      {
+        class: ['ticket', `ticket-${order.status}`],
+        testid: 'kitchen-ticket',
+        dataset: { orderId: order.id, status: order.status },
+      },
+      ticketHead(
+        order,
+        order.status === 'cooking' ? (order.cookingStartedAt ?? order.placedAt) : order.placedAt,
+      ),
+      h(
+        'p',
+        { class: 'ticket-customer' },
+        `for ${order.customerName}`,
+        order.chef ? h('span', { class: 'muted' }, ` · fired by ${order.chef}`) : null,
+      ),
+      ticketItems(order),
+      ticketNote(order),
+      canCook ? h('footer', { class: 'ticket-actions' }, button) : null,
+    );
+  }
+
+  const stop = follow('/api/kitchen/live', 'queue', (data) => board.update(data.items ?? []), {
+    signedIn: true,
+    onState: indicator.set,
+  });
+  return () => {
+    stop();
+    board.dispose();
+  };
+}
