@@ -51,19 +51,25 @@ export async function findJson<TRow>(
     }
   }
   const where = conditions.join(' AND ');
-  const filterParams = params.length;
   const order = (query.sort ?? []).map(({ field, direction }) => {
     params.push(field);
     return `${column} -> $${params.length} ${direction === 'desc' ? 'DESC NULLS LAST' : 'ASC NULLS FIRST'}`;
   });
-  const { rows: counted } = await sql.query<{ total: number }>(
-    `SELECT count(*)::int AS total FROM ${source.table} WHERE ${where}`,
-    params.slice(0, filterParams),
-  );
-  const { rows } = await sql.query<TRow>(
-    `SELECT ${source.select} FROM ${source.table} WHERE ${where}
-     ORDER BY ${[...order, source.key].join(', ')} LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+  // One statement, so the total and the page come from one snapshot: two statements could see a commit land
+  // between them and answer a page that disagrees with its total. The count row always comes back; the page is
+  // joined to it, so a page past the end is one row with no `__hit`.
+  const { rows: found } = await sql.query<TRow & { __total: number; __hit: boolean | null }>(
+    `SELECT counted.__total, page.* FROM
+       (SELECT count(*)::int AS __total FROM ${source.table} WHERE ${where}) counted
+     LEFT JOIN LATERAL
+       (SELECT ${source.select}, true AS __hit FROM ${source.table} WHERE ${where}
+        ORDER BY ${[...order, source.key].join(', ')} LIMIT $${params.length + 1} OFFSET $${params.length + 2}) page
+     ON true`,
     [...params, pageSize, (page - 1) * pageSize],
   );
-  return { rows, total: counted[0]?.total ?? 0, page, pageSize };
+  const total = found[0]?.__total ?? 0;
+  const rows = found
+    .filter((row) => row.__hit === true)
+    .map(({ __total, __hit, ...row }) => row as unknown as TRow);
+  return { rows, total, page, pageSize };
 }
