@@ -207,7 +207,7 @@ export class ApplicationBuilder {
     const handlers = [...this.#handlers];
 
     if (this.options.validation !== false) behaviors.push(validation());
-    if (this.#policies.size > 0) behaviors.push(authorization(this.#policies));
+    if (this.#policies.size > 0) behaviors.push(...authorization(this.#policies));
     if (this.#cachePolicies.size > 0) {
       const cache = new QueryCache(this.options.now);
       behaviors.push(caching(this.#cachePolicies, cache));

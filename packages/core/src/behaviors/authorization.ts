@@ -21,30 +21,52 @@ export interface AuthorizationPolicy<TMessage = Message> {
   ) => boolean | Promise<boolean>;
 }
 
-/** The authorization behavior: checks each message against its policy before anything else touches it. */
+/**
+ * The two behaviors that enforce the policies. Who the caller is and which roles they hold do not depend on the
+ * message, so that check runs before validation: an anonymous caller or one without the role learns nothing about
+ * the message's schema from a 400, and gets the 401 or 403 that is the real answer. `allow` reads the message, so it
+ * runs after validation, on the message the handler will get.
+ */
 export function authorization(
   policies: ReadonlyMap<AnyMessageDefinition, AuthorizationPolicy<any>>,
-): Behavior {
-  return behavior(
+): Behavior[] {
+  const policyOf = (message: Message) => {
+    const definition = definitionOf(message) as AnyMessageDefinition;
+    return { definition, policy: policies.get(definition) as AuthorizationPolicy };
+  };
+  const identity = behavior(
     {
-      name: 'authorization',
-      order: BehaviorOrder.authorization,
-      scope: (definition) => policies.has(definition),
+      name: 'authentication',
+      order: BehaviorOrder.authentication,
+      scope: (definition) => policies.get(definition)?.anonymous !== true && policies.has(definition),
     },
     async (message, next, context) => {
-      const definition = definitionOf(message) as AnyMessageDefinition;
-      const policy = policies.get(definition) as AuthorizationPolicy;
-      if (policy.anonymous === true) return next();
+      const { definition, policy } = policyOf(message);
       const principal = context.principal;
       if (principal === undefined)
         return unauthorized(`Sign in to ${definition.kind === 'query' ? 'ask' : 'do'} '${definition.type}'`);
       if (policy.roles !== undefined && !policy.roles.some((role) => principal.roles.includes(role))) {
         return forbidden(`'${definition.type}' requires one of the roles: ${policy.roles.join(', ')}`);
       }
+      return next();
+    },
+  );
+  const predicate = behavior(
+    {
+      name: 'authorization',
+      order: BehaviorOrder.authorization,
+      scope: (definition) =>
+        policies.get(definition)?.anonymous !== true && policies.get(definition)?.allow !== undefined,
+    },
+    async (message, next, context) => {
+      const { definition, policy } = policyOf(message);
+      // The authentication behavior has already answered 401 to a missing principal.
+      const principal = context.principal as Principal;
       if (policy.allow !== undefined && !(await policy.allow(principal, message, context))) {
         return forbidden(`You are not allowed to perform '${definition.type}'`);
       }
       return next();
     },
   );
+  return [identity, predicate];
 }

@@ -237,6 +237,34 @@ describe('authorization', () => {
     expect(manager).toMatchObject({ ok: true });
   });
 
+  it('answers who may send before what was sent is wrong, and runs `allow` on the validated message', async () => {
+    const Refund = command(
+      'Refund',
+      z.object({ ownerId: z.string().trim(), cents: z.number().int() }),
+    ).returns<number>();
+    const seen: string[] = [];
+    const built = await createApplication()
+      .authorize(Refund, {
+        roles: ['customer'],
+        allow: (p, c) => {
+          seen.push(c.ownerId);
+          return p.subject === c.ownerId;
+        },
+      })
+      .handle(handler(Refund, (c) => ok(c.cents)))
+      .build();
+    const invalid = new Refund({ ownerId: ' u1 ', cents: 1.5 });
+    expect(await built.mediator.execute(invalid)).toMatchObject({ ok: false, status: 401 });
+    const chef = { principal: { subject: 'u1', roles: ['chef'] } };
+    expect(await built.mediator.execute(invalid, chef)).toMatchObject({ ok: false, status: 403 });
+    const customer = { principal: { subject: 'u1', roles: ['customer'] } };
+    expect(await built.mediator.execute(invalid, customer)).toMatchObject({ ok: false, status: 400 });
+    expect(seen).toEqual([]);
+    const valid = await built.mediator.execute(new Refund({ ownerId: ' u1 ', cents: 150 }), customer);
+    expect(valid).toMatchObject({ ok: true, data: 150 });
+    expect(seen).toEqual(['u1']);
+  });
+
   it('lets anyone through an anonymous policy', async () => {
     expect(await (await app()).mediator.execute(new Lookup({ key: 'menu' }))).toMatchObject({
       ok: true,

@@ -79,6 +79,7 @@ export interface Behavior {
 /** Where the built-in behaviors sit. Leave gaps so yours can go between. */
 export const BehaviorOrder = {
   logging: 100,
+  authentication: 150,
   validation: 200,
   authorization: 300,
   caching: 400,
