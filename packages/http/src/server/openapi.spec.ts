@@ -235,6 +235,21 @@ describe('the OpenAPI document', () => {
     expect(look.security).toEqual([{}, { bearer: [] }]);
   });
 
+  it('requires a body only when a field in it is required, and documents none when no field is left', async () => {
+    const Water = command('garden.water', z.object({ bed: z.string(), litres: z.number().optional() }));
+    const Harvest = command('garden.harvest', z.object({ bed: z.string(), by: z.string() }));
+    const garden = routes({
+      water: post('/beds/{bed}/water', Water),
+      harvest: post('/beds/{bed}/harvest', Harvest, { with: () => ({ by: 'the server' }) }),
+    });
+    const app = { policyOf: () => undefined } as unknown as Application;
+    const document = openApiDocument(app, garden, { app, routes: garden });
+    await expectValid(document);
+    const paths = document.paths as Json;
+    expect(paths['/beds/{bed}/water'].post.requestBody).toMatchObject({ required: false });
+    expect(paths['/beds/{bed}/harvest'].post.requestBody).toBeUndefined();
+  });
+
   it('refuses two operations with one operationId', async () => {
     const app = await testApplication();
     const twice = { ...api, listNotes: get('/all-notes', api.listNotes.message, { operationId: 'getNote' }) };

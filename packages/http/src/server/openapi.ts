@@ -162,10 +162,15 @@ export function openApiDocument(
     }));
     let requestBody: Json | undefined;
     if (hasBody(route.method)) {
-      requestBody = {
-        required: true,
-        content: { 'application/json': { schema: schemas.bodyOf(message, payload, omitted) } },
-      };
+      // The server reads a missing body as `{}`: a body is required only when a field in it is, and a message
+      // whose fields all come from elsewhere (the path, the principal) has none to describe.
+      const bodyFields = Object.keys(fields).filter((field) => !omitted.has(field));
+      if (bodyFields.length > 0 || payload === undefined) {
+        requestBody = {
+          required: bodyFields.some((field) => payload?.required.includes(field) ?? false),
+          content: { 'application/json': { schema: schemas.bodyOf(message, payload, omitted) } },
+        };
+      }
     } else {
       for (const [field, schema] of Object.entries(fields)) {
         if (omitted.has(field)) continue;
