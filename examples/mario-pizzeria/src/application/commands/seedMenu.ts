@@ -31,9 +31,7 @@ export const seedMenu = handler(SeedMenu, { menu: MenuPizzas }, async (_cmd, { m
   for (const pizza of defaultMenu) {
     const id = menuSlug(pizza.name);
     if ((await menu.get(id)) !== undefined) continue;
-    // `items`, not `total`: the two are read by separate statements, and may disagree while another process
-    // seeds at the same moment.
-    if ((await menu.find({ where: { key: menuKey(pizza.name) } })).items.length > 0) continue;
+    if ((await menu.find({ where: { key: menuKey(pizza.name) }, pageSize: 1 })).total > 0) continue;
     await menu.add(MenuPizza.add(id, pizza.name, pizza.description, Money.fromDollars(pizza.basePrice)));
     added.push(id);
   }
