@@ -63,13 +63,13 @@ async function myelin(source: Database, target: Database, id: string): Promise<n
     Relayed,
     { work: PostgresUnitOfWorkToken },
     (e, { work }, context) => {
-      const eventId = context.event?.eventId;
-      work.enlist(async (sql) => {
-        await sql.query(`INSERT INTO ${target.schema}.received (event_id, n) VALUES ($1, $2)`, [
-          eventId,
-          e.n,
-        ]);
-      });
+      // A row per event, written as a set with the rows of the deliveries committing beside it.
+      work.enlistBatched('bench.received', { id: context.event?.eventId ?? '', n: e.n }, (sql, rows) =>
+        sql.query(
+          `INSERT INTO ${target.schema}.received (event_id, n) SELECT * FROM unnest($1::text[], $2::int[])`,
+          [rows.map((row) => row.id), rows.map((row) => row.n)],
+        ),
+      );
     },
   );
   const sourceApp = await createApplication().include(postgresPersistence(source)).build();

@@ -1,6 +1,6 @@
 import { type Behavior, BehaviorOrder, behavior } from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
-import { PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
+import { type PostgresUnitOfWork, PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
 import { relaySubscription } from './eventRelay.ts';
 
 /**
@@ -22,14 +22,26 @@ export function inbox(): Behavior {
       if (delivery?.idempotent !== true || event === undefined) return next();
       const consumer = relaySubscription(event.type, delivery.handler);
       if (await handled(work.database, consumer, event.eventId)) return;
-      work.enlist(async (sql: Sql) => {
-        await sql.query(`INSERT INTO ${work.database.schema}.inbox (consumer, event_id) VALUES ($1, $2)`, [
-          consumer,
-          event.eventId,
-        ]);
-      });
+      // One statement for every delivery committing in the same transaction (see GroupCommit).
+      const schema = work.database.schema;
+      const entry: InboxEntry = { consumer, eventId: event.eventId };
+      (work as PostgresUnitOfWork).enlistBatched('myelin.inbox', entry, (sql, entries) =>
+        recordHandled(sql, schema, entries),
+      );
       return next();
     },
+  );
+}
+
+interface InboxEntry {
+  readonly consumer: string;
+  readonly eventId: string;
+}
+
+async function recordHandled(sql: Sql, schema: string, entries: readonly InboxEntry[]): Promise<void> {
+  await sql.query(
+    `INSERT INTO ${schema}.inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::text[])`,
+    [entries.map((entry) => entry.consumer), entries.map((entry) => entry.eventId)],
   );
 }
 

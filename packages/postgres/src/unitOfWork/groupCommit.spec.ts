@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { engines } from '../testing/databases.ts';
+import { BatchedWrites } from './batchedWrites.ts';
 import { GroupCommit } from './groupCommit.ts';
 
 describe.each(engines)('group commit on $name', (engine) => {
@@ -50,6 +51,33 @@ describe.each(engines)('group commit on $name', (engine) => {
       expect(String((outcomes[2] as PromiseRejectedResult).reason)).toMatch(/duplicate key/);
       const { rows } = await database.query<{ k: string }>(`SELECT k FROM ${database.schema}.t ORDER BY k`);
       expect(rows.map((r) => r.k)).toEqual(['a', 'b', 'first', 'taken']);
+    });
+  });
+
+  it('writes the batched rows of a group in one call, and each alone when the group fails', async () => {
+    await withTable(async (database) => {
+      await database.query(`INSERT INTO ${database.schema}.t (k) VALUES ('taken')`);
+      const group = new GroupCommit(database);
+      const calls: string[][] = [];
+      const insert = (k: string) => {
+        const batched = new BatchedWrites();
+        batched.add('t', k, async (sql, keys) => {
+          calls.push([...keys]);
+          await sql.query(`INSERT INTO ${database.schema}.t (k) SELECT unnest($1::text[])`, [keys]);
+        });
+        return group.commit(async () => k, batched);
+      };
+      await Promise.all(['a0', 'a1', 'a2', 'a3'].map(insert));
+      // The first commits alone; the three that waited for it share one statement.
+      expect(calls).toEqual([['a0'], ['a1', 'a2', 'a3']]);
+      calls.length = 0;
+      const outcomes = await Promise.allSettled(['b0', 'b1', 'taken', 'b2'].map(insert));
+      expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      expect(calls.slice(0, 2)).toEqual([['b0'], ['b1', 'taken', 'b2']]);
+      // Then each alone (concurrently, in any order), so only the duplicate fails.
+      expect(calls.slice(2).map(String).sort()).toEqual(['b1', 'b2', 'taken']);
+      const { rows } = await database.query<{ k: string }>(`SELECT k FROM ${database.schema}.t ORDER BY k`);
+      expect(rows.map((r) => r.k)).toEqual(['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'taken']);
     });
   });
 });

@@ -1,7 +1,10 @@
 import type { Database, Sql } from '../database/database.ts';
+import { BatchedWrites } from './batchedWrites.ts';
 
 interface Participant {
   readonly work: (sql: Sql) => Promise<unknown>;
+  /** Rows it writes as sets: merged with the group's, one statement per key for the whole group. */
+  readonly batched: BatchedWrites | undefined;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -30,9 +33,10 @@ export class GroupCommit {
     this.#database = database;
   }
 
-  commit<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+  /** Runs `work`, then writes `batched`, in a transaction shared with the commits waiting beside it. */
+  commit<T>(work: (sql: Sql) => Promise<T>, batched?: BatchedWrites): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#waiting.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.#waiting.push({ work, batched, resolve: resolve as (value: unknown) => void, reject });
       if (!this.#running) void this.#drain();
     });
   }
@@ -59,10 +63,15 @@ export class GroupCommit {
         // Every participant settles before the transaction ends: a statement sent after a rollback would run
         // outside any transaction.
         const outcomes = await Promise.allSettled(group.map((participant) => participant.work(sql)));
-        return outcomes.map((outcome) => {
+        const values = outcomes.map((outcome) => {
           if (outcome.status === 'rejected') throw outcome.reason;
           return outcome.value;
         });
+        const batched = new BatchedWrites();
+        for (const participant of group)
+          if (participant.batched !== undefined) batched.merge(participant.batched);
+        await batched.write(sql);
+        return values;
       });
     } catch {
       return false;
@@ -73,7 +82,14 @@ export class GroupCommit {
 
   async #alone(participant: Participant): Promise<void> {
     try {
-      participant.resolve(await this.#database.transaction(participant.work));
+      const { work, batched } = participant;
+      participant.resolve(
+        await this.#database.transaction(async (sql) => {
+          const value = await work(sql);
+          await batched?.write(sql);
+          return value;
+        }),
+      );
     } catch (error) {
       participant.reject(error);
     }

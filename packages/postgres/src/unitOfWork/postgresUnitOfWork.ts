@@ -15,6 +15,7 @@ import {
 import type { Database, Sql } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
+import { BatchedWrites, type BatchWrite } from './batchedWrites.ts';
 import { groupCommit } from './groupCommit.ts';
 
 /** What a command did to one aggregate, as the unit of work hands it to the aggregate's repository to write. */
@@ -52,6 +53,7 @@ export type Enlisted = (sql: Sql, events: readonly StoredEvent[]) => Promise<voi
 export class PostgresUnitOfWork implements UnitOfWork {
   readonly #tracked = new Map<string, Tracked>();
   readonly #enlisted: { write: Enlisted; when: ((types: ReadonlySet<string>) => boolean) | undefined }[] = [];
+  readonly #batched = new BatchedWrites();
   readonly database: Database;
   readonly context: ExecutionContext;
 
@@ -86,6 +88,18 @@ export class PostgresUnitOfWork implements UnitOfWork {
     this.#enlisted.push({ write, when });
   }
 
+  /**
+   * Adds `item` to the rows written under `key` at commit, by one call of `write` with all of them: the items of
+   * every unit of work committing in the same transaction, which is many when a bus consumer delivers many events
+   * at once. Per event handler, `write` is one statement (`INSERT ... SELECT * FROM unnest($1::text[], ...)`), so
+   * a row per event costs one round trip per batch. Written after the aggregates and the enlisted writes.
+   * @example work.enlistBatched('orders.received', { id: event.orderId }, (sql, rows) =>
+   *   sql.query('INSERT INTO received (id) SELECT unnest($1::text[])', [rows.map((row) => row.id)]));
+   */
+  enlistBatched<TItem>(key: string, item: TItem, write: BatchWrite<TItem>): void {
+    this.#batched.add(key, item, write);
+  }
+
   async commit(): Promise<CommitResult> {
     const changes: { entry: Tracked; change: Change }[] = [];
     for (const entry of this.#tracked.values()) {
@@ -107,7 +121,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
       .splice(0)
       .filter(({ when }) => when === undefined || when(written()))
       .map(({ write }) => write);
-    if (changes.length === 0 && enlisted.length === 0) {
+    const batched = this.#batched.size > 0 ? this.#batched : undefined;
+    if (changes.length === 0 && enlisted.length === 0 && batched === undefined) {
       this.#tracked.clear();
       return { events: [], position: undefined };
     }
@@ -117,16 +132,25 @@ export class PostgresUnitOfWork implements UnitOfWork {
       for (const write of enlisted) await write(sql, stored);
       return stored;
     };
-    const lone = changes.length === 1 && enlisted.length === 0 && changes[0]?.entry.single(changes[0].change);
+    const lone =
+      changes.length === 1 &&
+      enlisted.length === 0 &&
+      batched === undefined &&
+      changes[0]?.entry.single(changes[0].change);
     let stored: StoredEvent[];
     try {
       // Event deliveries from a bus arrive many at once: their commits share transactions (see GroupCommit).
       stored = lone
         ? await run(this.database)
         : this.context.delivery !== undefined
-          ? await groupCommit(this.database).commit(run)
-          : await this.database.transaction(run);
+          ? await groupCommit(this.database).commit(run, batched)
+          : await this.database.transaction(async (sql) => {
+              const written = await run(sql);
+              await batched?.write(sql);
+              return written;
+            });
     } catch (error) {
+      this.#batched.clear();
       if (!isDuplicate(error)) throw error;
       // Another commit stored the same event ids or stream versions first.
       const conflict = new ConcurrencyError('the event log', 'any', undefined);
@@ -135,6 +159,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
     }
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
     this.#tracked.clear();
+    this.#batched.clear();
     if (stored.length > 0) logSignal(this.database).committed();
     return { events: stored, position: stored.at(-1)?.position };
   }
@@ -142,6 +167,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
   async rollback(): Promise<void> {
     this.#tracked.clear();
     this.#enlisted.length = 0;
+    this.#batched.clear();
   }
 }
 

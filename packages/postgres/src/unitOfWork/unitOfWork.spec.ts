@@ -19,6 +19,7 @@ import { type PostgresPersistenceOptions, postgresPersistence } from '../postgre
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { postgresStateStoredRepository } from '../repositories/stateStoredRepository.ts';
 import { engines, type TestDatabase } from '../testing/databases.ts';
+import { PostgresUnitOfWorkToken } from './postgresUnitOfWork.ts';
 
 const Incremented = event('counter.incremented', unchecked<{ by: number }>());
 type Incremented = InstanceType<typeof Incremented>;
@@ -167,5 +168,52 @@ describe.each(engines)('the unit of work on $name', (engine) => {
       [`${name}S`, `${name}E-x`, `${name}S-x`],
     );
     expect(rows[0]).toEqual({ documents: 0, events: 0, streams: 0 });
+  });
+
+  it('writes the rows a command enlisted as a batch with its aggregates, and none when it fails', async () => {
+    const name = `Batch${crypto.randomUUID().slice(0, 6)}`;
+    const s = test.database.schema;
+    await test.database.exec(`CREATE TABLE ${s}.${name} (id text PRIMARY KEY, n integer NOT NULL)`);
+    const Record = command(
+      'counter.record',
+      unchecked<{ id: string; ns: number[]; fail: boolean }>(),
+    ).returns<void>();
+    const writes: number[] = [];
+    await using app = await createApplication()
+      .include(postgresPersistence(test.database))
+      .register(postgresStateStoredRepository(Tallies, Counter, { collection: name }))
+      .handle(
+        handler(Record, { tallies: Tallies, work: PostgresUnitOfWorkToken }, async (c, { tallies, work }) => {
+          const counter = new Counter(c.id);
+          counter.increment(c.ns.length);
+          await tallies.add(counter);
+          for (const n of c.ns) {
+            work.enlistBatched(name, { id: `${c.id}-${n}`, n }, async (sql, rows) => {
+              writes.push(rows.length);
+              await sql.query(
+                `INSERT INTO ${s}.${name} (id, n) SELECT * FROM unnest($1::text[], $2::int[])`,
+                [rows.map((row) => row.id), rows.map((row) => row.n)],
+              );
+            });
+          }
+          return c.fail ? badRequest('refused') : ok(undefined);
+        }),
+      )
+      .build();
+    expect(await app.mediator.execute(new Record({ id: 'a', ns: [1, 2, 3], fail: false }))).toMatchObject({
+      ok: true,
+    });
+    expect(writes).toEqual([3]);
+    expect((await app.mediator.execute(new Record({ id: 'b', ns: [4], fail: true }))).status).toBe(400);
+    // A duplicate row fails the commit: the aggregate is not written either.
+    const duplicate = app.mediator.execute(new Record({ id: 'c', ns: [5, 5], fail: false }));
+    await expect(duplicate).rejects.toThrow(/duplicate key/);
+    const { rows } = await test.database.query<{ id: string }>(`SELECT id FROM ${s}.${name} ORDER BY id`);
+    expect(rows.map((row) => row.id)).toEqual(['a-1', 'a-2', 'a-3']);
+    const documents = await test.database.query<{ id: string }>(
+      `SELECT id FROM ${s}.documents WHERE collection = $1`,
+      [name],
+    );
+    expect(documents.rows.map((row) => row.id)).toEqual(['a']);
   });
 });
