@@ -4,6 +4,7 @@ const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> =
   append: () => import('./append.ts'),
   projections: () => import('./projections.ts'),
   relay: () => import('./relay.ts'),
+  http: () => import('./http.ts'),
 };
 
 const requested = process.argv.slice(2);
