@@ -311,6 +311,22 @@ describe('authentication and authorization', () => {
 });
 
 describe('security headers and cross-origin requests', () => {
+  it('works the headers out once, unless a policy directive is computed per request', async () => {
+    let nonce = 0;
+    const dynamic = await open({
+      securityHeaders: {
+        contentSecurityPolicy: { directives: { scriptSrc: ["'self'", () => `'nonce-n${++nonce}'`] } },
+        xFrameOptions: false,
+      },
+    });
+    const first = await dynamic.inject({ method: 'GET', url: '/notes' });
+    const second = await dynamic.inject({ method: 'GET', url: '/notes' });
+    expect(first.headers['content-security-policy']).toMatch(/script-src 'self' 'nonce-n1'/);
+    expect(second.headers['content-security-policy']).toMatch(/script-src 'self' 'nonce-n2'/);
+    expect(second.headers['x-frame-options']).toBeUndefined();
+    expect(second.headers['x-content-type-options']).toBe('nosniff');
+  });
+
   it('sends security headers by default, and allows cross-origin calls only from configured origins', async () => {
     const plain = await open();
     const res = await plain.inject({ method: 'GET', url: '/notes' });

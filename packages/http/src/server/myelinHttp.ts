@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import cors, { type FastifyCorsOptions } from '@fastify/cors';
-import helmet, { type FastifyHelmetOptions } from '@fastify/helmet';
 import {
   type Application,
   isLogPosition,
@@ -9,6 +8,7 @@ import {
   type ProblemDetails,
 } from '@myelin/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { HelmetOptions } from 'helmet';
 import { type AnyRoute, correlationHeader, positionHeader, type RequestParts } from '../client/route.ts';
 import { AuthenticationError, type AuthOptions, bearerAuthenticator } from './auth.ts';
 import { type DevTokenOptions, issueToken } from './devTokens.ts';
@@ -18,6 +18,7 @@ import { type LiveRoutes, registerLive } from './live.ts';
 import { type OpenApiOptions, registerOpenApi } from './openapi.ts';
 import { problemContentType, problemOf, sendProblem } from './problems.ts';
 import { BadRequest, requestPayload } from './requestMessage.ts';
+import { registerSecurityHeaders } from './securityHeaders.ts';
 
 export interface MyelinHttpOptions {
   readonly app: Application;
@@ -34,10 +35,10 @@ export interface MyelinHttpOptions {
   /** `/health` and `/ready`; on by default. */
   readonly health?: HealthOptions | false;
   /**
-   * Security headers (through @fastify/helmet): on by default, with a strict Content-Security-Policy for what
-   * the API serves; pages (the docs, an application's UI) set their own.
+   * Security headers (helmet's): on by default, with a strict Content-Security-Policy for what the API serves;
+   * pages (the docs, an application's UI) set their own.
    */
-  readonly securityHeaders?: FastifyHelmetOptions | false;
+  readonly securityHeaders?: HelmetOptions | false;
   /** Cross-origin requests (through @fastify/cors); none are allowed unless configured. */
   readonly cors?: FastifyCorsOptions;
   /** Server-Sent Events streams of read-model changes, by path. */
@@ -60,12 +61,7 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
     options.idempotency === false ? undefined : new IdempotencyKeys(app, options.idempotency ?? {});
 
   if (options.securityHeaders !== false) {
-    await fastify.register(helmet, {
-      global: true,
-      // Served over plain HTTP on a developer's machine, an upgrade would break every page's scripts.
-      contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-      ...options.securityHeaders,
-    });
+    registerSecurityHeaders(fastify, options.securityHeaders ?? {});
   }
   if (options.cors !== undefined) await fastify.register(cors, options.cors);
 

@@ -34,8 +34,7 @@ export function requestPayload(
   body: unknown,
   ifMatch: string | undefined,
 ): Record<string, unknown> {
-  const schema = route.message.jsonSchema() as JsonSchema | undefined;
-  const fields = schema?.properties ?? {};
+  const fields = fieldsOf(route);
   let payload: Record<string, unknown>;
   if (hasBody(route.method)) {
     if (body === undefined || body === null) payload = {};
@@ -58,6 +57,18 @@ export function requestPayload(
   }
   if (route.options.with !== undefined) Object.assign(payload, route.options.with(parts));
   return payload;
+}
+
+const fieldSchemas = new WeakMap<AnyRoute, Readonly<Record<string, JsonSchema>>>();
+
+/** The JSON Schemas of the message's fields, converted once per route (a conversion costs more than the request). */
+function fieldsOf(route: AnyRoute): Readonly<Record<string, JsonSchema>> {
+  let fields = fieldSchemas.get(route);
+  if (fields === undefined) {
+    fields = (route.message.jsonSchema() as JsonSchema | undefined)?.properties ?? {};
+    fieldSchemas.set(route, fields);
+  }
+  return fields;
 }
 
 /** `"3"`, `W/"3"` or `3` → 3 (a number when it reads as one), for a handler to compare with its aggregate. */
