@@ -150,7 +150,7 @@ export {
   type SortOrder,
 } from './persistence/repository.ts';
 export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
-export { type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
+export { type Upcast, type Upcastable, type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
 // Results: expected failures are values carrying RFC 9457 problem details.
 export {
   accepted,

@@ -24,8 +24,17 @@ export function upcaster<TData>(
   return { type: typeof event === 'string' ? event : event.type, fromVersion, upcast };
 }
 
+/** What upcasting reads of a stored event: its payload, type and schema version. */
+export interface Upcastable {
+  readonly data: unknown;
+  readonly metadata: { readonly type: string; readonly version: number };
+}
+
+/** Applies the upcasters to a stored event, or to anything with its payload, type and version. */
+export type Upcast = <TEvent extends Upcastable = StoredEvent>(event: TEvent) => TEvent;
+
 /** A function applying every upcaster that matches a stored event, in version order; identity when none do. */
-export function upcasting(upcasters: readonly Upcaster[]): (event: StoredEvent) => StoredEvent {
+export function upcasting(upcasters: readonly Upcaster[]): Upcast {
   if (upcasters.length === 0) return (event) => event;
   const byKey = new Map<string, Upcaster>();
   for (const entry of upcasters) {
@@ -34,7 +43,7 @@ export function upcasting(upcasters: readonly Upcaster[]): (event: StoredEvent) 
       throw new TypeError(`Two upcasters turn '${entry.type}' version ${entry.fromVersion}`);
     byKey.set(key, entry);
   }
-  return (event) => {
+  return <TEvent extends Upcastable>(event: TEvent): TEvent => {
     let { data } = event;
     let version = event.metadata.version;
     for (let next = byKey.get(`${event.metadata.type}@${version}`); next !== undefined; ) {

@@ -10,6 +10,7 @@ import {
   type StoredEvent,
   startOfLog,
   token,
+  type Upcast,
   type Upcaster,
   upcasting,
 } from '@myelin/core';
@@ -22,7 +23,7 @@ export interface PostgresEventStoreOptions {
 }
 
 /** How the application's upcasters turn stored events into their current shape (identity without upcasters). */
-export const PostgresUpcasting = token<(event: StoredEvent) => StoredEvent>('PostgresUpcasting');
+export const PostgresUpcasting = token<Upcast>('PostgresUpcasting');
 
 /** What an append wrote, with the stored events (for the unit of work's commit result). */
 export interface Appended extends AppendResult {
@@ -148,8 +149,8 @@ const statements = new Map<string, string>();
  * version, or a retry of an append that succeeded). An event id stored already fails the statement on the log's
  * unique index, writing nothing: no probe is needed, which keeps the statement as cheap as the hand-written one.
  */
-function appendStatement(schema: string, expected: 'new' | 'exact' | 'any'): string {
-  const key = `${schema}:${expected}`;
+function appendStatement(schema: string, expected: 'new' | 'exact' | 'any', single: boolean): string {
+  const key = `${schema}:${expected}:${single}`;
   let text = statements.get(key);
   if (text !== undefined) return text;
   const stream =
@@ -159,13 +160,20 @@ function appendStatement(schema: string, expected: 'new' | 'exact' | 'any'): str
       : `INSERT INTO ${schema}.streams AS s (stream_id, version) VALUES ($1, $3)
          ON CONFLICT (stream_id) DO ${expected === 'new' ? 'NOTHING' : 'UPDATE SET version = s.version + EXCLUDED.version'}
          RETURNING version`;
+  // One event (what most commands append) goes as parameters of its own, after the expected version: no JSON
+  // array to build in the process and to take apart in the database.
+  const p = (i: number) => `$${(expected === 'exact' ? 4 : 3) + i}`;
+  const rows = single
+    ? `SELECT ${p(1)}, $1, stream.version, ${p(2)}, ${p(3)}::int, $2::text::jsonb, ${p(4)}::timestamptz, ${p(5)},
+         ${p(6)}, ${p(7)} FROM stream`
+    : `SELECT e.id, $1, stream.version - $3 + e.i, e.type, e.v, e.data, e.at, e.corr, e.cause, e.who
+    FROM stream, jsonb_to_recordset($2::text::jsonb)
+      AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, who text)
+    ORDER BY e.i`;
   text = `WITH stream AS (${stream})
     INSERT INTO ${schema}.events
       (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id, causation_id, principal)
-    SELECT e.id, $1, stream.version - $3 + e.i, e.type, e.v, e.data, e.at, e.corr, e.cause, e.who
-    FROM stream, jsonb_to_recordset($2::text::jsonb)
-      AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, who text)
-    ORDER BY e.i
+    ${rows}
     RETURNING transaction_id::text AS tx, sequence::text AS seq, stream_version`;
   statements.set(key, text);
   return text;
@@ -189,31 +197,44 @@ export async function appendToStream(
       events: [],
     };
   }
-  const payload = JSON.stringify(
-    events.map(({ data, metadata }, i) => ({
-      i: i + 1,
-      id: metadata.eventId,
-      type: metadata.type,
-      v: metadata.version,
-      data,
-      at: metadata.occurredAt,
-      corr: metadata.correlationId,
-      cause: metadata.causationId ?? null,
-      who: metadata.principal ?? null,
-    })),
-  );
   const kind =
     expectedVersion === 'any'
       ? 'any'
       : expectedVersion === 'no_stream' || expectedVersion === 0
         ? 'new'
         : 'exact';
-  const params =
-    kind === 'exact'
-      ? [streamId, payload, events.length, expectedVersion]
-      : [streamId, payload, events.length];
+  const params: unknown[] =
+    kind === 'exact' ? [streamId, '', events.length, expectedVersion] : [streamId, '', events.length];
+  const single = events.length === 1;
+  if (single) {
+    const { data, metadata } = events[0] as NewEvent;
+    params[1] = JSON.stringify(data);
+    params.push(
+      metadata.eventId,
+      metadata.type,
+      metadata.version,
+      metadata.occurredAt,
+      metadata.correlationId,
+      metadata.causationId ?? null,
+      metadata.principal ?? null,
+    );
+  } else {
+    params[1] = JSON.stringify(
+      events.map(({ data, metadata }, i) => ({
+        i: i + 1,
+        id: metadata.eventId,
+        type: metadata.type,
+        v: metadata.version,
+        data,
+        at: metadata.occurredAt,
+        corr: metadata.correlationId,
+        cause: metadata.causationId ?? null,
+        who: metadata.principal ?? null,
+      })),
+    );
+  }
   const { rows } = await sql.query<{ tx: string; seq: string; stream_version: number }>(
-    appendStatement(schema, kind),
+    appendStatement(schema, kind, single),
     params,
     prepared,
   );

@@ -9,14 +9,7 @@ import {
   type Token,
 } from '@myelin/core';
 import { prepared, type Sql } from '../database/database.ts';
-import {
-  appendToStream,
-  type EventRow,
-  eventColumns,
-  PostgresUpcasting,
-  streamVersion,
-  toStoredEvent,
-} from '../eventStore/postgresEventStore.ts';
+import { appendToStream, PostgresUpcasting, streamVersion } from '../eventStore/postgresEventStore.ts';
 import {
   type Change,
   type PostgresUnitOfWork,
@@ -39,6 +32,14 @@ export interface EventSourcedOptions {
    * (and replaced by the next one), and the aggregate is rebuilt from its events. Defaults to 1.
    */
   readonly snapshotVersion?: number;
+}
+
+/** An event as a load reads it: null type when the stream has no event after the snapshot. */
+interface HistoryRow {
+  readonly type: string | null;
+  readonly type_version: number;
+  readonly data: unknown;
+  readonly removed: boolean;
 }
 
 interface SnapshotRow {
@@ -127,16 +128,24 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
         write,
       });
 
-      const toEvent = (row: EventRow) => {
-        const stored = upcast(toStoredEvent(row));
-        const definition = definitions.get(stored.metadata.type);
+      // An aggregate is rebuilt from its events' payloads, types and versions (all that upcasting reads): the rest
+      // of their metadata is left in the database.
+      const toEvent = (row: HistoryRow & { readonly type: string }) => {
+        const { data, metadata } = upcast({
+          data: row.data,
+          metadata: { type: row.type, version: row.type_version },
+        });
+        const definition = definitions.get(metadata.type);
         if (definition === undefined) {
-          throw new Error(
-            `${type.name} repository: event type '${stored.metadata.type}' is not in its events list`,
-          );
+          throw new Error(`${type.name} repository: event type '${metadata.type}' is not in its events list`);
         }
-        return new definition(stored.data);
+        return new definition(data);
       };
+      const snapshotSql = `SELECT version, state FROM ${s}.snapshots WHERE stream_id = $1 AND schema_version = $2`;
+      // One row per event after the snapshot, or one row of nulls when there is none, with the stream's flag.
+      const historySql = `SELECT e.type, e.type_version, e.data, st.removed FROM ${s}.streams st
+        LEFT JOIN ${s}.events e ON e.stream_id = st.stream_id AND e.stream_version > $2
+        WHERE st.stream_id = $1 ORDER BY e.stream_version`;
 
       return {
         async get(id) {
@@ -146,22 +155,21 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
           let snapshot: SnapshotRow | undefined;
           if (snapshotEvery !== undefined) {
             const { rows } = await database.query<SnapshotRow>(
-              `SELECT version, state FROM ${s}.snapshots WHERE stream_id = $1 AND schema_version = $2`,
+              snapshotSql,
               [stream, snapshotVersion],
               prepared,
             );
             snapshot = rows[0];
           }
-          // One row per event after the snapshot, or one row of nulls when there is none, with the stream's flag.
-          const { rows } = await database.query<EventRow & { removed: boolean }>(
-            `SELECT ${eventColumns('e')}, st.removed FROM ${s}.streams st
-             LEFT JOIN ${s}.events e ON e.stream_id = st.stream_id AND e.stream_version > $2
-             WHERE st.stream_id = $1 ORDER BY e.stream_version`,
+          const { rows } = await database.query<HistoryRow>(
+            historySql,
             [stream, snapshot?.version ?? 0],
             prepared,
           );
           if (rows.length === 0 || rows[0]?.removed === true) return undefined;
-          const events = rows.filter((row) => row.event_id !== null).map(toEvent);
+          const events = rows
+            .filter((row): row is HistoryRow & { readonly type: string } => row.type !== null)
+            .map(toEvent);
           const aggregate = new type(id).loadFromHistory(events, snapshot?.version ?? 0, snapshot?.state);
           work.track(key(id), tracking(aggregate, 'loaded'));
           return aggregate;
