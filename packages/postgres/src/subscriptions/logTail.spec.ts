@@ -1,7 +1,8 @@
 import { newEvent } from '@myelin/core/testing';
 import { describe, expect, it } from 'vitest';
+import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
-import { engines } from '../testing/databases.ts';
+import { engines, postgresUrl } from '../testing/databases.ts';
 import { logSignal } from './logSignal.ts';
 import { tailLog } from './logTail.ts';
 
@@ -44,6 +45,34 @@ describe.each(engines)('tailing the log on $name', (engine) => {
       }
       expect(again).toEqual([2, 3]);
     } finally {
+      await drop();
+    }
+  });
+});
+
+describe('tailing the log on postgres, from another process', () => {
+  it('wakes at a commit another process made, with no subscription runner in this one', async () => {
+    const postgres = engines.find((engine) => engine.name === 'postgres');
+    const { database, drop } = await (postgres as (typeof engines)[number]).open();
+    // Another process: its own pool and its own log signal, on the same schema.
+    const other = postgresDatabase({ connectionString: postgresUrl, schema: database.schemaName, max: 2 });
+    try {
+      const stop = new AbortController();
+      const following = (async () => {
+        for await (const event of tailLog(database, { signal: stop.signal, pollMs: 60_000 })) {
+          stop.abort();
+          return event.metadata.type;
+        }
+        return undefined;
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the tail is waiting, listening
+      const started = performance.now();
+      await new PostgresEventStore(other).append('far', [newEvent('tail.far', {})], 'no_stream');
+      // The other process's store sends its NOTIFY (coalesced, 25 ms later); the 60 s poll would time out.
+      expect(await following).toBe('tail.far');
+      expect(performance.now() - started).toBeLessThan(5_000);
+    } finally {
+      await other.close();
       await drop();
     }
   });

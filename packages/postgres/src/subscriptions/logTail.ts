@@ -1,5 +1,6 @@
 import { type LogPosition, type StoredEvent, startOfLog } from '@myelin/core';
 import type { Database } from '../database/database.ts';
+import { listenForCommits } from './commitListener.ts';
 import { readLog } from './logReader.ts';
 import { logSignal } from './logSignal.ts';
 
@@ -11,8 +12,8 @@ export interface TailLogOptions {
   /** Ends the tail. */
   readonly signal: AbortSignal;
   /**
-   * The longest wait for a commit this process did not make (another process's, when no subscription runner here
-   * listens for notifications); defaults to 1 s. Commits in this process arrive at once.
+   * The longest wait between two reads when nothing woke the tail; defaults to 1 s. Commits in this process wake
+   * it at once, and on PostgreSQL other processes' commits too (it listens for their notifications).
    */
   readonly pollMs?: number;
   /** Events read at a time; defaults to 100. */
@@ -42,18 +43,27 @@ export async function* tailLog(database: Database, options: TailLogOptions): Asy
   // After a wake-up that found nothing, the commit is still above the horizon (another transaction, anywhere
   // on the server, began before it and is still running): look again soon, backing off, rather than at the poll.
   let retryMs: number | undefined;
-  while (!signal.aborted) {
-    const seen = logSignal(database).generation;
-    const batch = await readLog(database, database.schema, { after, types: options.types, limit: batchSize });
-    for (const event of batch.events) {
-      if (signal.aborted) return;
-      if (committed?.(event.position) !== true) yield event;
+  const stopListening = await listenForCommits(database);
+  try {
+    while (!signal.aborted) {
+      const seen = logSignal(database).generation;
+      const batch = await readLog(database, database.schema, {
+        after,
+        types: options.types,
+        limit: batchSize,
+      });
+      for (const event of batch.events) {
+        if (signal.aborted) return;
+        if (committed?.(event.position) !== true) yield event;
+      }
+      after = batch.end;
+      if (batch.events.length === batchSize) continue;
+      if (batch.events.length > 0) retryMs = undefined;
+      const woken = await logSignal(database).wait(retryMs ?? pollMs, signal, seen);
+      retryMs = woken ? 10 : retryMs === undefined ? undefined : Math.min(retryMs * 2, pollMs);
     }
-    after = batch.end;
-    if (batch.events.length === batchSize) continue;
-    if (batch.events.length > 0) retryMs = undefined;
-    const woken = await logSignal(database).wait(retryMs ?? pollMs, signal, seen);
-    retryMs = woken ? 10 : retryMs === undefined ? undefined : Math.min(retryMs * 2, pollMs);
+  } finally {
+    await stopListening();
   }
 }
 
