@@ -97,23 +97,33 @@ type ResultOfDefinition<TDefinition> =
  *   try { return await next(); } finally { metrics.record(performance.now() - started); }
  * });
  */
-export function behavior<TDefinition extends RequestDefinition>(
-  options: BehaviorOptions<TDefinition>,
-  run: RequestBehaviorFunction<InstanceType<TDefinition>, ResultOfDefinition<TDefinition>>,
+export function behavior<
+  TDefinition extends RequestDefinition,
+  const TDependencies extends Dependencies = Record<never, never>,
+>(
+  options: BehaviorOptions<TDefinition, TDependencies>,
+  run: RequestBehaviorFunction<InstanceType<TDefinition>, ResultOfDefinition<TDefinition>, TDependencies>,
 ): Behavior;
-export function behavior<TDefinition extends EventDefinition>(
-  options: BehaviorOptions<TDefinition>,
-  run: EventBehaviorFunction<InstanceType<TDefinition>>,
+export function behavior<
+  TDefinition extends EventDefinition,
+  const TDependencies extends Dependencies = Record<never, never>,
+>(
+  options: BehaviorOptions<TDefinition, TDependencies>,
+  run: EventBehaviorFunction<InstanceType<TDefinition>, TDependencies>,
 ): Behavior;
-export function behavior(
-  options: BehaviorOptions<'events' | { readonly events: (definition: EventDefinition) => boolean }>,
-  run: EventBehaviorFunction,
-): Behavior;
-export function behavior(
+export function behavior<const TDependencies extends Dependencies = Record<never, never>>(
   options: BehaviorOptions<
-    'commands' | 'queries' | 'requests' | ((definition: RequestDefinition) => boolean)
+    'events' | { readonly events: (definition: EventDefinition) => boolean },
+    TDependencies
   >,
-  run: RequestBehaviorFunction,
+  run: EventBehaviorFunction<AnyEvent, TDependencies>,
+): Behavior;
+export function behavior<const TDependencies extends Dependencies = Record<never, never>>(
+  options: BehaviorOptions<
+    'commands' | 'queries' | 'requests' | ((definition: RequestDefinition) => boolean),
+    TDependencies
+  >,
+  run: RequestBehaviorFunction<Message, unknown, TDependencies>,
 ): Behavior;
 export function behavior(
   options: BehaviorOptions,

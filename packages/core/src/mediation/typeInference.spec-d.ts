@@ -68,6 +68,24 @@ behavior({ name: 'b', order: 1, scope: PlaceOrder }, async (cmd, next) => {
   return result;
 });
 
+// A behavior's declared dependencies arrive typed, whatever its scope.
+behavior(
+  { name: 'c', order: 1, scope: 'commands', dependencies: { clock: Clock } },
+  async (_m, next, _c, deps) => {
+    expectTypeOf(deps.clock).toEqualTypeOf<() => Date>();
+    return next();
+  },
+);
+behavior(
+  { name: 'e', order: 1, scope: 'events', dependencies: { clock: Clock } },
+  async (_e, next, _c, deps) => {
+    expectTypeOf(deps.clock).toEqualTypeOf<() => Date>();
+    // @ts-expect-error: only what was declared
+    deps.calendar;
+    return next();
+  },
+);
+
 // Results narrow on `ok`.
 declare const result: OperationResult<OrderDto>;
 if (result.ok) expectTypeOf(result.data).toEqualTypeOf<OrderDto>();

@@ -1,6 +1,6 @@
 import { type Behavior, BehaviorOrder, behavior } from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
-import { type PostgresUnitOfWork, PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
+import { PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
 import { relaySubscription } from './eventRelay.ts';
 
 /**
@@ -25,9 +25,7 @@ export function inbox(): Behavior {
       // One statement for every delivery committing in the same transaction (see GroupCommit).
       const schema = work.database.schema;
       const entry: InboxEntry = { consumer, eventId: event.eventId };
-      (work as PostgresUnitOfWork).enlistBatched('myelin.inbox', entry, (sql, entries) =>
-        recordHandled(sql, schema, entries),
-      );
+      work.enlistBatched('myelin.inbox', entry, (sql, entries) => recordHandled(sql, schema, entries));
       return next();
     },
   );
