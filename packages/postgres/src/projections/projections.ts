@@ -10,7 +10,7 @@ import {
   type Token,
   token,
 } from '@myelin/core';
-import type { Database, Sql } from '../database/database.ts';
+import { type Database, prepared, type Sql } from '../database/database.ts';
 import {
   type EventRow,
   eventColumns,
@@ -405,6 +405,7 @@ class ProjectionConsumer implements Consumer {
       const { rows } = await sql.query<{ status: string }>(
         `SELECT status FROM ${s}.projections WHERE name = $1 AND version = $2 FOR UPDATE`,
         [p.name, p.version],
+        prepared,
       );
       const status = rows[0]?.status;
       if (status === undefined || status === 'retired') return 'stop';

@@ -1,5 +1,5 @@
 import type { LogPosition } from '@myelin/core';
-import type { Connection, Database, Sql } from '../database/database.ts';
+import { type Connection, type Database, prepared, type Sql } from '../database/database.ts';
 import { logSignal, perDatabase } from './logSignal.ts';
 
 /** A subscription this process runs: its epoch fences every write, and where it had read to. */
@@ -169,6 +169,7 @@ export async function writeCheckpoint(
     `UPDATE ${schema}.subscriptions SET transaction_id = $2::text::xid8, sequence = $3::bigint, updated_at = now()
      WHERE name = $1 AND epoch = $4::bigint`,
     [lease.name, transaction, sequence, lease.epoch],
+    prepared,
   );
   if (rowCount === 0) throw new LeaseLostError(lease.name);
 }

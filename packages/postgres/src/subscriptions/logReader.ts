@@ -1,5 +1,5 @@
 import { comparePositions, type LogPosition, type StoredEvent } from '@myelin/core';
-import type { Sql } from '../database/database.ts';
+import { prepared, type Sql } from '../database/database.ts';
 import { type EventRow, eventColumns, toStoredEvent } from '../eventStore/postgresEventStore.ts';
 
 export interface LogBatch {
@@ -41,6 +41,8 @@ export async function readLog(sql: Sql, schema: string, options: ReadLogOptions)
       options.types === undefined ? null : JSON.stringify(options.types),
       options.limit,
     ],
+    // Every runner sends it for every batch: planned once per connection.
+    prepared,
   );
   const horizon = `${rows[0]?.horizon ?? '0'}.0`;
   const events = rows.filter((row) => row.event_id !== null).map(toStoredEvent);
