@@ -167,13 +167,16 @@ function appendStatement(schema: string, expected: 'new' | 'exact' | 'any', sing
          ON CONFLICT (stream_id) DO ${expected === 'new' ? 'NOTHING' : 'UPDATE SET version = s.version + EXCLUDED.version'}
          RETURNING version`;
   // One event (what most commands append) goes as parameters of its own, after the expected version: no JSON
-  // array to build in the process and to take apart in the database.
+  // array to build in the process and to take apart in the database. JSON parameters are cast to jsonb straight
+  // from the text the drivers send (both pass a string through as is): through `::text` first, PostgreSQL
+  // converts it twice, which cost about 5 µs of database CPU per event with 16 writers appending ten events at a
+  // time, most of what separated Myelin from the raw twin there.
   const p = (i: number) => `$${(expected === 'exact' ? 4 : 3) + i}`;
   const rows = single
-    ? `SELECT ${p(1)}, $1, stream.version, ${p(2)}, ${p(3)}::int, $2::text::jsonb, ${p(4)}::timestamptz, ${p(5)},
+    ? `SELECT ${p(1)}, $1, stream.version, ${p(2)}, ${p(3)}::int, $2::jsonb, ${p(4)}::timestamptz, ${p(5)},
          ${p(6)}, ${p(7)} FROM stream`
     : `SELECT e.id, $1, stream.version - $3 + e.i, e.type, e.v, e.data, e.at, e.corr, e.cause, e.who
-    FROM stream, jsonb_to_recordset($2::text::jsonb)
+    FROM stream, jsonb_to_recordset($2::jsonb)
       AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, who text)
     ORDER BY e.i`;
   text = `WITH stream AS (${stream})

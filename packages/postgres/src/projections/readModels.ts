@@ -123,7 +123,7 @@ export function documentWriter<TDocument>(
     },
     async put(id, document) {
       await sql.query(
-        `INSERT INTO ${schema}.read_documents (model, id, doc) VALUES ($1, $2, $3::text::jsonb)
+        `INSERT INTO ${schema}.read_documents (model, id, doc) VALUES ($1, $2, $3::jsonb)
          ON CONFLICT (model, id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()`,
         [model, id, JSON.stringify(document)],
       );

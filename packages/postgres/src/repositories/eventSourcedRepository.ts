@@ -108,7 +108,7 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
         }
         if (snapshotDue(change)) {
           await sql.query(
-            `INSERT INTO ${s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4::text::jsonb)
+            `INSERT INTO ${s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4::jsonb)
              ON CONFLICT (stream_id) DO UPDATE
                SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state,
                    taken_at = now()

@@ -57,7 +57,7 @@ export function postgresStateStoredRepository<TAggregate extends AggregateRoot<a
         const { rows } =
           operation === 'add'
             ? await sql.query(
-                `INSERT INTO ${s}.documents (collection, id, version, state) VALUES ($1, $2, $3, $4::text::jsonb)
+                `INSERT INTO ${s}.documents (collection, id, version, state) VALUES ($1, $2, $3, $4::jsonb)
                  ON CONFLICT (collection, id) DO NOTHING RETURNING version`,
                 [collection, id, aggregate.nextVersion, state],
                 prepared,
@@ -69,7 +69,7 @@ export function postgresStateStoredRepository<TAggregate extends AggregateRoot<a
                   prepared,
                 )
               : await sql.query(
-                  `UPDATE ${s}.documents SET version = $3, state = $4::text::jsonb, updated_at = now()
+                  `UPDATE ${s}.documents SET version = $3, state = $4::jsonb, updated_at = now()
                    WHERE collection = $1 AND id = $2 AND version = $5 RETURNING version`,
                   [collection, id, aggregate.nextVersion, state, aggregate.version],
                   prepared,
