@@ -5,6 +5,7 @@ export type {
   QueryOptions,
   QueryResult,
   Sql,
+  TransactionOptions,
 } from './database/database.ts';
 export { type PgliteDatabaseOptions, pgliteDatabase } from './database/pgliteDatabase.ts';
 export { type PostgresDatabaseOptions, postgresDatabase } from './database/postgresDatabase.ts';

@@ -41,6 +41,16 @@ export interface Connection extends Sql {
   release(): Promise<void>;
 }
 
+export interface TransactionOptions {
+  /**
+   * `false`: the commit returns without waiting for its log record to reach the disk (PostgreSQL's
+   * `synchronous_commit = off`, for this transaction only). A crash of the server may then lose the transaction
+   * whole, never a part of it; so only for work that is done again when lost, like a projection's batch, which
+   * commits its effects with its checkpoint and is applied again from the log.
+   */
+  readonly synchronousCommit?: false;
+}
+
 /**
  * A PostgreSQL database Myelin keeps its tables in, in one schema. Two drivers implement it, thinly: `pg` for a
  * server ({@link postgresDatabase}) and PGlite in process ({@link pgliteDatabase}); everything above runs the same
@@ -53,7 +63,7 @@ export interface Database extends Sql, AsyncDisposable {
   /** The schema as a quoted identifier, ready to prefix table names in SQL. */
   readonly schema: string;
   /** Runs `work` in one transaction: committed when it resolves, rolled back when it rejects. */
-  transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T>;
+  transaction<T>(work: (sql: Sql) => Promise<T>, options?: TransactionOptions): Promise<T>;
   /** Opens a connection of its own (PGlite has one session, which every caller shares). */
   connect(): Promise<Connection>;
   /**

@@ -42,7 +42,11 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
     schemaName,
     schema,
     ...on(pglite),
-    transaction: (work) => pglite.transaction((tx) => work(on(tx))),
+    transaction: (work, options = {}) =>
+      pglite.transaction(async (tx) => {
+        if (options.synchronousCommit === false) await tx.exec('SET LOCAL synchronous_commit = off');
+        return work(on(tx));
+      }),
     async connect(): Promise<Connection> {
       const unlisten: (() => Promise<void>)[] = [];
       let end: (error: Error | undefined) => void = () => {};

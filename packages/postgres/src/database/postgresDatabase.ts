@@ -7,6 +7,7 @@ import {
   type QueryOptions,
   quoteSchema,
   type Sql,
+  type TransactionOptions,
 } from './database.ts';
 
 export interface PostgresDatabaseOptions {
@@ -58,11 +59,14 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     schemaName,
     schema,
     ...on(pool),
-    async transaction<T>(work: (sql: Sql) => Promise<T>): Promise<T> {
+    async transaction<T>(work: (sql: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
       const client = await pool.connect();
       let broken: Error | undefined;
       try {
-        await client.query('BEGIN');
+        // One round trip either way: without parameters, both statements go as one simple query.
+        await client.query(
+          options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
+        );
         const result = await work(serialized(on(client)));
         await client.query('COMMIT');
         return result;

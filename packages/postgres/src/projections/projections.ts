@@ -10,7 +10,7 @@ import {
   type Token,
   token,
 } from '@myelin/core';
-import { type Database, prepared, type Sql } from '../database/database.ts';
+import { type Database, prepared, type Sql, type TransactionOptions } from '../database/database.ts';
 import {
   type EventRow,
   eventColumns,
@@ -362,6 +362,8 @@ export class ProjectionDaemon {
   }
 }
 
+const asynchronousCommit: TransactionOptions = { synchronousCommit: false };
+
 class ProjectionConsumer implements Consumer {
   readonly name: string;
   readonly types: readonly string[];
@@ -400,6 +402,9 @@ class ProjectionConsumer implements Consumer {
   ): Promise<'stop' | undefined> {
     const p = this.#projection;
     const s = this.#database.schema;
+    // Without waiting for the disk at commit: a batch lost in a crash of the server is lost whole, its checkpoint
+    // with its effects, and applied again from the log, which is durable. (No-op catch-up in bench/: about 255k
+    // events/s waiting for the disk, 300k without.)
     return this.#database.transaction(async (sql) => {
       // FOR UPDATE: inline commits (FOR SHARE) and a switch of another version wait for this batch.
       const { rows } = await sql.query<{ status: string }>(
@@ -427,7 +432,7 @@ class ProjectionConsumer implements Consumer {
         return this.#switch(sql, end);
       }
       return undefined;
-    });
+    }, asynchronousCommit);
   }
 
   /** Makes this version the one serving, retires the others and drops their read models. */
