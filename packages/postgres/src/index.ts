@@ -61,12 +61,12 @@ export {
   integrationSubscription,
 } from './relay/integrationPublisher.ts';
 export {
-  type EventSourcedOptions,
+  type PostgresEventSourcedOptions,
   postgresEventSourcedRepository,
 } from './repositories/eventSourcedRepository.ts';
 export {
+  type PostgresStateStoredOptions,
   postgresStateStoredRepository,
-  type StateStoredOptions,
 } from './repositories/stateStoredRepository.ts';
 export { LeaseLostError } from './subscriptions/leases.ts';
 export { type LogBatch, type ReadLogOptions, readLog } from './subscriptions/logReader.ts';

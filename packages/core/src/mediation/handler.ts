@@ -20,12 +20,15 @@ export type HandleRequest<TDefinition extends RequestDefinition, TDependencies e
   | Promise<OperationResult<ResultOfDefinition<TDefinition>>>
   | OperationResult<ResultOfDefinition<TDefinition>>;
 
-/** The function an event handler runs. A thrown error is a failed delivery. */
+/**
+ * The function an event handler runs. A thrown error (or a rejected promise) is a failed delivery; what it returns
+ * is awaited and otherwise ignored, so `(e, { views }) => views.set(...)` needs no braces.
+ */
 export type HandleEvent<TDefinition extends EventDefinition, TDependencies extends Dependencies> = (
   event: InstanceType<TDefinition>,
   dependencies: Resolved<TDependencies>,
   context: ExecutionContext,
-) => Promise<void> | void;
+) => unknown;
 
 /** A command or query handler: the one place a request is answered. */
 export interface RequestHandler<TDefinition extends RequestDefinition = RequestDefinition> {

@@ -12,7 +12,7 @@ export type ProjectionHandler<TDefinition extends EventDefinition, TModel extend
   event: InstanceType<TDefinition>,
   model: WriterOf<TModel>,
   stored: StoredEvent,
-) => Promise<void> | void;
+) => unknown; // awaited, then ignored
 
 /** A named, versioned projection: the read model it writes and what it does per event type. */
 export interface Projection<TModel extends ReadModel = ReadModel> {

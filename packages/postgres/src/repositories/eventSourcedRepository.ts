@@ -17,7 +17,7 @@ import {
   trackingMethods,
 } from '../unitOfWork/postgresUnitOfWork.ts';
 
-export interface EventSourcedOptions {
+export interface PostgresEventSourcedOptions {
   /** Every event the aggregate raises, so stored events can be turned back into instances. */
   readonly events: readonly EventDefinition[];
   /** The prefix of the aggregate's streams (`${stream}-${id}`); defaults to the class's name. */
@@ -56,7 +56,7 @@ interface SnapshotRow {
 export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<any, any>>(
   repositoryToken: Token<Repository<TAggregate>>,
   type: AggregateType<TAggregate>,
-  options: EventSourcedOptions,
+  options: PostgresEventSourcedOptions,
 ): Provider<Repository<TAggregate>, { work: Token<PostgresUnitOfWork>; upcast: typeof PostgresUpcasting }> {
   const prefix = options.stream ?? type.name;
   const snapshotEvery = options.snapshotEvery;

@@ -19,7 +19,7 @@ import {
 } from '../unitOfWork/postgresUnitOfWork.ts';
 import { findJson } from './jsonQuery.ts';
 
-export interface StateStoredOptions {
+export interface PostgresStateStoredOptions {
   /** The collection the documents live in; defaults to the aggregate class's name. */
   readonly collection?: string;
 }
@@ -40,7 +40,7 @@ interface DocumentRow {
 export function postgresStateStoredRepository<TAggregate extends AggregateRoot<any, any>>(
   repositoryToken: Token<QueryableRepository<TAggregate>> | Token<Repository<TAggregate>>,
   type: AggregateType<TAggregate>,
-  options: StateStoredOptions = {},
+  options: PostgresStateStoredOptions = {},
 ): Provider<QueryableRepository<TAggregate>, { work: Token<PostgresUnitOfWork> }> {
   const collection = options.collection ?? type.name;
   return {
