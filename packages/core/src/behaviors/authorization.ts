@@ -30,15 +30,20 @@ export interface AuthorizationPolicy<TMessage = Message> {
 export function authorization(
   policies: ReadonlyMap<AnyMessageDefinition, AuthorizationPolicy<any>>,
 ): Behavior[] {
+  // The policy a message's sender must satisfy; none for a message anyone may send (no policy, or `anonymous`).
+  const enforced = (definition: AnyMessageDefinition) => {
+    const policy = policies.get(definition) as AuthorizationPolicy | undefined;
+    return policy?.anonymous === true ? undefined : policy;
+  };
   const policyOf = (message: Message) => {
     const definition = definitionOf(message) as AnyMessageDefinition;
-    return { definition, policy: policies.get(definition) as AuthorizationPolicy };
+    return { definition, policy: enforced(definition) as AuthorizationPolicy };
   };
   const identity = behavior(
     {
       name: 'authentication',
       order: BehaviorOrder.authentication,
-      scope: (definition) => policies.get(definition)?.anonymous !== true && policies.has(definition),
+      scope: (definition) => enforced(definition) !== undefined,
     },
     async (message, next, context) => {
       const { definition, policy } = policyOf(message);
@@ -55,8 +60,7 @@ export function authorization(
     {
       name: 'authorization',
       order: BehaviorOrder.authorization,
-      scope: (definition) =>
-        policies.get(definition)?.anonymous !== true && policies.get(definition)?.allow !== undefined,
+      scope: (definition) => enforced(definition)?.allow !== undefined,
     },
     async (message, next, context) => {
       const { definition, policy } = policyOf(message);

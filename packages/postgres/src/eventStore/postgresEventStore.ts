@@ -32,8 +32,8 @@ export interface Appended extends AppendResult {
 
 /**
  * The columns of a stored event, read the same way from both drivers (bigint and xid8 as text). The time comes as
- * milliseconds since the epoch (what a `Date` holds): parsing the timestamp's text was a tenth of a projection's
- * catch-up.
+ * milliseconds since the epoch (what a `Date` holds): parsing the timestamp's text (pg's date parser and its
+ * regular expression) was 9% of a projection's catch-up CPU in a profile.
  */
 export function eventColumns(table = ''): string {
   const t = table === '' ? '' : `${table}.`;
@@ -212,13 +212,15 @@ export async function appendToStream(
       : expectedVersion === 'no_stream' || expectedVersion === 0
         ? 'new'
         : 'exact';
-  const params: unknown[] =
-    kind === 'exact' ? [streamId, '', events.length, expectedVersion] : [streamId, '', events.length];
   const single = events.length === 1;
+  const head = kind === 'exact' ? [events.length, expectedVersion] : [events.length];
+  let params: unknown[];
   if (single) {
     const { data, metadata } = events[0] as NewEvent;
-    params[1] = JSON.stringify(data);
-    params.push(
+    params = [
+      streamId,
+      JSON.stringify(data),
+      ...head,
       metadata.eventId,
       metadata.type,
       metadata.version,
@@ -226,21 +228,20 @@ export async function appendToStream(
       metadata.correlationId,
       metadata.causationId ?? null,
       metadata.principal ?? null,
-    );
+    ];
   } else {
-    params[1] = JSON.stringify(
-      events.map(({ data, metadata }, i) => ({
-        i: i + 1,
-        id: metadata.eventId,
-        type: metadata.type,
-        v: metadata.version,
-        data,
-        at: metadata.occurredAt,
-        corr: metadata.correlationId,
-        cause: metadata.causationId ?? null,
-        who: metadata.principal ?? null,
-      })),
-    );
+    const payload = events.map(({ data, metadata }, i) => ({
+      i: i + 1,
+      id: metadata.eventId,
+      type: metadata.type,
+      v: metadata.version,
+      data,
+      at: metadata.occurredAt,
+      corr: metadata.correlationId,
+      cause: metadata.causationId ?? null,
+      who: metadata.principal ?? null,
+    }));
+    params = [streamId, JSON.stringify(payload), ...head];
   }
   const { rows } = await sql.query<{ tx: string; seq: string; stream_version: number }>(
     appendStatement(schema, kind, single),

@@ -39,3 +39,16 @@ export class BatchedWrites {
     this.#batches.clear();
   }
 }
+
+/** `work`, then the batched rows, through the same `sql` (one transaction's). */
+export function thenWriteBatched<T>(
+  work: (sql: Sql) => Promise<T>,
+  batched: BatchedWrites | undefined,
+): (sql: Sql) => Promise<T> {
+  if (batched === undefined) return work;
+  return async (sql) => {
+    const value = await work(sql);
+    await batched.write(sql);
+    return value;
+  };
+}

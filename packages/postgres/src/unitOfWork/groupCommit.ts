@@ -1,5 +1,5 @@
 import type { Database, Sql } from '../database/database.ts';
-import { BatchedWrites } from './batchedWrites.ts';
+import { BatchedWrites, thenWriteBatched } from './batchedWrites.ts';
 
 interface Participant {
   readonly work: (sql: Sql) => Promise<unknown>;
@@ -83,13 +83,7 @@ export class GroupCommit {
   async #alone(participant: Participant): Promise<void> {
     try {
       const { work, batched } = participant;
-      participant.resolve(
-        await this.#database.transaction(async (sql) => {
-          const value = await work(sql);
-          await batched?.write(sql);
-          return value;
-        }),
-      );
+      participant.resolve(await this.#database.transaction(thenWriteBatched(work, batched)));
     } catch (error) {
       participant.reject(error);
     }

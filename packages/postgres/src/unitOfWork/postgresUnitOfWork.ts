@@ -15,7 +15,7 @@ import {
 import type { Database, Sql } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
-import { BatchedWrites, type BatchWrite } from './batchedWrites.ts';
+import { BatchedWrites, type BatchWrite, thenWriteBatched } from './batchedWrites.ts';
 import { groupCommit } from './groupCommit.ts';
 
 /** What a command did to one aggregate, as the unit of work hands it to the aggregate's repository to write. */
@@ -144,11 +144,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
         ? await run(this.database)
         : this.context.delivery !== undefined
           ? await groupCommit(this.database).commit(run, batched)
-          : await this.database.transaction(async (sql) => {
-              const written = await run(sql);
-              await batched?.write(sql);
-              return written;
-            });
+          : await this.database.transaction(thenWriteBatched(run, batched));
     } catch (error) {
       this.#batched.clear();
       if (!isDuplicate(error)) throw error;
