@@ -176,3 +176,4 @@ export {
   unprocessableEntity,
 } from './results/operationResult.ts';
 export { type FieldError, type ProblemDetails, statusTitles } from './results/problemDetails.ts';
+export { isUnavailable, UnavailableError } from './results/unavailable.ts';
