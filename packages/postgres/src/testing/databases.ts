@@ -1,4 +1,5 @@
 // Test support (not published): the two engines every persistence test runs on.
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { Database } from '../database/database.ts';
 import { pgliteDatabase } from '../database/pgliteDatabase.ts';
@@ -23,6 +24,18 @@ export function testSchema(): string {
   return `test_${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`;
 }
 
+let shared: Promise<PGlite> | undefined;
+
+/**
+ * One in-memory PGlite for every test database of this process (a test file's worker), each in a schema of its
+ * own. Starting PGlite compiles PostgreSQL's WebAssembly and runs initdb: one to three seconds of CPU, which on a
+ * busy machine pushed hooks that opened one per test past their timeout. A schema costs milliseconds.
+ */
+export function sharedPglite(): Promise<PGlite> {
+  shared ??= PGlite.create();
+  return shared;
+}
+
 /**
  * Fails, loudly, when the PostgreSQL server is not reachable: tests never skip a real service silently.
  * The machine's notes say how to start it.
@@ -44,9 +57,15 @@ export const engines: readonly Engine[] = [
   {
     name: 'pglite',
     async open(options = {}) {
-      const database = await pgliteDatabase({ schema: testSchema() });
+      const database = await pgliteDatabase({ pglite: await sharedPglite(), schema: testSchema() });
       if (options.migrated !== false) await migrate(database);
-      return { database, drop: () => database.close() };
+      return {
+        database,
+        async drop() {
+          await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
+          await database.close(); // leaves the shared PGlite open for the file's other tests
+        },
+      };
     },
   },
   {
