@@ -1,6 +1,8 @@
 // From one service's log to another service's handler: @myelin/postgres publishes integration events from its
 // outbox to NATS; the other service consumes them into an idempotent handler. (@myelin/postgres is only a
 // development dependency of this package, for this test.)
+
+import { PGlite } from '@electric-sql/pglite';
 import {
   AggregateRoot,
   type Application,
@@ -68,8 +70,10 @@ describe('integration events from a PostgreSQL outbox to another service over NA
       subjectPrefix: `e${id}.events`,
       deadLetterPrefix: `e${id}.dead`,
     };
-    const orders = await pgliteDatabase();
-    const kitchen = await pgliteDatabase();
+    // Two services' databases: schemas of one embedded PGlite, whose start is seconds of CPU on a busy machine.
+    const pglite = await PGlite.create();
+    const orders = await pgliteDatabase({ pglite, schema: 'orders' });
+    const kitchen = await pgliteDatabase({ pglite, schema: 'kitchen' });
     const ordersBus = await NatsMessageBus.connect({ ...natsOptions, service: 'orders' });
     const kitchenBus = await NatsMessageBus.connect({ ...natsOptions, service: 'kitchen' });
     const cooked: string[] = [];
@@ -135,8 +139,7 @@ describe('integration events from a PostgreSQL outbox to another service over NA
       await jsm.streams.delete(natsOptions.stream).catch(() => {});
       await jsm.streams.delete(`${natsOptions.stream}_DEAD`).catch(() => {});
       await admin.close();
-      await orders.close();
-      await kitchen.close();
+      await pglite.close();
     }
   });
 });
