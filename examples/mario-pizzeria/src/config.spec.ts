@@ -1,5 +1,8 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { developmentAuth } from './api/auth.ts';
+import { developmentAuth, developmentKeyFile } from './api/auth.ts';
 import { ConfigError, readConfig } from './config.ts';
 
 const dataDir = '/somewhere/.data';
@@ -12,7 +15,7 @@ describe('the configuration', () => {
       host: '127.0.0.1',
       database: { engine: 'pglite', dataDir, schema: 'pizzeria' },
       nats: undefined,
-      auth: developmentAuth,
+      auth: 'development',
       devTokens: true,
       logLevel: 'warn',
     });
@@ -42,9 +45,25 @@ describe('the configuration', () => {
       auth: { issuer: 'https://id.example', audience: 'pizzeria', jwksUrl: 'https://id.example/jwks.json' },
       devTokens: false,
     });
-    expect(readConfig(['--role=projector'], { DATABASE_URL: 'postgres://db' }, dataDir).role).toBe(
+    const issuer = { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_JWKS_URL: 'https://i/jwks.json' };
+    expect(readConfig(['--role=projector'], { DATABASE_URL: 'postgres://db', ...issuer }, dataDir).role).toBe(
       'projector',
     );
+  });
+
+  it('refuses production mode without a real issuer, naming the settings it needs, and never has dev users', () => {
+    const refused = (env: Record<string, string>) => () => readConfig([], env, dataDir);
+    for (const production of [{ DATABASE_URL: 'postgres://db' }, { NODE_ENV: 'production' }]) {
+      expect(refused(production)).toThrow(ConfigError);
+      expect(refused(production)).toThrow(/JWT_ISSUER and JWT_AUDIENCE, with JWT_JWKS_URL .* or JWT_SECRET/);
+      const withSecret = { ...production, JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_SECRET: 'x'.repeat(32) };
+      expect(readConfig([], withSecret, dataDir).devTokens).toBe(false);
+      expect(refused({ ...withSecret, DEV_TOKENS: 'true' })).toThrow(
+        /DEV_TOKENS=true is refused in production mode/,
+      );
+    }
+    expect(refused({ NODE_ENV: 'production' })).toThrow('NODE_ENV=production');
+    expect(refused({ DATABASE_URL: 'postgres://db' })).toThrow('DATABASE_URL is set');
   });
 
   it('turns development tokens off with a real issuer, unless DEV_TOKENS=true with a shared secret', () => {
@@ -66,5 +85,19 @@ describe('the configuration', () => {
       refused([], { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_JWKS_URL: 'https://x', DEV_TOKENS: 'true' }),
     ).toThrow('DEV_TOKENS');
     expect(refused([], { NATS_URL: 'nats://x', NATS_PREFIX: 'a.b' })).toThrow('NATS_PREFIX');
+  });
+
+  it('makes the development key on the first start, readable by its owner alone, and keeps it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pizzeria-key-'));
+    try {
+      const first = developmentAuth(join(dir, 'data'));
+      expect(first.secret?.length).toBeGreaterThanOrEqual(32);
+      expect(statSync(join(dir, 'data', developmentKeyFile)).mode & 0o777).toBe(0o600);
+      expect(developmentAuth(join(dir, 'data')).secret).toBe(first.secret);
+      // Another machine (another data directory) has another key: a token of one is refused by the other.
+      expect(developmentAuth(join(dir, 'other')).secret).not.toBe(first.secret);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,4 @@
 import type { AuthOptions } from '@myelin/http';
-import { developmentAuth } from './api/auth.ts';
 
 /** What a process of the pizzeria does: serve the API, run the projections and the relays, or both. */
 export const processRoles = ['api', 'projector', 'all'] as const;
@@ -16,7 +15,12 @@ export interface PizzeriaConfig {
   readonly database: DatabaseConfig;
   /** JetStream for integration events; none in embedded mode. */
   readonly nats: { readonly url: string; readonly prefix: string } | undefined;
-  readonly auth: AuthOptions;
+  /**
+   * Who signs the tokens the API accepts: a real issuer (`JWT_*`), or `'development'`: the development issuer,
+   * whose key is made on the first start and kept in the data directory (embedded development mode only).
+   */
+  readonly auth: AuthOptions | 'development';
+  /** `POST /api/auth/token` for the development users: embedded development mode only. */
   readonly devTokens: boolean;
   /** Fastify's log level (`LOG_LEVEL`); `warn` by default, so the console shows the URL and what goes wrong. */
   readonly logLevel: string;
@@ -33,9 +37,9 @@ export class ConfigError extends Error {
 type Environment = Readonly<Record<string, string | undefined>>;
 
 /**
- * The configuration from the command line (`--role`) and the environment. Nothing set: embedded mode (PGlite in
- * `dataDir`, development users, one process). `DATABASE_URL`, `NATS_URL` and `JWT_*` switch to production
- * pieces one by one; README.md lists them.
+ * The configuration from the command line (`--role`) and the environment. Nothing set: embedded development mode
+ * (PGlite in `dataDir`, development users, one process). `DATABASE_URL` or `NODE_ENV=production` is production
+ * mode, which needs a real token issuer (`JWT_*`) and never has development users; README.md lists the settings.
  */
 export function readConfig(argv: readonly string[], env: Environment, dataDir: string): PizzeriaConfig {
   const role = roleOf(argv);
@@ -49,6 +53,7 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
       `--role ${role} needs DATABASE_URL: the embedded database lives in one process, which must do everything`,
     );
   }
+  const production = database.engine === 'postgres' || env.NODE_ENV === 'production';
   const nats =
     env.NATS_URL !== undefined && env.NATS_URL !== ''
       ? { url: env.NATS_URL, prefix: natsPrefix(env.NATS_PREFIX ?? 'pizzeria') }
@@ -59,7 +64,7 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
     host: env.HOST ?? '127.0.0.1',
     database,
     nats,
-    ...authOf(env),
+    ...authOf(env, production),
     logLevel: env.LOG_LEVEL ?? 'warn',
   };
 }
@@ -92,11 +97,24 @@ function natsPrefix(prefix: string): string {
   return prefix;
 }
 
-/** The development issuer, unless JWT_* name a real one (then development tokens only with DEV_TOKENS=true). */
-function authOf(env: Environment): { auth: AuthOptions; devTokens: boolean } {
+/** The issuer the JWT_* settings name; without them, the development issuer, which production mode refuses. */
+function authOf(env: Environment, production: boolean): Pick<PizzeriaConfig, 'auth' | 'devTokens'> {
   const names = ['JWT_ISSUER', 'JWT_AUDIENCE', 'JWT_SECRET', 'JWT_JWKS_URL'] as const;
   const given = names.filter((name) => env[name] !== undefined && env[name] !== '');
-  if (given.length === 0) return { auth: developmentAuth, devTokens: env.DEV_TOKENS !== 'false' };
+  const devTokens = env.DEV_TOKENS === 'true' || (given.length === 0 && env.DEV_TOKENS !== 'false');
+  if (production && env.DEV_TOKENS === 'true') {
+    throw new ConfigError(
+      `DEV_TOKENS=true is refused in production mode (${whyProduction(env)}): development logins exist only in embedded development mode`,
+    );
+  }
+  if (given.length === 0) {
+    if (production) {
+      throw new ConfigError(
+        `production mode (${whyProduction(env)}) needs a token issuer: set JWT_ISSUER and JWT_AUDIENCE, with JWT_JWKS_URL (the issuer’s public keys) or JWT_SECRET (HS256, 32 characters or more)`,
+      );
+    }
+    return { auth: 'development', devTokens };
+  }
   const issuer = env.JWT_ISSUER ?? '';
   const audience = env.JWT_AUDIENCE ?? '';
   const secret = env.JWT_SECRET || undefined;
@@ -109,11 +127,14 @@ function authOf(env: Environment): { auth: AuthOptions; devTokens: boolean } {
   }
   if (secret !== undefined && secret.length < 32)
     throw new ConfigError('JWT_SECRET needs 32 characters or more');
-  const devTokens = env.DEV_TOKENS === 'true';
   if (devTokens && secret === undefined) {
     throw new ConfigError('DEV_TOKENS=true signs tokens with JWT_SECRET; it cannot with JWT_JWKS_URL');
   }
   const auth: AuthOptions =
     secret !== undefined ? { issuer, audience, secret } : { issuer, audience, jwksUrl: jwksUrl ?? '' };
   return { auth, devTokens };
+}
+
+function whyProduction(env: Environment): string {
+  return env.NODE_ENV === 'production' ? 'NODE_ENV=production' : 'DATABASE_URL is set';
 }

@@ -13,6 +13,7 @@ import {
   pgliteDatabase,
   postgresDatabase,
 } from '@myelin/postgres';
+import { developmentAuth } from './api/auth.ts';
 import { createPizzeriaServer } from './api/server.ts';
 import { SeedMenu } from './application/commands/seedMenu.ts';
 import { integrationEvents } from './application/integrationEvents.ts';
@@ -92,7 +93,7 @@ async function run(config: PizzeriaConfig): Promise<void> {
   const server = await createPizzeriaServer({
     app,
     database,
-    auth: config.auth,
+    auth: config.auth === 'development' ? developmentAuth(dataDirOf(config)) : config.auth,
     devTokens: config.devTokens,
     logger: { level: config.logLevel },
     onClose: () => stopAll(workers),
@@ -104,6 +105,12 @@ async function run(config: PizzeriaConfig): Promise<void> {
   if (config.devTokens) {
     console.log('  sign in as customer, chef, driver or manager (the password is the name)');
   }
+}
+
+/** Where the development issuer keeps its key: beside the embedded database, which production mode has not. */
+function dataDirOf(config: PizzeriaConfig): string {
+  if (config.database.engine !== 'pglite') throw new ConfigError('the development issuer needs DATA_DIR');
+  return config.database.dataDir;
 }
 
 function describe(config: PizzeriaConfig): string {

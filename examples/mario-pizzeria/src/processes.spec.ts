@@ -11,6 +11,7 @@ import { NatsMessageBus } from '@myelin/nats';
 import { postgresDatabase } from '@myelin/postgres';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderDto } from './application/dtos.ts';
 
@@ -48,12 +49,31 @@ interface Started {
 
 const processes: Started[] = [];
 
+/** This run's token issuer: a secret made for it, as a deployment's identity provider would hold one. */
+const issuer = {
+  JWT_ISSUER: 'https://id.pizzeria.test',
+  JWT_AUDIENCE: 'pizzeria',
+  JWT_SECRET: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'),
+};
+
+/** A token of this run's issuer, as a signed-in member of staff would hold one. */
+function tokenFor(role: string): Promise<string> {
+  return new SignJWT({ roles: [role] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(role)
+    .setIssuer(issuer.JWT_ISSUER)
+    .setAudience(issuer.JWT_AUDIENCE)
+    .setExpirationTime('10m')
+    .sign(new TextEncoder().encode(issuer.JWT_SECRET));
+}
+
 /** The environment of a production process of this run. */
 const production = {
   DATABASE_URL: databaseUrl,
   DATABASE_SCHEMA: schema,
   NATS_URL: natsUrl,
   NATS_PREFIX: natsPrefix,
+  ...issuer,
 };
 
 /** Starts `src/main.ts` with a role, as `npm start` does (through npx, so on the repository's Node). */
@@ -176,14 +196,14 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
       expect(await json<OrderDto>(await fetch(`${url2}/api/orders/${order.id}`))).toEqual(order);
 
       // The kitchen queue is the projector's: API 2 waits for it to pass the write's position, then reads.
-      const token = await json<{ accessToken: string }>(
-        await fetch(`${url2}/api/auth/token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ username: 'chef', password: 'chef' }),
-        }),
-      );
-      const chef = { authorization: `Bearer ${token.accessToken}` };
+      // Production has no development logins: staff come with their issuer's tokens.
+      const login = await fetch(`${url2}/api/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'manager', password: 'manager' }),
+      });
+      expect(login.status).toBe(404);
+      const chef = { authorization: `Bearer ${await tokenFor('chef')}` };
       let queue: { items: OrderDto[] } = { items: [] };
       const deadline = Date.now() + 20_000;
       while (!queue.items.some((o) => o.id === order.id) && Date.now() < deadline) {
@@ -215,6 +235,22 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
   });
 });
 
+describe('production mode without a token issuer', () => {
+  it('refuses to start, naming the settings it needs, before opening anything', {
+    timeout: 60_000,
+  }, async () => {
+    const { JWT_ISSUER: _i, JWT_AUDIENCE: _a, JWT_SECRET: _s, ...withoutIssuer } = production;
+    const refused = start('all', withoutIssuer);
+    await refused.line(/cannot start: production mode \(DATABASE_URL is set\) needs a token issuer/);
+    const code = await new Promise<number | null>((resolve) => {
+      if (refused.child.exitCode !== null) resolve(refused.child.exitCode);
+      else refused.child.once('exit', resolve);
+    });
+    expect(code).toBe(2);
+    expect(refused.output()).toContain('JWT_ISSUER and JWT_AUDIENCE');
+  });
+});
+
 describe('embedded mode, as `npm start` runs it', () => {
   let dataDir = '';
   beforeAll(() => {
@@ -241,6 +277,12 @@ describe('embedded mode, as `npm start` runs it', () => {
         }),
       }),
     );
+    const login = await fetch(`${url}/api/auth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'manager', password: 'manager' }),
+    });
+    const manager = { authorization: `Bearer ${(await json<{ accessToken: string }>(login)).accessToken}` };
     await stop(first); // SIGTERM: a graceful stop, which closes the database
     expect(first.output()).not.toMatch(/error/i);
 
@@ -248,6 +290,8 @@ describe('embedded mode, as `npm start` runs it', () => {
     const again = (await second.line(/open at (http:\/\/\S+)/))[1] ?? '';
     expect(second.output()).not.toContain('menu seeded'); // seeded once, at the first start
     expect(await json<OrderDto>(await fetch(`${again}/api/orders/${order.id}`))).toEqual(order);
+    // The development key was made at the first start and kept in the data directory: still signed in.
+    expect((await fetch(`${again}/api/stats`, { headers: manager })).status).toBe(200);
     await stop(second);
   });
 });

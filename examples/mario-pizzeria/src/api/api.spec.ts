@@ -5,7 +5,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderDto } from '../application/dtos.ts';
 import { type TestServer, testServer } from '../testing/testPizzeria.ts';
-import { developmentAuth } from './auth.ts';
+import { developmentIssuer } from './auth.ts';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -256,8 +256,8 @@ describe('the auth matrix', () => {
     new SignJWT({ roles: ['manager'] })
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject('manager')
-      .setIssuer(developmentAuth.issuer)
-      .setAudience(developmentAuth.audience)
+      .setIssuer(developmentIssuer.issuer)
+      .setAudience(developmentIssuer.audience)
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode('another-secret-of-at-least-32-characters!!'));
 

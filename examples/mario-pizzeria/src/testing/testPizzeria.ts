@@ -3,7 +3,7 @@
 import type { Application } from '@myelin/core';
 import { type Database, ProjectionDaemon, pgliteDatabase } from '@myelin/postgres';
 import type { FastifyInstance } from 'fastify';
-import { developmentAuth } from '../api/auth.ts';
+import { ephemeralDevelopmentAuth } from '../api/auth.ts';
 import { createPizzeriaServer } from '../api/server.ts';
 import { SeedMenu } from '../application/commands/seedMenu.ts';
 import { buildPizzeria, type PizzeriaOptions, projections } from '../application/pizzeria.ts';
@@ -51,7 +51,7 @@ export async function testServer(options: PizzeriaOptions = {}): Promise<TestSer
   const server = await createPizzeriaServer({
     app: pizzeria.app,
     database: pizzeria.database,
-    auth: developmentAuth,
+    auth: ephemeralDevelopmentAuth(),
     devTokens: true,
     onClose: () => pizzeria.daemon.stop(),
   });

@@ -58,6 +58,20 @@ describe('bearer tokens verified with a JWKS', () => {
     await expect(authenticate(`Bearer ${anonymous}`)).rejects.toThrow('The token names no subject (sub)');
   });
 
+  it('refuses a token that never expires, however well signed', async () => {
+    const authenticate = bearerAuthenticator({ issuer, audience, jwksUrl });
+    const forever = await new SignJWT({ roles: ['manager'] })
+      .setSubject('luigi')
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt()
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+      .sign(privateKey);
+    await expect(authenticate(`Bearer ${forever}`)).rejects.toThrow(
+      'The token has no exp claim; tokens must expire',
+    );
+  });
+
   it('reads roles given as one space-separated string, and refuses a misconfiguration at once', async () => {
     const authenticate = bearerAuthenticator({ issuer, audience, jwksUrl, rolesClaim: 'scope' });
     const jwt = await token({ scope: 'chef manager' })

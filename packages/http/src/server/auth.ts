@@ -30,7 +30,7 @@ const asymmetric = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256
 
 /**
  * Reads the `Authorization` header: no header is an anonymous caller (the message's policy decides whether that
- * is allowed); a bearer token is verified (signature, algorithm, issuer, audience, expiry) and becomes the
+ * is allowed); a bearer token is verified (signature, algorithm, issuer, audience, expiry, which it must have) and becomes the
  * principal; anything else is an {@link AuthenticationError}.
  */
 export function bearerAuthenticator(
@@ -62,6 +62,8 @@ export function bearerAuthenticator(
         audience: options.audience,
         algorithms,
         clockTolerance,
+        // A token without an expiry would be valid for ever once leaked: refused, whoever signed it.
+        requiredClaims: ['exp'],
       }));
     } catch (error) {
       throw new AuthenticationError(describe(error));
@@ -86,6 +88,9 @@ function describe(error: unknown): string {
     case 'ERR_JWT_EXPIRED':
       return 'The token has expired';
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
+      if ((error as { reason?: unknown }).reason === 'missing') {
+        return `The token has no ${String((error as { claim?: unknown }).claim)} claim; tokens must expire`;
+      }
       return `The token's ${String((error as { claim?: unknown }).claim)} claim is not accepted here`;
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return 'The token signature is not valid';

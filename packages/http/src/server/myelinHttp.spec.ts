@@ -297,6 +297,8 @@ describe('authentication and authorization', () => {
       payload: { username: 'chef', password: 'chef' },
     });
     expect(issued.statusCode).toBe(200);
+    expect(issued.headers['cache-control']).toBe('no-store');
+    expect(issued.headers.pragma).toBe('no-cache');
     const { accessToken, tokenType } = issued.json();
     expect(tokenType).toBe('Bearer');
     const created = await server.inject({
@@ -307,6 +309,9 @@ describe('authentication and authorization', () => {
     });
     expect(created.statusCode).toBe(201);
     expect(created.json().author).toBe('chef');
+    // Answers and problems alike may carry personal data: nothing keeps them.
+    expect(created.headers['cache-control']).toBe('no-store');
+    expect(wrong.headers['cache-control']).toBe('no-store');
   });
 });
 

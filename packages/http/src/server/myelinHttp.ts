@@ -158,7 +158,8 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
   }
 
   function write(reply: FastifyReply, response: StoredResponse): FastifyReply {
-    reply.code(response.status).headers(response.headers);
+    // An answer may carry personal data: no browser or proxy keeps it.
+    reply.code(response.status).header('cache-control', 'no-store').headers(response.headers);
     if (response.body === undefined) return reply.send();
     if (response.status >= 400) {
       const problem = response.body as ProblemDetails;
@@ -186,6 +187,8 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
       const user = dev.users.find((u) => u.username === body?.username && u.password === body?.password);
       if (user === undefined) return sendProblem(reply, problemOf(401, 'Unknown username or wrong password'));
       const accessToken = await issueToken(auth, user, expiresIn);
+      // RFC 6749 §5.1: a token response is never cached.
+      reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
       return reply.send({ accessToken, tokenType: 'Bearer', expiresIn, roles: user.roles });
     });
   }

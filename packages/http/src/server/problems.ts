@@ -21,5 +21,5 @@ export function problemOf(
 /** Sends a problem as `application/problem+json`, naming the request's path as the occurrence. */
 export function sendProblem(reply: FastifyReply, problem: ProblemDetails): FastifyReply {
   const body = problem.instance === undefined ? { ...problem, instance: reply.request.url } : problem;
-  return reply.code(problem.status).type(problemContentType).send(body);
+  return reply.code(problem.status).header('cache-control', 'no-store').type(problemContentType).send(body);
 }
