@@ -175,5 +175,11 @@ export {
   unauthorized,
   unprocessableEntity,
 } from './results/operationResult.ts';
-export { type FieldError, type ProblemDetails, statusTitles } from './results/problemDetails.ts';
+export {
+  type FieldError,
+  formatFieldPath,
+  formatJsonPointer,
+  type ProblemDetails,
+  statusTitles,
+} from './results/problemDetails.ts';
 export { isUnavailable, UnavailableError } from './results/unavailable.ts';

@@ -27,6 +27,7 @@ export { type MyelinHttpOptions, myelin } from './server/myelinHttp.ts';
 export type { OpenApiOptions } from './server/openapi.ts';
 export { problemContentType } from './server/problems.ts';
 export {
+  clientErrors,
   createServer,
   frameworkErrors,
   type ServeOptions,

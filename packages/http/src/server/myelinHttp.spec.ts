@@ -315,6 +315,48 @@ describe('authentication and authorization', () => {
   });
 });
 
+describe('what the database cannot take, and what it cannot do now', () => {
+  it('refuses NUL characters and unpaired surrogates in any field with a 400 naming the field', async () => {
+    const server = await open();
+    const authorization = await bearer(['writer']);
+    const nul = await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization, 'content-type': 'application/json' },
+      payload: '{"id":"n1","text":"a\\u0000b","tags":["ok","\\ud800"]}',
+    });
+    expect(nul.statusCode).toBe(400);
+    expect(nul.headers['content-type']).toBe(problemJson);
+    expect(nul.json().errors.map((e: { field: string; pointer: string }) => [e.field, e.pointer])).toEqual([
+      ['text', '#/text'],
+      ['tags[1]', '#/tags/1'],
+    ]);
+    const inPath = await server.inject({ method: 'GET', url: '/notes/a%00b' });
+    expect(inPath.statusCode).toBe(400);
+    expect(inPath.json().errors[0].field).toBe('id');
+    const inQuery = await server.inject({ method: 'GET', url: '/notes?tag=a%00' });
+    expect(inQuery.statusCode).toBe(400);
+    // A surrogate pair is a character like any other.
+    const pizza = await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization },
+      payload: { id: 'n2', text: '🍕' },
+    });
+    expect(pizza.statusCode).toBe(201);
+  });
+
+  it('answers a dependency that is down with 503 and Retry-After, not 500', async () => {
+    const server = await open();
+    const down = await server.inject({ method: 'POST', url: '/crash', payload: { reason: 'unavailable' } });
+    expect(down.statusCode).toBe(503);
+    expect(down.headers['retry-after']).toBe('3');
+    expect(down.headers['content-type']).toBe(problemJson);
+    expect(down.json()).toMatchObject({ status: 503, title: 'Service Unavailable' });
+    expect(down.body).not.toContain('database');
+  });
+});
+
 describe('security headers and cross-origin requests', () => {
   it('works the headers out once, unless a policy directive is computed per request', async () => {
     let nonce = 0;

@@ -3,6 +3,7 @@ import cors, { type FastifyCorsOptions } from '@fastify/cors';
 import {
   type Application,
   isLogPosition,
+  isUnavailable,
   type OperationResult,
   type Principal,
   type ProblemDetails,
@@ -218,6 +219,15 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
   });
 
   fastify.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    if (isUnavailable(error)) {
+      // The database or the broker is down or frozen: nothing committed, and the same request may work later.
+      request.log.warn(
+        { correlationId: correlations.get(request), reason: error.message },
+        'a dependency is unavailable',
+      );
+      reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
+      return sendProblem(reply, problemOf(503, 'The service cannot answer now; retry shortly'));
+    }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) {
       // Fastify's own refusals: a body that is not JSON, too large, of a type it cannot read.

@@ -1,4 +1,4 @@
-import type { FieldError } from '@myelin/core';
+import { type FieldError, formatFieldPath, formatJsonPointer } from '@myelin/core';
 import { type AnyRoute, hasBody, pathParams, type RequestParts } from '../client/route.ts';
 
 /** The request could not become the route's message at all (as opposed to a message that fails validation). */
@@ -51,6 +51,10 @@ export function requestPayload(
   for (const name of pathParams(route.path)) {
     const value = parts.params[name];
     if (value !== undefined) payload[name] = fromText(value, fields[name]);
+  }
+  const unreadable = unstorableText(payload);
+  if (unreadable.length > 0) {
+    throw new BadRequest('Text cannot hold NUL characters or unpaired surrogates', unreadable);
   }
   if (route.options.ifMatch !== undefined && ifMatch !== undefined) {
     payload[route.options.ifMatch] = versionOf(ifMatch, route.options.ifMatch);
@@ -114,4 +118,36 @@ function scalar(value: string, schema: JsonSchema | undefined): unknown {
   }
   if (types.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
   return value;
+}
+
+/** A NUL, or a UTF-16 surrogate without its pair: JSON carries them, PostgreSQL refuses them in text and jsonb. */
+const unstorable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The fields whose text (or name) the database would refuse: found before the message exists, so the caller
+ * gets a 400 naming each field rather than a 500 from the database.
+ */
+function unstorableText(value: unknown, path: PropertyKey[] = [], found: FieldError[] = []): FieldError[] {
+  if (typeof value === 'string') {
+    if (unstorable.test(value)) {
+      found.push({
+        field: formatFieldPath(path),
+        pointer: formatJsonPointer(path),
+        detail: 'contains a NUL character or an unpaired surrogate',
+      });
+    }
+  } else if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) unstorableText(item, [...path, index], found);
+  } else if (typeof value === 'object' && value !== null) {
+    for (const [name, item] of Object.entries(value)) {
+      if (unstorable.test(name)) {
+        found.push({
+          field: formatFieldPath(path),
+          pointer: formatJsonPointer(path),
+          detail: 'has a field name with a NUL character or an unpaired surrogate',
+        });
+      } else unstorableText(item, [...path, name], found);
+    }
+  }
+  return found;
 }

@@ -1,4 +1,5 @@
-import { createApplication, handler, ok, query } from '@myelin/core';
+import { connect } from 'node:net';
+import { command, createApplication, handler, ok, query } from '@myelin/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { get, routes } from '../client/route.ts';
@@ -47,5 +48,78 @@ describe('closing the server', () => {
     expect([503, 'refused']).toContain(late);
     await closing;
     expect(disposed).toBe(true);
+  });
+});
+
+/** Sends raw bytes on a socket and collects what comes back until the server closes it. */
+function raw(port: number, write: (socket: import('node:net').Socket) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => write(socket));
+    let answer = '';
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+describe('requests Node cannot parse, and requests that take too long to arrive', () => {
+  const Note = command('test.note', z.object({ text: z.string() })).returns<{ text: string }>();
+
+  async function started(options: { requestTimeoutMs?: number; headersTimeoutMs?: number } = {}) {
+    const app = await createApplication()
+      .authorize(Note, { anonymous: true })
+      .handle(handler(Note, {}, async ({ text }) => ok({ text })))
+      .build();
+    const { post } = await import('../client/route.ts');
+    const server = await createServer({
+      app,
+      routes: routes({ note: post('/notes', Note, { status: 200 }) }),
+      fastify: { logger: false },
+      ...options,
+    });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    return { server, port: (server.addresses()[0] as { port: number }).port };
+  }
+
+  it('answers a header too large (431) and a malformed request (400) as problem+json', async () => {
+    const { server, port } = await started();
+    try {
+      const huge = await raw(port, (s) =>
+        s.write(`GET /notes HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+      );
+      expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+      expect(huge).toContain(
+        'content-type: application/problem+json'.replace('content-type', 'Content-Type'),
+      );
+      expect(JSON.parse(huge.slice(huge.indexOf('\r\n\r\n') + 4))).toMatchObject({
+        status: 431,
+        title: 'Request Header Fields Too Large',
+      });
+      const garbled = await raw(port, (s) => s.write('NOT HTTP AT ALL\r\n\r\n'));
+      expect(garbled).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(garbled.slice(garbled.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 400 });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers a body trickled in too slowly with 408 problem+json and closes, within the bound', async () => {
+    const { server, port } = await started({ requestTimeoutMs: 1500 });
+    try {
+      const began = Date.now();
+      const answer = await raw(port, (socket) => {
+        socket.write(
+          'POST /notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{',
+        );
+        const drip = setInterval(() => socket.writable && socket.write(' '), 200);
+        socket.on('close', () => clearInterval(drip));
+      });
+      expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+      expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 408 });
+      // The bound, plus Node's check interval (a second) and a busy machine's slack.
+      expect(Date.now() - began).toBeLessThan(1500 + 1000 + 3000);
+    } finally {
+      await server.close();
+    }
   });
 });

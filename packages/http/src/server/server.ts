@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -10,6 +12,13 @@ import { problemOf, sendProblem } from './problems.ts';
 export interface ServerOptions extends MyelinHttpOptions {
   /** Fastify's own options; Myelin's defaults (below) apply where these say nothing. */
   readonly fastify?: FastifyServerOptions;
+  /**
+   * How long a client may take to send a whole request, headers and body; defaults to 30 s. A body trickled in
+   * byte by byte holds a connection and its memory: past this it is answered 408 and closed.
+   */
+  readonly requestTimeoutMs?: number;
+  /** How long a client may take to send a request's headers; defaults to 10 s (at most `requestTimeoutMs`). */
+  readonly headersTimeoutMs?: number;
   /** Dispose the application (its database pools, its bus connections) when the server closes; defaults to true. */
   readonly disposeOnClose?: boolean;
 }
@@ -23,19 +32,56 @@ export function frameworkErrors(error: Error, _request: FastifyRequest, reply: F
 }
 
 /**
+ * The answer to a request Node cannot even parse (headers too large, a malformed request line, a request that
+ * took too long to arrive), as a problem like every other: Node gives no request to reply to, so the response is
+ * written on the socket, which then closes. Give it as `clientErrorHandler` to your own Fastify instance;
+ * {@link createServer} does.
+ */
+export function clientErrors(error: Error & { code?: string }, socket: Duplex): void {
+  // A connection reset has nobody left to answer.
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const [status, detail] =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'The request headers are too large']
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'The request took too long to arrive']
+        : [400, 'The request cannot be read as HTTP'];
+  const body = JSON.stringify(problemOf(status, detail));
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/problem+json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/**
  * A Fastify server serving the application through the plugin, with defaults fit for an API: a 1 MiB body limit,
- * problem+json even for requests Fastify cannot route, 503 (with `Connection: close`) to requests arriving while
+ * 30 s to send a request (10 s for its headers), problem+json even for requests Node cannot parse or Fastify cannot
+ * route, 503 (with `Connection: close`) to requests arriving while
  * it closes, and the application disposed once the last request finished.
  * @example const server = await createServer({ app, routes: api, auth }); await serve(server, { port: 3000 });
  */
 export async function createServer(options: ServerOptions): Promise<FastifyInstance> {
-  const { fastify: fastifyOptions, disposeOnClose = true, ...plugin } = options;
+  const {
+    fastify: fastifyOptions,
+    disposeOnClose = true,
+    requestTimeoutMs = 30_000,
+    headersTimeoutMs = 10_000,
+    ...plugin
+  } = options;
   const server = Fastify({
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     frameworkErrors,
+    clientErrorHandler: clientErrors,
+    requestTimeout: requestTimeoutMs,
+    // Node checks the timeouts above every so often (30 s unless told): often enough that they hold to a second.
+    http: { connectionsCheckingInterval: Math.min(1000, requestTimeoutMs) },
     ...fastifyOptions,
   });
+  server.server.headersTimeout = Math.min(headersTimeoutMs, requestTimeoutMs);
   // A response finished while closing also closes its connection: a kept-alive one would hold the close open.
   let closing = false;
   server.addHook('preClose', async () => {

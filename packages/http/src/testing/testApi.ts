@@ -16,6 +16,7 @@ import {
   query,
   type Repository,
   token,
+  UnavailableError,
 } from '@myelin/core';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -137,6 +138,8 @@ export async function testApplication(): Promise<Application> {
       }),
       handler(ListNotes, {}, async () => ok({ items: [] })),
       handler(Crash, {}, async (c) => {
+        if (c.reason === 'unavailable')
+          throw new UnavailableError('the database is down', { retryAfterSeconds: 3 });
         throw new Error(`boom: ${c.reason ?? 'no reason'} (a secret stack trace)`);
       }),
     )
