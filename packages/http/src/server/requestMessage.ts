@@ -121,7 +121,7 @@ function scalar(value: string, schema: JsonSchema | undefined): unknown {
 }
 
 /** A NUL, or a UTF-16 surrogate without its pair: JSON carries them, PostgreSQL refuses them in text and jsonb. */
-const unstorable = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const unstorable = { test: (text: string) => text.includes('\0') || !text.isWellFormed() };
 
 /**
  * The fields whose text (or name) the database would refuse: found before the message exists, so the caller
