@@ -85,6 +85,23 @@ describe('Idempotency-Key on commands', () => {
     expect(bobs.headers['idempotent-replayed']).toBeUndefined();
   });
 
+  it('keeps anonymous callers apart by address: one cannot replay another’s response with its key', async () => {
+    const server = await open();
+    // Anonymous writes are refused here (401, a client error, which is kept and replayed to its own client).
+    const bad = (remoteAddress: string) =>
+      server.inject({
+        method: 'POST',
+        url: '/notes',
+        remoteAddress,
+        headers: { 'idempotency-key': 'shared-key' },
+        payload: { id: 'n1' },
+      });
+    const first = await bad('10.0.0.1');
+    expect(first.statusCode).toBe(401);
+    expect((await bad('10.0.0.1')).headers['idempotent-replayed']).toBe('true');
+    expect((await bad('10.0.0.2')).headers['idempotent-replayed']).toBeUndefined();
+  });
+
   it('keeps no server error: a retry runs again', async () => {
     const server = await open();
     const crash = (payload: object) =>
@@ -278,7 +295,7 @@ describe('Idempotency-Key on PostgreSQL (PGlite)', () => {
     );
     expect(rows).toEqual([
       {
-        scope: ' POST /things',
+        scope: 'anonymous:127.0.0.1 POST /things',
         key: 'pg-key',
         status: 'done',
         response: {

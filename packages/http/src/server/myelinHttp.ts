@@ -90,7 +90,9 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
         if (key !== undefined && idempotency !== undefined && route.message.kind === 'command') {
           const outcome = await idempotency.run(
             {
-              scope: `${principal?.subject ?? ''} ${route.method} ${request.url}`,
+              // A caller's keys are theirs: a signed-in caller's by subject, an anonymous one's by address (so
+              // one anonymous client cannot read another's response by guessing its key).
+              scope: `${principal === undefined ? `anonymous:${request.ip}` : `user:${principal.subject}`} ${route.method} ${request.url}`,
               key,
               fingerprint: createHash('sha256')
                 .update(JSON.stringify(request.body ?? null))
