@@ -7,6 +7,7 @@ import { serve } from '@myelin/http';
 import { NatsMessageBus } from '@myelin/nats';
 import {
   type Database,
+  DirectoryLockedError,
   EventRelay,
   IntegrationPublisher,
   ProjectionDaemon,
@@ -125,7 +126,7 @@ try {
   const dataDir = fileURLToPath(new URL('../.data', import.meta.url));
   await run(readConfig(process.argv.slice(2), process.env, dataDir));
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
+  if (!(error instanceof ConfigError || error instanceof DirectoryLockedError)) throw error;
   console.error(`Mario's Pizzeria cannot start: ${error.message}`);
   process.exitCode = 2;
 }

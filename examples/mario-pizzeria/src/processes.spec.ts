@@ -283,6 +283,11 @@ describe('embedded mode, as `npm start` runs it', () => {
       body: JSON.stringify({ username: 'manager', password: 'manager' }),
     });
     const manager = { authorization: `Bearer ${(await json<{ accessToken: string }>(login)).accessToken}` };
+    // A second process on the same directory would lose orders: it refuses, naming the directory and the holder.
+    const intruder = start('all', { DATA_DIR: dataDir });
+    await intruder.line(
+      new RegExp(`cannot start: The embedded database in ${dataDir} is in use by process \\d+`),
+    );
     await stop(first); // SIGTERM: a graceful stop, which closes the database
     expect(first.output()).not.toMatch(/error/i);
 

@@ -7,6 +7,7 @@ export type {
   Sql,
   TransactionOptions,
 } from './database/database.ts';
+export { DirectoryLockedError } from './database/directoryLock.ts';
 export { type PgliteDatabaseOptions, pgliteDatabase } from './database/pgliteDatabase.ts';
 export { type PostgresDatabaseOptions, postgresDatabase } from './database/postgresDatabase.ts';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './eventStore/postgresEventStore.ts';

@@ -1,8 +1,12 @@
 import { PGlite } from '@electric-sql/pglite';
 import { type Connection, type Database, defaultSchema, quoteSchema, type Sql } from './database.ts';
+import { lockDirectory } from './directoryLock.ts';
 
 export interface PgliteDatabaseOptions {
-  /** Where the database's files live; in memory when absent (or `memory://`). */
+  /**
+   * Where the database's files live; in memory when absent (or `memory://`). The directory is this process's
+   * alone while open: another process opening it gets a {@link DirectoryLockedError} naming the holder.
+   */
   readonly dataDir?: string;
   /** Use this PGlite instance instead of opening one (then `close` leaves it open: its owner closes it). */
   readonly pglite?: PGlite;
@@ -25,7 +29,16 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
   const schemaName = options.schema ?? defaultSchema;
   const schema = quoteSchema(schemaName);
   const owned = options.pglite === undefined;
-  const pglite = options.pglite ?? (await PGlite.create(options.dataDir));
+  const onDisk =
+    owned && options.dataDir !== undefined && !options.dataDir.includes('://') && options.dataDir !== '';
+  const unlock = onDisk ? lockDirectory(options.dataDir as string) : () => {};
+  let pglite: PGlite;
+  try {
+    pglite = options.pglite ?? (await PGlite.create(options.dataDir));
+  } catch (error) {
+    unlock();
+    throw error;
+  }
 
   const on = (client: PgliteLike): Sql => ({
     async query<TRow>(text: string, params?: readonly unknown[]) {
@@ -68,6 +81,7 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
     },
     async close() {
       if (owned && !pglite.closed) await pglite.close();
+      unlock();
     },
     [Symbol.asyncDispose]: () => database.close(),
   };

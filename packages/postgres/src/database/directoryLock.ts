@@ -1,0 +1,69 @@
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** The file in an embedded database's directory that names the process using it. */
+export const lockFileName = 'myelin.lock';
+
+/** Another live process uses the directory: a second PGlite on the same files would lose writes. */
+export class DirectoryLockedError extends Error {
+  readonly directory: string;
+  readonly pid: number;
+  constructor(directory: string, pid: number) {
+    super(
+      `The embedded database in ${directory} is in use by process ${pid}; stop it first, or give this process ` +
+        `another data directory (if no process ${pid} uses it, delete ${join(directory, lockFileName)})`,
+    );
+    this.name = 'DirectoryLockedError';
+    this.directory = directory;
+    this.pid = pid;
+  }
+}
+
+/**
+ * Takes the directory for this process, exclusively: PGlite has no lock of its own, and two processes writing one
+ * cluster each keep half the commits. The lock is a file created only if absent (O_EXCL) holding the process id;
+ * one left by a process that died without closing (kill -9) names a process no longer alive and is taken over.
+ * @returns a function that releases the lock.
+ */
+export function lockDirectory(directory: string): () => void {
+  mkdirSync(directory, { recursive: true });
+  const file = join(directory, lockFileName);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        if (holder(file) === process.pid) rmSync(file, { force: true });
+      };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const pid = holder(file);
+    if (pid !== undefined && alive(pid)) throw new DirectoryLockedError(directory, pid);
+    // Left by a process that is gone (or half written by one that died writing it): take it over. Two processes
+    // doing so at once both try the exclusive create again, and one of them loses.
+    if (attempt >= 3) throw new DirectoryLockedError(directory, pid ?? 0);
+    rmSync(file, { force: true });
+  }
+}
+
+function holder(file: string): number | undefined {
+  try {
+    const pid = Number.parseInt(readFileSync(file, 'utf8'), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true; // this process already has it open: a second handle would be as unsafe
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // alive, someone else's
+  }
+}
