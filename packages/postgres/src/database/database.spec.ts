@@ -33,3 +33,46 @@ describe.each(engines)('transactions on $name', (engine) => {
     }
   });
 });
+
+describe.each(engines)('errors on $name', (engine) => {
+  it('carry the statement but never its parameters, which hold personal data', async () => {
+    const { database, drop } = await engine.open({ migrated: false });
+    try {
+      const error = await database
+        .query('SELECT $1::text, 1 / 0', ['Mario Rossi 555-0100'])
+        .catch((e: unknown) => e);
+      expect((error as Error).message).toBe('division by zero');
+      // What a logger writes of an error: its own fields, then its message and stack.
+      const logged = JSON.stringify({ ...(error as object), stack: (error as Error).stack });
+      expect(logged).not.toContain('555-0100');
+    } finally {
+      await drop();
+    }
+  });
+});
+
+describe('a session shared by many users (every lease of a process lives on one)', () => {
+  it('runs their statements one after the other: pg warns of nothing that pg 9 will refuse', async () => {
+    const postgres = engines.find((engine) => engine.name === 'postgres');
+    const { database, drop } = await (postgres as (typeof engines)[number]).open({ migrated: false });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', onWarning);
+    const session = await database.connect();
+    try {
+      const answers = await Promise.all([
+        session.query<{ n: number }>('SELECT 1 AS n FROM pg_sleep(0.05)'),
+        session.query<{ n: number }>('SELECT 2 AS n'),
+        session.listen('myelin_test_channel', () => {}),
+        session.query<{ n: number }>('SELECT 3 AS n'),
+      ]);
+      expect(answers.map((answer) => answer?.rows[0]?.n)).toEqual([1, 2, undefined, 3]);
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings.filter((message) => message.includes('pg@9'))).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await session.release();
+      await drop();
+    }
+  });
+});

@@ -12,6 +12,12 @@ export interface QueryOptions {
    * each distinct text stays prepared for the connection's lifetime. PGlite runs in process and ignores it.
    */
   readonly prepare?: boolean;
+  /**
+   * How long the client waits for this statement, in milliseconds, instead of the database's statement timeout
+   * plus its grace; 0 for no limit. The server's own `statement_timeout` still applies: lift it for a transaction
+   * with `SET LOCAL statement_timeout = 0` (a migration building an index does both). PGlite ignores it.
+   */
+  readonly timeoutMs?: number;
 }
 
 /** For the statements Myelin runs on every command (`{ prepare: true }`). */
@@ -26,7 +32,7 @@ export interface Sql {
     options?: QueryOptions,
   ): Promise<QueryResult<TRow>>;
   /** Several statements without parameters (a migration). */
-  exec(text: string): Promise<void>;
+  exec(text: string, options?: Pick<QueryOptions, 'timeoutMs'>): Promise<void>;
 }
 
 /**

@@ -42,8 +42,12 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
 
   const on = (client: PgliteLike): Sql => ({
     async query<TRow>(text: string, params?: readonly unknown[]) {
-      const result = await client.query<TRow>(text, params as unknown[] | undefined);
-      return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      try {
+        const result = await client.query<TRow>(text, params as unknown[] | undefined);
+        return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+      } catch (error) {
+        throw withoutParameters(error);
+      }
     },
     async exec(text: string) {
       await client.exec(text);
@@ -86,4 +90,17 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
     [Symbol.asyncDispose]: () => database.close(),
   };
   return database;
+}
+
+/**
+ * PGlite's errors carry the statement's parameters, which are an event's or a customer's data (names, phones):
+ * logged as they are, they would copy personal data into every log line. The statement's text stays.
+ */
+function withoutParameters(error: unknown): unknown {
+  if (error instanceof Error) {
+    for (const field of ['params', 'queryOptions']) {
+      if (field in error) Reflect.deleteProperty(error, field);
+    }
+  }
+  return error;
 }

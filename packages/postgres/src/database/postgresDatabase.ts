@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { UnavailableError } from '@myelin/core';
 import pg from 'pg';
 import {
   type Connection,
@@ -19,7 +20,29 @@ export interface PostgresDatabaseOptions {
   readonly schema?: string;
   /** The most connections the pool opens; defaults to 10. */
   readonly max?: number;
+  /**
+   * Limits, so that a server that is down, overloaded or frozen makes a request fail in bounded time (and the HTTP
+   * boundary answer 503) rather than hang. Each in milliseconds, 0 for none; ignored with `pool` (its own apply).
+   */
+  readonly timeouts?: PostgresTimeouts;
 }
+
+export interface PostgresTimeouts {
+  /** To open a connection (a server that accepts TCP but never answers, as a frozen one does); defaults to 5 s. */
+  readonly connectMs?: number;
+  /**
+   * For one statement, enforced by the server (`statement_timeout`) and, 5 s later, by the client, which is what
+   * ends a wait on a frozen server; defaults to 15 s. Migrations lift it for themselves.
+   */
+  readonly statementMs?: number;
+  /** To wait for a row or advisory lock (`lock_timeout`); defaults to 5 s. */
+  readonly lockMs?: number;
+  /** A transaction left idle that long is ended by the server (`idle_in_transaction_session_timeout`); 30 s. */
+  readonly idleInTransactionMs?: number;
+}
+
+/** The client gives the server this long past its own statement timeout, which should answer first. */
+const clientGraceMs = 5000;
 
 /**
  * Myelin's tables on a PostgreSQL server, through a `pg` connection pool.
@@ -29,11 +52,24 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
   const schemaName = options.schema ?? defaultSchema;
   const schema = quoteSchema(schemaName);
   const owned = options.pool === undefined;
+  const timeouts = {
+    connectMs: options.timeouts?.connectMs ?? 5000,
+    statementMs: options.timeouts?.statementMs ?? 15_000,
+    lockMs: options.timeouts?.lockMs ?? 5000,
+    idleInTransactionMs: options.timeouts?.idleInTransactionMs ?? 30_000,
+  };
+  // pg reads 0 as "the pool's": no limit is the longest timer Node keeps (24 days).
+  const clientTimeout = (ms: number) => (ms === 0 ? 2 ** 31 - 1 : ms + clientGraceMs);
   const pool =
     options.pool ??
     new pg.Pool({
       connectionString: options.connectionString ?? process.env.DATABASE_URL,
       max: options.max ?? 10,
+      connectionTimeoutMillis: timeouts.connectMs,
+      statement_timeout: timeouts.statementMs,
+      lock_timeout: timeouts.lockMs,
+      idle_in_transaction_session_timeout: timeouts.idleInTransactionMs,
+      query_timeout: timeouts.statementMs === 0 ? 0 : clientTimeout(timeouts.statementMs),
     });
   // A connection that breaks while idle in the pool (a server restart) must not crash the process: the pool
   // drops it and the next query opens a fresh one.
@@ -42,13 +78,25 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
   const on = (client: pg.Pool | pg.PoolClient | pg.Client): Sql => ({
     async query<TRow>(text: string, params?: readonly unknown[], options?: QueryOptions) {
       const values = params as unknown[] | undefined;
-      const result = await (options?.prepare === true
-        ? client.query({ name: statementName(text), text, values: values ?? [] })
-        : client.query(text, values));
-      return { rows: result.rows as TRow[], rowCount: result.rowCount ?? 0 };
+      try {
+        const result = await (options?.prepare === true
+          ? client.query({ name: statementName(text), text, values: values ?? [] })
+          : options?.timeoutMs !== undefined
+            ? client.query(withTimeout({ text, values: values ?? [] }, clientTimeout(options.timeoutMs)))
+            : client.query(text, values));
+        return { rows: result.rows as TRow[], rowCount: result.rowCount ?? 0 };
+      } catch (error) {
+        throw unavailableOr(error);
+      }
     },
-    async exec(text: string) {
-      await client.query(text); // without parameters pg uses the simple protocol, which runs several statements
+    async exec(text: string, options?: Pick<QueryOptions, 'timeoutMs'>) {
+      try {
+        // Without parameters pg uses the simple protocol, which runs several statements.
+        if (options?.timeoutMs === undefined) await client.query(text);
+        else await client.query(withTimeout({ text }, clientTimeout(options.timeoutMs)));
+      } catch (error) {
+        throw unavailableOr(error);
+      }
     },
   });
 
@@ -60,20 +108,23 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     schema,
     ...on(pool),
     async transaction<T>(work: (sql: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw unavailableOr(error);
+      });
       let broken: Error | undefined;
       try {
         // One round trip either way: without parameters, both statements go as one simple query.
-        await client.query(
+        const sql = on(client);
+        await sql.exec(
           options.synchronousCommit === false ? 'BEGIN; SET LOCAL synchronous_commit = off' : 'BEGIN',
         );
-        const result = await work(serialized(on(client)));
-        await client.query('COMMIT');
+        const result = await work(serialized(sql));
+        await sql.exec('COMMIT');
         return result;
       } catch (error) {
         // A connection whose rollback fails is in an unknown state: release it as broken so the pool discards it.
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-        throw error;
+        throw unavailableOr(error);
       } finally {
         client.release(broken);
       }
@@ -85,20 +136,25 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
       const ended = new Promise<Error | undefined>((resolve) => (end = resolve));
       client.on('error', (error) => end(error));
       client.on('end', () => end(undefined));
-      await client.connect();
+      await client.connect().catch((error: unknown) => {
+        throw unavailableOr(error);
+      });
       // TCP keep-alives on both ends: if this host goes away, the server gives up on the session after 5 s of
       // silence and 5 unanswered probes 2 s apart, and releases its locks (a lease held here), rather than after
       // the operating system's default of two hours.
       await client.query(
         'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 5',
       );
+      // A session is shared (every lease of a process lives on one): its statements go one after the other, as
+      // pg 9 will require, instead of being queued inside the client.
+      const session = serialized(on(client));
       return {
-        ...on(client),
+        ...session,
         async listen(channel, onNotify) {
           client.on('notification', (message) => {
             if (message.channel === channel) onNotify();
           });
-          await client.query(`LISTEN "${channel}"`);
+          await session.exec(`LISTEN "${channel}"`);
         },
         ended,
         async release() {
@@ -167,4 +223,49 @@ function statementName(text: string): string {
     names.set(text, name);
   }
   return name;
+}
+
+/** A statement with a client-side timeout of its own, which pg reads although its types do not say so. */
+function withTimeout(config: pg.QueryConfig, ms: number): pg.QueryConfig {
+  return { ...config, query_timeout: ms } as pg.QueryConfig;
+}
+
+/** Node's words for a network that cannot reach the server, or lost it. */
+const networkCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
+
+/**
+ * SQLSTATEs that say "not now" rather than "never": the connection (class 08), the server shutting down or
+ * starting (57P01–57P03), too many connections (53300), and the timeouts above (57014 statement, 55P03 lock).
+ */
+const transientStates = /^(08...|57P0[123]|53300|57014|55P03)$/;
+
+/** pg's own words for a lost or never-made connection and for its client-side timeout. */
+const transientMessages =
+  /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error)/;
+
+/**
+ * The error as Myelin's {@link UnavailableError} when it says the server cannot be reached or did not answer in
+ * time, so the HTTP boundary answers 503 and the caller retries; any other error unchanged.
+ */
+export function unavailableOr(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof UnavailableError) return error;
+  const code = (error as { code?: unknown }).code;
+  const transient =
+    (typeof code === 'string' && (networkCodes.has(code) || transientStates.test(code))) ||
+    transientMessages.test(error.message) ||
+    (error instanceof AggregateError && error.errors.some((inner) => unavailableOr(inner) !== inner));
+  if (!transient) return error;
+  return new UnavailableError(`PostgreSQL is unavailable: ${error.message || String(code)}`, {
+    retryAfterSeconds: 2,
+    cause: error,
+  });
 }

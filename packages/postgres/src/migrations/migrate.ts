@@ -19,23 +19,34 @@ export async function migrate(
 ): Promise<MigrationReport> {
   const s = database.schema;
   return database.transaction(async (sql) => {
-    await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-      `myelin.migrate:${database.schemaName}`,
-    ]);
-    await sql.exec(`
+    // A migration may build an index on a large table, and waits for another process's migration to finish:
+    // the API's statement and lock timeouts are lifted for this transaction.
+    if (database.engine === 'postgres') {
+      await sql.exec('SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0', { timeoutMs: 0 });
+    }
+    await sql.query(
+      'SELECT pg_advisory_xact_lock(hashtextextended($1, 0))',
+      [`myelin.migrate:${database.schemaName}`],
+      { timeoutMs: 0 },
+    );
+    const unbounded = { timeoutMs: 0 };
+    await sql.exec(
+      `
       CREATE SCHEMA IF NOT EXISTS ${s};
       CREATE TABLE IF NOT EXISTS ${s}.migrations (
         version integer PRIMARY KEY,
         name text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
       );
-    `);
+    `,
+      unbounded,
+    );
     const { rows } = await sql.query<{ version: number }>(`SELECT version FROM ${s}.migrations`);
     const done = new Set(rows.map((row) => row.version));
     const applied: number[] = [];
     for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(migration.version)) continue;
-      await sql.exec(migration.sql(s));
+      await sql.exec(migration.sql(s), unbounded);
       await sql.query(`INSERT INTO ${s}.migrations (version, name) VALUES ($1, $2)`, [
         migration.version,
         migration.name,
