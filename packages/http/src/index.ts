@@ -26,6 +26,7 @@ export type { LiveEvent, LiveRoutes, LiveStream, LiveStreamContext } from './ser
 export { type MyelinHttpOptions, myelin } from './server/myelinHttp.ts';
 export type { OpenApiOptions } from './server/openapi.ts';
 export { problemContentType } from './server/problems.ts';
+export type { RateLimit } from './server/rateLimits.ts';
 export {
   clientErrors,
   createServer,

@@ -1,5 +1,6 @@
 import { SignJWT } from 'jose';
 import type { AuthOptions } from './auth.ts';
+import type { RateLimit } from './rateLimits.ts';
 
 /** A user the development token issuer knows. */
 export interface DevUser {
@@ -21,6 +22,8 @@ export interface DevTokenOptions {
   readonly path?: string;
   /** Defaults to one hour. */
   readonly expiresInSeconds?: number;
+  /** How often one client may try to sign in; defaults to 10 a minute. */
+  readonly rateLimit?: RateLimit;
 }
 
 /** Signs a token for `user` as the API's own issuer (HS256 with the shared secret). */

@@ -401,3 +401,42 @@ describe('security headers and cross-origin requests', () => {
     ).toBeUndefined();
   });
 });
+
+describe('rate limits', () => {
+  it('answers a client over its limit with a 429 problem and Retry-After; other clients and signed-in callers go on', async () => {
+    const server = await open({
+      rateLimits: { listNotes: { max: 3, windowMs: 60_000, anonymousOnly: true } },
+    });
+    const list = (remoteAddress: string, headers: Record<string, string> = {}) =>
+      server.inject({ method: 'GET', url: '/notes', remoteAddress, headers });
+    for (let i = 0; i < 3; i++) expect((await list('10.0.0.1')).statusCode).toBe(200);
+    const over = await list('10.0.0.1');
+    expect(over.statusCode).toBe(429);
+    expect(over.headers['content-type']).toBe(problemJson);
+    expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
+    expect(over.json()).toMatchObject({ status: 429, title: 'Too Many Requests' });
+    expect((await list('10.0.0.2')).statusCode).toBe(200);
+    // A caller with a valid token is not counted; a forged one is.
+    expect((await list('10.0.0.1', { authorization: await bearer(['reader']) })).statusCode).toBe(200);
+    expect((await list('10.0.0.1', { authorization: 'Bearer forged' })).statusCode).toBe(429);
+    // Routes without a limit are not limited.
+    expect(
+      (await server.inject({ method: 'GET', url: '/notes/x', remoteAddress: '10.0.0.1' })).statusCode,
+    ).toBe(404);
+  });
+
+  it('limits the development login to 10 tries a minute per client by default, and refuses an unknown route name', async () => {
+    const server = await open({ devTokens: { users: [{ username: 'chef', password: 'chef', roles: [] }] } });
+    const login = (remoteAddress: string) =>
+      server.inject({
+        method: 'POST',
+        url: '/api/auth/token',
+        remoteAddress,
+        payload: { username: 'chef', password: 'guess' },
+      });
+    for (let i = 0; i < 10; i++) expect((await login('10.0.0.3')).statusCode).toBe(401);
+    expect((await login('10.0.0.3')).statusCode).toBe(429);
+    expect((await login('10.0.0.4')).statusCode).toBe(401);
+    await expect(open({ rateLimits: { nope: { max: 1 } } })).rejects.toThrow("no route is named 'nope'");
+  });
+});

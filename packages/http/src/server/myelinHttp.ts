@@ -18,6 +18,7 @@ import { IdempotencyKeys, type IdempotencyOptions, type StoredResponse } from '.
 import { type LiveRoutes, registerLive } from './live.ts';
 import { type OpenApiOptions, registerOpenApi } from './openapi.ts';
 import { problemContentType, problemOf, sendProblem } from './problems.ts';
+import { defaultLoginLimit, type RateLimit, rateLimitConfig, registerRateLimits } from './rateLimits.ts';
 import { BadRequest, requestPayload } from './requestMessage.ts';
 import { registerSecurityHeaders } from './securityHeaders.ts';
 
@@ -44,6 +45,12 @@ export interface MyelinHttpOptions {
   readonly cors?: FastifyCorsOptions;
   /** Server-Sent Events streams of read-model changes, by path. */
   readonly live?: LiveRoutes;
+  /**
+   * How often one client may call a route, by route name (through @fastify/rate-limit; 429 problem+json with
+   * `Retry-After` beyond). Routes not named are not limited; the development login route has its own default.
+   * @example rateLimits: { placeOrder: { max: 30, windowMs: 60_000, anonymousOnly: true } }
+   */
+  readonly rateLimits?: Readonly<Record<string, RateLimit>>;
 }
 
 /**
@@ -65,6 +72,15 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
     registerSecurityHeaders(fastify, options.securityHeaders ?? {});
   }
   if (options.cors !== undefined) await fastify.register(cors, options.cors);
+  for (const name of Object.keys(options.rateLimits ?? {})) {
+    if (options.routes[name] === undefined) {
+      throw new TypeError(
+        `rateLimits: no route is named '${name}' (the routes: ${Object.keys(options.routes).join(', ')})`,
+      );
+    }
+  }
+  const limited = Object.keys(options.rateLimits ?? {}).length > 0 || options.devTokens !== undefined;
+  if (limited) await registerRateLimits(fastify);
 
   fastify.addHook('onRequest', async (request, reply) => {
     const given = request.headers[correlationHeader];
@@ -74,9 +90,11 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
   });
 
   for (const [name, route] of routes) {
+    const limit = options.rateLimits?.[name];
     fastify.route({
       method: route.method,
       url: route.path.replaceAll(/\{([^}]*)\}/g, ':$1'),
+      ...(limit === undefined ? {} : rateLimitConfig(limit, authenticate)),
       handler: async (request, reply) => {
         let principal: Principal | undefined;
         try {
@@ -180,7 +198,8 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
     }
     const dev = options.devTokens;
     const expiresIn = dev.expiresInSeconds ?? 3600;
-    fastify.post(dev.path ?? '/api/auth/token', async (request, reply) => {
+    const loginLimit = rateLimitConfig(dev.rateLimit ?? defaultLoginLimit, authenticate);
+    fastify.post(dev.path ?? '/api/auth/token', loginLimit, async (request, reply) => {
       const body = request.body as { username?: unknown; password?: unknown } | undefined;
       const errors = (['username', 'password'] as const)
         .filter((field) => typeof body?.[field] !== 'string' || body[field] === '')
