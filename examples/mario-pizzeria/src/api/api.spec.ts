@@ -162,6 +162,22 @@ describe('ordering, as anyone', () => {
   });
 });
 
+describe('a flood of anonymous orders', () => {
+  it('is cut at the limit with a 429 problem and Retry-After; a signed-in customer still orders', async () => {
+    await using limited = await testServer({}, { orderRateLimit: { max: 2, anonymousOnly: true } });
+    const place = (headers: Record<string, string> = {}) =>
+      limited.server.inject({ method: 'POST', url: '/api/orders', payload: anOrder, headers });
+    expect((await place()).statusCode).toBe(201);
+    expect((await place()).statusCode).toBe(201);
+    const refused = await place();
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    const customer = { authorization: `Bearer ${await limited.token('customer')}` };
+    expect((await place(customer)).statusCode).toBe(201);
+  });
+});
+
 describe('the life of an order', () => {
   it('goes confirmed → cooking → ready → assigned → delivering → delivered, recording who and when', async () => {
     const order = await place();

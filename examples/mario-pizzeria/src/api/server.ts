@@ -1,5 +1,5 @@
 import type { Application } from '@myelin/core';
-import type { AuthOptions } from '@myelin/http';
+import type { AuthOptions, RateLimit } from '@myelin/http';
 import { createServer } from '@myelin/http';
 import { type Database, postgresReadiness } from '@myelin/postgres';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -17,6 +17,8 @@ export interface PizzeriaServerConfig {
   readonly auth: AuthOptions;
   /** `POST /api/auth/token` for the development users (needs `auth` with a secret). */
   readonly devTokens: boolean;
+  /** How many orders one anonymous client may place; defaults to 20 a minute. */
+  readonly orderRateLimit?: RateLimit;
   /** Fastify's logger; defaults to off. */
   readonly logger?: FastifyServerOptions['logger'];
   /**
@@ -45,6 +47,9 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
         'Order pizzas, follow them live, run the kitchen and the deliveries. Staff sign in with a bearer token; in development, `POST /api/auth/token` with `customer`, `chef`, `driver` or `manager` (the password is the name).',
     },
     health: { checks: postgresReadiness(database) },
+    // A flood of anonymous orders would bury real ones on the kitchen board: one client may place 20 a minute
+    // without signing in (signed-in customers and staff are not counted).
+    rateLimits: { placeOrder: config.orderRateLimit ?? { max: 20, windowMs: 60_000, anonymousOnly: true } },
     live: liveStreams(app, database),
     fastify: { logger: config.logger ?? false },
     // Disposed below, after what runs beside the server has stopped using the application.

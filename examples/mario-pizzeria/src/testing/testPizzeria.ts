@@ -4,7 +4,7 @@ import type { Application } from '@myelin/core';
 import { type Database, ProjectionDaemon, pgliteDatabase } from '@myelin/postgres';
 import type { FastifyInstance } from 'fastify';
 import { ephemeralDevelopmentAuth } from '../api/auth.ts';
-import { createPizzeriaServer } from '../api/server.ts';
+import { createPizzeriaServer, type PizzeriaServerConfig } from '../api/server.ts';
 import { SeedMenu } from '../application/commands/seedMenu.ts';
 import { buildPizzeria, type PizzeriaOptions, projections } from '../application/pizzeria.ts';
 import { untilServing } from '../application/projectionStatus.ts';
@@ -46,9 +46,15 @@ export interface TestServer extends AsyncDisposable {
 }
 
 /** The pizzeria's HTTP server over a {@link testPizzeria}, with the development users. */
-export async function testServer(options: PizzeriaOptions = {}): Promise<TestServer> {
+export async function testServer(
+  options: PizzeriaOptions = {},
+  serverOptions: Pick<PizzeriaServerConfig, 'orderRateLimit'> = {},
+): Promise<TestServer> {
   const pizzeria = await testPizzeria(options);
   const server = await createPizzeriaServer({
+    // The tests place more orders from one address than a customer would; the limit has its own test.
+    orderRateLimit: { max: 10_000 },
+    ...serverOptions,
     app: pizzeria.app,
     database: pizzeria.database,
     auth: ephemeralDevelopmentAuth(),
