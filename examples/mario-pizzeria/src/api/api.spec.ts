@@ -43,10 +43,12 @@ const anOrder = {
   notes: 'Ring twice',
 };
 
+/** Places an order without signing in; answers it as staff read it (without the key its 201 carries). */
 async function place(order: object = anOrder): Promise<OrderDto> {
   const response = await call('POST', '/api/orders', { payload: order });
   expect(response.statusCode, response.body).toBe(201);
-  return response.json() as OrderDto;
+  const { accessKey: _key, ...placed } = response.json() as OrderDto;
+  return placed;
 }
 
 /** The steps of API.md: path suffix, the role that may take it, and its body. */
@@ -90,7 +92,7 @@ describe('ordering, as anyone', () => {
     const response = await call('POST', '/api/orders', { payload: anOrder });
     expect(response.statusCode).toBe(201);
     const order = response.json() as OrderDto;
-    expect(response.headers.location).toBe(`/api/orders/${order.id}`);
+    expect(response.headers.location).toBe(`/api/orders/${order.id}?key=${order.accessKey}`);
     expect(response.headers['myelin-position']).toMatch(/^\d+\.\d+$/);
     expect(order).toEqual({
       id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
@@ -107,16 +109,20 @@ describe('ordering, as anyone', () => {
       notes: 'Ring twice',
       placedAt: expect.any(String),
       version: 1,
+      accessKey: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/),
     });
+    expect(response.headers['cache-control']).toBe('no-store');
   });
 
   it('reads the order right after its 201, with an ETag that answers If-None-Match with 304', async () => {
-    const placed = await place();
-    const read = await call('GET', `/api/orders/${placed.id}`);
+    const placing = await call('POST', '/api/orders', { payload: anOrder });
+    const { accessKey: _key, ...placed } = placing.json() as OrderDto;
+    const location = placing.headers.location as string;
+    const read = await call('GET', location);
     expect(read.statusCode).toBe(200);
     expect(read.json()).toEqual(placed);
     expect(read.headers.etag).toBe('"1"');
-    const again = await call('GET', `/api/orders/${placed.id}`, { headers: { 'if-none-match': '"1"' } });
+    const again = await call('GET', location, { headers: { 'if-none-match': '"1"' } });
     expect(again.statusCode).toBe(304);
   });
 
@@ -162,6 +168,88 @@ describe('ordering, as anyone', () => {
   });
 });
 
+describe("a customer's personal data", () => {
+  const victim = {
+    customerName: 'Daisy',
+    customerPhone: '+1 555 0199',
+    customerAddress: '3 Sarasaland Way',
+    customerEmail: 'daisy@sarasaland.example',
+    pizzas: [{ name: 'margherita', size: 'small' }],
+  };
+
+  it('is neither shown nor changed by an anonymous order with the same phone, however it is written', async () => {
+    const theirs = await call('POST', '/api/orders', { as: 'customer', payload: victim });
+    expect(theirs.statusCode).toBe(201);
+    expect(theirs.headers.location).toBe(`/api/orders/${theirs.json().id}`); // signed in: no key needed
+    for (const phone of ['+1 555 0199', '+15550199', '+1 (555) 01-99']) {
+      const attempt = await call('POST', '/api/orders', {
+        payload: {
+          customerName: 'Bowser',
+          customerPhone: phone,
+          pizzas: [{ name: 'margherita', size: 'small' }],
+        },
+      });
+      expect(attempt.statusCode).toBe(201);
+      const body = attempt.json() as OrderDto;
+      // Only what this caller sent comes back.
+      expect(body).toMatchObject({ customerName: 'Bowser', customerPhone: phone });
+      expect(body).not.toHaveProperty('customerAddress');
+      expect(body).not.toHaveProperty('customerEmail');
+      expect(attempt.body).not.toContain('Sarasaland');
+    }
+    // The customer's next order still carries their own details, and their stored name was not overwritten.
+    const next = await call('POST', '/api/orders', { as: 'customer', payload: victim });
+    expect(next.json()).toMatchObject({ customerName: 'Daisy', customerAddress: '3 Sarasaland Way' });
+    const { rows } = await t.pizzeria.database.query<{ type: string; name: string | null }>(
+      `SELECT type, data->>'name' AS name FROM ${t.pizzeria.database.schema}.events
+        WHERE type LIKE 'customer.%' ORDER BY transaction_id, sequence`,
+    );
+    expect(rows.map((row) => row.name)).toEqual(['Daisy']); // registered once, never changed by another
+    expect(rows.map((row) => row.type)).toEqual(['customer.registered.v1']);
+  });
+
+  it('of an order is read by staff and by its own customer; anyone else is told it does not exist', async () => {
+    const anonymous = await call('POST', '/api/orders', { payload: victim });
+    const { id, accessKey } = anonymous.json() as OrderDto;
+    const signedIn = (
+      await call('POST', '/api/orders', { as: 'customer', payload: victim })
+    ).json() as OrderDto;
+
+    const status = async (url: string, as?: string) =>
+      (await call('GET', url, as === undefined ? {} : { as })).statusCode;
+    // Whoever placed it anonymously: with the key the 201 gave.
+    expect(await status(`/api/orders/${id}?key=${accessKey}`)).toBe(200);
+    expect(await status(`/api/orders/${id}`)).toBe(404);
+    expect(await status(`/api/orders/${id}?key=${'A'.repeat(22)}`)).toBe(404);
+    expect(await status(`/api/orders/${signedIn.id}?key=${accessKey}`)).toBe(404); // a key opens its own order only
+    // A signed-in customer: their own orders, not another's.
+    expect(await status(`/api/orders/${signedIn.id}`, 'customer')).toBe(200);
+    expect(await status(`/api/orders/${id}`, 'customer')).toBe(404);
+    expect(await status(`/api/orders/${signedIn.id}`)).toBe(404);
+    // Staff.
+    for (const role of ['chef', 'driver', 'manager']) {
+      expect(await status(`/api/orders/${id}`, role)).toBe(200);
+      expect(await status(`/api/orders/${signedIn.id}`, role)).toBe(200);
+    }
+    // What is refused looks exactly like an order that does not exist.
+    const refused = await call('GET', `/api/orders/${id}`);
+    const missing = await call('GET', '/api/orders/4a0a0a0a-0000-4000-8000-000000000000');
+    expect(refused.json().detail).toBe(
+      missing.json().detail.replace('4a0a0a0a-0000-4000-8000-000000000000', id),
+    );
+  });
+
+  it('refuses names that hide characters staff cannot see: bidi overrides and zero-width characters', async () => {
+    for (const name of ['Pe\u202Ehcae', 'Pea\u200Bch', '\u2066Peach\u2069', 'Pe\uFEFFach']) {
+      const response = await call('POST', '/api/orders', { payload: { ...anOrder, customerName: name } });
+      expect(response.statusCode, name).toBe(400);
+      expect(response.json().errors[0]).toMatchObject({ field: 'customerName' });
+    }
+    const notes = await call('POST', '/api/orders', { payload: { ...anOrder, notes: 'ring \u202Etwice' } });
+    expect(notes.json().errors[0]).toMatchObject({ field: 'notes' });
+  });
+});
+
 describe('a flood of anonymous orders', () => {
   it('is cut at the limit with a 429 problem and Retry-After; a signed-in customer still orders', async () => {
     await using limited = await testServer({}, { orderRateLimit: { max: 2, anonymousOnly: true } });
@@ -192,7 +280,7 @@ describe('the life of an order', () => {
     expect(delivering).toMatchObject({ status: 'delivering', deliveryStartedAt: expect.any(String) });
     const delivered = (await take(order.id, 'delivered')).json() as OrderDto;
     expect(delivered).toMatchObject({ status: 'delivered', driverId: 'driver', version: 6 });
-    expect((await call('GET', `/api/orders/${order.id}`)).json()).toEqual(delivered);
+    expect((await call('GET', `/api/orders/${order.id}`, { as: 'manager' })).json()).toEqual(delivered);
   });
 
   it('lets a driver take out an order nobody was assigned to, and records them', async () => {
@@ -254,7 +342,7 @@ describe('the life of an order', () => {
         instance: `/api/orders/${order.id}/${step}`,
       });
       // Refused means unchanged.
-      expect((await call('GET', `/api/orders/${order.id}`)).json()).toEqual(order);
+      expect((await call('GET', `/api/orders/${order.id}`, { as: 'manager' })).json()).toEqual(order);
     }
   });
 
@@ -424,12 +512,10 @@ describe('the auth matrix', () => {
     expect(right.statusCode, right.body).toBe(c.success);
   });
 
-  it('lets anyone order, read an order and read the menu, signed in or not', async () => {
-    const order = await place();
+  it('lets anyone order and read the menu, signed in or not', async () => {
     for (const as of [undefined, 'customer', 'chef']) {
       const options = as === undefined ? {} : { as };
       expect((await call('POST', '/api/orders', { ...options, payload: anOrder })).statusCode).toBe(201);
-      expect((await call('GET', `/api/orders/${order.id}`, options)).statusCode).toBe(200);
       expect((await call('GET', '/api/menu', options)).statusCode).toBe(200);
     }
   });

@@ -85,8 +85,15 @@ const anOrder = {
 
 describe('live updates', () => {
   it('follows one order: its current state first, then each change, and resumes after Last-Event-ID', async () => {
-    const placed = (await post('/api/orders', anOrder)).json as OrderDto;
-    const stream = await open(`/api/orders/${placed.id}/live`);
+    const { accessKey, ...placed } = (await post('/api/orders', anOrder)).json as OrderDto;
+    // Without its key, someone else's order is as unknown as one that does not exist.
+    const stranger = await open(`/api/orders/${placed.id}/live`);
+    try {
+      expect(await stranger.next()).toMatchObject({ event: 'problem', data: { status: 404 } });
+    } finally {
+      stranger.close();
+    }
+    const stream = await open(`/api/orders/${placed.id}/live?key=${accessKey}`);
     try {
       expect(stream.response.status).toBe(200);
       expect(stream.response.headers.get('content-type')).toContain('text/event-stream');
@@ -109,7 +116,9 @@ describe('live updates', () => {
       expect(await stream.next()).toMatchObject({ data: { id: placed.id, status: 'ready' } });
 
       // A browser that reconnects gets the current state, then the changes after the last id it saw.
-      const resumed = await open(`/api/orders/${placed.id}/live`, { 'last-event-id': String(changed.id) });
+      const resumed = await open(`/api/orders/${placed.id}/live?key=${accessKey}`, {
+        'last-event-id': String(changed.id),
+      });
       try {
         expect(await resumed.next()).toMatchObject({ id: changed.id, data: { status: 'ready' } });
         expect(await resumed.next()).toMatchObject({ data: { status: 'ready' } }); // the change after that id
@@ -144,7 +153,7 @@ describe('live updates', () => {
       const next = await stream.next();
       const items = (next.data as { items: OrderDto[] }).items;
       expect(items).toHaveLength(before + 1);
-      expect(items.at(-1)).toMatchObject({ id: placed.id, status: 'confirmed' });
+      expect(items.at(-1)).toMatchObject({ id: placed.id, status: 'confirmed', customerName: 'Yoshi' });
     } finally {
       stream.close();
     }

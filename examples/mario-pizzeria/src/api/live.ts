@@ -13,6 +13,7 @@ import {
 } from '@myelin/core';
 import type { LiveRoutes } from '@myelin/http';
 import { type Database, readLog, tailLog } from '@myelin/postgres';
+import { boardPageSize } from '../application/queries/boardPage.ts';
 import { GetDeliveryBoard } from '../application/queries/getDeliveryBoard.ts';
 import { GetKitchenQueue } from '../application/queries/getKitchenQueue.ts';
 import { GetOrder } from '../application/queries/getOrder.ts';
@@ -61,7 +62,14 @@ function liveStream(app: Application, database: Database, follow: Follow): LiveS
     app.mediator.execute(follow.query(params), { principal, minPosition: position, signal });
   return {
     ...(follow.roles === undefined ? {} : { roles: follow.roles }),
-    async *events({ lastEventId, principal, params, signal }) {
+    async *events({ lastEventId, principal, params: path, query, signal }) {
+      // An anonymous customer follows their order with the key its 201 gave (`?key=`), as they read it; a board
+      // is followed a page at a time (`?page=`).
+      const params = { ...path };
+      for (const name of ['key', 'page'] as const) {
+        const value = query[name];
+        if (typeof value === 'string') params[name] = value;
+      }
       // From the client's last event, or from the log's present end (below the horizon: every event up to it
       // has committed, so the state read next includes them all).
       const from =
@@ -91,6 +99,12 @@ function liveStream(app: Application, database: Database, follow: Follow): LiveS
   };
 }
 
+/** The board page a stream follows (`?page=`); the query refuses a bad one, which the stream tells as a problem. */
+const pageOf = (params: Readonly<Record<string, string>>) => ({
+  page: params.page === undefined ? 1 : Number(params.page),
+  pageSize: boardPageSize,
+});
+
 const types = (...definitions: readonly { readonly type: string }[]) => definitions.map((d) => d.type);
 
 /** The four live streams of API.md, by path. */
@@ -100,18 +114,19 @@ export function liveStreams(app: Application, database: Database): LiveRoutes {
       event: 'order',
       types: types(...orderEvents),
       concerns: (event, params) => (event.data as { orderId?: unknown }).orderId === params.id,
-      query: (params) => new GetOrder({ id: params.id ?? '' }),
+      query: (params) =>
+        new GetOrder({ id: params.id ?? '', ...(params.key === undefined ? {} : { key: params.key }) }),
     }),
     '/api/kitchen/live': liveStream(app, database, {
       event: 'queue',
       types: types(OrderPlaced, CookingStarted, OrderReady, OrderCancelled),
-      query: () => new GetKitchenQueue({}),
+      query: (params) => new GetKitchenQueue(pageOf(params)),
       roles: [roles.chef, roles.manager],
     }),
     '/api/delivery/live': liveStream(app, database, {
       event: 'board',
       types: types(OrderReady, DriverAssigned, DeliveryStarted, OrderDelivered, OrderCancelled),
-      query: () => new GetDeliveryBoard({}),
+      query: (params) => new GetDeliveryBoard(pageOf(params)),
       roles: [roles.driver, roles.manager],
     }),
     '/api/stats/live': liveStream(app, database, {

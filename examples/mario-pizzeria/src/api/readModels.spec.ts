@@ -55,15 +55,15 @@ describe('the kitchen queue, the delivery board and the statistics', () => {
 
   beforeAll(async () => {
     at('18:00');
-    ids.o1 = (await write('/api/orders', undefined, order('margherita', 'medium'))).id; // 12.99
+    ids.o1 = (await write('/api/orders', 'customer', order('margherita', 'medium'))).id; // 12.99
     at('18:01');
-    ids.o2 = (await write('/api/orders', undefined, order('supreme', 'large'))).id; // 28.78
+    ids.o2 = (await write('/api/orders', 'customer', order('supreme', 'large'))).id; // 28.78
     at('18:02');
-    ids.o3 = (await write('/api/orders', undefined, order('pepperoni', 'small'))).id; // 11.99
+    ids.o3 = (await write('/api/orders', 'customer', order('pepperoni', 'small'))).id; // 11.99
     at('18:03');
-    ids.o4 = (await write('/api/orders', undefined, order('margherita', 'small'))).id; // 10.39
+    ids.o4 = (await write('/api/orders', 'customer', order('margherita', 'small'))).id; // 10.39
     at('18:04');
-    ids.o5 = (await write('/api/orders', undefined, order('margherita', 'medium'))).id; // 12.99
+    ids.o5 = (await write('/api/orders', 'customer', order('margherita', 'medium'))).id; // 12.99
     at('18:05');
     await write(`/api/orders/${ids.o1}/cooking`, 'chef');
     at('18:06');

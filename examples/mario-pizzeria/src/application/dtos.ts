@@ -33,6 +33,11 @@ export interface OrderDto {
   readonly chef?: string;
   /** How many events the order has: its ETag. */
   readonly version: number;
+  /**
+   * Only in the 201 of an order placed without signing in: the key that reads it back (the `Location` carries it
+   * too). Shown once; the pizzeria keeps only its hash.
+   */
+  readonly accessKey?: string;
 }
 
 export interface MenuPizzaDto {
@@ -91,6 +96,9 @@ export interface OrderSummary {
   readonly deliveredAt?: string | undefined;
   readonly cancelledAt?: string | undefined;
   readonly chef?: string | undefined;
+  /** Who may read it besides staff; never shown (see `OrderAccess`). */
+  readonly placedBy?: string | undefined;
+  readonly accessKeyHash?: string | undefined;
   readonly version: number;
 }
 
@@ -148,6 +156,8 @@ export function summaryOf(order: Order): OrderSummary {
     deliveredAt: state.deliveredAt,
     cancelledAt: state.cancelledAt,
     chef: state.chef,
+    placedBy: state.access.placedBy,
+    accessKeyHash: state.access.accessKeyHash,
     version: order.nextVersion,
   };
 }

@@ -39,47 +39,53 @@ export interface CustomerState {
   readonly lastDeliveredOrderId?: string;
 }
 
-/** A phone number reduced to what identifies it: its digits, and a leading `+`. */
-export function normalizePhone(phone: string): string {
-  const trimmed = phone.trim();
-  return (trimmed.startsWith('+') ? '+' : '') + trimmed.replaceAll(/\D/g, '');
-}
-
 /**
- * A customer is known by their phone number, so their id comes from it: two first orders from one phone placed
- * at the same moment then collide on the id (one commit wins, the other retries and finds the customer) instead
- * of creating the customer twice.
+ * A customer is who signed in: their id comes from their token's subject, never from what they type (anyone can
+ * type anyone's phone number). Two first orders at the same moment collide on the id (one commit wins, the other
+ * retries and finds the customer) instead of creating the customer twice.
  */
-export function customerIdFor(phone: string): string {
-  return `customer-${normalizePhone(phone).replace('+', 'p')}`;
+export function customerIdFor(subject: string): string {
+  return `customer-${subject}`;
+}
+
+/** The details a customer gives with an order. */
+export interface ContactDetails {
+  readonly name: string;
+  readonly phone: string;
+  readonly address?: string | undefined;
+  readonly email?: string | undefined;
 }
 
 /**
- * A customer, state-stored: a document with their latest details, found by phone when they order again (their
- * id comes from the phone number; the phone is kept as they wrote it).
+ * A signed-in customer, state-stored: a document with the details they last gave, which only they change (by
+ * ordering) and only they and staff read.
  */
 export class Customer extends AggregateRoot<CustomerState, CustomerEvent> {
   constructor(id: string) {
     super(id, { name: '', phone: '', deliveredOrders: 0 });
   }
 
-  static register(phone: string, name: string, address?: string, email?: string): Customer {
-    const customer = new Customer(customerIdFor(phone));
+  static register(id: string, details: ContactDetails): Customer {
+    const customer = new Customer(id);
     customer.raise(
       new CustomerRegistered({
         customerId: customer.id,
-        name,
-        phone: phone.trim(),
-        ...(address === undefined ? {} : { address }),
-        ...(email === undefined ? {} : { email }),
+        name: details.name,
+        phone: details.phone.trim(),
+        ...(details.address === undefined ? {} : { address: details.address }),
+        ...(details.email === undefined ? {} : { email: details.email }),
       }),
     );
     return customer;
   }
 
   /** Takes the details given with a new order; what they left out keeps its known value. */
-  updateDetails(name: string, address?: string, email?: string): void {
-    const next = { name, address: address ?? this.state.address, email: email ?? this.state.email };
+  updateDetails(details: ContactDetails): void {
+    const next = {
+      name: details.name,
+      address: details.address ?? this.state.address,
+      email: details.email ?? this.state.email,
+    };
     const { state } = this;
     if (next.name === state.name && next.address === state.address && next.email === state.email) return;
     this.raise(

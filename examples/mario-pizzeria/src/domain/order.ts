@@ -33,9 +33,16 @@ export interface CustomerDetails {
   readonly email?: string | undefined;
 }
 
+/** Who may read an order's personal data besides staff (see `order.placed.v1`). */
+export interface OrderAccess {
+  readonly placedBy?: string | undefined;
+  readonly accessKeyHash?: string | undefined;
+}
+
 export interface OrderState {
   readonly status: OrderStatus | 'new';
   readonly customer: CustomerDetails;
+  readonly access: OrderAccess;
   readonly items: readonly OrderItemData[];
   readonly totalCents: number;
   readonly notes?: string | undefined;
@@ -66,6 +73,7 @@ export class Order extends AggregateRoot<OrderState, OrderEvent> {
     super(id, {
       status: 'new',
       customer: { customerId: '', name: '', phone: '' },
+      access: {},
       items: [],
       totalCents: 0,
       placedAt: '',
@@ -78,6 +86,7 @@ export class Order extends AggregateRoot<OrderState, OrderEvent> {
     items: readonly OrderItem[],
     notes: string | undefined,
     at: Date,
+    access: OrderAccess = {},
   ): Order {
     if (items.length === 0) throw new EmptyOrderError();
     const order = new Order(id);
@@ -93,6 +102,8 @@ export class Order extends AggregateRoot<OrderState, OrderEvent> {
         totalCents: Money.sum(items.map((item) => item.price)).cents,
         ...(notes === undefined ? {} : { notes }),
         placedAt: at.toISOString(),
+        ...(access.placedBy === undefined ? {} : { placedBy: access.placedBy }),
+        ...(access.accessKeyHash === undefined ? {} : { accessKeyHash: access.accessKeyHash }),
       }),
     );
     return order;
@@ -159,6 +170,7 @@ export class Order extends AggregateRoot<OrderState, OrderEvent> {
           address: event.customerAddress,
           email: event.customerEmail,
         },
+        access: { placedBy: event.placedBy, accessKeyHash: event.accessKeyHash },
         items: event.items,
         totalCents: event.totalCents,
         notes: event.notes,

@@ -27,6 +27,11 @@ export const OrderPlaced = event(
     totalCents: z.number().int(),
     notes: z.string().optional(),
     placedAt: at,
+    // Who may read the order's personal data besides staff: the signed-in customer who placed it (their token's
+    // subject), or whoever holds the key its 201 gave (kept as a hash). Orders placed before these existed have
+    // neither: staff alone read them.
+    placedBy: z.string().optional(),
+    accessKeyHash: z.string().optional(),
   }),
   { description: 'An order was placed and, having at least one pizza, confirmed' },
 );

@@ -6,10 +6,29 @@ import { Order } from '../../domain/order.ts';
 import { OrderItem, sizes, toppings } from '../../domain/orderItem.ts';
 import { Clock } from '../clock.ts';
 import { mapper, OrderDto } from '../dtos.ts';
+import { newAccessKey } from '../orderAccess.ts';
 import { Customers, MenuPizzas, Orders } from '../repositories.ts';
+import { roles } from '../roles.ts';
+
+/** The customer id of an order placed without signing in: it belongs to no stored customer. */
+const guest = 'guest';
+
+/**
+ * Characters that change how text shows without being seen: bidirectional overrides and isolates, which can make
+ * a name read backwards on the kitchen board, and zero-width ones, which make two names look the same.
+ */
+const invisible = /[\u202A-\u202E\u2066-\u2069\u200B-\u200D\u2060\uFEFF]/;
+
+/** Text staff will read: refused, naming the field, when it hides characters. */
+const shownText = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .refine((text) => !invisible.test(text), 'Remove invisible or text-direction characters');
 
 /** Optional text fields of a form: an empty one counts as not given. */
-const optionalText = (max: number) => z.string().trim().max(max).optional();
+const optionalText = (max: number) => shownText(max).optional();
 
 export const PizzaLine = z.object({
   name: z.string().trim().min(1).max(60),
@@ -24,7 +43,7 @@ export const PizzaLine = z.object({
 export const PlaceOrder = command(
   'PlaceOrder',
   z.object({
-    customerName: z.string().trim().min(1).max(100),
+    customerName: shownText(100).pipe(z.string().min(1)),
     customerPhone: z
       .string()
       .trim()
@@ -37,18 +56,23 @@ export const PlaceOrder = command(
     pizzas: z.array(PizzaLine).max(20),
     notes: optionalText(500),
   }),
-  { description: 'Places an order; the customer is found by phone, or registered' },
+  {
+    description:
+      'Places an order. Signed in as a customer, it keeps the details given on their profile; without signing in, they stay on this order alone, and the 201 gives the key that reads it back.',
+  },
 ).returns<OrderDto>();
 
 /**
- * Places an order: prices each pizza from the menu, finds the customer by phone (or registers them, or updates
- * the details they gave), and adds the new order. The unit of work writes the customer's document, the order's
- * events and the inline read models in one transaction, after this returns.
+ * Places an order: prices each pizza from the menu and adds the new order. A signed-in customer's details go on
+ * their profile (registered at their first order, updated by later ones: their own); an order placed without
+ * signing in reads and changes no stored customer, since anyone can type anyone's phone number, and its 201
+ * carries a key that reads it back. The unit of work writes the order's events, the customer's document and the
+ * inline read models in one transaction, after this returns.
  */
 export const placeOrder = handler(
   PlaceOrder,
   { orders: Orders, customers: Customers, menu: MenuPizzas, clock: Clock },
-  async (cmd, { orders, customers, menu, clock }) => {
+  async (cmd, { orders, customers, menu, clock }, { principal }) => {
     if (cmd.pizzas.length === 0) {
       return badRequest('Order must contain at least one pizza', [
         { field: 'pizzas', pointer: '#/pizzas', detail: 'Choose at least one pizza' },
@@ -75,28 +99,39 @@ export const placeOrder = handler(
     }
     if (unknown.length > 0) return badRequest(`Not on the menu: ${[...unknownNames].join(', ')}`, unknown);
 
-    const address = cmd.customerAddress || undefined;
-    const email = cmd.customerEmail || undefined;
-    let customer = await customers.get(customerIdFor(cmd.customerPhone));
-    if (customer === undefined) {
-      customer = Customer.register(cmd.customerPhone, cmd.customerName, address, email);
-      await customers.add(customer);
-    } else {
-      customer.updateDetails(cmd.customerName, address, email);
-      if (customer.pendingEvents.length > 0) await customers.update(customer);
-    }
-
-    const { name, phone } = customer.state;
     const details = {
-      customerId: customer.id,
-      name,
-      phone,
-      address: customer.state.address,
-      email: customer.state.email,
+      name: cmd.customerName,
+      phone: cmd.customerPhone,
+      address: cmd.customerAddress || undefined,
+      email: cmd.customerEmail || undefined,
     };
+    const id = crypto.randomUUID();
+    const notes = cmd.notes || undefined;
     // It has pizzas (checked above), so the domain's own refusal of an empty order cannot happen here.
-    const order = Order.place(crypto.randomUUID(), details, items, cmd.notes || undefined, clock());
+    if (principal?.roles.includes(roles.customer)) {
+      const customerId = customerIdFor(principal.subject);
+      let customer = await customers.get(customerId);
+      if (customer === undefined) {
+        customer = Customer.register(customerId, details);
+        await customers.add(customer);
+      } else {
+        customer.updateDetails(details);
+        if (customer.pendingEvents.length > 0) await customers.update(customer);
+      }
+      const order = Order.place(id, { customerId, ...details }, items, notes, clock(), {
+        placedBy: principal.subject,
+      });
+      await orders.add(order);
+      return created(mapper.map(order, OrderDto), `/api/orders/${id}`);
+    }
+    const access = newAccessKey();
+    const order = Order.place(id, { customerId: guest, ...details }, items, notes, clock(), {
+      accessKeyHash: access.hash,
+    });
     await orders.add(order);
-    return created(mapper.map(order, OrderDto), `/api/orders/${order.id}`);
+    return created(
+      { ...mapper.map(order, OrderDto), accessKey: access.key },
+      `/api/orders/${id}?key=${access.key}`,
+    );
   },
 );

@@ -36,6 +36,8 @@ export function evolveSummary(
       totalCents: event.totalCents,
       notes: event.notes,
       placedAt: event.placedAt,
+      placedBy: event.placedBy,
+      accessKeyHash: event.accessKeyHash,
       version,
     };
   }

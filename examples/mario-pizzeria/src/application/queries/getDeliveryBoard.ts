@@ -1,19 +1,18 @@
 import { handler, ok, query } from '@myelin/core';
-import { z } from 'zod';
-import { type OrderListDto, toOrderDto } from '../dtos.ts';
+import { type OrderDto, type PageDto, toOrderDto } from '../dtos.ts';
 import { DeliveryBoard } from '../projections/deliveryBoard.ts';
+import { boardPage } from './boardPage.ts';
 
-export const GetDeliveryBoard = query('GetDeliveryBoard', z.object({}), {
-  description: 'The ready and delivering orders, oldest first',
-}).returns<OrderListDto>();
+export const GetDeliveryBoard = query('GetDeliveryBoard', boardPage, {
+  description: 'A page of the ready and delivering orders, oldest first, with how many there are in all',
+}).returns<PageDto<OrderDto>>();
 
-const most = 500;
-
-export const getDeliveryBoard = handler(GetDeliveryBoard, { board: DeliveryBoard }, async (_q, { board }) => {
+export const getDeliveryBoard = handler(GetDeliveryBoard, { board: DeliveryBoard }, async (q, { board }) => {
   const page = await board.find({
     where: { status: { in: ['ready', 'delivering'] } },
     sort: [{ field: 'placedAt' }],
-    pageSize: most,
+    page: q.page,
+    pageSize: q.pageSize,
   });
-  return ok({ items: page.items.map(toOrderDto) });
+  return ok({ ...page, items: page.items.map(toOrderDto) });
 });

@@ -1,16 +1,13 @@
 import { handler, ok, query } from '@myelin/core';
-import { z } from 'zod';
-import { type OrderListDto, toOrderDto } from '../dtos.ts';
+import { type OrderDto, type PageDto, toOrderDto } from '../dtos.ts';
 import { KitchenQueue } from '../projections/kitchenQueue.ts';
+import { boardPage } from './boardPage.ts';
 
-export const GetKitchenQueue = query('GetKitchenQueue', z.object({}), {
-  description: 'The confirmed and cooking orders, oldest first',
-}).returns<OrderListDto>();
+export const GetKitchenQueue = query('GetKitchenQueue', boardPage, {
+  description: 'A page of the confirmed and cooking orders, oldest first, with how many there are in all',
+}).returns<PageDto<OrderDto>>();
 
-/** A kitchen never has more than this many orders open; past it, the oldest show first. */
-const most = 500;
-
-export const getKitchenQueue = handler(GetKitchenQueue, { queue: KitchenQueue }, async (_q, { queue }) => {
-  const page = await queue.find({ sort: [{ field: 'placedAt' }], pageSize: most });
-  return ok({ items: page.items.map(toOrderDto) });
+export const getKitchenQueue = handler(GetKitchenQueue, { queue: KitchenQueue }, async (q, { queue }) => {
+  const page = await queue.find({ sort: [{ field: 'placedAt' }], page: q.page, pageSize: q.pageSize });
+  return ok({ ...page, items: page.items.map(toOrderDto) });
 });

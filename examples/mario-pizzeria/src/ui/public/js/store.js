@@ -22,7 +22,8 @@ function write(key, value) {
 }
 
 /**
- * @typedef {{ id: string, placedAt: string, total: number, summary: string }} RecentOrder
+ * @typedef {{ id: string, placedAt: string, total: number, summary: string, key?: string }} RecentOrder
+ * `key` is what reads back an order placed without signing in: its 201 gave it, nothing else can.
  * @returns {RecentOrder[]} newest first
  */
 export const recentOrders = () => read(recentKey, []);
@@ -32,9 +33,19 @@ export function rememberOrder(order) {
   const counts = new Map();
   for (const item of order.items) counts.set(item.name, (counts.get(item.name) ?? 0) + 1);
   const summary = [...counts].map(([name, count]) => (count > 1 ? `${count} × ${name}` : name)).join(', ');
-  const entry = { id: order.id, placedAt: order.placedAt, total: order.total, summary };
+  const key = order.accessKey ?? orderKey(order.id);
+  const entry = {
+    id: order.id,
+    placedAt: order.placedAt,
+    total: order.total,
+    summary,
+    ...(key ? { key } : {}),
+  };
   write(recentKey, [entry, ...recentOrders().filter((o) => o.id !== order.id)].slice(0, keepOrders));
 }
+
+/** The key of an order this device placed without signing in, if it has one. */
+export const orderKey = (id) => recentOrders().find((o) => o.id === id)?.key;
 
 export function forgetOrder(id) {
   write(

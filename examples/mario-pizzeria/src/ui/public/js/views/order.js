@@ -5,7 +5,8 @@ import { capitalize, groupItems, itemTitle, money, shortId, toppingsLine, when }
 import { icon } from '../icons.js';
 import { follow } from '../live.js';
 import { emptyState, liveIndicator, loading, statusBadge } from '../parts.js';
-import { rememberOrder } from '../store.js';
+import { current } from '../session.js';
+import { orderKey, rememberOrder } from '../store.js';
 
 const steps = [
   { status: 'confirmed', label: 'Confirmed', icon: 'check', at: 'placedAt' },
@@ -116,12 +117,18 @@ export function renderOrder(main, [id]) {
     return p;
   }
 
-  get(`/api/orders/${encodeURIComponent(id)}`)
+  // An order placed without signing in opens with the key its 201 gave; a signed-in customer's, with their token.
+  const key = orderKey(id);
+  const access = key === undefined ? '' : `?key=${encodeURIComponent(key)}`;
+  get(`/api/orders/${encodeURIComponent(id)}${access}`)
     .then((order) => {
       if (!alive) return;
       rememberOrder(order);
       show(order);
-      stop = follow(`/api/orders/${encodeURIComponent(id)}/live`, 'order', show, { onState: indicator.set });
+      stop = follow(`/api/orders/${encodeURIComponent(id)}/live${access}`, 'order', show, {
+        onState: indicator.set,
+        signedIn: key === undefined && current() !== undefined,
+      });
     })
     .catch((error) => {
       if (!alive) return;

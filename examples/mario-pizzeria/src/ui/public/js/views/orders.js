@@ -60,7 +60,9 @@ export function renderOrders(main) {
     );
     list.append(row);
     // One read each, to show where the order is now (the order's own page follows it live).
-    get(`/api/orders/${encodeURIComponent(entry.id)}`)
+    // An order placed without signing in opens with the key its 201 gave.
+    const access = entry.key === undefined ? '' : `?key=${encodeURIComponent(entry.key)}`;
+    get(`/api/orders/${encodeURIComponent(entry.id)}${access}`)
       .then((order) => alive && status.replaceWith(statusBadge(order.status)))
       .catch((error) => {
         if (!alive) return;
