@@ -250,6 +250,40 @@ describe("a customer's personal data", () => {
   });
 });
 
+describe('the staff boards', () => {
+  it('show every open order, a page at a time, oldest first, with how many there are', async () => {
+    // Whatever other tests left open is on the board too: these five are the newest, so on its last pages.
+    let position = '';
+    const mine: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const response = await call('POST', '/api/orders', { payload: anOrder });
+      position = response.headers['myelin-position'] as string;
+      mine.push((response.json() as OrderDto).id);
+    }
+    const pageOf = async (page: number) => {
+      const response = await call('GET', `/api/kitchen/queue?page=${page}&pageSize=2`, {
+        as: 'chef',
+        headers: { 'myelin-position': position },
+      });
+      expect(response.statusCode, response.body).toBe(200);
+      return response.json() as { items: OrderDto[]; total: number; page: number; pageSize: number };
+    };
+    const first = await pageOf(1);
+    expect(first.items).toHaveLength(2);
+    expect(first.total).toBeGreaterThanOrEqual(5);
+    const seen: OrderDto[] = [];
+    for (let page = 1; page <= Math.ceil(first.total / 2); page++) seen.push(...(await pageOf(page)).items);
+    expect(seen).toHaveLength(first.total);
+    expect(new Set(seen.map((order) => order.id)).size).toBe(first.total);
+    expect(new Set(seen.map((order) => order.id).slice(-5))).toEqual(new Set(mine));
+    const placed = seen.map((order) => order.placedAt);
+    expect(placed).toEqual([...placed].sort());
+    const tooLarge = await call('GET', '/api/kitchen/queue?pageSize=201', { as: 'chef' });
+    expect(tooLarge.statusCode).toBe(400);
+    expect(tooLarge.json().errors[0].field).toBe('pageSize');
+  });
+});
+
 describe('a flood of anonymous orders', () => {
   it('is cut at the limit with a 429 problem and Retry-After; a signed-in customer still orders', async () => {
     await using limited = await testServer({}, { orderRateLimit: { max: 2, anonymousOnly: true } });

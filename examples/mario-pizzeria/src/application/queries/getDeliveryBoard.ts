@@ -10,7 +10,8 @@ export const GetDeliveryBoard = query('GetDeliveryBoard', boardPage, {
 export const getDeliveryBoard = handler(GetDeliveryBoard, { board: DeliveryBoard }, async (q, { board }) => {
   const page = await board.find({
     where: { status: { in: ['ready', 'delivering'] } },
-    sort: [{ field: 'placedAt' }],
+    // Ties broken by id: a page boundary between two orders of one millisecond neither repeats nor skips one.
+    sort: [{ field: 'placedAt' }, { field: 'id' }],
     page: q.page,
     pageSize: q.pageSize,
   });

@@ -8,6 +8,10 @@ export const GetKitchenQueue = query('GetKitchenQueue', boardPage, {
 }).returns<PageDto<OrderDto>>();
 
 export const getKitchenQueue = handler(GetKitchenQueue, { queue: KitchenQueue }, async (q, { queue }) => {
-  const page = await queue.find({ sort: [{ field: 'placedAt' }], page: q.page, pageSize: q.pageSize });
+  const page = await queue.find({
+    sort: [{ field: 'placedAt' }, { field: 'id' }],
+    page: q.page,
+    pageSize: q.pageSize,
+  });
   return ok({ ...page, items: page.items.map(toOrderDto) });
 });

@@ -3,6 +3,7 @@
 import { h, reconcile } from './dom.js';
 import { ago, capitalize, groupItems, minutesBetween, shortId } from './format.js';
 import { icon } from './icons.js';
+import { follow } from './live.js';
 import { emptyState } from './parts.js';
 
 /**
@@ -151,4 +152,72 @@ export function ticketItems(order) {
 
 export function ticketNote(order) {
   return order.notes ? h('p', { class: 'note' }, icon('note', { size: 16 }), order.notes) : null;
+}
+
+/**
+ * Follows a paged board stream: every open order is on some page, oldest first, so a flood of orders pushes the
+ * newest to later pages but hides none. The pager shows where this page sits and moves between pages; it is
+ * hidden while everything fits on one.
+ * @param {string} path the live stream, without `?page=`
+ * @param {string} eventName
+ * @param {(items: any[]) => void} onItems
+ * @param {{ onState?: (state: string) => void }} [options]
+ */
+export function followPages(path, eventName, onItems, { onState } = {}) {
+  let page = 1;
+  let stop = () => {};
+  const label = h('span', { class: 'pager-label', testid: 'pager-label', 'aria-live': 'polite' });
+  const older = h(
+    'button',
+    { type: 'button', class: 'button button-ghost', testid: 'pager-next' },
+    'Newer orders',
+  );
+  const newer = h(
+    'button',
+    { type: 'button', class: 'button button-ghost', testid: 'pager-previous' },
+    'Older orders',
+  );
+  const element = h(
+    'nav',
+    { class: 'pager', testid: 'pager', 'aria-label': 'Pages of orders', hidden: true },
+    newer,
+    label,
+    older,
+  );
+
+  function open() {
+    stop();
+    stop = follow(
+      `${path}?page=${page}`,
+      eventName,
+      (data) => {
+        const items = data.items ?? [];
+        const total = data.total ?? items.length;
+        const size = data.pageSize ?? Math.max(items.length, 1);
+        const pages = Math.max(1, Math.ceil(total / size));
+        if (page > pages) {
+          page = pages; // the page emptied while we looked at it
+          open();
+          return;
+        }
+        const first = total === 0 ? 0 : (page - 1) * size + 1;
+        label.textContent = `Orders ${first}–${first + items.length - 1} of ${total}, oldest first`;
+        newer.disabled = page <= 1;
+        older.disabled = page >= pages;
+        element.hidden = pages <= 1;
+        onItems(items);
+      },
+      { signedIn: true, ...(onState === undefined ? {} : { onState }) },
+    );
+  }
+  newer.addEventListener('click', () => {
+    page = Math.max(1, page - 1);
+    open();
+  });
+  older.addEventListener('click', () => {
+    page += 1;
+    open();
+  });
+  open();
+  return { element, stop: () => stop() };
 }

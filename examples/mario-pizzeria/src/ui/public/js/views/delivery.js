@@ -1,10 +1,9 @@
 // The delivery board: ready orders waiting for a driver and those on the road, live.
 import { post } from '../api.js';
-import { createBoard, ticketHead, ticketItems, ticketNote } from '../board.js';
+import { createBoard, followPages, ticketHead, ticketItems, ticketNote } from '../board.js';
 import { h } from '../dom.js';
 import { money, shortId } from '../format.js';
 import { icon } from '../icons.js';
-import { follow } from '../live.js';
 import { gate, liveIndicator, pageHeader, whileBusy } from '../parts.js';
 import { current, hasRole } from '../session.js';
 import { quickSignIn } from '../signin.js';
@@ -148,10 +147,11 @@ export function renderDelivery(main) {
     );
   }
 
-  const stop = follow('/api/delivery/live', 'board', (data) => board.update(data.items ?? []), {
-    signedIn: true,
+  const pages = followPages('/api/delivery/live', 'board', (items) => board.update(items), {
     onState: indicator.set,
   });
+  board.element.after(pages.element);
+  const stop = pages.stop;
   return () => {
     stop();
     board.dispose();

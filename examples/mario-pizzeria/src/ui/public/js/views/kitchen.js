@@ -1,10 +1,9 @@
 // The kitchen board: orders arrive live; one click fires one up, one click calls it ready.
 import { post } from '../api.js';
-import { createBoard, ticketHead, ticketItems, ticketNote } from '../board.js';
+import { createBoard, followPages, ticketHead, ticketItems, ticketNote } from '../board.js';
 import { h } from '../dom.js';
 import { shortId } from '../format.js';
 import { icon } from '../icons.js';
-import { follow } from '../live.js';
 import { gate, liveIndicator, pageHeader, whileBusy } from '../parts.js';
 import { hasRole } from '../session.js';
 import { quickSignIn } from '../signin.js';
@@ -106,10 +105,11 @@ export function renderKitchen(main) {
     );
   }
 
-  const stop = follow('/api/kitchen/live', 'queue', (data) => board.update(data.items ?? []), {
-    signedIn: true,
+  const pages = followPages('/api/kitchen/live', 'queue', (items) => board.update(items), {
     onState: indicator.set,
   });
+  board.element.after(pages.element);
+  const stop = pages.stop;
   return () => {
     stop();
     board.dispose();
