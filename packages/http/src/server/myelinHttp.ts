@@ -17,7 +17,7 @@ import { type HealthOptions, registerHealth } from './health.ts';
 import { IdempotencyKeys, type IdempotencyOptions, type StoredResponse } from './idempotency.ts';
 import { type LiveRoutes, registerLive } from './live.ts';
 import { type OpenApiOptions, registerOpenApi } from './openapi.ts';
-import { problemContentType, problemOf, sendProblem } from './problems.ts';
+import { instanceOf, problemContentType, problemOf, sendProblem } from './problems.ts';
 import { defaultLoginLimit, type RateLimit, rateLimitConfig, registerRateLimits } from './rateLimits.ts';
 import { BadRequest, requestPayload } from './requestMessage.ts';
 import { registerSecurityHeaders } from './securityHeaders.ts';
@@ -186,7 +186,9 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
       const problem = response.body as ProblemDetails;
       return reply
         .type(problemContentType)
-        .send(problem.instance === undefined ? { ...problem, instance: reply.request.url } : problem);
+        .send(
+          problem.instance === undefined ? { ...problem, instance: instanceOf(reply.request.url) } : problem,
+        );
     }
     return reply.type('application/json; charset=utf-8').send(JSON.stringify(response.body));
   }

@@ -7,7 +7,7 @@ import Fastify, {
   type FastifyServerOptions,
 } from 'fastify';
 import { type MyelinHttpOptions, myelin } from './myelinHttp.ts';
-import { problemOf, sendProblem } from './problems.ts';
+import { loggableUrl, problemOf, sendProblem } from './problems.ts';
 
 export interface ServerOptions extends MyelinHttpOptions {
   /** Fastify's own options; Myelin's defaults (below) apply where these say nothing. */
@@ -80,6 +80,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     // Node checks the timeouts above every so often (30 s unless told): often enough that they hold to a second.
     http: { connectionsCheckingInterval: Math.min(1000, requestTimeoutMs) },
     ...fastifyOptions,
+    ...withRedactedUrls(fastifyOptions?.logger),
   });
   server.server.headersTimeout = Math.min(headersTimeoutMs, requestTimeoutMs);
   // A response finished while closing also closes its connection: a kept-alive one would hold the close open.
@@ -93,6 +94,30 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   await server.register(myelin, plugin);
   if (disposeOnClose) server.addHook('onClose', () => plugin.app.dispose());
   return server;
+}
+
+/**
+ * Fastify's logger, with request URLs logged without the credentials a query may carry (a live stream's
+ * `access_token`, an order's key). Applies to loggers Fastify makes from options; a logger instance given as
+ * `loggerInstance` keeps its own serializers.
+ */
+function withRedactedUrls(logger: FastifyServerOptions['logger']): Pick<FastifyServerOptions, 'logger'> {
+  if (logger === undefined || logger === false) return {};
+  const options = logger === true ? {} : logger;
+  return {
+    logger: {
+      ...options,
+      serializers: {
+        req: (request: FastifyRequest) => ({
+          method: request.method,
+          url: loggableUrl(request.url),
+          host: request.host,
+          remoteAddress: request.ip,
+        }),
+        ...options.serializers,
+      },
+    },
+  };
 }
 
 export interface ServeOptions {
