@@ -24,6 +24,7 @@ import { menu } from './application/projections/menu.ts';
 import { orderSummaries } from './application/projections/orderSummaries.ts';
 import { systemPrincipal } from './application/roles.ts';
 import { ConfigError, type DatabaseConfig, type PizzeriaConfig, readConfig } from './config.ts';
+import { describeUrl, untilAvailable } from './startup.ts';
 
 /** What runs beside the HTTP server on the application, and stops before it is disposed. */
 interface Worker {
@@ -32,31 +33,67 @@ interface Worker {
 
 async function openDatabase(config: DatabaseConfig): Promise<Database> {
   if (config.engine === 'postgres') {
-    return postgresDatabase({ connectionString: config.url, schema: config.schema });
+    const database = postgresDatabase({ connectionString: config.url, schema: config.schema });
+    // A deployment starts its processes in any order: wait for the server rather than crash.
+    await untilAvailable(`PostgreSQL at ${describeUrl(config.url, 5432)}`, () => database.query('SELECT 1'), {
+      log: console.log,
+    });
+    return database;
   }
   mkdirSync(config.dataDir, { recursive: true }); // first run: PGlite creates the cluster inside
   return pgliteDatabase({ dataDir: config.dataDir, schema: config.schema });
 }
 
 /** The projector's work: the async projections, the in-process event handlers and the integration events. */
-async function startWorkers(config: PizzeriaConfig, app: Application, database: Database): Promise<Worker[]> {
+function startWorkers(config: PizzeriaConfig, app: Application, database: Database): Worker[] {
   const workers: Worker[] = [
     new ProjectionDaemon(app, database).start(),
     new EventRelay(app, database).start(),
   ];
-  if (config.nats !== undefined) {
-    const { url, prefix } = config.nats;
-    const bus = await NatsMessageBus.connect({
-      service: 'mario-pizzeria',
-      servers: url,
-      stream: `${prefix.toUpperCase().replaceAll('-', '_')}_EVENTS`,
-      subjectPrefix: `${prefix}.events`,
-      deadLetterPrefix: `${prefix}.dead`,
-    });
-    const publisher = new IntegrationPublisher(app, database, bus, { events: integrationEvents }).start();
-    workers.push({ stop: () => publisher.stop() }, { stop: () => bus.close() });
-  }
+  if (config.nats !== undefined) workers.push(publishToNats(config.nats, app, database));
   return workers;
+}
+
+/**
+ * Publishes the integration events to NATS once it answers: the rest of the process does not wait for it, and
+ * nothing is lost meanwhile, since the publisher reads them from the log from where it stopped.
+ */
+function publishToNats(
+  nats: NonNullable<PizzeriaConfig['nats']>,
+  app: Application,
+  database: Database,
+): Worker {
+  const stopping = new AbortController();
+  const started = untilAvailable(
+    `NATS at ${describeUrl(nats.url, 4222)}`,
+    () =>
+      NatsMessageBus.connect({
+        service: 'mario-pizzeria',
+        servers: nats.url,
+        stream: `${nats.prefix.toUpperCase().replaceAll('-', '_')}_EVENTS`,
+        subjectPrefix: `${nats.prefix}.events`,
+        deadLetterPrefix: `${nats.prefix}.dead`,
+      }),
+    // Whatever stops a connection now (refused, a timeout, a broker starting) may pass.
+    { log: console.log, transient: () => true, signal: stopping.signal },
+  ).then((bus) => {
+    if (stopping.signal.aborted) return { stop: () => bus.close() };
+    console.log(`  connected to NATS at ${describeUrl(nats.url, 4222)}: publishing integration events`);
+    const publisher = new IntegrationPublisher(app, database, bus, { events: integrationEvents }).start();
+    return {
+      async stop() {
+        await publisher.stop();
+        await bus.close();
+      },
+    };
+  });
+  return {
+    async stop() {
+      stopping.abort();
+      const worker = await started.catch(() => undefined);
+      await worker?.stop();
+    },
+  };
 }
 
 async function stopAll(workers: readonly Worker[]): Promise<void> {
@@ -67,7 +104,7 @@ async function run(config: PizzeriaConfig): Promise<void> {
   const database = await openDatabase(config.database);
   // Migrates the schema, records the projections; the application closes the database when disposed.
   const app = await buildPizzeria(database, { closeDatabase: true });
-  const workers = config.role === 'api' ? [] : await startWorkers(config, app, database);
+  const workers = config.role === 'api' ? [] : startWorkers(config, app, database);
 
   // The inline read models must be serving before the first command, or its writes would not show at once.
   // A process with a daemon builds them in a moment; an API process waits for a projector to.

@@ -4,6 +4,7 @@
 // reaches the kitchen queue through the projector, and its readiness reaches NATS as an integration event.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -233,6 +234,70 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
       expect(readyIds).toContain(order.id);
     } finally {
       await bus.close();
+    }
+  });
+});
+
+/** A port nothing listens on yet. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** The service comes up: a TCP forwarder on `port` to the real one. */
+async function forward(port: number, target: { host: string; port: number }): Promise<Server> {
+  const server = createServer((client) => {
+    const upstream = tcpConnect(target.port, target.host);
+    client.pipe(upstream).pipe(client);
+    const drop = () => {
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return server;
+}
+
+describe('starting while a service is down', () => {
+  it('waits for PostgreSQL, saying so without its password, then serves', { timeout: 90_000 }, async () => {
+    const port = await freePort();
+    const url = new URL(databaseUrl);
+    const target = { host: url.hostname, port: Number(url.port || 5432) };
+    url.port = String(port);
+    url.password = 'never-logged';
+    url.username = url.username || 'postgres';
+    const api = start('all', { ...production, DATABASE_URL: url.href });
+    await api.line(new RegExp(`waiting for PostgreSQL at 127\\.0\\.0\\.1:${port}/\\w+ \\(attempt 1`));
+    const proxy = await forward(port, target);
+    try {
+      const address = (await api.line(/open at (http:\/\/\S+)/))[1] ?? '';
+      expect((await fetch(`${address}/ready`)).status).toBe(200);
+      expect(api.output()).not.toContain('never-logged');
+    } finally {
+      await stop(api);
+      await new Promise((resolve) => proxy.close(resolve));
+    }
+  });
+
+  it('runs the projector while NATS is down, and publishes once it answers', {
+    timeout: 90_000,
+  }, async () => {
+    const port = await freePort();
+    const [host, natsPort] = natsUrl.replace(/^nats:\/\//, '').split(':');
+    const projector = start('projector', { ...production, NATS_URL: `127.0.0.1:${port}` });
+    await projector.line(/projector running/);
+    await projector.line(new RegExp(`waiting for NATS at 127\\.0\\.0\\.1:${port} \\(attempt 1`));
+    const proxy = await forward(port, { host: host ?? '127.0.0.1', port: Number(natsPort ?? 4222) });
+    try {
+      await projector.line(/connected to NATS at/);
+    } finally {
+      await stop(projector);
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });

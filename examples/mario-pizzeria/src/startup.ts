@@ -1,0 +1,51 @@
+// Starting while a service is down: a deployment's processes start in any order, and a database or a broker may
+// be restarting. Each waits, says what for, and goes on when it answers, rather than crashing.
+import { isUnavailable } from '@myelin/core';
+
+export interface RetryOptions {
+  /** Where the waiting is said; one line per attempt. */
+  readonly log: (line: string) => void;
+  /** The first wait, doubled each time up to `maxMs`; 0.5 s and 10 s by default. */
+  readonly minMs?: number;
+  readonly maxMs?: number;
+  /** Whether an error means "not there yet" (retry) rather than a mistake (throw); by default, unavailable ones. */
+  readonly transient?: (error: unknown) => boolean;
+  /** Stops waiting (the process is stopping). */
+  readonly signal?: AbortSignal;
+}
+
+/** Runs `attempt` until it succeeds, waiting longer each time it fails for a reason that may pass. */
+export async function untilAvailable<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  options: RetryOptions,
+): Promise<T> {
+  const { minMs = 500, maxMs = 10_000, transient = isUnavailable } = options;
+  for (let tries = 1, waitMs = minMs; ; tries++, waitMs = Math.min(waitMs * 2, maxMs)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!transient(error) || options.signal?.aborted) throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      options.log(`  waiting for ${what} (attempt ${tries}, next in ${waitMs / 1000} s): ${reason}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, waitMs);
+        options.signal?.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      if (options.signal?.aborted) throw error;
+    }
+  }
+}
+
+/** Where a URL points, for a log line: host, port and database, never the user or the password. */
+export function describeUrl(url: string, defaultPort: number): string {
+  try {
+    const parsed = new URL(url.includes('://') ? url : `nats://${url}`);
+    return `${parsed.hostname}:${parsed.port || defaultPort}${parsed.pathname === '/' ? '' : parsed.pathname}`;
+  } catch {
+    return 'an address that does not parse';
+  }
+}
