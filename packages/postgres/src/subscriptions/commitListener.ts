@@ -1,5 +1,5 @@
 import type { Connection, Database } from '../database/database.ts';
-import { logSignal } from './logSignal.ts';
+import { logSignal, progressSignal } from './logSignal.ts';
 
 interface Listener {
   users: number;
@@ -9,7 +9,8 @@ interface Listener {
 const listeners = new WeakMap<Database, Listener>();
 
 /**
- * Makes this process hear the commits of other processes (PostgreSQL's NOTIFY) while the returned function has not
+ * Makes this process hear the commits of other processes (PostgreSQL's NOTIFY), and their subscriptions' progress,
+ * while the returned function has not
  * been called, so that a reader waiting on the log signal wakes at once rather than at its next poll. Subscription
  * runners hear them through their leases' connection; a process without any (an API process, whose live views tail
  * the log) needs this one. The connection is shared by every user and closed when the last one leaves. On PGlite
@@ -26,8 +27,10 @@ export async function listenForCommits(database: Database): Promise<() => Promis
   shared.users++;
   if (shared.connection === undefined) {
     const signal = logSignal(database);
+    const progress = progressSignal(database);
     const opening = database.connect().then(async (connection) => {
       await connection.listen(signal.channel, () => signal.wake());
+      await connection.listen(progress.channel, () => progress.wake());
       // Lost: the next user opens another; until then readers poll, as they would without one.
       void connection.ended.then(() => {
         if (shared.connection === opening) shared.connection = undefined;

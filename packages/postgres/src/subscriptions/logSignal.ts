@@ -9,18 +9,20 @@ import type { Database } from '../database/database.ts';
  */
 export class LogSignal {
   readonly #database: Database;
+  readonly #topic: string;
   readonly #waiters = new Set<() => void>();
   #notifyPending = false;
   #generation = 0;
   static readonly coalesceMs = 25;
 
-  constructor(database: Database) {
+  constructor(database: Database, topic = 'log') {
     this.#database = database;
+    this.#topic = topic;
   }
 
   /** The NOTIFY channel of the database's schema. */
   get channel(): string {
-    return `myelin_log_${this.#database.schemaName}`;
+    return `myelin_${this.#topic}_${this.#database.schemaName}`;
   }
 
   /** Something was committed to the log. */
@@ -89,3 +91,9 @@ export function perDatabase<T>(make: (database: Database) => T): (database: Data
 
 /** The one signal of a database handle, shared by its writers and readers in this process. */
 export const logSignal = perDatabase((database) => new LogSignal(database));
+
+/**
+ * Wakes whoever waits for a subscription to move on (a query reading its own writes from an async read model):
+ * a runner signals it after each batch it committed, in this process directly and in others by NOTIFY.
+ */
+export const progressSignal = perDatabase((database) => new LogSignal(database, 'progress'));

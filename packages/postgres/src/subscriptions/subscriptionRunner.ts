@@ -2,7 +2,7 @@ import { comparePositions, type LogPosition, type StoredEvent } from '@myelin/co
 import type { Database, Sql } from '../database/database.ts';
 import { type Lease, LeaseLostError, leasesOf, writeCheckpoint } from './leases.ts';
 import { type LogBatch, readLog } from './logReader.ts';
-import { logSignal } from './logSignal.ts';
+import { logSignal, progressSignal } from './logSignal.ts';
 
 /** What reads the log through a runner: an event handler's relay, a projection. */
 export interface Consumer {
@@ -186,12 +186,14 @@ export class SubscriptionRunner {
     let outcome: 'stop' | undefined;
     if (batch.events.length > 0) {
       outcome = await this.#consumer.consume(batch.events, batch.end, checkpoint, lease, !full);
+      progressSignal(this.#database).committed(); // a query waiting to read its own writes looks again
     } else {
       // Moving past other types' events is written at most every skipEveryMs: every commit wakes every runner,
       // and a write per runner per commit would cost more than the commits.
       if (comparePositions(batch.end, after) > 0) {
         if (Date.now() - this.#skippedAt >= skipEveryMs) {
           await checkpoint(this.#database);
+          progressSignal(this.#database).committed();
           this.#skippedAt = Date.now();
           this.#skipOwed = false;
         } else {
