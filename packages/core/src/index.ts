@@ -110,6 +110,7 @@ export {
   type ResultOf,
   unchecked,
 } from './messages/message.ts';
+export type { ChangeFeed, ChangeListener } from './persistence/changeFeed.ts';
 export {
   type AppendResult,
   EventStore,

@@ -22,7 +22,15 @@ export { AuthenticationError, type AuthOptions, bearerAuthenticator } from './se
 export { type DevTokenOptions, type DevUser, issueToken } from './server/devTokens.ts';
 export type { HealthOptions, ReadinessCheck } from './server/health.ts';
 export type { IdempotencyOptions } from './server/idempotency.ts';
-export type { LiveEvent, LiveRoutes, LiveStream, LiveStreamContext } from './server/live.ts';
+export {
+  defaultLiveLimits,
+  type LiveEvent,
+  type LiveLimits,
+  type LiveRoutes,
+  type LiveStream,
+  type LiveStreamContext,
+} from './server/live.ts';
+export { type LiveQuery, liveQuery } from './server/liveQuery.ts';
 export { type MyelinHttpOptions, myelin } from './server/myelinHttp.ts';
 export type { OpenApiOptions } from './server/openapi.ts';
 export { problemContentType } from './server/problems.ts';

@@ -69,6 +69,7 @@ export {
   type PostgresStateStoredOptions,
   postgresStateStoredRepository,
 } from './repositories/stateStoredRepository.ts';
+export { commitFeed } from './subscriptions/commitFeed.ts';
 export { LeaseLostError } from './subscriptions/leases.ts';
 export { type LogBatch, type ReadLogOptions, readLog } from './subscriptions/logReader.ts';
 export { type TailLogOptions, tailLog } from './subscriptions/logTail.ts';

@@ -1,5 +1,5 @@
 import type { Application } from '@myelin/core';
-import type { AuthOptions, RateLimit } from '@myelin/http';
+import type { AuthOptions, LiveLimits, RateLimit } from '@myelin/http';
 import { createServer } from '@myelin/http';
 import { type Database, postgresReadiness } from '@myelin/postgres';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
@@ -19,6 +19,8 @@ export interface PizzeriaServerConfig {
   readonly devTokens: boolean;
   /** How many orders one anonymous client may place; defaults to 20 a minute. */
   readonly orderRateLimit?: RateLimit;
+  /** How many live streams may be open, in all and by one client; @myelin/http's defaults when absent. */
+  readonly liveLimits?: LiveLimits;
   /** Fastify's logger; defaults to off. */
   readonly logger?: FastifyServerOptions['logger'];
   /**
@@ -51,6 +53,7 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
     // without signing in (signed-in customers and staff are not counted).
     rateLimits: { placeOrder: config.orderRateLimit ?? { max: 20, windowMs: 60_000, anonymousOnly: true } },
     live: liveStreams(app, database),
+    ...(config.liveLimits === undefined ? {} : { liveLimits: config.liveLimits }),
     fastify: { logger: config.logger ?? false },
     // Disposed below, after what runs beside the server has stopped using the application.
     disposeOnClose: false,

@@ -1,9 +1,10 @@
-import { EventEmitter, on } from 'node:events';
+import { EventEmitter, on, once } from 'node:events';
+import { connect } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { api, auth, testApplication } from '../testing/testApi.ts';
 import { issueToken } from './devTokens.ts';
-import type { LiveEvent, LiveStream } from './live.ts';
+import type { LiveEvent, LiveLimits, LiveStream } from './live.ts';
 import { myelin } from './myelinHttp.ts';
 
 /** A tiny log: what was appended, and a signal for each append. */
@@ -42,7 +43,10 @@ afterEach(async () => {
   for (const server of servers.splice(0)) await server.close();
 });
 
-async function listening(changes: Changes): Promise<{ server: FastifyInstance; url: string }> {
+async function listening(
+  changes: Changes,
+  liveLimits?: LiveLimits,
+): Promise<{ server: FastifyInstance; url: string }> {
   const app = await testApplication();
   const server = Fastify();
   await server.register(myelin, {
@@ -50,6 +54,7 @@ async function listening(changes: Changes): Promise<{ server: FastifyInstance; u
     routes: api,
     auth,
     live: { '/live/notes': changes.stream(), '/live/secret': changes.stream(['editor']) },
+    ...(liveLimits === undefined ? {} : { liveLimits }),
   });
   server.addHook('onClose', () => app.dispose());
   servers.push(server);
@@ -140,5 +145,72 @@ describe('live streams (Server-Sent Events)', () => {
     servers.splice(servers.indexOf(server), 1);
     expect(await reading).toEqual([]);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('caps open streams by client (429) and in all (503), with Retry-After, and frees a place when one closes', async () => {
+    const changes = new Changes();
+    const { url } = await listening(changes, { streams: 3, streamsPerClient: 2 });
+    const controllers: AbortController[] = [];
+    const follow = async (headers: Record<string, string> = {}) => {
+      const controller = new AbortController();
+      controllers.push(controller);
+      return fetch(`${url}/live/notes`, { headers, signal: controller.signal });
+    };
+    try {
+      expect((await follow()).status).toBe(200);
+      expect((await follow()).status).toBe(200);
+      // A third from the same address is one too many for it.
+      const third = await follow();
+      expect(third.status).toBe(429);
+      expect(third.headers.get('content-type')).toContain('application/problem+json');
+      expect(Number(third.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await third.json()).toMatchObject({ status: 429, instance: '/live/notes' });
+      // A signed-in subject is counted on its own, not with everyone behind its address...
+      const editor = await issueToken(auth, { username: 'e', password: '', roles: ['editor'] }, 60);
+      expect((await follow({ authorization: `Bearer ${editor}` })).status).toBe(200);
+      // ...but the process's cap holds for everyone.
+      const writer = await issueToken(auth, { username: 'w', password: '', roles: ['writer'] }, 60);
+      const full = await follow({ authorization: `Bearer ${writer}` });
+      expect(full.status).toBe(503);
+      expect(Number(full.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await full.json()).toMatchObject({ status: 503 });
+      // A stream that closes gives its place back (once the server has seen it go).
+      controllers[0]?.abort();
+      let again = await follow();
+      while (again.status !== 200) {
+        expect(again.status).toBe(429);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        again = await follow();
+      }
+    } finally {
+      for (const controller of controllers) controller.abort();
+    }
+  });
+
+  it('drops a client that does not read rather than buffer its stream without limit', async () => {
+    const changes = new Changes();
+    const { url } = await listening(changes, { bufferedBytes: 64 * 1024, streamsPerClient: 1 });
+    const { port } = new URL(url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('GET /live/notes HTTP/1.1\r\nhost: localhost\r\naccept: text/event-stream\r\n\r\n');
+    await once(socket, 'data'); // the headers: the stream is open
+    socket.pause(); // and then never read again
+    expect((await fetch(`${url}/live/notes`)).status).toBe(429); // it holds this address's one place
+    const big = 'x'.repeat(256 * 1024);
+    // Far more than the sockets' buffers hold: the server must give up on the client, not keep it all.
+    let dropped = false;
+    for (let i = 0; i < 400 && !dropped; i++) {
+      changes.append({ i, big });
+      await new Promise((resolve) => setImmediate(resolve));
+      const response = await fetch(`${url}/live/notes`);
+      dropped = response.status === 200; // its place is free: the server let it go
+      await response.body?.cancel();
+    }
+    expect(dropped).toBe(true);
+    // What it had not read is all it gets: the server closed its end.
+    const closed = once(socket, 'close');
+    socket.resume();
+    await closed;
   });
 });

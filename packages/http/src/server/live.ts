@@ -26,30 +26,73 @@ export interface LiveStreamContext {
 export interface LiveStream {
   /** Roles that may listen (one of them); anyone, signed in or not, when absent. */
   readonly roles?: readonly string[];
-  /** The changes to send, from after `lastEventId` when given, else from now, until `signal` aborts. */
-  events(context: LiveStreamContext): AsyncIterable<LiveEvent>;
+  /**
+   * The changes to send, from after `lastEventId` when given, else from now, until `signal` aborts. A stream that
+   * cannot start throws (or rejects) before giving its events, and is answered with a problem rather than a 200:
+   * 503 with `Retry-After` for an unavailable dependency.
+   */
+  events(context: LiveStreamContext): AsyncIterable<LiveEvent> | Promise<AsyncIterable<LiveEvent>>;
 }
 
 /** Live streams by path. */
 export type LiveRoutes = Readonly<Record<string, LiveStream>>;
 
+/** How many streams may be open, and how much an unread stream may hold. */
+export interface LiveLimits {
+  /** Streams open at once in this process; beyond, 503 with `Retry-After`. Defaults to 10,000. */
+  readonly streams?: number;
+  /**
+   * Streams open at once by one client (a signed-in subject, else an IP address); beyond, 429 with
+   * `Retry-After`. Defaults to 20.
+   */
+  readonly streamsPerClient?: number;
+  /**
+   * Bytes written to a stream that its client has not read yet; a client further behind is dropped (its browser
+   * reconnects and gets the current state), never buffered without limit. Defaults to 256 KiB.
+   */
+  readonly bufferedBytes?: number;
+}
+
+export const defaultLiveLimits: Required<LiveLimits> = {
+  streams: 10_000,
+  streamsPerClient: 20,
+  bufferedBytes: 256 * 1024,
+};
+
 /** A comment line every so often keeps proxies from closing a quiet stream. */
 const heartbeatMs = 15_000;
+/** How soon a refused client may try again. */
+const retryAfterSeconds = 5;
+
+/** An open stream, as the route keeps it. */
+interface OpenStream {
+  readonly controller: AbortController;
+  readonly write: (text: string) => void;
+}
 
 /**
  * Serves each live stream at its path as `text/event-stream`. A browser's `EventSource` cannot send headers, so
- * the token may also come as `?access_token=` (RFC 6750 §2.3) on these routes only. When the server closes, every
- * stream ends, so that a graceful shutdown does not wait on connections that never finish by themselves.
+ * the token may also come as `?access_token=` (RFC 6750 §2.3) on these routes only. Open streams are counted,
+ * in all and by client, against `limits`. When the server closes, every stream ends, so that a graceful shutdown
+ * does not wait on connections that never finish by themselves.
  */
 export function registerLive(
   fastify: FastifyInstance,
   _app: Application,
   live: LiveRoutes,
   authenticate: (authorization: string | undefined) => Promise<Principal | undefined>,
+  limits: LiveLimits = {},
 ): void {
-  const open = new Set<AbortController>();
+  const { streams, streamsPerClient, bufferedBytes } = { ...defaultLiveLimits, ...limits };
+  const open = new Set<OpenStream>();
+  const byClient = new Map<string, number>();
+  // One timer for every stream, not one each.
+  let heartbeat: NodeJS.Timeout | undefined;
+  const beat = () => {
+    for (const stream of open) stream.write(': keep-alive\n\n');
+  };
   fastify.addHook('preClose', async () => {
-    for (const stream of open) stream.abort();
+    for (const stream of open) stream.controller.abort();
   });
   for (const [path, stream] of Object.entries(live)) {
     fastify.get(path.replaceAll(/\{([^}]*)\}/g, ':$1'), async (request, reply) => {
@@ -72,18 +115,58 @@ export function registerLive(
           );
         }
       }
+      const client = principal === undefined ? `ip:${request.ip}` : `user:${principal.subject}`;
+      const clientStreams = byClient.get(client) ?? 0;
+      if (open.size >= streams) {
+        reply.header('retry-after', String(retryAfterSeconds));
+        return sendProblem(reply, problemOf(503, 'Too many live streams are open; try again shortly'));
+      }
+      if (clientStreams >= streamsPerClient) {
+        reply.header('retry-after', String(retryAfterSeconds));
+        return sendProblem(
+          reply,
+          problemOf(429, `At most ${streamsPerClient} live streams may be open at once by one client`),
+        );
+      }
       const lastEventId = request.headers['last-event-id'];
       const controller = new AbortController();
-      open.add(controller);
       request.raw.on('close', () => controller.abort());
-      const iterator = stream.events({
-        lastEventId: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
-        principal,
-        params: request.params as Record<string, string>,
-        query,
-        signal: controller.signal,
-      });
-      await send(reply, iterator, controller).finally(() => open.delete(controller));
+      const raw = reply.raw;
+      const entry: OpenStream = {
+        controller,
+        write: (text) => {
+          // A client this far behind is not reading: drop it rather than hold its backlog.
+          if (raw.writableLength > bufferedBytes) {
+            request.log.info('live stream dropped: its client is not reading');
+            controller.abort();
+            raw.destroy();
+            return;
+          }
+          raw.write(text);
+        },
+      };
+      open.add(entry);
+      byClient.set(client, clientStreams + 1);
+      heartbeat ??= setInterval(beat, heartbeatMs).unref();
+      try {
+        const events = await stream.events({
+          lastEventId: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
+          principal,
+          params: request.params as Record<string, string>,
+          query,
+          signal: controller.signal,
+        });
+        await send(reply, events, entry);
+      } finally {
+        open.delete(entry);
+        const left = (byClient.get(client) ?? 1) - 1;
+        if (left === 0) byClient.delete(client);
+        else byClient.set(client, left);
+        if (open.size === 0 && heartbeat !== undefined) {
+          clearInterval(heartbeat);
+          heartbeat = undefined;
+        }
+      }
     });
   }
 }
@@ -91,8 +174,10 @@ export function registerLive(
 async function send(
   reply: FastifyReply,
   events: AsyncIterable<LiveEvent>,
-  controller: AbortController,
+  stream: OpenStream,
 ): Promise<void> {
+  const { controller } = stream;
+  const iterator = events[Symbol.asyncIterator]();
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -103,30 +188,37 @@ async function send(
     'x-accel-buffering': 'no', // nginx would otherwise hold the events back
   });
   raw.write('retry: 2000\n\n');
-  const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), heartbeatMs);
   try {
-    for await (const event of events) {
-      if (controller.signal.aborted) break;
-      raw.write(frame(event));
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done || controller.signal.aborted) break;
+      stream.write(frame(next.value));
     }
   } catch (error) {
     if (!controller.signal.aborted) {
       reply.log.error({ err: error }, 'live stream failed');
-      raw.write(
+      stream.write(
         `event: error\ndata: ${JSON.stringify({ detail: 'The stream failed; reconnect to resume' })}\n\n`,
       );
     }
   } finally {
-    clearInterval(heartbeat);
+    await iterator.return?.();
     raw.end();
   }
 }
 
+/** Frames by event: followers of one read model get the same event object, framed once. */
+const frames = new WeakMap<LiveEvent, string>();
+
 /** One event in the SSE format; ids and names lose line breaks, which would end their field. */
 function frame(event: LiveEvent): string {
+  const made = frames.get(event);
+  if (made !== undefined) return made;
   const lines: string[] = [];
   if (event.id !== undefined) lines.push(`id: ${event.id.replaceAll(/[\r\n]/g, '')}`);
   if (event.event !== undefined) lines.push(`event: ${event.event.replaceAll(/[\r\n]/g, '')}`);
   lines.push(`data: ${JSON.stringify(event.data)}`); // JSON has no raw line breaks
-  return `${lines.join('\n')}\n\n`;
+  const text = `${lines.join('\n')}\n\n`;
+  frames.set(event, text);
+  return text;
 }

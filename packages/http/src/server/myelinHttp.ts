@@ -15,7 +15,7 @@ import { AuthenticationError, type AuthOptions, bearerAuthenticator } from './au
 import { type DevTokenOptions, issueToken } from './devTokens.ts';
 import { type HealthOptions, registerHealth } from './health.ts';
 import { IdempotencyKeys, type IdempotencyOptions, type StoredResponse } from './idempotency.ts';
-import { type LiveRoutes, registerLive } from './live.ts';
+import { type LiveLimits, type LiveRoutes, registerLive } from './live.ts';
 import { type OpenApiOptions, registerOpenApi } from './openapi.ts';
 import { instanceOf, problemContentType, problemOf, sendProblem } from './problems.ts';
 import { defaultLoginLimit, type RateLimit, rateLimitConfig, registerRateLimits } from './rateLimits.ts';
@@ -43,8 +43,10 @@ export interface MyelinHttpOptions {
   readonly securityHeaders?: HelmetOptions | false;
   /** Cross-origin requests (through @fastify/cors); none are allowed unless configured. */
   readonly cors?: FastifyCorsOptions;
-  /** Server-Sent Events streams of read-model changes, by path. */
+  /** Server-Sent Events streams of read-model changes, by path (`liveQuery` makes one from a query). */
   readonly live?: LiveRoutes;
+  /** How many live streams may be open, in all and by one client, and how far behind a client may fall. */
+  readonly liveLimits?: LiveLimits;
   /**
    * How often one client may call a route, by route name (through @fastify/rate-limit; 429 problem+json with
    * `Retry-After` beyond). Routes not named are not limited; the development login route has its own default.
@@ -219,7 +221,7 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
 
   if (options.openapi !== false) registerOpenApi(fastify, app, options.routes, options);
   if (options.health !== false) registerHealth(fastify, app, options.health ?? {});
-  if (options.live !== undefined) registerLive(fastify, app, options.live, authenticate);
+  if (options.live !== undefined) registerLive(fastify, app, options.live, authenticate, options.liveLimits);
 
   // Unknown paths are 404s; known paths asked with another method are 405s that say which methods they take.
   const templates = routes.map(([, route]) => ({
