@@ -18,6 +18,8 @@ describe('the configuration', () => {
       auth: 'development',
       devTokens: true,
       logLevel: 'warn',
+      liveLimits: {},
+      trustProxy: undefined,
     });
   });
 
@@ -33,6 +35,9 @@ describe('the configuration', () => {
         JWT_JWKS_URL: 'https://id.example/jwks.json',
         PORT: '8080',
         HOST: '0.0.0.0',
+        LIVE_STREAMS: '50000',
+        LIVE_STREAMS_PER_CLIENT: '5',
+        TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
       },
       dataDir,
     );
@@ -44,7 +49,11 @@ describe('the configuration', () => {
       nats: { url: 'nats://bus:4222', prefix: 'pizzeria' },
       auth: { issuer: 'https://id.example', audience: 'pizzeria', jwksUrl: 'https://id.example/jwks.json' },
       devTokens: false,
+      liveLimits: { streams: 50_000, streamsPerClient: 5 },
+      trustProxy: '10.0.0.0/8, 127.0.0.1',
     });
+    expect(readConfig([], { TRUST_PROXY: '1' }, dataDir).trustProxy).toBe(1);
+    expect(readConfig([], { TRUST_PROXY: 'true' }, dataDir).trustProxy).toBe(true);
     const issuer = { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_JWKS_URL: 'https://i/jwks.json' };
     expect(readConfig(['--role=projector'], { DATABASE_URL: 'postgres://db', ...issuer }, dataDir).role).toBe(
       'projector',
@@ -85,6 +94,9 @@ describe('the configuration', () => {
       refused([], { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_JWKS_URL: 'https://x', DEV_TOKENS: 'true' }),
     ).toThrow('DEV_TOKENS');
     expect(refused([], { NATS_URL: 'nats://x', NATS_PREFIX: 'a.b' })).toThrow('NATS_PREFIX');
+    expect(refused([], { LIVE_STREAMS: '0' })).toThrow('LIVE_STREAMS must be a whole number');
+    expect(refused([], { LIVE_STREAMS_PER_CLIENT: 'many' })).toThrow('LIVE_STREAMS_PER_CLIENT');
+    expect(refused([], { TRUST_PROXY: 'everyone' })).toThrow('TRUST_PROXY');
   });
 
   it('makes the development key on the first start, readable by its owner alone, and keeps it', () => {

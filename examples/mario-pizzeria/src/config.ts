@@ -1,4 +1,4 @@
-import type { AuthOptions } from '@myelin/http';
+import type { AuthOptions, LiveLimits } from '@myelin/http';
 
 /** What a process of the pizzeria does: serve the API, run the projections and the relays, or both. */
 export const processRoles = ['api', 'projector', 'all'] as const;
@@ -24,6 +24,13 @@ export interface PizzeriaConfig {
   readonly devTokens: boolean;
   /** Fastify's log level (`LOG_LEVEL`); `warn` by default, so the console shows the URL and what goes wrong. */
   readonly logLevel: string;
+  /** Open live streams allowed in all (`LIVE_STREAMS`) and per client (`LIVE_STREAMS_PER_CLIENT`). */
+  readonly liveLimits: LiveLimits;
+  /**
+   * Which proxies' `X-Forwarded-For` names the client (`TRUST_PROXY`: `true`, a hop count, or addresses and
+   * CIDR ranges): behind a proxy, every client would otherwise be the proxy, and share one rate limit.
+   */
+  readonly trustProxy: boolean | number | string | undefined;
 }
 
 /** A setting that cannot work: the process says which and stops before opening anything. */
@@ -66,7 +73,38 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
     nats,
     ...authOf(env, production),
     logLevel: env.LOG_LEVEL ?? 'warn',
+    liveLimits: {
+      ...countOf('LIVE_STREAMS', env.LIVE_STREAMS, 'streams'),
+      ...countOf('LIVE_STREAMS_PER_CLIENT', env.LIVE_STREAMS_PER_CLIENT, 'streamsPerClient'),
+    },
+    trustProxy: trustProxyOf(env.TRUST_PROXY),
   };
+}
+
+/** A positive whole number setting, as the option it sets; nothing when unset. */
+function countOf<K extends string>(
+  name: string,
+  value: string | undefined,
+  option: K,
+): { [P in K]?: number } {
+  if (value === undefined || value === '') return {};
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new ConfigError(`${name} must be a whole number of 1 or more, not '${value}'`);
+  }
+  return { [option]: count } as { [P in K]?: number };
+}
+
+function trustProxyOf(value: string | undefined): boolean | number | string | undefined {
+  if (value === undefined || value === '' || value === 'false') return undefined;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  if (!/^[0-9a-fA-F.:/, ]+$/.test(value)) {
+    throw new ConfigError(
+      `TRUST_PROXY must be true, a number of proxy hops, or proxy addresses and CIDR ranges, not '${value}'`,
+    );
+  }
+  return value;
 }
 
 function roleOf(argv: readonly string[]): ProcessRole {

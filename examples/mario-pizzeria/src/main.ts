@@ -134,6 +134,8 @@ async function run(config: PizzeriaConfig): Promise<void> {
     auth: config.auth === 'development' ? developmentAuth(dataDirOf(config)) : config.auth,
     devTokens: config.devTokens,
     logger: { level: config.logLevel },
+    liveLimits: config.liveLimits,
+    trustProxy: config.trustProxy,
     onClose: () => stopAll(workers),
   });
   // Listens; on SIGINT or SIGTERM it finishes in-flight requests, ends live streams, then closes the server,

@@ -21,6 +21,8 @@ export interface PizzeriaServerConfig {
   readonly orderRateLimit?: RateLimit;
   /** How many live streams may be open, in all and by one client; @myelin/http's defaults when absent. */
   readonly liveLimits?: LiveLimits;
+  /** Which proxies' `X-Forwarded-For` names the client (Fastify's `trustProxy`); none by default. */
+  readonly trustProxy?: boolean | number | string | undefined;
   /** Fastify's logger; defaults to off. */
   readonly logger?: FastifyServerOptions['logger'];
   /**
@@ -54,7 +56,10 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
     rateLimits: { placeOrder: config.orderRateLimit ?? { max: 20, windowMs: 60_000, anonymousOnly: true } },
     live: liveStreams(app, database),
     ...(config.liveLimits === undefined ? {} : { liveLimits: config.liveLimits }),
-    fastify: { logger: config.logger ?? false },
+    fastify: {
+      logger: config.logger ?? false,
+      ...(config.trustProxy === undefined ? {} : { trustProxy: trustProxyOf(config.trustProxy) }),
+    },
     // Disposed below, after what runs beside the server has stopped using the application.
     disposeOnClose: false,
   });
@@ -64,4 +69,11 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
   });
   await registerUi(server);
   return server;
+}
+
+/** Fastify takes a hop count as a function: the first `hops` proxies in front of the server are trusted. */
+function trustProxyOf(
+  setting: boolean | number | string,
+): boolean | string | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }
