@@ -5,6 +5,7 @@ const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> =
   projections: () => import('./projections.ts'),
   relay: () => import('./relay.ts'),
   http: () => import('./http.ts'),
+  live: () => import('./live.ts'),
 };
 
 const requested = process.argv.slice(2);
