@@ -112,6 +112,12 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
         throw unavailableOr(error);
       });
       let broken: Error | undefined;
+      // Checked out, a client has no listener of the pool's: a server that goes away mid-transaction would be an
+      // uncaught 'error' and take the process down. Noted here, it fails the transaction and discards the client.
+      const lost = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', lost);
       try {
         // One round trip either way: without parameters, both statements go as one simple query.
         const sql = on(client);
@@ -126,6 +132,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
         await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
         throw unavailableOr(error);
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
     },
