@@ -83,12 +83,10 @@ function build(
   database: Database,
   projections: readonly Projection[],
   summaryModel?: DocumentModel<Summary>,
+  readYourWritesTimeoutMs = 3000,
 ): Promise<Application> {
   const builder = createApplication()
-    .include(
-      postgresPersistence(database),
-      postgresProjections(projections, { readYourWritesTimeoutMs: 3000 }),
-    )
+    .include(postgresPersistence(database), postgresProjections(projections, { readYourWritesTimeoutMs }))
     .register(postgresEventSourcedRepository(Tickets, Ticket, { events: [Opened, Closed] }));
   if (summaryModel !== undefined) {
     builder.handle(
@@ -467,5 +465,41 @@ describe('projection runners in several processes on PostgreSQL', () => {
     await standby.stop();
     for (const app of apps) await app.dispose();
     for (const database of handles) await database.close();
+  });
+
+  it('reads its writes from a read model another process projects, woken by notifications, not by a timeout', {
+    timeout: 60_000,
+  }, async () => {
+    const [projector, api] = [0, 1].map(() =>
+      postgresDatabase({ connectionString: postgresUrl, schema: test.database.schemaName }),
+    ) as [Database, Database];
+    const { model, projection: p } = summaries('remote-summaries', 'async');
+    // The API process waits up to 30 s for its writes; the projector polls every 30 s. Only the two
+    // notifications (the API's commit to the projector, the projector's progress back) can make it quick.
+    const long = 30_000;
+    const projectorApp = await build(projector, [p]);
+    const apiApp = await build(api, [p], model, long);
+    const daemon = new ProjectionDaemon(projectorApp, projector, { ...fast, pollMs: long }).start();
+    try {
+      await apiApp.mediator.execute(new Open({ id: 'r1', queue: 'q', title: 't' }));
+      for (const step of ['open', 'closed'] as const) {
+        const started = performance.now();
+        const written =
+          step === 'open'
+            ? await apiApp.mediator.execute(new Open({ id: 'r2', queue: 'q', title: 't' }))
+            : await apiApp.mediator.execute(new Close({ id: 'r2' }));
+        const read = await apiApp.mediator.execute(new GetSummary({ id: 'r2' }), {
+          minPosition: written.ok ? written.position : undefined,
+        });
+        expect(read).toMatchObject({ ok: true, data: { id: 'r2', status: step } });
+        expect(performance.now() - started).toBeLessThan(10_000);
+      }
+    } finally {
+      await daemon.stop();
+      await projectorApp.dispose();
+      await apiApp.dispose();
+      await projector.close();
+      await api.close();
+    }
   });
 });
