@@ -1,6 +1,7 @@
 // Credentials that travel in a URL (a live stream's `access_token`, an order's key) are never echoed back in a
 // problem, nor written to a log line.
 import { Writable } from 'node:stream';
+import { UnavailableError } from '@myelin/core';
 import { describe, expect, it } from 'vitest';
 import { api, auth, testApplication } from '../testing/testApi.ts';
 import { issueToken } from './devTokens.ts';
@@ -48,6 +49,69 @@ describe('credentials in a URL', () => {
       expect(logged).toContain('/notes/nope?key=[redacted]');
       expect(logged).not.toContain(secret);
       expect(logged).not.toContain(wrongRole);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('stay out of the log lines of a live stream that fails, cannot start, or is refused for a cap', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const failing: LiveStream = {
+      async *events() {
+        yield { data: 'first' };
+        throw new Error('the read model broke');
+      },
+    };
+    const open: LiveStream = {
+      async *events({ signal }) {
+        yield { data: 'open' };
+        await new Promise((resolve) => signal.addEventListener('abort', resolve));
+      },
+    };
+    const unavailable: LiveStream = {
+      async events() {
+        throw new UnavailableError('the database is down');
+      },
+    };
+    const server = await createServer({
+      app: await testApplication(),
+      routes: api,
+      auth,
+      live: { '/notes/failing': failing, '/notes/down': unavailable, '/notes/open': open },
+      liveLimits: { streamsPerClient: 1 },
+      fastify: { logger: { level: 'info', stream } },
+    });
+    try {
+      const base = await server.listen({ port: 0, host: '127.0.0.1' });
+      const reader = await issueToken(auth, { username: 'r', password: '', roles: ['reader'] }, 60);
+      const failed = await fetch(`${base}/notes/failing?access_token=${reader}`);
+      expect(await failed.text()).toContain('event: error');
+      const down = await fetch(`${base}/notes/down?access_token=${reader}`);
+      expect(down.status).toBe(503);
+      expect(down.headers.get('retry-after')).not.toBeNull();
+      const body = await down.text();
+      expect(body).not.toContain(reader);
+      // One stream open for this subject; the second is refused, and neither is logged with its token.
+      const held = new AbortController();
+      const holding = await fetch(`${base}/notes/open?access_token=${reader}`, { signal: held.signal });
+      expect(holding.status).toBe(200);
+      const refused = await fetch(`${base}/notes/open?access_token=${reader}`);
+      expect(refused.status).toBe(429);
+      expect(await refused.text()).not.toContain(reader);
+      held.abort();
+
+      const logged = lines.join('');
+      expect(logged).toContain('live stream failed');
+      expect(logged).toContain('a dependency is unavailable');
+      expect(logged).toContain('access_token=[redacted]');
+      expect(logged).toContain('"statusCode":429');
+      expect(logged).not.toContain(reader);
     } finally {
       await server.close();
     }
