@@ -157,6 +157,11 @@ const since = (mark: number, status: number) => answers.slice(mark).filter((a) =
 const summary = (list: readonly Answer[]) =>
   Object.entries(Object.groupBy(list, (a) => `${a.what} ${a.status}`)).map(([k, v]) => `${k}×${v?.length}`);
 
+/** What /ready answers: the load balancer's question. */
+async function readiness(): Promise<number> {
+  return (await fetch(`${base}/ready`, { signal: AbortSignal.timeout(60_000) })).status;
+}
+
 /** Every order answered 201 can be read, with its key, once the database is back. */
 async function everyPlacedOrderIsThere(list: readonly Answer[]): Promise<number> {
   const placed = list.filter((a) => a.what === 'place' && a.status === 201);
@@ -192,6 +197,7 @@ describe('faults on our own PostgreSQL and NATS', () => {
       await postgres.stop();
       const down = answers.length;
       await until(() => since(down, 503) >= 3, '503s while PostgreSQL is down');
+      expect(await readiness()).toBe(503);
       await postgres.start();
       const back = answers.length;
       await until(() => since(back, 201) >= 3, 'orders after PostgreSQL is back');
@@ -200,6 +206,7 @@ describe('faults on our own PostgreSQL and NATS', () => {
     }
     const mine = answers.slice(first);
     expectOnly503sAndNoHang(mine);
+    expect(await readiness()).toBe(200);
     expect(await everyPlacedOrderIsThere(mine)).toBeGreaterThanOrEqual(6);
   }, 180_000);
 
@@ -213,6 +220,9 @@ describe('faults on our own PostgreSQL and NATS', () => {
       postgres.freeze();
       const frozen = answers.length;
       await until(() => since(frozen, 503) >= 3, '503s while PostgreSQL is frozen');
+      const started = performance.now();
+      expect(await readiness()).toBe(503);
+      expect(performance.now() - started).toBeLessThan(longestMs);
       postgres.thaw();
       const back = answers.length;
       await until(() => since(back, 201) >= 3, 'orders after PostgreSQL thawed');
@@ -222,6 +232,7 @@ describe('faults on our own PostgreSQL and NATS', () => {
     }
     const mine = answers.slice(first);
     expectOnly503sAndNoHang(mine);
+    expect(await readiness()).toBe(200);
     expect(await everyPlacedOrderIsThere(mine)).toBeGreaterThanOrEqual(6);
   }, 180_000);
 

@@ -128,8 +128,13 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
         await sql.exec('COMMIT');
         return result;
       } catch (error) {
-        // A connection whose rollback fails is in an unknown state: release it as broken so the pool discards it.
-        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        // A connection that is lost or did not answer in time would make the rollback wait as long again (a frozen
+        // server answers nothing): discard it, and the server rolls back when the session ends. Otherwise roll
+        // back; a connection whose rollback fails is in an unknown state, and is discarded too.
+        if (broken === undefined && connectionLost(error)) broken = error as Error;
+        if (broken === undefined) {
+          await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        }
         throw unavailableOr(error);
       } finally {
         client.off('error', lost);
@@ -258,6 +263,17 @@ const transientStates = /^(08...|57P0[123]|53300|57014|55P03)$/;
 /** pg's own words for a lost or never-made connection and for its client-side timeout. */
 const transientMessages =
   /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error)/;
+
+/** Whether an error says the connection itself is gone or unresponsive, not only the statement. */
+function connectionLost(error: unknown): boolean {
+  if (error instanceof UnavailableError) return connectionLost(error.cause);
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return (
+    (typeof code === 'string' && (networkCodes.has(code) || code.startsWith('08'))) ||
+    /^(Connection terminated|Query read timeout|Client has encountered a connection error)/.test(error.message)
+  );
+}
 
 /**
  * The error as Myelin's {@link UnavailableError} when it says the server cannot be reached or did not answer in
