@@ -271,7 +271,9 @@ function connectionLost(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return (
     (typeof code === 'string' && (networkCodes.has(code) || code.startsWith('08'))) ||
-    /^(Connection terminated|Query read timeout|Client has encountered a connection error)/.test(error.message)
+    /^(Connection terminated|Query read timeout|Client has encountered a connection error)/.test(
+      error.message,
+    )
   );
 }
 
