@@ -2,7 +2,8 @@
 // relay and an async projection is killed with SIGKILL at random moments; after each restart the readers catch up
 // and must equal the fold of the whole log. Usage: npm run crash-cycles -- [cycles=200]
 // Needs PostgreSQL at DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test); uses a schema of its own.
-import { migrate, postgresDatabase } from '@myelin/postgres';
+import { migrate } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
 import { crashCycles } from '../packages/postgres/src/testing/ledgerCycles.ts';
 
 const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

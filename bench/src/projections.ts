@@ -22,7 +22,6 @@ import {
   type Database,
   documents,
   ProjectionDaemon,
-  postgresDatabase,
   postgresEventSourcedRepository,
   postgresPersistence,
   postgresProjections,
@@ -30,6 +29,7 @@ import {
   projectionSubscription,
   table,
 } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
 import pg from 'pg';
 import { connectionString } from './append/workload.ts';
 import { emmettRebuild } from './projections/emmett.ts';

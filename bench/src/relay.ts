@@ -16,9 +16,9 @@ import {
   IntegrationPublisher,
   migrate,
   PostgresUnitOfWorkToken,
-  postgresDatabase,
   postgresPersistence,
 } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect, nanos } from '@nats-io/transport-node';
 import pg from 'pg';

@@ -15,10 +15,10 @@ import {
 import {
   migrate,
   PostgresEventStore,
-  postgresDatabase,
   postgresEventSourcedRepository,
   postgresPersistence,
 } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
 import {
   type Appender,
   appended,

@@ -18,12 +18,12 @@ import {
 import { createServer, get, post, routes, type ServerOptions } from '@myelin/http';
 import {
   documents,
-  postgresDatabase,
   postgresEventSourcedRepository,
   postgresPersistence,
   postgresProjections,
   projection,
 } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import {

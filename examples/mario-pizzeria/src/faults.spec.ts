@@ -6,13 +6,8 @@
 
 import type { Application } from '@myelin/core';
 import { NatsMessageBus } from '@myelin/nats';
-import {
-  type Database,
-  EventRelay,
-  IntegrationPublisher,
-  ProjectionDaemon,
-  postgresDatabase,
-} from '@myelin/postgres';
+import { type Database, EventRelay, IntegrationPublisher, ProjectionDaemon } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import type { FastifyInstance } from 'fastify';

@@ -11,9 +11,9 @@ import {
   EventRelay,
   IntegrationPublisher,
   ProjectionDaemon,
-  pgliteDatabase,
-  postgresDatabase,
 } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
+import { pgliteDatabase } from '@myelin/postgres/pglite';
 import { developmentAuth } from './api/auth.ts';
 import { createPizzeriaServer } from './api/server.ts';
 import { SeedMenu } from './application/commands/seedMenu.ts';

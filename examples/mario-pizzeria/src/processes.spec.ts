@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NatsMessageBus } from '@myelin/nats';
-import { postgresDatabase } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { SignJWT } from 'jose';

@@ -22,11 +22,11 @@ import { newEvent } from '@myelin/core/testing';
 import {
   type Database,
   IntegrationPublisher,
-  pgliteDatabase,
-  postgresDatabase,
   postgresEventSourcedRepository,
   postgresPersistence,
 } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
+import { pgliteDatabase } from '@myelin/postgres/pglite';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';

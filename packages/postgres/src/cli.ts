@@ -2,8 +2,6 @@
 // myelin-postgres migrate: applies Myelin's migrations to a PostgreSQL server or a PGlite data directory.
 import { parseArgs } from 'node:util';
 import type { Database } from './database/database.ts';
-import { pgliteDatabase } from './database/pgliteDatabase.ts';
-import { postgresDatabase } from './database/postgresDatabase.ts';
 import { migrate } from './migrations/migrate.ts';
 
 const usage = `Usage: myelin-postgres migrate [--url postgres://...] [--data-dir ./data] [--schema myelin]
@@ -32,10 +30,11 @@ async function main(): Promise<number> {
     console.error(`Give --url, --data-dir or DATABASE_URL.\n\n${usage}`);
     return 2;
   }
+  // Each driver is loaded only when used: a user installs the one they need.
   const database: Database =
     values['data-dir'] !== undefined
-      ? await pgliteDatabase({ dataDir: values['data-dir'], ...schema })
-      : postgresDatabase({ connectionString: url as string, max: 1, ...schema });
+      ? await (await import('./pglite.ts')).pgliteDatabase({ dataDir: values['data-dir'], ...schema })
+      : (await import('./pg.ts')).postgresDatabase({ connectionString: url as string, max: 1, ...schema });
   try {
     const report = await migrate(database);
     console.log(

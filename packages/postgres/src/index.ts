@@ -1,4 +1,5 @@
-// @myelin/postgres: Myelin's write side on PostgreSQL (through pg) and on embedded PGlite, with one SQL for both.
+// @myelin/postgres: Myelin's write side on PostgreSQL and on embedded PGlite, with one SQL for both. The drivers
+// have entries of their own (`@myelin/postgres/pg`, `@myelin/postgres/pglite`), so a user installs only theirs.
 export type {
   Connection,
   Database,
@@ -8,8 +9,6 @@ export type {
   TransactionOptions,
 } from './database/database.ts';
 export { DirectoryLockedError } from './database/directoryLock.ts';
-export { type PgliteDatabaseOptions, pgliteDatabase } from './database/pgliteDatabase.ts';
-export { type PostgresDatabaseOptions, postgresDatabase } from './database/postgresDatabase.ts';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './eventStore/postgresEventStore.ts';
 export { postgresReadiness, type ReadinessCheck, type ReadinessOptions } from './health/readiness.ts';
 export {

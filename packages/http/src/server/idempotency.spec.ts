@@ -7,7 +7,8 @@ import {
   InMemoryIdempotencyStore,
   serviceUnavailable,
 } from '@myelin/core';
-import { pgliteDatabase, postgresPersistence } from '@myelin/postgres';
+import { postgresPersistence } from '@myelin/postgres';
+import { pgliteDatabase } from '@myelin/postgres/pglite';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';

@@ -15,12 +15,12 @@ import {
 import {
   documents,
   ProjectionDaemon,
-  pgliteDatabase,
   postgresEventSourcedRepository,
   postgresPersistence,
   postgresProjections,
   projection,
 } from '@myelin/postgres';
+import { pgliteDatabase } from '@myelin/postgres/pglite';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { get, post, routes } from '../client/route.ts';

@@ -1,0 +1,3 @@
+// @myelin/postgres/pglite: Myelin on PGlite, PostgreSQL in this process (in memory, or a data directory). Install
+// `@electric-sql/pglite` beside it.
+export { type PgliteDatabaseOptions, pgliteDatabase } from './database/pgliteDatabase.ts';
