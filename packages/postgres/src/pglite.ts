@@ -1,3 +1,7 @@
 // @myelin/postgres/pglite: Myelin on PGlite, PostgreSQL in this process (in memory, or a data directory). Install
 // `@electric-sql/pglite` beside it.
-export { type PgliteDatabaseOptions, pgliteDatabase } from './database/pgliteDatabase.ts';
+export {
+  type PgliteDatabaseOptions,
+  type PgliteInstance,
+  pgliteDatabase,
+} from './database/pgliteDatabase.ts';

@@ -9,7 +9,7 @@ export interface PgliteDatabaseOptions {
    */
   readonly dataDir?: string;
   /** Use this PGlite instance instead of opening one (then `close` leaves it open: its owner closes it). */
-  readonly pglite?: PGlite;
+  readonly pglite?: PgliteInstance;
   /** The schema Myelin's tables live in; defaults to `myelin`. */
   readonly schema?: string;
 }
@@ -17,6 +17,17 @@ export interface PgliteDatabaseOptions {
 interface PgliteLike {
   query<TRow>(text: string, params?: unknown[]): Promise<{ rows: TRow[]; affectedRows?: number }>;
   exec(text: string): Promise<unknown>;
+}
+
+/**
+ * What Myelin uses of a PGlite instance (a `PGlite` is one). Structural, so that Myelin's declarations do not load
+ * PGlite's own, which need the DOM's and Emscripten's types in a project that checks its libraries.
+ */
+export interface PgliteInstance extends PgliteLike {
+  transaction<T>(work: (tx: PgliteLike) => Promise<T>): Promise<T>;
+  listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+  readonly closed: boolean;
 }
 
 /**
@@ -32,7 +43,7 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
   const onDisk =
     owned && options.dataDir !== undefined && !options.dataDir.includes('://') && options.dataDir !== '';
   const unlock = onDisk ? lockDirectory(options.dataDir as string) : () => {};
-  let pglite: PGlite;
+  let pglite: PgliteInstance;
   try {
     pglite = options.pglite ?? (await PGlite.create(options.dataDir));
   } catch (error) {

@@ -1,0 +1,119 @@
+// A small service as a user writes it, against the packed packages: an event-sourced aggregate, a command and a
+// query, persisted by @myelin/postgres (on PGlite, then on the PostgreSQL server at DATABASE_URL), served by
+// @myelin/http, and called through the typed client. It prints what it saw as one JSON line.
+import {
+  AggregateRoot,
+  type Application,
+  command,
+  createApplication,
+  event,
+  handler,
+  notFound,
+  ok,
+  query,
+  type Repository,
+  token,
+} from '@myelin/core';
+import { createServer } from '@myelin/http';
+import { createClient, get, post, routes } from '@myelin/http/client';
+import { type Database, postgresEventSourcedRepository, postgresPersistence } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
+import { pgliteDatabase } from '@myelin/postgres/pglite';
+import { z } from 'zod';
+
+const NoteWritten = event('consumer.note.written.v1', z.object({ id: z.string(), text: z.string() }));
+type NoteEvent = InstanceType<typeof NoteWritten>;
+
+class Note extends AggregateRoot<{ text: string }, NoteEvent> {
+  constructor(id: string) {
+    super(id, { text: '' });
+  }
+  write(text: string): void {
+    this.raise(new NoteWritten({ id: this.id, text }));
+  }
+  protected override apply(_state: { text: string }, e: NoteEvent): { text: string } {
+    return { text: e.text };
+  }
+}
+
+const Notes = token<Repository<Note>>('Notes');
+const WriteNote = command(
+  'consumer.writeNote',
+  z.object({ id: z.string(), text: z.string().min(1) }),
+).returns<{
+  id: string;
+  text: string;
+}>();
+const GetNote = query('consumer.getNote', z.object({ id: z.string() })).returns<{
+  id: string;
+  text: string;
+}>();
+
+export const api = routes({
+  writeNote: post('/notes', WriteNote),
+  getNote: get('/notes/{id}', GetNote, { problems: [404] }),
+});
+
+async function application(database: Database): Promise<Application> {
+  return createApplication()
+    .include(postgresPersistence(database))
+    .register(postgresEventSourcedRepository(Notes, Note, { events: [NoteWritten] }))
+    .authorize(WriteNote, { anonymous: true })
+    .authorize(GetNote, { anonymous: true })
+    .handle(
+      handler(WriteNote, { notes: Notes }, async (c, { notes }) => {
+        const note = new Note(c.id);
+        note.write(c.text);
+        await notes.add(note);
+        return ok({ id: c.id, text: c.text });
+      }),
+      handler(GetNote, { notes: Notes }, async (q, { notes }) => {
+        const note = await notes.get(q.id);
+        return note === undefined ? notFound('Note', q.id) : ok({ id: note.id, text: note.state.text });
+      }),
+    )
+    .build();
+}
+
+async function run(database: Database): Promise<unknown> {
+  const app = await application(database);
+  const server = await createServer({ app, routes: api, disposeOnClose: false });
+  try {
+    const baseUrl = await server.listen({ port: 0, host: '127.0.0.1' });
+    const client = createClient(api, { baseUrl });
+    const written = await client.writeNote({ id: 'n1', text: 'hello' });
+    const read = await client.getNote({ id: 'n1' });
+    const missing = await client.getNote({ id: 'nope' });
+    const invalid = await client.writeNote({ id: 'n2', text: '' });
+    // Without the optional renderer installed, /docs is the built-in page of the operations.
+    const docs = await fetch(`${baseUrl}/docs`);
+    const page = await docs.text();
+    return {
+      docs: docs.status === 200 && page.includes('/notes/{id}') ? 'listed' : `${docs.status}`,
+      written: written.ok ? written.data : written.problem.status,
+      read: read.ok ? read.data : read.problem.status,
+      missing: missing.ok ? 'found' : missing.problem.status,
+      invalid: invalid.ok ? 'accepted' : invalid.problem.status,
+    };
+  } finally {
+    await server.close();
+    await app.dispose();
+  }
+}
+
+const pglite = await pgliteDatabase();
+const onPglite = await run(pglite);
+await pglite.close();
+
+const schema = `consumer_${process.pid}_${Date.now()}`;
+const connectionString = process.env.DATABASE_URL;
+if (connectionString === undefined) throw new Error('Set DATABASE_URL to a PostgreSQL server');
+const server = postgresDatabase({ connectionString, schema, max: 2 });
+let onPostgres: unknown;
+try {
+  onPostgres = await run(server);
+} finally {
+  await server.exec(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  await server.close();
+}
+console.log(JSON.stringify({ node: process.version, pglite: onPglite, postgres: onPostgres }));
