@@ -1,8 +1,12 @@
+import { createApplication, query } from '@myelin/core';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { get, routes } from '../client/route.ts';
 import { auth, testServer } from '../testing/testApi.ts';
 import { issueToken } from './devTokens.ts';
+import { createServer } from './server.ts';
 
 const servers: FastifyInstance[] = [];
 afterEach(async () => {
@@ -19,6 +23,20 @@ async function bearer(roles: readonly string[], subject = 'alice'): Promise<stri
 const problemJson = 'application/problem+json; charset=utf-8';
 
 describe('routes bound to messages', () => {
+  it('refuses to start when a route is bound to a message nothing handles, naming the route', async () => {
+    const Orphan = query('test.orphan', z.object({ id: z.string() })).returns<string>();
+    const app = await createApplication().build();
+    const start = createServer({
+      app,
+      routes: routes({ orphan: get('/orphans/{id}', Orphan) }),
+      fastify: { logger: false },
+    });
+    await expect(start).rejects.toThrow(
+      "These routes are bound to messages the application has no handler for: orphan (query 'test.orphan')",
+    );
+    await app.dispose();
+  });
+
   it('answers a create with 201, Location, the body and the log position; a read with 200 and an ETag', async () => {
     const server = await open();
     const authorization = await bearer(['writer']);

@@ -74,6 +74,15 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
     registerSecurityHeaders(fastify, options.securityHeaders ?? {});
   }
   if (options.cors !== undefined) await fastify.register(cors, options.cors);
+  // A route whose message nothing handles would start and answer 500 to every request: refuse to start instead.
+  const unhandled = routes.filter(([, route]) => app.messages.get(route.message.type) !== route.message);
+  if (unhandled.length > 0) {
+    throw new TypeError(
+      `These routes are bound to messages the application has no handler for: ${unhandled
+        .map(([name, route]) => `${name} (${route.message.kind} '${route.message.type}')`)
+        .join(', ')}. Register a handler with .handle(...) on the application.`,
+    );
+  }
   for (const name of Object.keys(options.rateLimits ?? {})) {
     if (options.routes[name] === undefined) {
       throw new TypeError(

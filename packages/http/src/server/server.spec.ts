@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
+import { promisify } from 'node:util';
 import { command, createApplication, handler, ok, query } from '@myelin/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -121,5 +123,32 @@ describe('requests Node cannot parse, and requests that take too long to arrive'
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('logging by default', () => {
+  it('writes a 500 with the correlation id its problem tells the client to quote, with no logger configured', async () => {
+    // A process of its own, as a user's service runs: what reaches its stdout is what an operator sees.
+    const script = `
+      import { createServer } from ${JSON.stringify(new URL('./server.ts', import.meta.url).pathname)};
+      import { api, testApplication } from ${JSON.stringify(new URL('../testing/testApi.ts', import.meta.url).pathname)};
+      const server = await createServer({ app: await testApplication(), routes: api });
+      const response = await server.inject({ method: 'POST', url: '/crash', payload: {} });
+      console.error(JSON.stringify(response.json()));
+      await server.close();
+    `;
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ['--conditions=@myelin/source', '--input-type=module', '-e', script],
+      { cwd: new URL('../../../..', import.meta.url).pathname },
+    );
+    const problem = JSON.parse(stderr.trim().split('\n').at(-1) ?? '{}') as {
+      status: number;
+      correlationId: string;
+    };
+    expect(problem.status).toBe(500);
+    const line = stdout.split('\n').find((l) => l.includes('unhandled error'));
+    expect(line, stdout).toBeDefined();
+    expect(JSON.parse(line as string)).toMatchObject({ level: 50, correlationId: problem.correlationId });
   });
 });

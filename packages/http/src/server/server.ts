@@ -59,7 +59,8 @@ export function clientErrors(error: Error & { code?: string }, socket: Duplex): 
 /**
  * A Fastify server serving the application through the plugin, with defaults fit for an API: a 1 MiB body limit,
  * 30 s to send a request (10 s for its headers), problem+json even for requests Node cannot parse or Fastify cannot
- * route, 503 (with `Connection: close`) to requests arriving while
+ * route, warnings and errors logged (a 500 with its correlation id; `fastify: { logger: false }` silences it),
+ * 503 (with `Connection: close`) to requests arriving while
  * it closes, and the application disposed once the last request finished.
  * @example const server = await createServer({ app, routes: api, auth }); await serve(server, { port: 3000 });
  */
@@ -102,8 +103,10 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
  * `loggerInstance` keeps its own serializers.
  */
 function withRedactedUrls(logger: FastifyServerOptions['logger']): Pick<FastifyServerOptions, 'logger'> {
-  if (logger === undefined || logger === false) return {};
-  const options = logger === true ? {} : logger;
+  if (logger === false) return {};
+  // Unless told otherwise, warnings and errors are logged: a 500 names a correlation id for the client to quote,
+  // which must be findable in the log.
+  const options = logger === undefined ? { level: 'warn' } : logger === true ? {} : logger;
   return {
     logger: {
       ...options,
