@@ -10,27 +10,43 @@ const usage = `Usage: myelin-postgres migrate [--url postgres://...] [--data-dir
   --data-dir  a PGlite data directory instead of a server
   --schema    the schema Myelin's tables live in (default: myelin)`;
 
+/** A command line that cannot work: said as what was wrong, then the usage, with exit code 2. */
+class UsageError extends Error {}
+
+function parse() {
+  try {
+    return parseArgs({
+      options: {
+        url: { type: 'string' },
+        'data-dir': { type: 'string' },
+        schema: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      allowPositionals: true,
+    });
+  } catch (error) {
+    // node:util's words: "Unknown option '--bogus'", "Option '--url <value>' argument missing".
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({
-    options: {
-      url: { type: 'string' },
-      'data-dir': { type: 'string' },
-      schema: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    allowPositionals: true,
-  });
-  if (values.help === true || positionals[0] !== 'migrate' || positionals.length !== 1) {
-    console.error(usage);
-    return values.help === true ? 0 : 2;
+  const { values, positionals } = parse();
+  if (values.help === true) {
+    console.log(usage);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError('Give a command: migrate');
+  if (positionals[0] !== 'migrate') throw new UsageError(`Unknown command '${positionals[0]}'`);
+  if (positionals.length > 1) throw new UsageError(`Unexpected argument '${positionals[1]}'`);
+  if (values.url !== undefined && values['data-dir'] !== undefined) {
+    throw new UsageError('Give --url or --data-dir, not both');
   }
   const schema = values.schema === undefined ? {} : { schema: values.schema };
-  const url = values.url ?? process.env.DATABASE_URL;
+  const url = values.url ?? (process.env.DATABASE_URL || undefined);
   if (values['data-dir'] === undefined && url === undefined) {
-    console.error(`Give --url, --data-dir or DATABASE_URL.\n\n${usage}`);
-    return 2;
+    throw new UsageError('Give --url, --data-dir or DATABASE_URL');
   }
-  // Each driver is loaded only when used: a user installs the one they need.
   const database: Database =
     values['data-dir'] !== undefined
       ? await (await import('./pglite.ts')).pgliteDatabase({ dataDir: values['data-dir'], ...schema })
@@ -53,6 +69,11 @@ main().then(
     process.exitCode = code;
   },
   (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}.\n\n${usage}`);
+      process.exitCode = 2;
+      return;
+    }
     console.error(`Migration failed: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
   },

@@ -73,11 +73,23 @@ describe('the migrate command', () => {
     }
   });
 
-  it('explains its usage and exits 2 on a wrong command', async () => {
-    const failure = await run(process.execPath, ['--conditions=@myelin/source', cli, 'migrat']).catch(
-      (e) => e,
+  it('says what was wrong with a command line, then its usage, and exits 2', async () => {
+    const usage = async (...args: string[]) => {
+      const failure = await run(process.execPath, ['--conditions=@myelin/source', cli, ...args], {
+        env: { ...process.env, DATABASE_URL: '' },
+      }).catch((e) => e);
+      expect(failure.code, args.join(' ')).toBe(2);
+      expect(failure.stderr).toContain('Usage: myelin-postgres migrate');
+      expect(failure.stderr).not.toContain('Migration failed');
+      return (failure.stderr as string).split('\n')[0];
+    };
+    expect(await usage('migrat')).toBe("Unknown command 'migrat'.");
+    expect(await usage()).toBe('Give a command: migrate.');
+    expect(await usage('migrate', '--bogus')).toContain("Unknown option '--bogus'");
+    expect(await usage('migrate', '--url')).toContain("'--url <value>' argument missing");
+    expect(await usage('migrate', '--url', 'postgres://x', '--data-dir', 'd')).toBe(
+      'Give --url or --data-dir, not both.',
     );
-    expect(failure.code).toBe(2);
-    expect(failure.stderr).toContain('Usage: myelin-postgres migrate');
+    expect(await usage('migrate', 'now')).toBe("Unexpected argument 'now'.");
   });
 });
