@@ -21,7 +21,12 @@ export interface CloudEvent {
 
 export const cloudEventContentType = 'application/cloudevents+json';
 
-export function toCloudEvent(message: BusMessage, source: string): CloudEvent {
+/** The CloudEvent of a message; the principal's subject only when asked for (it is personal data). */
+export function toCloudEvent(
+  message: BusMessage,
+  source: string,
+  options: { readonly includePrincipal?: boolean } = {},
+): CloudEvent {
   const { metadata } = message;
   return {
     specversion: '1.0',
@@ -34,7 +39,9 @@ export function toCloudEvent(message: BusMessage, source: string): CloudEvent {
     dataversion: metadata.version,
     correlationid: metadata.correlationId,
     ...(metadata.causationId === undefined ? {} : { causationid: metadata.causationId }),
-    ...(metadata.principal === undefined ? {} : { principal: metadata.principal }),
+    ...(metadata.principal === undefined || options.includePrincipal !== true
+      ? {}
+      : { principal: metadata.principal }),
   };
 }
 

@@ -102,8 +102,12 @@ describe('the NATS JetStream message bus', () => {
       dataversion: 2,
       correlationid: 'corr-1',
       causationid: 'cmd-1',
-      principal: 'alice',
     });
+    // Who acted is personal data: it travels only when the bus is told to include it.
+    const telling = { ...isolated(), includePrincipal: true };
+    await (await open(telling)).publish([message('order.placed.v1', { orderId: 'o-2' })]);
+    const told = await jsm.streams.getMessage(telling.stream as string, { seq: 1 });
+    expect(told?.json()).toMatchObject({ data: { orderId: 'o-2' }, principal: 'alice' });
   });
 
   it('shares a durable subscription between processes: each message is handled once, by one of them', async () => {

@@ -43,6 +43,12 @@ export interface NatsMessageBusOptions {
    * gives up that order, as competing consumers in several processes do anyway.
    */
   readonly concurrency?: number;
+  /**
+   * Put the subject of the principal whose request raised an event in its CloudEvent (`principal`); off by
+   * default. A user id is personal data: every service reading the stream, and the stream's storage for
+   * `maxAgeMs`, would hold it. Turn it on only when the consumers need to know who acted.
+   */
+  readonly includePrincipal?: boolean;
   /** Told of errors a subscription survives (a malformed message, a lost connection); defaults to console.error. */
   readonly onError?: (error: unknown, subscription: string) => void;
 }
@@ -87,6 +93,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       maxAgeMs: options.maxAgeMs ?? 7 * 24 * 3600_000,
       storage: options.storage ?? 'file',
       concurrency: options.concurrency ?? 1,
+      includePrincipal: options.includePrincipal ?? false,
     };
     this.#onError =
       options.onError ??
@@ -140,7 +147,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       h.set('Content-Type', cloudEventContentType);
       return this.#js.publish(
         this.subjectOf(message.metadata.type),
-        JSON.stringify(toCloudEvent(message, source)),
+        JSON.stringify(toCloudEvent(message, source, { includePrincipal: this.#options.includePrincipal })),
         { msgID: message.metadata.eventId, headers: h },
       );
     });
