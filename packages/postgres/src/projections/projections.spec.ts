@@ -191,6 +191,34 @@ describe.each(engines)('projections on $name', (engine) => {
     await app.dispose();
   });
 
+  it('a new inline projection on a fresh schema serves at once, with no daemon ever run', async () => {
+    const fresh = await engine.open();
+    try {
+      const { model, projection: p } = summaries('fresh-summaries', 'inline');
+      const app = await build(fresh.database, [p], model);
+      await app.mediator.execute(new Open({ id: 'f1', queue: 'q', title: 'fresh' }));
+      expect(await app.mediator.execute(new GetSummary({ id: 'f1' }))).toMatchObject({
+        ok: true,
+        data: { id: 'f1', status: 'open' },
+      });
+      // A second version has the first's events to catch up on: it builds, and the first serves meanwhile.
+      const second = summaries('fresh-summaries', 'inline', 2);
+      const next = await build(fresh.database, [second.projection], second.model);
+      const { rows } = await fresh.database.query<{ version: number; status: string }>(
+        `SELECT version, status FROM ${fresh.database.schema}.projections WHERE name = $1 ORDER BY version`,
+        ['fresh-summaries'],
+      );
+      expect(rows).toEqual([
+        { version: 1, status: 'active' },
+        { version: 2, status: 'building' },
+      ]);
+      await next.dispose();
+      await app.dispose();
+    } finally {
+      await fresh.drop();
+    }
+  });
+
   it('applies each batch exactly once: a failing handler rolls back its batch and checkpoint together', async () => {
     let failOn: string | undefined = 'e3';
     let applied = 0;

@@ -199,10 +199,18 @@ async function register(database: Database, p: Projection): Promise<void> {
     await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
       `myelin.projection:${s}:${p.name}`,
     ]);
+    // An inline projection with nothing to catch up on (the first version of its name, and no event of its types
+    // in the log: a fresh schema) serves at once, so its queries work without a daemon; any other version builds.
     const { rows } = await sql.query<{ status: string; mode: string }>(
-      `INSERT INTO ${s}.projections AS p (name, version, mode, status, types)
-       SELECT $1, $2, $3, CASE WHEN EXISTS (SELECT FROM ${s}.projections WHERE name = $1 AND version > $2)
-         THEN 'retired' ELSE 'building' END, $4::text::jsonb
+      `INSERT INTO ${s}.projections AS p (name, version, mode, status, types, activated_at)
+       SELECT $1, $2, $3, status, $4::text::jsonb, CASE WHEN status = 'active' THEN now() END FROM (
+         SELECT CASE
+           WHEN EXISTS (SELECT FROM ${s}.projections WHERE name = $1 AND version > $2) THEN 'retired'
+           WHEN $3 = 'inline' AND NOT EXISTS (SELECT FROM ${s}.projections WHERE name = $1)
+             AND NOT EXISTS (SELECT FROM ${s}.events
+                             WHERE type IN (SELECT jsonb_array_elements_text($4::text::jsonb))) THEN 'active'
+           ELSE 'building' END AS status
+       ) chosen
        ON CONFLICT (name, version) DO UPDATE SET types = EXCLUDED.types
        RETURNING status, mode`,
       [p.name, p.version, p.mode, JSON.stringify([...p.handlers.keys()])],
