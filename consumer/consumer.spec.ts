@@ -7,6 +7,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -72,11 +73,15 @@ beforeAll(async () => {
         strict: true,
         skipLibCheck: false,
         outDir: 'dist',
+        allowImportingTsExtensions: true,
+        rewriteRelativeImportExtensions: true,
       },
-      include: ['service.ts'],
+      include: ['*.ts'],
     }),
   );
-  copyFileSync(new URL('./service/service.ts', import.meta.url), join(project, 'service.ts'));
+  for (const file of ['service.ts', 'routes.ts', 'client.ts']) {
+    copyFileSync(new URL(`./service/${file}`, import.meta.url), join(project, file));
+  }
   await run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error'], {
     cwd: project,
     timeout: 300_000,
@@ -150,6 +155,27 @@ describe('the packed packages', () => {
       expect(seen.pglite).toEqual(expected);
       expect(seen.postgres).toEqual(expected);
     }
+  });
+
+  it('bundle the typed client and the routes for the browser with no server code in it', async () => {
+    const bundled = await build({
+      entryPoints: [join(project, 'client.ts')],
+      absWorkingDir: project,
+      bundle: true,
+      platform: 'browser',
+      format: 'esm',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+    const inputs = Object.keys(bundled.metafile.inputs);
+    expect(
+      inputs.filter((input) => /fastify|node_modules\/pg|pglite|@myelin\/postgres|^node:/.test(input)),
+    ).toEqual([]);
+    expect(inputs.some((input) => input.includes('@myelin/http/dist/client/'))).toBe(true);
+    console.log(
+      `browser bundle of the client: ${Math.round((bundled.outputFiles[0]?.contents.length ?? 0) / 1024)} KiB`,
+    );
   });
 
   it('weigh at most 100 packages and 40 MB for core, PostgreSQL on pg, HTTP and zod', async () => {

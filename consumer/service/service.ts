@@ -4,24 +4,20 @@
 import {
   AggregateRoot,
   type Application,
-  command,
   createApplication,
-  event,
   handler,
   notFound,
   ok,
-  query,
   type Repository,
   token,
 } from '@myelin/core';
 import { createServer } from '@myelin/http';
-import { createClient, get, post, routes } from '@myelin/http/client';
+import { createClient } from '@myelin/http/client';
 import { type Database, postgresEventSourcedRepository, postgresPersistence } from '@myelin/postgres';
 import { postgresDatabase } from '@myelin/postgres/pg';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
-import { z } from 'zod';
+import { api, GetNote, NoteWritten, WriteNote } from './routes.ts';
 
-const NoteWritten = event('consumer.note.written.v1', z.object({ id: z.string(), text: z.string() }));
 type NoteEvent = InstanceType<typeof NoteWritten>;
 
 class Note extends AggregateRoot<{ text: string }, NoteEvent> {
@@ -37,22 +33,6 @@ class Note extends AggregateRoot<{ text: string }, NoteEvent> {
 }
 
 const Notes = token<Repository<Note>>('Notes');
-const WriteNote = command(
-  'consumer.writeNote',
-  z.object({ id: z.string(), text: z.string().min(1) }),
-).returns<{
-  id: string;
-  text: string;
-}>();
-const GetNote = query('consumer.getNote', z.object({ id: z.string() })).returns<{
-  id: string;
-  text: string;
-}>();
-
-export const api = routes({
-  writeNote: post('/notes', WriteNote),
-  getNote: get('/notes/{id}', GetNote, { problems: [404] }),
-});
 
 async function application(database: Database): Promise<Application> {
   return createApplication()

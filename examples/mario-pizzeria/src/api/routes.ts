@@ -1,4 +1,4 @@
-import { del, get, post, put, routes } from '@myelin/http';
+import { del, get, post, put, routes } from '@myelin/http/client';
 import { AddMenuPizza, ChangeMenuPizza, RetireMenuPizza } from '../application/commands/menuChanges.ts';
 import {
   AssignDriver,
