@@ -47,6 +47,7 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
     openapi: {
       title: "Mario's Pizzeria",
       version: '1.0.0',
+      license: { name: 'MIT', identifier: 'MIT' },
       description:
         'Order pizzas, follow them live, run the kitchen and the deliveries. Staff sign in with a bearer token; in development, `POST /api/auth/token` with `customer`, `chef`, `driver` or `manager` (the password is the name).',
     },

@@ -25,8 +25,10 @@ export interface OpenApiOptions {
   readonly version?: string;
   /** `info.description` (CommonMark). */
   readonly description?: string;
-  /** Where the API is served; without them, clients assume the origin the document came from. */
+  /** Where the API is served; defaults to `/`, the origin the document came from. */
   readonly servers?: readonly { readonly url: string; readonly description?: string }[];
+  /** `info.license`: the API's terms (an SPDX `identifier`, or a `url`). */
+  readonly license?: { readonly name: string; readonly identifier?: string; readonly url?: string };
   /** Where the document is served; defaults to '/openapi.json'. */
   readonly path?: string;
   /** Where the reference page is served; defaults to '/docs'. */
@@ -268,6 +270,7 @@ export function openApiDocument(
     operation.summary = route.options.summary ?? humanize(name);
     if (description.length > 0) operation.description = description.join('\n\n');
     if (route.options.tags !== undefined) operation.tags = [...route.options.tags];
+    // With auth configured, every operation says what it needs; one that needs nothing says so (`[]`).
     if (auth) operation.security = open ? [{}, { bearer: [] }] : [{ bearer: [] }];
     if (parameters.length > 0) operation.parameters = parameters;
     if (requestBody !== undefined) operation.requestBody = requestBody;
@@ -282,6 +285,7 @@ export function openApiDocument(
       {
         operationId: 'issueDevToken',
         summary: 'Sign in (development only)',
+        security: [],
         description:
           'Issues a bearer token for one of the configured development users. Send it as ' +
           '`Authorization: Bearer <accessToken>`. Never enabled where real users are.',
@@ -326,6 +330,14 @@ export function openApiDocument(
   }
 
   if (options.health !== false) {
+    // What any request may get before it reaches a route: Myelin answers these as problem details too.
+    const unreadable = {
+      '4XX': {
+        description:
+          'A request the server cannot read: malformed, headers too large (431), or too slow (408)',
+        content: { [problemContentType]: { schema: { $ref: '#/components/schemas/Problem' } } },
+      },
+    };
     addOperation(
       '/health',
       'GET',
@@ -333,7 +345,9 @@ export function openApiDocument(
         operationId: 'health',
         summary: 'Liveness',
         description: 'The process is alive and serving.',
+        ...(auth ? { security: [] } : {}),
         responses: {
+          ...unreadable,
           '200': {
             description: 'Alive',
             content: {
@@ -377,7 +391,9 @@ export function openApiDocument(
         summary: 'Readiness',
         description:
           'Every readiness check passes: send traffic here. A stopping process turns unready at once.',
+        ...(auth ? { security: [] } : {}),
         responses: {
+          ...unreadable,
           '200': { description: 'Ready', content: readiness },
           '503': { description: 'Not ready: `checks` says which failed', content: readiness },
         },
@@ -388,6 +404,7 @@ export function openApiDocument(
 
   const info: Json = { title: openapi.title ?? defaultTitle, version: openapi.version ?? '0.1.0' };
   if (openapi.description !== undefined) info.description = openapi.description;
+  if (openapi.license !== undefined) info.license = { ...openapi.license };
   const responses: Json = {};
   for (const status of [...usedProblems].sort((a, b) => a - b)) {
     responses[problemResponseName(status)] = {
@@ -403,12 +420,43 @@ export function openApiDocument(
   if (auth) components.securitySchemes = { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } };
 
   const document: Json = { openapi: '3.1.0', info };
-  if (openapi.servers !== undefined) {
-    document.servers = openapi.servers.map((server) => ({ ...server }));
-  }
+  document.servers = (openapi.servers ?? [{ url: '/' }]).map((server) => ({ ...server }));
   document.paths = paths;
   document.components = components;
+  pruneUnusedSchemas(document);
   return document;
+}
+
+/**
+ * Drops the component schemas nothing refers to: a query's message schema, say, whose fields all became
+ * parameters. A schema is kept when an operation refers to it, directly or through other schemas.
+ */
+function pruneUnusedSchemas(document: Json): void {
+  const components = document.components as Json;
+  const schemas = components.schemas as Record<string, unknown>;
+  const prefix = '#/components/schemas/';
+  const used = new Set<string>();
+  const visit = (value: unknown): void => {
+    if (Array.isArray(value)) {
+      for (const item of value) visit(item);
+    } else if (isObject(value)) {
+      const ref = value.$ref;
+      if (typeof ref === 'string' && ref.startsWith(prefix)) {
+        // A reference may point inside a schema (`…/schemas/Name/properties/x`): the schema is its first segment.
+        const segment = ref.slice(prefix.length).split('/')[0] ?? '';
+        const name = decodeURIComponent(segment).replaceAll('~1', '/').replaceAll('~0', '~');
+        if (!used.has(name)) {
+          used.add(name);
+          visit(schemas[name]);
+        }
+      }
+      for (const [key, inner] of Object.entries(value)) if (key !== '$ref') visit(inner);
+    }
+  };
+  visit(document.paths);
+  visit(components.responses);
+  visit(components.headers);
+  for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name];
 }
 
 /**
