@@ -15,7 +15,7 @@ export {
   PostgresIdempotencyStore,
   type PostgresIdempotencyStoreOptions,
 } from './idempotency/postgresIdempotencyStore.ts';
-export { type MigrationReport, migrate } from './migrations/migrate.ts';
+export { type MigrateOptions, type MigrationReport, migrate } from './migrations/migrate.ts';
 export { type Migration, migrations } from './migrations/migrations.ts';
 export {
   PostgresDatabase,

@@ -14,13 +14,16 @@ import {
 import type { Database } from './database/database.ts';
 import { PostgresEventStore, PostgresUpcasting } from './eventStore/postgresEventStore.ts';
 import { PostgresIdempotencyStore } from './idempotency/postgresIdempotencyStore.ts';
-import { migrate } from './migrations/migrate.ts';
+import { type MigrateOptions, migrate } from './migrations/migrate.ts';
 import { inbox } from './relay/inbox.ts';
 import { PostgresUnitOfWork, PostgresUnitOfWorkToken } from './unitOfWork/postgresUnitOfWork.ts';
 
 export interface PostgresPersistenceOptions extends UnitOfWorkOptions {
-  /** Apply the schema's migrations when the application is built; defaults to true. */
-  readonly migrate?: boolean;
+  /**
+   * Apply the schema's migrations when the application is built; defaults to true. Give your own
+   * (`{ migrations }`) to apply them too, in a sequence of their own.
+   */
+  readonly migrate?: boolean | MigrateOptions;
   /** Turn old versions of events into the current shape when read. */
   readonly upcasters?: readonly Upcaster[];
   /** Close the database when the application is disposed; defaults to false (whoever opened it closes it). */
@@ -44,7 +47,9 @@ export function postgresPersistence(database: Database, options: PostgresPersist
       .singleton(
         PostgresDatabase,
         async () => {
-          if (options.migrate !== false) await migrate(database);
+          if (options.migrate !== false) {
+            await migrate(database, typeof options.migrate === 'object' ? options.migrate : {});
+          }
           return database;
         },
         // The database is disposable; without closeOnDispose the application must leave it open for its owner.

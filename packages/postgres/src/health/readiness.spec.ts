@@ -33,9 +33,12 @@ describe.each(engines)('readiness on $name', (engine) => {
       expect((await outcomes(checks)).projections).toBe(true); // catching up by design
 
       const { rows } = await database.query<{ v: number }>(
-        `SELECT max(version)::int AS v FROM ${database.schema}.migrations`,
+        `SELECT max(version)::int AS v FROM ${database.schema}.migrations WHERE sequence = 'myelin'`,
       );
-      await database.query(`DELETE FROM ${database.schema}.migrations WHERE version = $1`, [rows[0]?.v]);
+      await database.query(
+        `DELETE FROM ${database.schema}.migrations WHERE sequence = 'myelin' AND version = $1`,
+        [rows[0]?.v],
+      );
       expect((await outcomes(checks)).migrations).toBe(false);
       await migrate(database).catch(() => {}); // (re-applying the last step may fail on existing tables)
     } finally {

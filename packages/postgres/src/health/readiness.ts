@@ -39,7 +39,7 @@ export function postgresReadiness(
       name: 'migrations',
       async check() {
         const { rows } = await database.query<{ version: number | null }>(
-          `SELECT max(version)::int AS version FROM ${database.schema}.migrations`,
+          `SELECT max(version)::int AS version FROM ${database.schema}.migrations WHERE sequence = 'myelin'`,
         );
         const applied = rows[0]?.version ?? 0;
         return applied >= latest
