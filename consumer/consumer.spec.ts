@@ -178,6 +178,32 @@ describe('the packed packages', () => {
     );
   });
 
+  it('document themselves: the API reference builds from the packed declarations without a warning', async () => {
+    // The tarballs' prepack built dist/; TypeDoc (docs/, on TypeScript 5.9) reads those declarations.
+    const docs = join(root, 'docs');
+    await run('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: docs, timeout: 300_000 });
+    const out = mkdtempSync(join(tmpdir(), 'myelin-api-'));
+    try {
+      const built = await run(join(docs, 'node_modules/.bin/typedoc'), ['--out', out], { cwd: docs }).catch(
+        (error: { stdout: string }) => ({ stdout: error.stdout, failed: true }),
+      );
+      expect(built, built.stdout).not.toHaveProperty('failed');
+      expect(built.stdout).not.toMatch(/warning/i);
+      expect(readdirSync(join(out, 'modules')).sort()).toEqual([
+        '_myelin_core.html',
+        '_myelin_core_testing.html',
+        '_myelin_http.html',
+        '_myelin_http_client.html',
+        '_myelin_nats.html',
+        '_myelin_postgres.html',
+        '_myelin_postgres_pg.html',
+        '_myelin_postgres_pglite.html',
+      ]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('weigh at most 100 packages and 40 MB for core, PostgreSQL on pg, HTTP and zod', async () => {
     const light = mkdtempSync(join(tmpdir(), 'myelin-weight-'));
     try {

@@ -1,5 +1,10 @@
-// The public surface of @myelin/core, grouped by concept. Everything not listed here is internal.
+/**
+ * Typed CQRS for TypeScript: messages, the mediator and its pipeline behaviors, dependency injection, aggregates,
+ * results and problem details, the persistence ports and their in-memory adapters.
+ * @module @myelin/core
+ */
 
+// Grouped by concept. Everything not listed here is internal.
 // The application.
 export {
   type Application,

@@ -1,4 +1,8 @@
-// @myelin/http: Myelin's HTTP boundary as a Fastify plugin.
+/**
+ * Myelin's HTTP boundary as a Fastify plugin: routes bound to messages, problem details, auth, OpenAPI, live
+ * streams, health and graceful shutdown.
+ * @module @myelin/http
+ */
 export {
   type AnyRoute,
   correlationHeader,

@@ -1,5 +1,9 @@
-// @myelin/postgres: Myelin's write side on PostgreSQL and on embedded PGlite, with one SQL for both. The drivers
-// have entries of their own (`@myelin/postgres/pg`, `@myelin/postgres/pglite`), so a user installs only theirs.
+/**
+ * Myelin's write side on PostgreSQL and on embedded PGlite, with one SQL for both: the event store, repositories,
+ * the unit of work and outbox, the relay, projections and live views. The drivers have entries of their own
+ * (`@myelin/postgres/pg`, `@myelin/postgres/pglite`), so a user installs only theirs.
+ * @module @myelin/postgres
+ */
 export type {
   Connection,
   Database,

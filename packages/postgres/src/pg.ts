@@ -1,4 +1,7 @@
-// @myelin/postgres/pg: Myelin on a PostgreSQL server, through the `pg` driver. Install `pg` beside it.
+/**
+ * Myelin on a PostgreSQL server, through the `pg` driver. Install `pg` beside it.
+ * @module @myelin/postgres/pg
+ */
 export {
   type PostgresDatabaseOptions,
   type PostgresTimeouts,

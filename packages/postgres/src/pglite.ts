@@ -1,5 +1,8 @@
-// @myelin/postgres/pglite: Myelin on PGlite, PostgreSQL in this process (in memory, or a data directory). Install
-// `@electric-sql/pglite` beside it.
+/**
+ * Myelin on PGlite, PostgreSQL in this process (in memory, or a data directory). Install
+ * `@electric-sql/pglite` beside it.
+ * @module @myelin/postgres/pglite
+ */
 export {
   type PgliteDatabaseOptions,
   type PgliteInstance,

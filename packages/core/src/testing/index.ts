@@ -1,4 +1,7 @@
-// @myelin/core/testing: given/when/then for aggregates and in-memory applications for handlers.
+/**
+ * Given/when/then for aggregates, and in-memory applications for handlers.
+ * @module @myelin/core/testing
+ */
 export { type AggregateOutcome, assertEvents, given, SpecificationError } from './aggregateSpec.ts';
 export type { ContractCase } from './contract.ts';
 export { type EventStoreUnderTest, eventStoreContract } from './eventStoreContract.ts';

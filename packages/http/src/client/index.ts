@@ -1,4 +1,7 @@
-// @myelin/http/client: route declarations and the typed client; no Node or Fastify, so it loads in a browser.
+/**
+ * Route declarations and the typed client; no Node or Fastify, so it loads in a browser.
+ * @module @myelin/http/client
+ */
 export {
   type CallOptions,
   type CallResult,

@@ -59,7 +59,7 @@ export interface TransactionOptions {
 
 /**
  * A PostgreSQL database Myelin keeps its tables in, in one schema. Two drivers implement it, thinly: `pg` for a
- * server ({@link postgresDatabase}) and PGlite in process ({@link pgliteDatabase}); everything above runs the same
+ * server (`postgresDatabase` of `@myelin/postgres/pg`) and PGlite in process (`pgliteDatabase` of `@myelin/postgres/pglite`); everything above runs the same
  * SQL on both.
  */
 export interface Database extends Sql, AsyncDisposable {

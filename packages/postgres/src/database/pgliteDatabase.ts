@@ -5,7 +5,7 @@ import { lockDirectory } from './directoryLock.ts';
 export interface PgliteDatabaseOptions {
   /**
    * Where the database's files live; in memory when absent (or `memory://`). The directory is this process's
-   * alone while open: another process opening it gets a {@link DirectoryLockedError} naming the holder.
+   * alone while open: another process opening it gets a `DirectoryLockedError` naming the holder.
    */
   readonly dataDir?: string;
   /** Use this PGlite instance instead of opening one (then `close` leaves it open: its owner closes it). */
