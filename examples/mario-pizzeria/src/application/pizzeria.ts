@@ -2,7 +2,13 @@ import { type Application, createApplication, type Module } from '@myelin/core';
 import { type Database, postgresPersistence, postgresProjections } from '@myelin/postgres';
 import { authorization } from './authorization.ts';
 import { Clock } from './clock.ts';
-import { addMenuPizza, changeMenuPizza, retireMenuPizza } from './commands/menuChanges.ts';
+import { getDeliveryBoard } from './handlers/getDeliveryBoard.ts';
+import { getKitchenQueue } from './handlers/getKitchenQueue.ts';
+import { getMenu } from './handlers/getMenu.ts';
+import { getOrder } from './handlers/getOrder.ts';
+import { getStatistics } from './handlers/getStatistics.ts';
+import { listOrders } from './handlers/listOrders.ts';
+import { addMenuPizza, changeMenuPizza, retireMenuPizza } from './handlers/menuChanges.ts';
 import {
   assignDriver,
   cancelOrder,
@@ -10,20 +16,14 @@ import {
   markReady,
   startCooking,
   startDelivery,
-} from './commands/orderTransitions.ts';
-import { placeOrder } from './commands/placeOrder.ts';
-import { seedMenu } from './commands/seedMenu.ts';
+} from './handlers/orderTransitions.ts';
+import { placeOrder } from './handlers/placeOrder.ts';
+import { seedMenu } from './handlers/seedMenu.ts';
 import { deliveryBoard } from './projections/deliveryBoard.ts';
 import { kitchenQueue } from './projections/kitchenQueue.ts';
 import { menu } from './projections/menu.ts';
 import { orderSummaries } from './projections/orderSummaries.ts';
 import { statistics } from './projections/statistics.ts';
-import { getDeliveryBoard } from './queries/getDeliveryBoard.ts';
-import { getKitchenQueue } from './queries/getKitchenQueue.ts';
-import { getMenu } from './queries/getMenu.ts';
-import { getOrder } from './queries/getOrder.ts';
-import { getStatistics } from './queries/getStatistics.ts';
-import { listOrders } from './queries/listOrders.ts';
 import { countDeliveries } from './reactions/countDeliveries.ts';
 import { repositoriesModule } from './repositoriesModule.ts';
 

@@ -1,8 +1,6 @@
-import { handler, notFound, ok, query } from '@myelin/core';
+import { query } from '@myelin/core';
 import { z } from 'zod';
-import { type OrderDto, toOrderDto } from '../dtos.ts';
-import { canReadOrder } from '../orderAccess.ts';
-import { OrderSummaries } from '../projections/orderSummaries.ts';
+import type { OrderDto } from '../dtos.ts';
 
 export const GetOrder = query(
   'GetOrder',
@@ -13,15 +11,3 @@ export const GetOrder = query(
   }),
   { description: 'One order, to staff and to its own customer (inline: never behind its own 201)' },
 ).returns<OrderDto>();
-
-export const getOrder = handler(
-  GetOrder,
-  { summaries: OrderSummaries },
-  async (q, { summaries }, context) => {
-    const summary = await summaries.get(q.id);
-    // Someone else's order is as unknown as one that does not exist.
-    if (summary === undefined || !canReadOrder(summary, context.principal, q.key))
-      return notFound('Order', q.id);
-    return ok(toOrderDto(summary));
-  },
-);

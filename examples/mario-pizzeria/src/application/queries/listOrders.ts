@@ -1,8 +1,7 @@
-import { handler, ok, query } from '@myelin/core';
+import { query } from '@myelin/core';
 import { z } from 'zod';
 import { orderStatuses } from '../../domain/order.ts';
-import { type OrderDto, type PageDto, toOrderDto } from '../dtos.ts';
-import { OrderSummaries } from '../projections/orderSummaries.ts';
+import type { OrderDto, PageDto } from '../dtos.ts';
 
 export const ListOrders = query(
   'ListOrders',
@@ -13,13 +12,3 @@ export const ListOrders = query(
   }),
   { description: 'A page of orders, newest first, of one status when given' },
 ).returns<PageDto<OrderDto>>();
-
-export const listOrders = handler(ListOrders, { summaries: OrderSummaries }, async (q, { summaries }) => {
-  const page = await summaries.find({
-    where: q.status === undefined ? {} : { status: q.status },
-    sort: [{ field: 'placedAt', direction: 'desc' }],
-    page: q.page,
-    pageSize: q.pageSize,
-  });
-  return ok({ ...page, items: page.items.map(toOrderDto) });
-});
