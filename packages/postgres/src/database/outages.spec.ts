@@ -81,6 +81,31 @@ describe('PostgreSQL outages', () => {
     }
   });
 
+  it('a session that stops hearing its server ends, rather than run its next statement beside the lost one', async () => {
+    const proxy = await faultyProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const warnings: string[] = [];
+    const warned = (warning: Error) => warnings.push(warning.message);
+    process.on('warning', warned);
+    try {
+      const database = through(proxy.port, { connectMs: 500, statementMs: 500 });
+      const session = await database.connect();
+      await session.query('SELECT 1');
+      proxy.freeze();
+      // The statement gives up on this side; pg would still be waiting for it on the same client.
+      expect(isUnavailable((await failure(session.query('SELECT 1'))).error)).toBe(true);
+      // The session says it is over (its users, a lease or a listener, open another)...
+      expect(await session.ended).toBeInstanceOf(Error);
+      // ...and a statement sent on it anyway fails at once instead of queueing behind the lost one.
+      await failure(session.query('SELECT 1'));
+      await new Promise((resolve) => setImmediate(resolve)); // warnings are emitted on the next tick
+      expect(warnings.filter((w) => w.includes('already executing a query'))).toEqual([]);
+      await session.release();
+    } finally {
+      process.off('warning', warned);
+      await proxy.close();
+    }
+  });
+
   it('a statement past the statement timeout: cancelled by the server, an UnavailableError', async () => {
     const database = postgresDatabase({
       connectionString: postgresUrl,

@@ -159,7 +159,21 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
       );
       // A session is shared (every lease of a process lives on one): its statements go one after the other, as
       // pg 9 will require, instead of being queued inside the client.
-      const session = serialized(on(client));
+      const serial = serialized(on(client));
+      // A statement that timed out on this side is still running in the client: the next would run beside it
+      // (pg 9 refuses that). A session that lost its server, or stopped hearing it, is ended; its users reopen.
+      const guarded = <T>(work: Promise<T>): Promise<T> =>
+        work.catch((error: unknown) => {
+          if (connectionLost(error)) {
+            end(error as Error);
+            void client.end().catch(() => {});
+          }
+          throw error;
+        });
+      const session: Sql = {
+        query: (text, params, options) => guarded(serial.query(text, params, options)),
+        exec: (text, options) => guarded(serial.exec(text, options)),
+      };
       return {
         ...session,
         async listen(channel, onNotify) {
