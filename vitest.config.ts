@@ -5,7 +5,12 @@ export default defineConfig({
   resolve: { conditions: ['@myelin/source'] },
   ssr: { resolve: { conditions: ['@myelin/source'] } },
   test: {
-    include: ['packages/*/src/**/*.spec.ts', 'examples/*/src/**/*.spec.ts', 'consumer/*.spec.ts'],
+    include: [
+      'packages/*/src/**/*.spec.ts',
+      'examples/*/src/**/*.spec.ts',
+      'consumer/*.spec.ts',
+      'e2e/*.spec.ts',
+    ],
     // Many tests wait for real PostgreSQL and NATS work to happen (a relay catching up, a standby taking over) on a
     // 2-core machine that also runs the crash cycles: a generous bound keeps a slow moment from failing them.
     testTimeout: 30_000,

@@ -1,6 +1,5 @@
 // From one service's log to another service's handler: @myelin/postgres publishes integration events from its
-// outbox to NATS; the other service consumes them into an idempotent handler. (@myelin/postgres is only a
-// development dependency of this package, for this test.)
+// outbox to NATS; the other service consumes them into an idempotent handler.
 
 import { PGlite } from '@electric-sql/pglite';
 import {
@@ -19,6 +18,7 @@ import {
   unchecked,
 } from '@myelin/core';
 import { newEvent } from '@myelin/core/testing';
+import { NatsMessageBus } from '@myelin/nats';
 import {
   type Database,
   IntegrationPublisher,
@@ -30,7 +30,6 @@ import { pgliteDatabase } from '@myelin/postgres/pglite';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
-import { NatsMessageBus } from './natsMessageBus.ts';
 
 const servers = process.env.NATS_URL ?? '127.0.0.1:4222';
 const OrderPlaced = event('e2e.order.placed.v1', unchecked<{ orderId: string; pizzas: number }>(), {

@@ -12,6 +12,8 @@ import {
   type Repository,
   token,
 } from '@myelin/core';
+import { createServer } from '@myelin/http';
+import { get, post, routes } from '@myelin/http/client';
 import {
   documents,
   ProjectionDaemon,
@@ -23,8 +25,6 @@ import {
 import { pgliteDatabase } from '@myelin/postgres/pglite';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { get, post, routes } from '../client/route.ts';
-import { createServer } from './server.ts';
 
 const Counted = event('rw.counted.v1', z.object({ id: z.string(), by: z.number() }));
 class Counter extends AggregateRoot<{ n: number }, InstanceType<typeof Counted>> {
