@@ -115,6 +115,7 @@ export {
   type ResultOf,
   unchecked,
 } from './messages/message.ts';
+export type { ReadinessCheck } from './operations/readinessCheck.ts';
 export type { ChangeFeed, ChangeListener } from './persistence/changeFeed.ts';
 export {
   type AppendResult,

@@ -24,7 +24,7 @@ export {
 } from './client/route.ts';
 export { AuthenticationError, type AuthOptions, bearerAuthenticator } from './server/auth.ts';
 export { type DevTokenOptions, type DevUser, issueToken } from './server/devTokens.ts';
-export type { HealthOptions, ReadinessCheck } from './server/health.ts';
+export type { HealthOptions } from './server/health.ts';
 export type { IdempotencyOptions } from './server/idempotency.ts';
 export {
   defaultLiveLimits,

@@ -14,7 +14,7 @@ export type {
 } from './database/database.ts';
 export { DirectoryLockedError } from './database/directoryLock.ts';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './eventStore/postgresEventStore.ts';
-export { postgresReadiness, type ReadinessCheck, type ReadinessOptions } from './health/readiness.ts';
+export { postgresReadiness, type ReadinessOptions } from './health/readiness.ts';
 export {
   PostgresIdempotencyStore,
   type PostgresIdempotencyStoreOptions,

@@ -1,11 +1,5 @@
-import type { Application } from '@myelin/core';
+import type { Application, ReadinessCheck } from '@myelin/core';
 import type { FastifyInstance } from 'fastify';
-
-/** One thing `/ready` checks: a database reachable, its migrations applied, no projection stalled. */
-export interface ReadinessCheck {
-  readonly name: string;
-  check(): Promise<{ readonly ok: boolean; readonly detail?: unknown }>;
-}
 
 export interface HealthOptions {
   /** What `/ready` checks (see `@myelin/postgres`'s `postgresReadiness`). */

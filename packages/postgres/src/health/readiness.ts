@@ -1,3 +1,4 @@
+import type { ReadinessCheck } from '@myelin/core';
 import type { Database } from '../database/database.ts';
 import { migrations } from '../migrations/migrations.ts';
 import { projectionLag } from '../projections/projections.ts';
@@ -11,11 +12,6 @@ export interface ReadinessOptions {
 }
 
 /** One readiness check, in the shape `@myelin/http`'s `/ready` takes. */
-export interface ReadinessCheck {
-  readonly name: string;
-  check(): Promise<{ readonly ok: boolean; readonly detail?: unknown }>;
-}
-
 /**
  * What `/ready` should check of the database: it answers, its migrations are all applied (a process running newer
  * code than its schema is not ready), and no active async projection is stalled beyond `maxProjectionLagMs`.
