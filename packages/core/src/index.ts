@@ -136,6 +136,7 @@ export {
   isLogPosition,
   type LogPosition,
   logPosition,
+  positionParts,
   startOfLog,
 } from './persistence/logPosition.ts';
 export {

@@ -1,6 +1,6 @@
 // Live updates over a real socket: the server listens on a free port and the test reads the Server-Sent Events
 // with fetch, as a browser's EventSource would, while the order changes through the API.
-import { comparePositions } from '@myelin/core';
+import { comparePositions, isLogPosition, type LogPosition } from '@myelin/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderDto } from '../application/dtos.ts';
 import { type TestServer, testServer } from '../testing/testPizzeria.ts';
@@ -124,7 +124,8 @@ describe('live updates', () => {
       try {
         const current = await resumed.next();
         expect(current).toMatchObject({ event: 'order', data: { status: 'ready' } });
-        expect(comparePositions(String(current.id), String(changed.id))).toBeGreaterThan(0);
+        expect(isLogPosition(current.id) && isLogPosition(changed.id)).toBe(true);
+        expect(comparePositions(current.id as LogPosition, changed.id as LogPosition)).toBeGreaterThan(0);
       } finally {
         resumed.close();
       }

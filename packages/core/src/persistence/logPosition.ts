@@ -3,19 +3,31 @@
  * sequence number. The log is read in this order. On PostgreSQL transactions commit in any order, and reading by
  * sequence alone would pass over an event whose transaction commits late; ordering by transaction first, below the
  * oldest transaction still running, never does. Treat a position as opaque: store it, pass it back, compare it
- * with {@link comparePositions}.
+ * with {@link comparePositions}; make one with {@link logPosition} or check one with {@link isLogPosition}.
  */
-export type LogPosition = string;
+export type LogPosition = string & { readonly __logPosition: true };
 
 /** The position before the first event. */
-export const startOfLog: LogPosition = '0.0';
+export const startOfLog = '0.0' as LogPosition;
 
 /** The position of the `sequence`-th event, written by transaction `transaction`. */
 export function logPosition(
   transaction: number | bigint | string,
   sequence: number | bigint | string,
 ): LogPosition {
-  return `${transaction}.${sequence}`;
+  return `${transaction}.${sequence}` as LogPosition;
+}
+
+/**
+ * A position's two numbers, as decimal strings (exact at any size): what a store puts in its SQL. The one place a
+ * position is taken apart.
+ */
+export function positionParts(position: LogPosition): {
+  readonly transaction: string;
+  readonly sequence: string;
+} {
+  const dot = position.indexOf('.');
+  return { transaction: position.slice(0, dot), sequence: position.slice(dot + 1) };
 }
 
 const positionPattern = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
@@ -27,9 +39,11 @@ export function isLogPosition(value: unknown): value is LogPosition {
 
 /** Negative, zero or positive as `a` comes before, at or after `b` in the log. Exact at any magnitude. */
 export function comparePositions(a: LogPosition, b: LogPosition): number {
-  const [aTransaction = '', aSequence = ''] = a.split('.');
-  const [bTransaction = '', bSequence = ''] = b.split('.');
-  return compareDigits(aTransaction, bTransaction) || compareDigits(aSequence, bSequence);
+  const first = positionParts(a);
+  const second = positionParts(b);
+  return (
+    compareDigits(first.transaction, second.transaction) || compareDigits(first.sequence, second.sequence)
+  );
 }
 
 // Decimal strings without leading zeros compare by length, then character by character.

@@ -8,6 +8,7 @@ import type {
   Mediator,
   StoredEvent,
 } from '@myelin/core';
+import { logPosition } from '@myelin/core';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { api, auth, EditNote, GetNote, testApplication, WriteNote } from '../testing/testApi.ts';
@@ -21,10 +22,10 @@ class ManualFeed implements ChangeFeed {
   async follow(listener: ChangeListener, signal: AbortSignal): Promise<LogPosition> {
     this.listeners.add(listener);
     signal.addEventListener('abort', () => this.listeners.delete(listener), { once: true });
-    return `${this.#position}.0`;
+    return logPosition(this.#position, 0);
   }
   commit(type: string, data: unknown): void {
-    const position = `${++this.#position}.0`;
+    const position = logPosition(++this.#position, 0);
     const event: StoredEvent = {
       data,
       metadata: {

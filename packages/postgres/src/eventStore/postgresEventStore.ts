@@ -5,6 +5,7 @@ import {
   type ExpectedVersion,
   logPosition,
   type NewEvent,
+  positionParts,
   type ReadAllOptions,
   type ReadStreamOptions,
   type StoredEvent,
@@ -128,7 +129,7 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<readonly StoredEvent[]> {
-    const [transaction, sequence] = (options.after ?? startOfLog).split('.');
+    const { transaction, sequence } = positionParts(options.after ?? startOfLog);
     const { rows } = await this.database.query<EventRow>(
       `SELECT ${eventColumns()} FROM ${this.database.schema}.events
        WHERE (transaction_id, sequence) > ($1::text::xid8, $2::bigint)

@@ -6,7 +6,10 @@ import {
   comparePositions,
   ExecutionContext,
   type LogPosition,
+  logPosition,
+  positionParts,
   type StoredEvent,
+  startOfLog,
   type Token,
   token,
 } from '@myelin/core';
@@ -159,14 +162,14 @@ async function unmarked(
   events: readonly StoredEvent[],
 ): Promise<readonly StoredEvent[]> {
   if (events.length === 0) return events;
-  const transactions = [...new Set(events.map((event) => event.position.split('.')[0] as string))];
+  const transactions = [...new Set(events.map((event) => positionParts(event.position).transaction))];
   const { rows } = await sql.query<{ tx: string }>(
     `SELECT transaction_id::text AS tx FROM ${schema}.inline_marks WHERE projection = $1 AND version = $2
        AND transaction_id IN (SELECT t::xid8 FROM jsonb_array_elements_text($3::text::jsonb) t)`,
     [p.name, p.version, JSON.stringify(transactions)],
   );
   const marked = new Set(rows.map((row) => row.tx));
-  return events.filter((event) => !marked.has(event.position.split('.')[0] as string));
+  return events.filter((event) => !marked.has(positionParts(event.position).transaction));
 }
 
 /** Applies events to a version of a projection's read model, through `sql` (a transaction). */
@@ -275,7 +278,7 @@ async function readYourWrites(
 async function inTheFuture(database: Database, position: LogPosition): Promise<boolean> {
   const { rows } = await database.query<{ future: boolean }>(
     'SELECT $1::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot()) AS future',
-    [position.split('.')[0]],
+    [positionParts(position).transaction],
   );
   return rows[0]?.future === true;
 }
@@ -296,7 +299,8 @@ async function caughtUp(database: Database, name: string, position: LogPosition)
   );
   const row = rows[0];
   if (row === undefined) return true;
-  if (row.tx !== null && comparePositions(`${row.tx}.${row.seq}`, position) >= 0) return true;
+  if (row.tx !== null && row.seq !== null && comparePositions(logPosition(row.tx, row.seq), position) >= 0)
+    return true;
   // An active inline projection was written in the very transaction of the write, which marked it.
   return row.mode === 'inline' && row.status === 'active' && (await markedBy(database, name, position));
 }
@@ -307,7 +311,7 @@ async function markedBy(database: Database, name: string, position: LogPosition)
     `SELECT FROM ${database.schema}.inline_marks m JOIN ${database.schema}.projections p
        ON p.name = m.projection AND p.version = m.version AND p.status = 'active'
      WHERE m.projection = $1 AND m.transaction_id = $2::text::xid8`,
-    [name, position.split('.')[0]],
+    [name, positionParts(position).transaction],
   );
   return rows.length > 0;
 }
@@ -361,8 +365,8 @@ export async function projectionLag(database: Database): Promise<readonly Projec
     version: row.version,
     mode: row.mode,
     status: row.status,
-    checkpoint: `${row.tx}.${row.seq}`,
-    head: row.head ?? '0.0',
+    checkpoint: logPosition(row.tx, row.seq),
+    head: (row.head ?? startOfLog) as LogPosition,
     pendingEvents: row.pending,
     oldestPendingAgeMs: Math.max(0, Math.round(row.age_ms ?? 0)),
   }));
@@ -458,7 +462,7 @@ class ProjectionConsumer implements Consumer {
         await sql.query(
           `DELETE FROM ${s}.inline_marks WHERE projection = $1 AND version = $2
              AND transaction_id < $3::text::xid8`,
-          [p.name, p.version, end.split('.')[0]],
+          [p.name, p.version, positionParts(end).transaction],
         );
       } else {
         await apply(sql, s, p, events, this.#upcast);
@@ -484,7 +488,7 @@ class ProjectionConsumer implements Consumer {
     if (p.mode === 'inline') {
       // Commits that saw this version building have committed (the row lock waited for them); the ones after it
       // will apply it inline. So apply everything committed now, horizon or not, and none of theirs.
-      const [transaction, sequence] = end.split('.');
+      const { transaction, sequence } = positionParts(end);
       const { rows } = await sql.query<EventRow>(
         `SELECT ${eventColumns()} FROM ${s}.events
          WHERE (transaction_id, sequence) > ($1::text::xid8, $2::bigint)
@@ -496,7 +500,7 @@ class ProjectionConsumer implements Consumer {
       await apply(sql, s, p, caughtUp, this.#upcast);
       // Read again by the runner once active: marked, so that it does not apply them twice.
       await markApplied(sql, s, p, [
-        ...new Set(caughtUp.map((event) => event.position.split('.')[0] as string)),
+        ...new Set(caughtUp.map((event) => positionParts(event.position).transaction)),
       ]);
     }
     const { rows: retired } = await sql.query<{ version: number }>(

@@ -1,4 +1,5 @@
 import type { Application, EventHandler, StoredEvent } from '@myelin/core';
+import { positionParts } from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
 import {
   type EventRow,
@@ -213,7 +214,7 @@ class HandlerConsumer implements Consumer {
     // The held events and the checkpoint move together: a crash before this redelivers the batch (at least once).
     await this.#database.transaction(async (sql) => {
       for (const { event, status, error } of held) {
-        const [tx, seq] = event.position.split('.');
+        const { transaction: tx, sequence: seq } = positionParts(event.position);
         await sql.query(
           `INSERT INTO ${this.#database.schema}.held_events
              (subscription, transaction_id, sequence, event_id, stream_id, status, attempts, error, next_attempt_at)
@@ -261,7 +262,7 @@ class HandlerConsumer implements Consumer {
 
   async #retry(event: StoredEvent, attempts: number, lease: Lease): Promise<void> {
     const s = this.#database.schema;
-    const [tx, seq] = event.position.split('.');
+    const { transaction: tx, sequence: seq } = positionParts(event.position);
     const error = await this.#deliver(event);
     // Every write checks the lease: a runner that lost it must not touch another runner's held events.
     const fenced = (epoch: string) =>

@@ -48,7 +48,7 @@ describe.each(engines)('the commit feed on $name', (engine) => {
       for (const [i, mine] of received.entries()) {
         expect(mine.map((e) => e.n)).toEqual([1, 2, 3]);
         for (const event of mine)
-          expect(comparePositions(event.position, joinedAt[i] as string)).toBeGreaterThan(0);
+          expect(comparePositions(event.position, joinedAt[i] as LogPosition)).toBeGreaterThan(0);
       }
       // One reader for twenty followers: a tail each would have read at least sixty times.
       expect(logReads() - readsBefore).toBeLessThan(followers);

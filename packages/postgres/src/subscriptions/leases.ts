@@ -1,4 +1,5 @@
 import type { LogPosition } from '@myelin/core';
+import { logPosition, positionParts } from '@myelin/core';
 import { type Connection, type Database, prepared, type Sql } from '../database/database.ts';
 import { logSignal, perDatabase } from './logSignal.ts';
 
@@ -87,7 +88,7 @@ export class Leases {
         [name],
       );
       const row = claimed[0] as (typeof claimed)[number];
-      const lease = new HeldLease(name, row.epoch, `${row.tx}.${row.seq}`, connection);
+      const lease = new HeldLease(name, row.epoch, logPosition(row.tx, row.seq), connection);
       this.#held.set(name, lease);
       return lease;
     } catch (error) {
@@ -164,7 +165,7 @@ export async function writeCheckpoint(
   lease: Lease,
   position: LogPosition,
 ): Promise<void> {
-  const [transaction, sequence] = position.split('.');
+  const { transaction, sequence } = positionParts(position);
   const { rowCount } = await sql.query(
     `UPDATE ${schema}.subscriptions SET transaction_id = $2::text::xid8, sequence = $3::bigint, updated_at = now()
      WHERE name = $1 AND epoch = $4::bigint`,

@@ -1,4 +1,10 @@
-import { comparePositions, type LogPosition, type StoredEvent } from '@myelin/core';
+import {
+  comparePositions,
+  type LogPosition,
+  logPosition,
+  positionParts,
+  type StoredEvent,
+} from '@myelin/core';
 import { prepared, type Sql } from '../database/database.ts';
 import { type EventRow, eventColumns, toStoredEvent } from '../eventStore/postgresEventStore.ts';
 
@@ -25,7 +31,7 @@ export interface ReadLogOptions {
  * has committed, never skipped. (Events are not upcast here; the caller does that.)
  */
 export async function readLog(sql: Sql, schema: string, options: ReadLogOptions): Promise<LogBatch> {
-  const [transaction, sequence] = options.after.split('.');
+  const { transaction, sequence } = positionParts(options.after);
   const { rows } = await sql.query<EventRow & { horizon: string }>(
     `SELECT h.horizon, ev.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon) h
      LEFT JOIN LATERAL (
@@ -44,7 +50,7 @@ export async function readLog(sql: Sql, schema: string, options: ReadLogOptions)
     // Every runner sends it for every batch: planned once per connection.
     prepared,
   );
-  const horizon = `${rows[0]?.horizon ?? '0'}.0`;
+  const horizon = logPosition(rows[0]?.horizon ?? '0', 0);
   const events = rows.filter((row) => row.event_id !== null).map(toStoredEvent);
   const last = events.at(-1)?.position;
   const end =

@@ -1,3 +1,4 @@
+import type { LogPosition } from '@myelin/core';
 import { newEvent } from '@myelin/core/testing';
 import { describe, expect, it } from 'vitest';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
@@ -13,7 +14,7 @@ describe.each(engines)('tailing the log on $name', (engine) => {
       const store = new PostgresEventStore(database);
       await store.append('old', [newEvent('tail.noted', { n: 0 })], 'no_stream');
       const stop = new AbortController();
-      const seen: { n: number; position: string }[] = [];
+      const seen: { n: number; position: LogPosition }[] = [];
       const following = (async () => {
         for await (const event of tailLog(database, {
           types: ['tail.noted'],

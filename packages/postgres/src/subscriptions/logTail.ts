@@ -1,4 +1,4 @@
-import { type LogPosition, type StoredEvent, startOfLog } from '@myelin/core';
+import { type LogPosition, positionParts, type StoredEvent, startOfLog } from '@myelin/core';
 import type { Database } from '../database/database.ts';
 import { listenForCommits } from './commitListener.ts';
 import { readLog } from './logReader.ts';
@@ -74,7 +74,7 @@ function visibleIn(snapshot: string): (position: LogPosition) => boolean {
   const min = BigInt(xmin);
   const max = BigInt(xmax);
   return (position) => {
-    const transaction = position.split('.')[0] ?? '0';
+    const { transaction } = positionParts(position);
     const id = BigInt(transaction);
     return id < min || (id < max && !inProgress.has(transaction));
   };
