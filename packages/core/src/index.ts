@@ -188,6 +188,7 @@ export {
   formatFieldPath,
   formatJsonPointer,
   type ProblemDetails,
+  problemDetails,
   statusTitles,
 } from './results/problemDetails.ts';
 export { isUnavailable, UnavailableError } from './results/unavailable.ts';

@@ -1,5 +1,12 @@
 import type { LogPosition } from '../persistence/logPosition.ts';
-import { type FieldError, type ProblemDetails, statusTitles } from './problemDetails.ts';
+import {
+  type FieldError,
+  type ProblemDetails,
+  type ProblemOptions,
+  problemDetails,
+} from './problemDetails.ts';
+
+export type { ProblemOptions } from './problemDetails.ts';
 
 /** The statuses a successful operation can carry. */
 export type SuccessStatus = 200 | 201 | 202 | 204;
@@ -63,32 +70,9 @@ export function noContent(): Success<undefined> {
   return { ok: true, status: 204, data: undefined };
 }
 
-/** Options for a failure beyond its detail text. */
-export interface ProblemOptions {
-  /** A URI naming the kind of problem; defaults to `about:blank`. */
-  readonly type?: string;
-  /** Defaults to the status's reason phrase (or, with a custom `type`, should summarise it). */
-  readonly title?: string;
-  readonly instance?: string;
-  readonly errors?: readonly FieldError[];
-  /** Extension members, merged into the problem. */
-  readonly extensions?: Readonly<Record<string, unknown>>;
-}
-
 /** A failure with any status and full control over its problem details. */
 export function problem(status: number, detail?: string, options: ProblemOptions = {}): Failure {
-  const details: Record<string, unknown> = {
-    type: options.type ?? 'about:blank',
-    title: options.title ?? statusTitles[status] ?? 'Error',
-    status,
-  };
-  if (detail !== undefined) details.detail = detail;
-  if (options.instance !== undefined) details.instance = options.instance;
-  if (options.errors !== undefined) details.errors = options.errors;
-  // Extensions follow the standard members and never replace them (RFC 9457 §3.2).
-  for (const [key, value] of Object.entries(options.extensions ?? {}))
-    if (!(key in details)) details[key] = value;
-  return { ok: false, status, problem: details as unknown as ProblemDetails };
+  return { ok: false, status, problem: problemDetails(status, detail, options) };
 }
 
 /** 400: the request is malformed or breaks a rule; `errors` names the fields at fault. */

@@ -61,3 +61,39 @@ export function formatFieldPath(path: readonly PropertyKey[]): string {
 export function formatJsonPointer(path: readonly PropertyKey[]): string {
   return `#${path.map((key) => `/${String(key).replaceAll('~', '~0').replaceAll('/', '~1')}`).join('')}`;
 }
+
+/** Options for a problem beyond its status and detail text. */
+export interface ProblemOptions {
+  /** A URI naming the kind of problem; defaults to `about:blank`. */
+  readonly type?: string;
+  /** Defaults to the status's reason phrase (or, with a custom `type`, should summarise it). */
+  readonly title?: string;
+  readonly instance?: string;
+  readonly errors?: readonly FieldError[];
+  /** Extension members, merged into the problem. */
+  readonly extensions?: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * Problem details (RFC 9457) for a status, with its defaults: `about:blank`, the status's reason phrase (or
+ * 'Client Error' / 'Server Error'). The one builder: handlers' results and the HTTP layer's own answers agree.
+ * Extensions follow the standard members and never replace them (§3.2).
+ */
+export function problemDetails(
+  status: number,
+  detail?: string,
+  options: ProblemOptions = {},
+): ProblemDetails {
+  const details: Record<string, unknown> = {
+    type: options.type ?? 'about:blank',
+    title: options.title ?? statusTitles[status] ?? (status >= 500 ? 'Server Error' : 'Client Error'),
+    status,
+  };
+  if (detail !== undefined) details.detail = detail;
+  if (options.instance !== undefined) details.instance = options.instance;
+  if (options.errors !== undefined) details.errors = options.errors;
+  for (const [key, value] of Object.entries(options.extensions ?? {})) {
+    if (!(key in details)) details[key] = value;
+  }
+  return details as unknown as ProblemDetails;
+}

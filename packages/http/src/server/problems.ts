@@ -1,21 +1,16 @@
-import { type FieldError, type ProblemDetails, statusTitles } from '@myelin/core';
+import { type FieldError, type ProblemDetails, problemDetails } from '@myelin/core';
 import type { FastifyReply } from 'fastify';
 
 export const problemContentType = 'application/problem+json';
 
-/** A problem for a status, with the RFC 9457 defaults filled in. */
+/** A problem the HTTP layer answers itself (a 401, a 429), built as handlers' are: core's `problemDetails`. */
 export function problemOf(
   status: number,
   detail?: string,
   extra: { readonly errors?: readonly FieldError[]; readonly [key: string]: unknown } = {},
 ): ProblemDetails {
-  return {
-    type: 'about:blank',
-    title: statusTitles[status] ?? (status >= 500 ? 'Server Error' : 'Client Error'),
-    status,
-    ...(detail === undefined ? {} : { detail }),
-    ...extra,
-  };
+  const { errors, ...extensions } = extra;
+  return problemDetails(status, detail, { ...(errors === undefined ? {} : { errors }), extensions });
 }
 
 /**
