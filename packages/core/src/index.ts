@@ -60,6 +60,15 @@ export {
   inMemoryStateStoredRepository,
   type StateStoredOptions,
 } from './inMemory/inMemoryPersistence.ts';
+export type { ChangeFeed, ChangeListener } from './log/changeFeed.ts';
+export {
+  comparePositions,
+  isLogPosition,
+  type LogPosition,
+  logPosition,
+  positionParts,
+  startOfLog,
+} from './log/logPosition.ts';
 // Mapping.
 export { createMapper, type Mapper, MappingError, type MapTarget, mapTarget } from './mapping/mapper.ts';
 export {
@@ -115,8 +124,13 @@ export {
   type ResultOf,
   unchecked,
 } from './messages/message.ts';
+export {
+  type BusHandler,
+  type BusMessage,
+  MessageBus,
+  type SubscribeOptions,
+} from './integration/messageBus.ts';
 export type { ReadinessCheck } from './operations/readinessCheck.ts';
-export type { ChangeFeed, ChangeListener } from './persistence/changeFeed.ts';
 export {
   type AppendResult,
   EventStore,
@@ -131,20 +145,6 @@ export {
   IdempotencyStore,
   type StoredIdempotentResponse,
 } from './persistence/idempotencyStore.ts';
-export {
-  comparePositions,
-  isLogPosition,
-  type LogPosition,
-  logPosition,
-  positionParts,
-  startOfLog,
-} from './persistence/logPosition.ts';
-export {
-  type BusHandler,
-  type BusMessage,
-  MessageBus,
-  type SubscribeOptions,
-} from './persistence/messageBus.ts';
 // Ports the adapters implement.
 export {
   ConcurrencyError,

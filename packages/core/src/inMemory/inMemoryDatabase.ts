@@ -1,5 +1,5 @@
+import { logPosition } from '../log/logPosition.ts';
 import type { ExpectedVersion, NewEvent, StoredEvent } from '../persistence/eventStore.ts';
-import { logPosition } from '../persistence/logPosition.ts';
 import { ConcurrencyError } from '../persistence/repository.ts';
 
 /** A document write: insert when `expectedVersion` is 'no_stream', else replace or delete at that version. */

@@ -1,3 +1,4 @@
+import { comparePositions, startOfLog } from '../log/logPosition.ts';
 import type {
   AppendResult,
   EventStore,
@@ -7,7 +8,6 @@ import type {
   ReadStreamOptions,
   StoredEvent,
 } from '../persistence/eventStore.ts';
-import { comparePositions, startOfLog } from '../persistence/logPosition.ts';
 import { type Upcaster, upcasting } from '../persistence/upcasting.ts';
 import { InMemoryDatabase } from './inMemoryDatabase.ts';
 

@@ -1,4 +1,4 @@
-import type { BusHandler, BusMessage, MessageBus } from '../persistence/messageBus.ts';
+import type { BusHandler, BusMessage, MessageBus } from '../integration/messageBus.ts';
 
 /**
  * The message bus over memory: delivers each published message to the current subscribers of its type, in order.

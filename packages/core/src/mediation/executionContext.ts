@@ -1,6 +1,6 @@
 import { token } from '../dependencyInjection/token.ts';
+import type { LogPosition } from '../log/logPosition.ts';
 import type { AnyEvent, Request } from '../messages/message.ts';
-import type { LogPosition } from '../persistence/logPosition.ts';
 import type { OperationResult } from '../results/operationResult.ts';
 
 /** Who is asking: the authenticated subject and what they may do. */

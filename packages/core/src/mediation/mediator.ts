@@ -1,7 +1,7 @@
 import { type Container, Scope } from '../dependencyInjection/container.ts';
 import type { Dependencies, Resolved } from '../dependencyInjection/token.ts';
+import type { LogPosition } from '../log/logPosition.ts';
 import { type AnyEvent, type AnyMessageDefinition, definitionOf, type Request } from '../messages/message.ts';
-import type { LogPosition } from '../persistence/logPosition.ts';
 import type { OperationResult } from '../results/operationResult.ts';
 import type { Behavior } from './behavior.ts';
 import type {

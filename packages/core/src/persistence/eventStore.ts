@@ -1,6 +1,6 @@
 import { token } from '../dependencyInjection/token.ts';
+import type { LogPosition } from '../log/logPosition.ts';
 import type { EventMetadata } from '../mediation/executionContext.ts';
-import type { LogPosition } from './logPosition.ts';
 
 /** What an append expects of the stream: any state, that it does not exist yet, or exactly this version. */
 export type ExpectedVersion = number | 'any' | 'no_stream';

@@ -1,6 +1,6 @@
 import { token } from '../dependencyInjection/token.ts';
+import type { LogPosition } from '../log/logPosition.ts';
 import type { StoredEvent } from './eventStore.ts';
-import type { LogPosition } from './logPosition.ts';
 
 /** What a commit wrote. */
 export interface CommitResult {

@@ -1,4 +1,4 @@
-import type { LogPosition } from '../persistence/logPosition.ts';
+import type { LogPosition } from '../log/logPosition.ts';
 import {
   type FieldError,
   type ProblemDetails,

@@ -1,5 +1,5 @@
+import { comparePositions, type LogPosition, startOfLog } from '../log/logPosition.ts';
 import type { EventStore, NewEvent, StoredEvent } from '../persistence/eventStore.ts';
-import { comparePositions, type LogPosition, startOfLog } from '../persistence/logPosition.ts';
 import { isConcurrencyError } from '../persistence/repository.ts';
 import { type Upcaster, upcaster } from '../persistence/upcasting.ts';
 import { SpecificationError } from './aggregateSpec.ts';

@@ -4,8 +4,8 @@ import { InMemoryMessageBus } from '../inMemory/inMemoryMessageBus.ts';
 import { inMemoryPersistence } from '../inMemory/inMemoryPersistence.ts';
 import type { ExecuteOptions, PublishOptions } from '../mediation/executionContext.ts';
 import type { AnyEvent, EventDefinition, Request } from '../messages/message.ts';
+import { MessageBus } from '../integration/messageBus.ts';
 import type { StoredEvent } from '../persistence/eventStore.ts';
-import { MessageBus } from '../persistence/messageBus.ts';
 import type { Failure, OperationResult, Success } from '../results/operationResult.ts';
 import { SpecificationError } from './aggregateSpec.ts';
 

@@ -1,4 +1,4 @@
-import type { StoredEvent } from './eventStore.ts';
+import type { StoredEvent } from '../persistence/eventStore.ts';
 import type { LogPosition } from './logPosition.ts';
 
 /** Called with each batch of committed events, in log order, and the position of its last event. */
