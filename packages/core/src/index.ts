@@ -60,6 +60,12 @@ export {
   inMemoryStateStoredRepository,
   type StateStoredOptions,
 } from './inMemory/inMemoryPersistence.ts';
+export {
+  type BusHandler,
+  type BusMessage,
+  MessageBus,
+  type SubscribeOptions,
+} from './integration/messageBus.ts';
 export type { ChangeFeed, ChangeListener } from './log/changeFeed.ts';
 export {
   comparePositions,
@@ -124,12 +130,6 @@ export {
   type ResultOf,
   unchecked,
 } from './messages/message.ts';
-export {
-  type BusHandler,
-  type BusMessage,
-  MessageBus,
-  type SubscribeOptions,
-} from './integration/messageBus.ts';
 export type { ReadinessCheck } from './operations/readinessCheck.ts';
 export {
   type AppendResult,

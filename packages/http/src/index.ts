@@ -36,7 +36,7 @@ export {
 } from './server/live.ts';
 export { type LiveQuery, liveQuery } from './server/liveQuery.ts';
 export { type MyelinHttpOptions, myelin } from './server/myelinHttp.ts';
-export type { OpenApiOptions } from './server/openapi.ts';
+export type { OpenApiOptions } from './server/openapi/openApiDocument.ts';
 export { problemContentType } from './server/problems.ts';
 export type { RateLimit } from './server/rateLimits.ts';
 export {

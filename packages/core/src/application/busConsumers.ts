@@ -1,5 +1,5 @@
-import type { EventHandler } from '../mediation/handler.ts';
 import type { MessageBus } from '../integration/messageBus.ts';
+import type { EventHandler } from '../mediation/handler.ts';
 import type { Application } from './application.ts';
 
 /**

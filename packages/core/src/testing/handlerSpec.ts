@@ -2,9 +2,9 @@ import { type Application, type ApplicationBuilder, createApplication } from '..
 import { InMemoryDatabase } from '../inMemory/inMemoryDatabase.ts';
 import { InMemoryMessageBus } from '../inMemory/inMemoryMessageBus.ts';
 import { inMemoryPersistence } from '../inMemory/inMemoryPersistence.ts';
+import { MessageBus } from '../integration/messageBus.ts';
 import type { ExecuteOptions, PublishOptions } from '../mediation/executionContext.ts';
 import type { AnyEvent, EventDefinition, Request } from '../messages/message.ts';
-import { MessageBus } from '../integration/messageBus.ts';
 import type { StoredEvent } from '../persistence/eventStore.ts';
 import type { Failure, OperationResult, Success } from '../results/operationResult.ts';
 import { SpecificationError } from './aggregateSpec.ts';

@@ -3,9 +3,9 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { get, post, routes } from '../client/route.ts';
-import { api, auth, testApplication, testServer } from '../testing/testApi.ts';
-import { openApiDocument } from './openapi.ts';
+import { get, post, routes } from '../../client/route.ts';
+import { api, auth, testApplication, testServer } from '../../testing/testApi.ts';
+import { openApiDocument } from './openApiDocument.ts';
 
 type Json = Record<string, any>;
 

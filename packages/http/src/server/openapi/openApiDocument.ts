@@ -2,21 +2,12 @@
 // reference page that renders it. Everything a caller can observe is documented from the same facts the server
 // acts on: which fields come from the path, the query string or the body, which the server fills in itself, the
 // headers each kind of route reads and writes, and the problems it may answer with.
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import {
-  type AnyMessageDefinition,
-  type Application,
-  type AuthorizationPolicy,
-  statusTitles,
-} from '@myelin/core';
-import type { FastifyInstance } from 'fastify';
-import { type AnyRoute, hasBody, pathParams, type RequestParts, successStatus } from '../client/route.ts';
-import type { MyelinHttpOptions } from './myelinHttp.ts';
-import { problemContentType } from './problems.ts';
+import { type Application, type AuthorizationPolicy, statusTitles } from '@myelin/core';
+import { type AnyRoute, hasBody, pathParams, type RequestParts, successStatus } from '../../client/route.ts';
+import type { MyelinHttpOptions } from '../myelinHttp.ts';
+import { problemContentType } from '../problems.ts';
+import { isObject, type Json } from './json.ts';
+import { SchemaRegistry } from './schemaRegistry.ts';
 
 export interface OpenApiOptions {
   /** `info.title`; defaults to 'Myelin API'. */
@@ -35,9 +26,7 @@ export interface OpenApiOptions {
   readonly docsPath?: string;
 }
 
-type Json = Record<string, unknown>;
-
-const defaultTitle = 'Myelin API';
+export const defaultTitle = 'Myelin API';
 const defaultDevTokenPath = '/api/auth/token';
 const positionPattern = '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)$';
 
@@ -459,64 +448,6 @@ function pruneUnusedSchemas(document: Json): void {
   for (const name of Object.keys(schemas)) if (!used.has(name)) delete schemas[name];
 }
 
-/**
- * Serves the document at `path` (default `/openapi.json`) and a reference page at `docsPath` (default `/docs`)
- * that renders it with Scalar, whose browser bundle is served from this package's dependencies: the page works
- * offline and behind firewalls, and loads nothing from a CDN.
- */
-export function registerOpenApi(
-  fastify: FastifyInstance,
-  app: Application,
-  routes: Readonly<Record<string, AnyRoute>>,
-  options: MyelinHttpOptions,
-): void {
-  const openapi: OpenApiOptions = options.openapi === false ? {} : (options.openapi ?? {});
-  const path = openapi.path ?? '/openapi.json';
-  const docsPath = openapi.docsPath ?? '/docs';
-  // Built now rather than at the first request, so that a mistake in the declarations (two routes with one
-  // operationId) stops the server from starting instead of breaking the documentation later.
-  const document = openApiDocument(app, routes, options);
-  const json = JSON.stringify(document);
-  const title = openapi.title ?? defaultTitle;
-
-  fastify.get(path, async (_request, reply) => reply.type('application/json; charset=utf-8').send(json));
-
-  const bundle = scalarBundle();
-  if (bundle === undefined) {
-    // Without the renderer (a bundler that left it out), a plain list of the operations still helps.
-    const page = fallbackPage(title, path, document);
-    fastify.get(docsPath, async (_request, reply) => reply.type('text/html; charset=utf-8').send(page));
-    return;
-  }
-  const scriptPath = `${docsPath.replace(/\/+$/, '')}/scalar.js`;
-  const { page, inline } = scalarPage(title, path, scriptPath);
-  // The API's policy allows no scripts; this page runs the bundle and its one inline script (by hash), and
-  // Scalar styles itself inline.
-  const policy = [
-    "default-src 'self'",
-    `script-src 'self' 'sha256-${createHash('sha256').update(inline).digest('base64')}'`,
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self' data:",
-    "connect-src 'self'",
-    "frame-ancestors 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-  ].join('; ');
-  fastify.get(docsPath, async (_request, reply) =>
-    reply.type('text/html; charset=utf-8').header('content-security-policy', policy).send(page),
-  );
-  let script: Promise<Buffer> | undefined;
-  fastify.get(scriptPath, async (_request, reply) => {
-    // Read once, at the first visit: it is several megabytes that most servers never send.
-    script ??= readFile(bundle);
-    return reply
-      .type('text/javascript; charset=utf-8')
-      .header('cache-control', 'public, max-age=3600')
-      .send(await script);
-  });
-}
-
 const successTitles: Readonly<Record<number, string>> = {
   200: 'OK',
   201: 'Created',
@@ -569,217 +500,4 @@ function filledFields(route: AnyRoute): string[] {
   } catch {
     return [];
   }
-}
-
-/** A message's payload schema as registered: the component's name and its top level, for picking fields. */
-interface PayloadSchema {
-  readonly name: string;
-  readonly root: Json;
-  readonly properties: Readonly<Record<string, Json>>;
-  readonly required: readonly string[];
-}
-
-/**
- * `components.schemas`: one entry per message (named after its type) and per result, with the `$defs` of each
- * hoisted beside it, since a `#/$defs/...` reference inside a component would resolve against the document.
- */
-class SchemaRegistry {
-  readonly schemas: Record<string, Json> = {};
-  readonly #payloads = new Map<AnyMessageDefinition, PayloadSchema | undefined>();
-  readonly #results = new Map<AnyMessageDefinition, Json | undefined>();
-
-  message(definition: AnyMessageDefinition): PayloadSchema | undefined {
-    if (this.#payloads.has(definition)) return this.#payloads.get(definition);
-    let schema: Record<string, unknown> | undefined;
-    try {
-      schema = definition.jsonSchema();
-    } catch {
-      schema = undefined;
-    }
-    let payload: PayloadSchema | undefined;
-    if (isObject(schema)) {
-      const name = this.#add(schema, definition.type);
-      const root = this.schemas[name] ?? {};
-      const properties = isObject(root.properties) ? (root.properties as Record<string, Json>) : {};
-      const required = Array.isArray(root.required)
-        ? root.required.filter((field): field is string => typeof field === 'string')
-        : [];
-      payload = { name, root, properties, required };
-    }
-    this.#payloads.set(definition, payload);
-    return payload;
-  }
-
-  /** The request body: the whole message by reference, or a copy without the fields the caller does not send. */
-  bodyOf(
-    definition: AnyMessageDefinition,
-    payload: PayloadSchema | undefined,
-    omitted: ReadonlySet<string>,
-  ): Json {
-    // A schema library without JSON Schema support: the body is documented as some object.
-    if (payload === undefined) return { type: 'object', description: `The fields of ${definition.type}` };
-    const ref = { $ref: `#/components/schemas/${payload.name}` };
-    if (!Object.keys(payload.properties).some((field) => omitted.has(field))) return ref;
-    const properties = Object.fromEntries(
-      Object.entries(payload.properties).filter(([field]) => !omitted.has(field)),
-    );
-    const required = payload.required.filter((field) => !omitted.has(field));
-    const { required: _required, ...rest } = payload.root;
-    return { ...rest, properties, ...(required.length > 0 ? { required } : {}) };
-  }
-
-  /** The result's schema by reference, when its schema library can express it as JSON Schema. */
-  result(definition: AnyMessageDefinition): Json | undefined {
-    if (this.#results.has(definition)) return this.#results.get(definition);
-    const standard = definition.resultSchema?.['~standard'] as StandardJsonSchemaProps | undefined;
-    let schema: unknown;
-    try {
-      schema = standard?.jsonSchema?.output({ target: 'draft-2020-12' });
-    } catch {
-      // Libraries refuse types JSON cannot carry (dates, functions): the result is documented as any JSON.
-      schema = undefined;
-    }
-    const ref = isObject(schema)
-      ? { $ref: `#/components/schemas/${this.#add(schema, `${definition.type}.Result`)}` }
-      : undefined;
-    this.#results.set(definition, ref);
-    return ref;
-  }
-
-  /** Registers a schema and its definitions under fresh names; returns the schema's name. */
-  #add(schema: Json, wanted: string): string {
-    const name = this.#reserve(wanted);
-    const { $schema: _dialect, $defs, definitions, ...root } = schema;
-    const hoisted = new Map<string, string>();
-    const pending: [string, unknown][] = [];
-    for (const [keyword, defs] of [
-      ['$defs', $defs],
-      ['definitions', definitions],
-    ] as const) {
-      if (!isObject(defs)) continue;
-      for (const [defName, def] of Object.entries(defs)) {
-        const target = this.#reserve(`${name}.${defName}`);
-        hoisted.set(`${keyword}/${defName}`, target);
-        pending.push([target, def]);
-      }
-    }
-    const rewrite = (ref: string): string => {
-      if (!ref.startsWith('#')) return ref;
-      const segments = ref.slice(1).split('/');
-      const [, keyword, defName, ...rest] = segments;
-      if (keyword !== undefined && defName !== undefined) {
-        const target = hoisted.get(`${keyword}/${unescapePointer(defName)}`);
-        if (target !== undefined) return [`#/components/schemas/${target}`, ...rest].join('/');
-      }
-      return `#/components/schemas/${name}${ref.slice(1)}`;
-    };
-    this.schemas[name] = rewriteRefs(root, rewrite) as Json;
-    for (const [target, def] of pending) this.schemas[target] = rewriteRefs(def, rewrite) as Json;
-    return name;
-  }
-
-  #reserve(wanted: string): string {
-    const base = wanted.replaceAll(/[^a-zA-Z0-9._-]/g, '_') || 'Schema';
-    let name = base;
-    for (let n = 2; name in this.schemas || name === 'Problem'; n++) name = `${base}_${n}`;
-    this.schemas[name] = {};
-    return name;
-  }
-}
-
-/** The part of a Standard JSON Schema (standardschema.dev) this file uses, without depending on the package. */
-interface StandardJsonSchemaProps {
-  readonly jsonSchema?: { output(options: { readonly target: string }): unknown };
-}
-
-function rewriteRefs(value: unknown, rewrite: (ref: string) => string): unknown {
-  if (Array.isArray(value)) return value.map((item) => rewriteRefs(item, rewrite));
-  if (!isObject(value)) return value;
-  const out: Json = {};
-  for (const [key, item] of Object.entries(value)) {
-    out[key] = key === '$ref' && typeof item === 'string' ? rewrite(item) : rewriteRefs(item, rewrite);
-  }
-  return out;
-}
-
-function unescapePointer(segment: string): string {
-  return segment.replaceAll('~1', '/').replaceAll('~0', '~');
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The standalone browser build of Scalar API Reference, or undefined when it is not installed. */
-function scalarBundle(): string | undefined {
-  try {
-    // The package exports no path to its browser build; it sits beside the main entry's folder.
-    const entry = createRequire(import.meta.url).resolve('@scalar/api-reference');
-    const file = join(dirname(entry), 'browser', 'standalone.js');
-    return existsSync(file) ? file : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function scalarPage(title: string, documentUrl: string, scriptUrl: string): { page: string; inline: string } {
-  // No telemetry, web fonts, AI agent, MCP generator, hosted developer tools or request proxy: Scalar's
-  // services are unreachable offline, and the page talks to this server only.
-  const configuration = {
-    url: documentUrl,
-    withDefaultFonts: false,
-    telemetry: false,
-    proxyUrl: '',
-    agent: { disabled: true },
-    mcp: { disabled: true },
-    showDeveloperTools: 'never',
-  };
-  const inline = `Scalar.createApiReference('#app', ${scriptJson(configuration)});`;
-  const page = `<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8" />
-    <meta name="viewport" content="width=device-width, initial-scale=1" />
-    <title>${escapeHtml(title)}</title>
-  </head>
-  <body>
-    <div id="app"></div>
-    <script src="${escapeHtml(scriptUrl)}"></script>
-    <script>${inline}</script>
-  </body>
-</html>
-`;
-  return { page, inline };
-}
-
-function fallbackPage(title: string, documentUrl: string, document: Json): string {
-  const rows: string[] = [];
-  for (const [path, item] of Object.entries(isObject(document.paths) ? document.paths : {})) {
-    for (const [method, operation] of Object.entries(isObject(item) ? item : {})) {
-      const summary = isObject(operation) ? (operation.summary ?? operation.operationId) : undefined;
-      rows.push(
-        `<tr><td>${method.toUpperCase()}</td><td><code>${escapeHtml(path)}</code></td>` +
-          `<td>${escapeHtml(typeof summary === 'string' ? summary : '')}</td></tr>`,
-      );
-    }
-  }
-  return `<!doctype html>
-<html lang="en">
-  <head><meta charset="utf-8" /><title>${escapeHtml(title)}</title></head>
-  <body>
-    <h1>${escapeHtml(title)}</h1>
-    <p>The OpenAPI document: <a href="${escapeHtml(documentUrl)}">${escapeHtml(documentUrl)}</a></p>
-    <table>${rows.join('')}</table>
-  </body>
-</html>
-`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replaceAll(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
-/** JSON that cannot close the script element it is written into. */
-function scriptJson(value: unknown): string {
-  return JSON.stringify(value).replaceAll('<', '\\u003c');
 }
