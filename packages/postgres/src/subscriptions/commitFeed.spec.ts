@@ -12,6 +12,10 @@ describe.each(engines)('the commit feed on $name', (engine) => {
     const { database, drop } = await engine.open();
     try {
       const store = new PostgresEventStore(database);
+      // On a server, another session's open transaction holds the horizon back: an event committed after it began
+      // is still above the horizon when the feed starts. It must not be handed out as news.
+      const holder = engine.name === 'postgres' ? await database.connect() : undefined;
+      await holder?.exec('BEGIN; SELECT pg_current_xact_id()');
       await store.append('before', [newEvent('feed.noted', { n: 0 })], 'no_stream');
       const reads = vi.spyOn(database, 'query');
       const logReads = () =>
@@ -34,10 +38,12 @@ describe.each(engines)('the commit feed on $name', (engine) => {
           await feed.follow((events: readonly StoredEvent[]) => {
             for (const event of events)
               mine.push({ n: (event.data as { n: number }).n, position: event.position });
-            if (received.every((r) => r.length === 3)) done();
+            if (received.every((r) => r.length >= 3)) done();
           }, stop.signal),
         );
       }
+      await holder?.exec('COMMIT');
+      await holder?.release();
       const readsBefore = logReads();
       for (const n of [1, 2, 3]) {
         await store.append(`s${n}`, [newEvent('feed.noted', { n })], 'no_stream');
@@ -56,12 +62,15 @@ describe.each(engines)('the commit feed on $name', (engine) => {
       stop.abort();
       // A feed nobody follows reads nothing; the next follower starts it again, from the end of the log.
       const again = new AbortController();
+      let first: (n: number) => void = () => {};
       const next = new Promise<number>((resolve) => {
-        void feed.follow(
-          (events) => resolve((events[0]?.data as { n: number } | undefined)?.n ?? -1),
-          again.signal,
-        );
+        first = resolve;
       });
+      // Followed from the position it returns: what commits after that reaches it.
+      await feed.follow(
+        (events) => first((events[0]?.data as { n: number } | undefined)?.n ?? -1),
+        again.signal,
+      );
       await store.append('s4', [newEvent('feed.noted', { n: 4 })], 'no_stream');
       logSignal(database).committed();
       expect(await next).toBe(4);

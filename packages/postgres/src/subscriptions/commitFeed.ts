@@ -3,6 +3,7 @@ import type { Database } from '../database/database.ts';
 import { listenForCommits } from './commitListener.ts';
 import { readLog } from './logReader.ts';
 import { logSignal, perDatabase } from './logSignal.ts';
+import { visibleIn } from './logTail.ts';
 
 /** Events read at a time. */
 const batchSize = 500;
@@ -57,13 +58,18 @@ class CommitFeed implements ChangeFeed {
   #start(): Promise<void> {
     if (this.#running !== undefined) return this.#running.started;
     const stop = new AbortController();
-    const started = readLog(this.#database, this.#database.schema, { after: startOfLog, limit: 0 }).then(
-      ({ end }) => {
-        if (this.#running?.stop !== stop) return;
-        this.#position = end;
-        void this.#run(stop.signal);
-      },
-    );
+    const started = (async () => {
+      // From now: from the horizon, leaving out what had committed already (another transaction on the server
+      // may hold the horizon back below it). A state read from now includes those events.
+      const { rows } = await this.#database.query<{ snapshot: string }>(
+        'SELECT pg_current_snapshot()::text AS snapshot',
+      );
+      const committed = visibleIn(rows[0]?.snapshot ?? '0:0:');
+      const { end } = await readLog(this.#database, this.#database.schema, { after: startOfLog, limit: 0 });
+      if (this.#running?.stop !== stop) return;
+      this.#position = end;
+      void this.#run(stop.signal, committed);
+    })();
     this.#running = { stop, started };
     // A database that does not answer now fails these followers; the next one tries again.
     started.catch(() => {
@@ -79,7 +85,7 @@ class CommitFeed implements ChangeFeed {
     this.#position = undefined;
   }
 
-  async #run(stop: AbortSignal): Promise<void> {
+  async #run(stop: AbortSignal, committedAtStart: (position: LogPosition) => boolean): Promise<void> {
     const database = this.#database;
     const stopListening = await listenForCommits(database);
     // After a wake-up that found nothing, the commit is still above the horizon (a transaction begun before it is
@@ -101,10 +107,11 @@ class CommitFeed implements ChangeFeed {
         }
         if (stop.aborted) return;
         this.#position = batch.end;
-        if (batch.events.length > 0) {
+        const events = batch.events.filter((event) => !committedAtStart(event.position));
+        if (events.length > 0) {
           for (const listener of this.#listeners) {
             try {
-              listener(batch.events, batch.events.at(-1)?.position ?? batch.end);
+              listener(events, events.at(-1)?.position ?? batch.end);
             } catch {
               // One follower's failure is its own; the others still get the batch.
             }

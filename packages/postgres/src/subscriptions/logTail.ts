@@ -68,7 +68,7 @@ export async function* tailLog(database: Database, options: TailLogOptions): Asy
 }
 
 /** Whether the transaction of a position had committed in a snapshot (`xmin:xmax:xip,…`, PostgreSQL's text form). */
-function visibleIn(snapshot: string): (position: LogPosition) => boolean {
+export function visibleIn(snapshot: string): (position: LogPosition) => boolean {
   const [xmin = '0', xmax = '0', running = ''] = snapshot.split(':');
   const inProgress = new Set(running.split(',').filter((x) => x !== ''));
   const min = BigInt(xmin);
