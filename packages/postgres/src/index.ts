@@ -27,21 +27,20 @@ export {
   postgresPersistence,
 } from './postgresPersistence.ts';
 export {
+  type ProjectionsOptions,
+  postgresProjections,
+  RegisteredProjections,
+} from './projections/postgresProjections.ts';
+export {
   type Projection,
   type ProjectionHandler,
   type ProjectionMode,
   type ProjectionOptions,
   projection,
 } from './projections/projection.ts';
-export {
-  ProjectionDaemon,
-  type ProjectionLag,
-  type ProjectionsOptions,
-  postgresProjections,
-  projectionLag,
-  projectionSubscription,
-  RegisteredProjections,
-} from './projections/projections.ts';
+export { ProjectionDaemon } from './projections/projectionDaemon.ts';
+export { type ProjectionLag, projectionLag } from './projections/projectionLag.ts';
+export { projectionSubscription } from './projections/projectionSubscription.ts';
 export {
   type DocumentModel,
   type DocumentReader,

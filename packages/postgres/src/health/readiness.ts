@@ -1,7 +1,7 @@
 import type { ReadinessCheck } from '@myelin/core';
 import type { Database } from '../database/database.ts';
 import { migrations } from '../migrations/migrations.ts';
-import { projectionLag } from '../projections/projections.ts';
+import { projectionLag } from '../projections/projectionLag.ts';
 
 export interface ReadinessOptions {
   /**

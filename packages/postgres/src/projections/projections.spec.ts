@@ -20,8 +20,10 @@ import { appendToStream, PostgresEventStore } from '../eventStore/postgresEventS
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { engines, postgresUrl, type TestDatabase } from '../testing/databases.ts';
+import { postgresProjections } from './postgresProjections.ts';
 import { type Projection, projection } from './projection.ts';
-import { ProjectionDaemon, postgresProjections, projectionLag } from './projections.ts';
+import { ProjectionDaemon } from './projectionDaemon.ts';
+import { projectionLag } from './projectionLag.ts';
 import {
   type DocumentModel,
   documentReader,

@@ -17,8 +17,8 @@ import {
 } from '@myelin/core';
 import type { Database } from '../database/database.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
+import { postgresProjections } from '../projections/postgresProjections.ts';
 import { projection } from '../projections/projection.ts';
-import { postgresProjections } from '../projections/projections.ts';
 import { documents } from '../projections/readModels.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { postgresStateStoredRepository } from '../repositories/stateStoredRepository.ts';

@@ -4,7 +4,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Database } from '../database/database.ts';
-import { ProjectionDaemon, projectionLag } from '../projections/projections.ts';
+import { ProjectionDaemon } from '../projections/projectionDaemon.ts';
+import { projectionLag } from '../projections/projectionLag.ts';
 import { EventRelay } from '../relay/eventRelay.ts';
 import { ledgerApp, ledgerCheck } from './ledgerApp.ts';
 

@@ -1,7 +1,7 @@
 // Test support: a process that writes deposits as fast as it can while its relay and projection read them, until it
 // is killed. Usage: ledgerProcess.ts <postgres url> <schema>
 import { postgresDatabase } from '../database/postgresDatabase.ts';
-import { ProjectionDaemon } from '../projections/projections.ts';
+import { ProjectionDaemon } from '../projections/projectionDaemon.ts';
 import { EventRelay } from '../relay/eventRelay.ts';
 import { Deposit, ledgerApp } from './ledgerApp.ts';
 
