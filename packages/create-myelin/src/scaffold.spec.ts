@@ -37,6 +37,7 @@ describe('create-myelin', () => {
         'src/routes.ts',
         'test/notes.spec.ts',
         'tsconfig.json',
+        'vitest.config.ts',
       ].sort(),
     );
     const manifest = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8'));
@@ -59,7 +60,7 @@ describe('create-myelin', () => {
     const cwd = temp();
     const node = [process.execPath, '--conditions=@myelin/source', bin] as const;
     const created = await run(node[0], [...node.slice(1), 'svc'], { cwd });
-    expect(created.stdout).toContain('Created 13 files in svc');
+    expect(created.stdout).toContain('Created 14 files in svc');
     expect(created.stdout).toContain('npm install');
     const missing = await run(node[0], [...node.slice(1)], { cwd }).catch((error) => error);
     expect(missing.code).toBe(2);
