@@ -51,15 +51,14 @@ export { type DocumentWrite, InMemoryDatabase, type StreamAppend } from './inMem
 export { InMemoryEventStore } from './inMemory/inMemoryEventStore.ts';
 export { InMemoryIdempotencyStore } from './inMemory/inMemoryIdempotencyStore.ts';
 export { InMemoryMessageBus } from './inMemory/inMemoryMessageBus.ts';
+export { inMemoryPersistence } from './inMemory/inMemoryPersistence.ts';
 export {
   type EventSourcedOptions,
-  InMemoryDatabaseToken,
-  InMemoryUnitOfWork,
   inMemoryEventSourcedRepository,
-  inMemoryPersistence,
   inMemoryStateStoredRepository,
   type StateStoredOptions,
-} from './inMemory/inMemoryPersistence.ts';
+} from './inMemory/inMemoryRepositories.ts';
+export { InMemoryDatabaseToken, InMemoryUnitOfWork } from './inMemory/inMemoryUnitOfWork.ts';
 export {
   type BusHandler,
   type BusMessage,

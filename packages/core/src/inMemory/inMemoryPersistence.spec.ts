@@ -10,11 +10,8 @@ import { expectSuccess, testApplication } from '../testing/handlerSpec.ts';
 import { type PersistenceUnderTest, repositoryContract } from '../testing/repositoryContract.ts';
 import { InMemoryDatabase } from './inMemoryDatabase.ts';
 import { InMemoryEventStore } from './inMemoryEventStore.ts';
-import {
-  inMemoryEventSourcedRepository,
-  inMemoryPersistence,
-  inMemoryStateStoredRepository,
-} from './inMemoryPersistence.ts';
+import { inMemoryPersistence } from './inMemoryPersistence.ts';
+import { inMemoryEventSourcedRepository, inMemoryStateStoredRepository } from './inMemoryRepositories.ts';
 
 const Deposited = event('account.deposited.v1', unchecked<{ amount: number }>());
 type AccountState = { balance: number; owner: string };

@@ -7,7 +7,7 @@ import { AggregateRoot } from '../domain/aggregateRoot.ts';
 import {
   inMemoryEventSourcedRepository,
   inMemoryStateStoredRepository,
-} from '../inMemory/inMemoryPersistence.ts';
+} from '../inMemory/inMemoryRepositories.ts';
 import { createMapper, mapTarget } from '../mapping/mapper.ts';
 import { handler } from '../mediation/handler.ts';
 import { command, event, query } from '../messages/message.ts';

@@ -1,0 +1,122 @@
+import { type Token, token } from '../dependencyInjection/token.ts';
+import type { AggregateRoot } from '../domain/aggregateRoot.ts';
+import type { ExecutionContext } from '../mediation/executionContext.ts';
+import { type AnyEvent, definitionOf, type EventDefinition, payloadOf } from '../messages/message.ts';
+import type { NewEvent } from '../persistence/eventStore.ts';
+import type { CommitResult, UnitOfWork } from '../persistence/unitOfWork.ts';
+import type { DocumentWrite, InMemoryDatabase, StreamAppend } from './inMemoryDatabase.ts';
+
+/** The in-memory database of an application (a singleton). */
+export const InMemoryDatabaseToken = token<InMemoryDatabase>('InMemoryDatabase');
+export const InMemoryUnitOfWorkToken = token<InMemoryUnitOfWork>('InMemoryUnitOfWork');
+export type WorkDependency = { readonly work: Token<InMemoryUnitOfWork> };
+
+export interface Tracked {
+  readonly aggregate: AggregateRoot<unknown, AnyEvent>;
+  readonly storage: 'state' | 'events';
+  /** The collection (state-stored) or stream (event-sourced) the aggregate lives in. */
+  readonly key: string;
+  operation: 'add' | 'update' | 'remove' | 'loaded';
+}
+
+/**
+ * The unit of work over memory: tracks the aggregates a command touches and writes them, with their events, in one
+ * atomic commit; then delivers the events to the application's event handlers (in process, after the commit, as
+ * the relay does with a database).
+ */
+export class InMemoryUnitOfWork implements UnitOfWork {
+  readonly #tracked = new Map<string, Tracked>();
+
+  readonly database: InMemoryDatabase;
+  readonly context: ExecutionContext;
+
+  constructor(database: InMemoryDatabase, context: ExecutionContext) {
+    this.database = database;
+    this.context = context;
+  }
+
+  /** @internal */
+  tracked(
+    storage: Tracked['storage'],
+    key: string,
+    id: string,
+  ): AggregateRoot<unknown, AnyEvent> | undefined {
+    return this.#tracked.get(`${storage}:${key}:${id}`)?.aggregate;
+  }
+
+  /** @internal */
+  track(entry: Tracked): void {
+    const id = `${entry.storage}:${entry.key}:${entry.aggregate.id}`;
+    const existing = this.#tracked.get(id);
+    if (existing !== undefined && existing.aggregate !== entry.aggregate) {
+      throw new Error(`Two different instances of '${id}' are tracked in one unit of work`);
+    }
+    // 'add' and 'remove' are decisions; 'loaded' and 'update' never undo them.
+    if (existing === undefined || entry.operation === 'add' || entry.operation === 'remove')
+      this.#tracked.set(id, entry);
+  }
+
+  async commit(): Promise<CommitResult> {
+    const documents: DocumentWrite[] = [];
+    const appends: StreamAppend[] = [];
+    const raised: { event: AnyEvent; metadata: NewEvent['metadata'] }[] = [];
+    for (const entry of this.#tracked.values()) {
+      const { aggregate, storage, key, operation } = entry;
+      const events: NewEvent[] = aggregate.pendingEvents.map((event) => {
+        const definition = definitionOf(event) as EventDefinition;
+        const metadata = this.context.eventMetadata(definition.type, definition.options.version ?? 1);
+        raised.push({ event, metadata });
+        return { data: payloadOf(event), metadata };
+      });
+      const expected = operation === 'add' ? 'no_stream' : aggregate.version;
+      if (storage === 'state') {
+        if (operation === 'remove' || operation === 'add' || events.length > 0) {
+          documents.push({
+            collection: key,
+            id: aggregate.id,
+            expectedVersion: expected,
+            state: operation === 'remove' ? undefined : aggregate.state,
+            version: aggregate.nextVersion,
+          });
+        }
+        if (events.length > 0)
+          appends.push({ streamId: `${key}-${aggregate.id}`, expectedVersion: 'any', events });
+      } else {
+        if (operation === 'remove') {
+          documents.push({
+            collection: `${key}:removed`,
+            id: aggregate.id,
+            expectedVersion: 'no_stream',
+            state: true,
+            version: 0,
+          });
+        }
+        if (events.length > 0 || operation === 'remove') {
+          appends.push({ streamId: `${key}-${aggregate.id}`, expectedVersion: expected, events });
+        }
+      }
+    }
+    const stored = this.database.commit(documents, appends);
+    for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
+    this.#tracked.clear();
+    // Delivered after the commit and all of them, even when a handler fails; failures are then thrown together.
+    const failures: unknown[] = [];
+    for (const { event, metadata } of raised) {
+      await this.context
+        .publish(event, {
+          eventId: metadata.eventId,
+          occurredAt: metadata.occurredAt,
+          correlationId: metadata.correlationId,
+          causationId: metadata.causationId,
+        })
+        .catch((error: unknown) => failures.push(error));
+    }
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, 'Event handlers failed after the commit');
+    return { events: stored, position: stored.at(-1)?.position };
+  }
+
+  async rollback(): Promise<void> {
+    this.#tracked.clear();
+  }
+}
