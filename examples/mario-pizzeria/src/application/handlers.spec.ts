@@ -5,6 +5,7 @@ import { expectFailure, expectSuccess } from '@myelin/core/testing';
 import { PostgresEventStore } from '@myelin/postgres';
 import { describe, expect, it } from 'vitest';
 import { testPizzeria } from '../testing/testPizzeria.ts';
+import { MarkReady, StartCooking } from './commands/orderTransitions.ts';
 import { PlaceOrder } from './commands/placeOrder.ts';
 import { GetOrder } from './queries/getOrder.ts';
 
@@ -127,5 +128,28 @@ describe("the seed's Mario's Pizzeria handlers", () => {
     expect(problem.detail).toBe(
       "Failed to find an entity of type 'Order' with the specified id 'nonexistent'",
     );
+  });
+
+  it('takes who acts on an order from the principal, whatever the message says: any transport is as safe as HTTP', async () => {
+    await using t = await testPizzeria({ clock: fixedClock });
+    const placed = expectSuccess(
+      await t.app.mediator.execute(
+        new PlaceOrder({
+          customerName: 'Peach',
+          customerPhone: '555 0101',
+          pizzas: [{ name: 'margherita', size: 'small', toppings: [] }],
+        }),
+      ),
+      201,
+    );
+    const luigi = { subject: 'luigi', roles: ['chef'] };
+    // A field claiming to be someone else is not part of the message: it is dropped, never believed.
+    const forged = { id: placed.id, chef: 'mallory' } as unknown as { id: string };
+    const cooking = expectSuccess(
+      await t.app.mediator.execute(new StartCooking(forged), { principal: luigi }),
+    );
+    expect(cooking).toMatchObject({ status: 'cooking', chef: 'luigi' });
+    // Without a principal, the policy refuses before the handler runs.
+    expectFailure(await t.app.mediator.execute(new MarkReady({ id: placed.id })), 401);
   });
 });
