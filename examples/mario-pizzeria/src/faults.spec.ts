@@ -6,7 +6,13 @@
 
 import type { Application } from '@myelin/core';
 import { NatsMessageBus } from '@myelin/nats';
-import { type Database, EventRelay, IntegrationPublisher, ProjectionDaemon } from '@myelin/postgres';
+import {
+  type Database,
+  EventRelay,
+  IntegrationPublisher,
+  ProjectionDaemon,
+  untilServing,
+} from '@myelin/postgres';
 import { postgresDatabase } from '@myelin/postgres/pg';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -17,7 +23,6 @@ import { createPizzeriaServer } from './api/server.ts';
 import { SeedMenu } from './application/commands/seedMenu.ts';
 import { integrationEvents } from './application/integrationEvents.ts';
 import { buildPizzeria, projections } from './application/pizzeria.ts';
-import { untilServing } from './application/projectionStatus.ts';
 import { systemPrincipal } from './application/roles.ts';
 import { type OwnService, ownNats, ownPostgres } from './testing/ownServices.ts';
 import { fastRunners } from './testing/testPizzeria.ts';

@@ -11,6 +11,7 @@ import {
   EventRelay,
   IntegrationPublisher,
   ProjectionDaemon,
+  untilServing,
 } from '@myelin/postgres';
 import { postgresDatabase } from '@myelin/postgres/pg';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
@@ -19,7 +20,6 @@ import { createPizzeriaServer } from './api/server.ts';
 import { SeedMenu } from './application/commands/seedMenu.ts';
 import { integrationEvents } from './application/integrationEvents.ts';
 import { buildPizzeria, projections } from './application/pizzeria.ts';
-import { untilServing } from './application/projectionStatus.ts';
 import { menu } from './application/projections/menu.ts';
 import { orderSummaries } from './application/projections/orderSummaries.ts';
 import { systemPrincipal } from './application/roles.ts';

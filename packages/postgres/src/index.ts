@@ -52,6 +52,7 @@ export {
   type TableWriter,
   table,
 } from './projections/readModels.ts';
+export { type UntilServingOptions, untilServing } from './projections/untilServing.ts';
 export {
   EventRelay,
   type EventRelayOptions,

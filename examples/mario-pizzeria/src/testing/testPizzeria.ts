@@ -1,14 +1,13 @@
 // Test support (not a spec): the pizzeria on an in-memory PGlite, with its projection daemon running and its
 // menu seeded, and optionally its HTTP server; each test gets its own, so tests run in parallel.
 import type { Application } from '@myelin/core';
-import { type Database, ProjectionDaemon } from '@myelin/postgres';
+import { type Database, ProjectionDaemon, untilServing } from '@myelin/postgres';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
 import type { FastifyInstance } from 'fastify';
 import { ephemeralDevelopmentAuth } from '../api/auth.ts';
 import { createPizzeriaServer, type PizzeriaServerConfig } from '../api/server.ts';
 import { SeedMenu } from '../application/commands/seedMenu.ts';
 import { buildPizzeria, type PizzeriaOptions, projections } from '../application/pizzeria.ts';
-import { untilServing } from '../application/projectionStatus.ts';
 import { systemPrincipal } from '../application/roles.ts';
 
 export interface TestPizzeria extends AsyncDisposable {

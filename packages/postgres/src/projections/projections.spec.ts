@@ -33,6 +33,7 @@ import {
   table,
   tableNames,
 } from './readModels.ts';
+import { untilServing } from './untilServing.ts';
 
 /** Reads a document read model as a query does, outside any execution (no read-your-writes wait). */
 function readerOf<T>(database: Database, model: DocumentModel<T>) {
@@ -219,6 +220,28 @@ describe.each(engines)('projections on $name', (engine) => {
     } finally {
       await fresh.drop();
     }
+  });
+
+  it('untilServing waits for a daemon to build a projection, says what it waits for, and gives up when aborted', async () => {
+    const { model, projection: p } = summaries('awaited-summaries', 'async');
+    const app = await build(test.database, [p], model);
+    const stop = new AbortController();
+    const waitedFor: string[][] = [];
+    const aborted = untilServing(test.database, [p], { signal: stop.signal });
+    stop.abort();
+    await expect(aborted).rejects.toThrow();
+    const serving = untilServing(test.database, [p], {
+      reportEveryMs: 10,
+      onWait: (names) => waitedFor.push([...names]),
+    });
+    // It is still building, and said so, until a daemon runs.
+    await eventually(async () => waitedFor.length > 0, 'a report');
+    expect(waitedFor[0]).toEqual(['awaited-summaries']);
+    const daemon = new ProjectionDaemon(app, test.database, fast).start();
+    await serving;
+    expect(await statusOf('awaited-summaries')).toBe('active');
+    await daemon.stop();
+    await app.dispose();
   });
 
   it('applies each batch exactly once: a failing handler rolls back its batch and checkpoint together', async () => {
