@@ -1,22 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { idempotencyStoreContract } from '../testing/idempotencyStoreContract.ts';
 import { InMemoryIdempotencyStore } from './inMemoryIdempotencyStore.ts';
 
-describe('InMemoryIdempotencyStore', () => {
+describe('the idempotency store contract in memory', () => {
+  const subject = { store: new InMemoryIdempotencyStore() };
+  for (const contract of idempotencyStoreContract()) it(contract.name, () => contract.run(subject));
+});
+
+describe('InMemoryIdempotencyStore, beyond the contract', () => {
   let now = 1_000_000;
   const store = () => new InMemoryIdempotencyStore(() => now);
   const at = (ms: number) => new Date(ms);
-
-  it('gives a free key to the first claim only, per scope', async () => {
-    const keys = store();
-    const claims = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => keys.claim('s', 'k', `fp-${i}`, at(now + 1000))),
-    );
-    expect(claims[0]).toEqual({ state: 'claimed' });
-    expect(claims.slice(1)).toEqual(
-      Array.from({ length: 9 }, () => ({ state: 'pending', fingerprint: 'fp-0' })),
-    );
-    expect(await keys.claim('other scope', 'k', 'fp', at(now + 1000))).toEqual({ state: 'claimed' });
-  });
 
   it('replays a JSON copy of the completed response', async () => {
     const keys = store();
@@ -32,19 +26,6 @@ describe('InMemoryIdempotencyStore', () => {
         headers: { location: '/n1' },
         body: { id: 'n1', at: new Date(0).toJSON(), tags: ['a'] },
       },
-    });
-  });
-
-  it('frees a released claim, and never a completed one', async () => {
-    const keys = store();
-    await keys.claim('s', 'k', 'fp-1', at(now + 1000));
-    await keys.release('s', 'k');
-    expect(await keys.claim('s', 'k', 'fp-2', at(now + 1000))).toEqual({ state: 'claimed' });
-    await keys.complete('s', 'k', { status: 204, headers: {} });
-    await keys.release('s', 'k');
-    expect(await keys.claim('s', 'k', 'fp-3', at(now + 1000))).toMatchObject({
-      state: 'done',
-      fingerprint: 'fp-2',
     });
   });
 

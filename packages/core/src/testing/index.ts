@@ -7,4 +7,8 @@ export type { ContractCase } from './contract.ts';
 export { type EventStoreUnderTest, eventStoreContract } from './eventStoreContract.ts';
 export { newEvent } from './events.ts';
 export { expectFailure, expectSuccess, type TestApplication, testApplication } from './handlerSpec.ts';
+export {
+  type IdempotencyStoreUnderTest,
+  idempotencyStoreContract,
+} from './idempotencyStoreContract.ts';
 export { type PersistenceUnderTest, repositoryContract } from './repositoryContract.ts';
