@@ -1,4 +1,5 @@
 import type { BusMessage } from '@myelin/core';
+import { messageBusContract } from '@myelin/core/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +76,18 @@ describe('the NATS JetStream message bus', () => {
     if (options.stream !== undefined && !streams.includes(options.stream)) streams.push(options.stream);
     return bus;
   }
+
+  describe('the message-bus contract', () => {
+    // Two connections to one stream, as two processes of one service would have.
+    const subject = {} as { bus: NatsMessageBus; other: NatsMessageBus; deliveryMs: number };
+    beforeAll(async () => {
+      const options = isolated();
+      subject.bus = await open(options);
+      subject.other = await open(options);
+      subject.deliveryMs = 15_000;
+    });
+    for (const contract of messageBusContract()) it(contract.name, () => contract.run(subject));
+  });
 
   it('publishes CloudEvents 1.0 with Nats-Msg-Id = event id on file storage, and the broker drops a republication', async () => {
     const options = isolated();

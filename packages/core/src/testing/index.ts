@@ -11,4 +11,5 @@ export {
   type IdempotencyStoreUnderTest,
   idempotencyStoreContract,
 } from './idempotencyStoreContract.ts';
+export { type MessageBusUnderTest, messageBusContract } from './messageBusContract.ts';
 export { type PersistenceUnderTest, repositoryContract } from './repositoryContract.ts';
