@@ -4,8 +4,11 @@
  * @module @myelin/core
  */
 
-// Grouped by concept. Everything not listed here is internal.
-// The application.
+// Sorted by folder, and each folder is a concept: application/ (the builder), behaviors/ (the built-in pipeline
+// behaviors), dependencyInjection/, domain/ (aggregates, entities, values), inMemory/ (the adapters that run all of
+// core with no infrastructure), integration/ (the message bus), log/ (positions, the change feed), mapping/,
+// mediation/ (handlers, the mediator, the execution context), messages/, operations/ (readiness), persistence/ (the
+// ports adapters implement) and results/ (results and problem details). Everything not listed here is internal.
 export {
   type Application,
   ApplicationBuildError,
@@ -16,7 +19,6 @@ export {
   type Module,
 } from './application/application.ts';
 export { consumeFromBus } from './application/busConsumers.ts';
-// Built-in behaviors.
 export type { AuthorizationPolicy } from './behaviors/authorization.ts';
 export { type CachePolicy, stableStringify } from './behaviors/caching.ts';
 export { type Logger, logging } from './behaviors/logging.ts';
@@ -27,7 +29,6 @@ export {
   unitOfWork,
 } from './behaviors/unitOfWork.ts';
 export { toFieldErrors, validation } from './behaviors/validation.ts';
-// Dependency injection.
 export {
   Container,
   ContainerError,
@@ -42,11 +43,9 @@ export {
   type Token,
   token,
 } from './dependencyInjection/token.ts';
-// Domain.
 export { AggregateRoot, type AggregateType } from './domain/aggregateRoot.ts';
 export { Entity } from './domain/entity.ts';
 export { structurallyEqual, ValueObject } from './domain/valueObject.ts';
-// In-memory adapters: the whole core runs with no infrastructure.
 export { type DocumentWrite, InMemoryDatabase, type StreamAppend } from './inMemory/inMemoryDatabase.ts';
 export { InMemoryEventStore } from './inMemory/inMemoryEventStore.ts';
 export { InMemoryIdempotencyStore } from './inMemory/inMemoryIdempotencyStore.ts';
@@ -74,7 +73,6 @@ export {
   positionParts,
   startOfLog,
 } from './log/logPosition.ts';
-// Mapping.
 export { createMapper, type Mapper, MappingError, type MapTarget, mapTarget } from './mapping/mapper.ts';
 export {
   type Behavior,
@@ -94,7 +92,6 @@ export {
   type Principal,
   type PublishOptions,
 } from './mediation/executionContext.ts';
-// Mediation: handlers, the mediator, pipeline behaviors and the execution context.
 export {
   type AnyHandler,
   type EventHandler,
@@ -106,7 +103,6 @@ export {
   type RequestHandler,
 } from './mediation/handler.ts';
 export { EventHandlersFailedError, type Mediator, UnhandledMessageError } from './mediation/mediator.ts';
-// Messages: one declaration gives the type, the routing name, the schema and the JSON Schema.
 export {
   type AnyEvent,
   type AnyMessageDefinition,
@@ -144,7 +140,6 @@ export {
   IdempotencyStore,
   type StoredIdempotentResponse,
 } from './persistence/idempotencyStore.ts';
-// Ports the adapters implement.
 export {
   ConcurrencyError,
   type FieldFilter,
@@ -158,7 +153,6 @@ export {
 } from './persistence/repository.ts';
 export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
 export { type Upcast, type Upcastable, type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
-// Results: expected failures are values carrying RFC 9457 problem details.
 export {
   accepted,
   badRequest,
