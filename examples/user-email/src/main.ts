@@ -1,5 +1,6 @@
 // Runs the user-email example: `npm start` at the repository root.
-import { createApplication, inMemoryPersistence, logging } from '@myelin/core';
+import { createApplication, logging } from '@myelin/core';
+import { inMemoryPersistence } from '@myelin/core/memory';
 import { GetUserInfo, RegisterUser, UpdateUserEmail, usersModule } from './users.ts';
 
 const quiet = () => undefined;

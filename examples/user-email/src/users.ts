@@ -6,7 +6,6 @@ import {
   event,
   eventHandler,
   handler,
-  inMemoryStateStoredRepository,
   type Module,
   notFound,
   ok,
@@ -14,6 +13,7 @@ import {
   query,
   token,
 } from '@myelin/core';
+import { inMemoryStateStoredRepository } from '@myelin/core/memory';
 import { z } from 'zod';
 
 export const UserRegistered = event(

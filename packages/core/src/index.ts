@@ -1,12 +1,11 @@
 /**
  * Typed CQRS for TypeScript: messages, the mediator and its pipeline behaviors, dependency injection, aggregates,
- * results and problem details, the persistence ports and their in-memory adapters.
+ * results and problem details, and the persistence ports (their in-memory adapters: `@myelin/core/memory`).
  * @module @myelin/core
  */
 
 // Sorted by folder, and each folder is a concept: application/ (the builder), behaviors/ (the built-in pipeline
-// behaviors), dependencyInjection/, domain/ (aggregates, entities, values), inMemory/ (the adapters that run all of
-// core with no infrastructure), integration/ (the message bus), log/ (positions, the change feed), mapping/,
+// behaviors), dependencyInjection/, domain/ (aggregates, entities, values), integration/ (the message bus), log/ (positions, the change feed), mapping/,
 // mediation/ (handlers, the mediator, the execution context), messages/, operations/ (readiness), persistence/ (the
 // ports adapters implement) and results/ (results and problem details). Everything not listed here is internal.
 export {
@@ -46,18 +45,6 @@ export {
 export { AggregateRoot, type AggregateType } from './domain/aggregateRoot.ts';
 export { Entity } from './domain/entity.ts';
 export { structurallyEqual, ValueObject } from './domain/valueObject.ts';
-export { type DocumentWrite, InMemoryDatabase, type StreamAppend } from './inMemory/inMemoryDatabase.ts';
-export { InMemoryEventStore } from './inMemory/inMemoryEventStore.ts';
-export { InMemoryIdempotencyStore } from './inMemory/inMemoryIdempotencyStore.ts';
-export { InMemoryMessageBus } from './inMemory/inMemoryMessageBus.ts';
-export { inMemoryPersistence } from './inMemory/inMemoryPersistence.ts';
-export {
-  type EventSourcedOptions,
-  inMemoryEventSourcedRepository,
-  inMemoryStateStoredRepository,
-  type StateStoredOptions,
-} from './inMemory/inMemoryRepositories.ts';
-export { InMemoryDatabaseToken, InMemoryUnitOfWork } from './inMemory/inMemoryUnitOfWork.ts';
 export {
   type BusHandler,
   type BusMessage,

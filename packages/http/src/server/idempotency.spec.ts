@@ -1,4 +1,5 @@
-import { createApplication, IdempotencyStore, InMemoryIdempotencyStore } from '@myelin/core';
+import { createApplication, IdempotencyStore } from '@myelin/core';
+import { InMemoryIdempotencyStore } from '@myelin/core/memory';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { auth, testApplication, testServer } from '../testing/testApi.ts';

@@ -1,10 +1,10 @@
 import {
   type Application,
   IdempotencyStore,
-  InMemoryIdempotencyStore,
   type ProblemDetails,
   type StoredIdempotentResponse,
 } from '@myelin/core';
+import { InMemoryIdempotencyStore } from '@myelin/core/memory';
 import { problemOf } from './problems.ts';
 
 /** A response as sent, kept to be sent again for a repeat of the same Idempotency-Key. */

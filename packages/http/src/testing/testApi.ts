@@ -7,8 +7,6 @@ import {
   created,
   event,
   handler,
-  inMemoryPersistence,
-  inMemoryStateStoredRepository,
   noContent,
   notFound,
   ok,
@@ -18,6 +16,7 @@ import {
   token,
   UnavailableError,
 } from '@myelin/core';
+import { inMemoryPersistence, inMemoryStateStoredRepository } from '@myelin/core/memory';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { del, get, post, put, routes } from '../client/route.ts';

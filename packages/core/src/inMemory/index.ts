@@ -1,0 +1,18 @@
+/**
+ * The in-memory adapters: the whole of `@myelin/core` with no infrastructure, for tests, examples and prototypes.
+ * `inMemoryPersistence()` registers the database, event store, idempotency keys and unit of work; add repositories
+ * with `inMemoryStateStoredRepository` and `inMemoryEventSourcedRepository`.
+ * @module @myelin/core/memory
+ */
+export { type DocumentWrite, InMemoryDatabase, type StreamAppend } from './inMemoryDatabase.ts';
+export { InMemoryEventStore } from './inMemoryEventStore.ts';
+export { InMemoryIdempotencyStore } from './inMemoryIdempotencyStore.ts';
+export { InMemoryMessageBus } from './inMemoryMessageBus.ts';
+export { inMemoryPersistence } from './inMemoryPersistence.ts';
+export {
+  type EventSourcedOptions,
+  inMemoryEventSourcedRepository,
+  inMemoryStateStoredRepository,
+  type StateStoredOptions,
+} from './inMemoryRepositories.ts';
+export { InMemoryDatabaseToken, InMemoryUnitOfWork } from './inMemoryUnitOfWork.ts';
