@@ -186,54 +186,55 @@ function expectOnly503sAndNoHang(list: readonly Answer[]): void {
   }
 }
 
+/**
+ * Places orders on two lanes through a fault of PostgreSQL: some 201s before, 503s (and an unready `/ready`)
+ * during, 201s again after, no answer slower than the timeouts allow, and every 201's order there afterwards.
+ */
+async function ordersThrough(
+  fault: string,
+  begin: () => Promise<void>,
+  end: () => Promise<void>,
+): Promise<void> {
+  const first = answers.length;
+  const orders = traffic(async () => {
+    await call('place', '/api/orders', anOrder);
+  });
+  try {
+    await until(() => since(first, 201) >= 3, `orders before PostgreSQL is ${fault}`);
+    await begin();
+    const during = answers.length;
+    await until(() => since(during, 503) >= 3, `503s while PostgreSQL is ${fault}`);
+    const started = performance.now();
+    expect(await readiness()).toBe(503);
+    expect(performance.now() - started).toBeLessThan(longestMs);
+    await end();
+    const back = answers.length;
+    await until(() => since(back, 201) >= 3, `orders after PostgreSQL was ${fault}`);
+  } finally {
+    postgres.thaw();
+    await orders.stop();
+  }
+  const mine = answers.slice(first);
+  expectOnly503sAndNoHang(mine);
+  expect(await readiness()).toBe(200);
+  expect(await everyPlacedOrderIsThere(mine)).toBeGreaterThanOrEqual(6);
+}
+
 describe('faults on our own PostgreSQL and NATS', () => {
   it('PostgreSQL stopped under a stream of orders: 503s while it is down, 201s again once it is back, every 201 kept', async () => {
-    const first = answers.length;
-    const orders = traffic(async () => {
-      await call('place', '/api/orders', anOrder);
-    });
-    try {
-      await until(() => since(first, 201) >= 3, 'orders before the outage');
-      await postgres.stop();
-      const down = answers.length;
-      await until(() => since(down, 503) >= 3, '503s while PostgreSQL is down');
-      expect(await readiness()).toBe(503);
-      await postgres.start();
-      const back = answers.length;
-      await until(() => since(back, 201) >= 3, 'orders after PostgreSQL is back');
-    } finally {
-      await orders.stop();
-    }
-    const mine = answers.slice(first);
-    expectOnly503sAndNoHang(mine);
-    expect(await readiness()).toBe(200);
-    expect(await everyPlacedOrderIsThere(mine)).toBeGreaterThanOrEqual(6);
+    await ordersThrough(
+      'stopped',
+      () => postgres.stop(),
+      () => postgres.start(),
+    );
   }, 180_000);
 
   it('PostgreSQL frozen under a stream of orders: 503s within its timeouts, no hang, recovery after, every 201 kept', async () => {
-    const first = answers.length;
-    const orders = traffic(async () => {
-      await call('place', '/api/orders', anOrder);
-    });
-    try {
-      await until(() => since(first, 201) >= 3, 'orders before the freeze');
-      postgres.freeze();
-      const frozen = answers.length;
-      await until(() => since(frozen, 503) >= 3, '503s while PostgreSQL is frozen');
-      const started = performance.now();
-      expect(await readiness()).toBe(503);
-      expect(performance.now() - started).toBeLessThan(longestMs);
-      postgres.thaw();
-      const back = answers.length;
-      await until(() => since(back, 201) >= 3, 'orders after PostgreSQL thawed');
-    } finally {
-      postgres.thaw();
-      await orders.stop();
-    }
-    const mine = answers.slice(first);
-    expectOnly503sAndNoHang(mine);
-    expect(await readiness()).toBe(200);
-    expect(await everyPlacedOrderIsThere(mine)).toBeGreaterThanOrEqual(6);
+    await ordersThrough(
+      'frozen',
+      async () => postgres.freeze(),
+      async () => postgres.thaw(),
+    );
   }, 180_000);
 
   it('NATS stopped, then frozen: orders and the kitchen go on, and every ready order is published once it is back', async () => {

@@ -83,13 +83,15 @@ export function liveQuery(app: Application, feed: ChangeFeed, definition: LiveQu
   };
 }
 
+const tokenOnlyClaims = new Set(['iat', 'exp', 'nbf', 'jti']);
+
 function audienceOf(principal: Principal | undefined, sharedBy: 'principal' | 'roles'): unknown {
   if (principal === undefined) return null;
   const roles = [...principal.roles].sort();
   if (sharedBy === 'roles') return roles;
-  // A policy may look at any claim; those that only date a token do not change what it may read.
-  const { iat: _, exp: __, nbf: ___, jti: ____, ...claims } = principal.claims ?? {};
-  return [principal.subject, roles, Object.entries(claims).sort(([a], [b]) => (a < b ? -1 : 1))];
+  // A policy may look at any claim; those that only date or name a token do not change what it may read.
+  const claims = Object.entries(principal.claims ?? {}).filter(([name]) => !tokenOnlyClaims.has(name));
+  return [principal.subject, roles, claims.sort(([a], [b]) => (a < b ? -1 : 1))];
 }
 
 /** One stream's mailbox: only the newest state waits in it. */

@@ -274,9 +274,10 @@ const networkCodes = new Set([
  */
 const transientStates = /^(08...|57P0[123]|53300|57014|55P03)$/;
 
-/** pg's own words for a lost or never-made connection and for its client-side timeout. */
-const transientMessages =
-  /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error)/;
+/** pg's own words for a connection lost, or not heard from in time (its client-side timeout). */
+const lostMessages = /^(Connection terminated|Query read timeout|Client has encountered a connection error)/;
+/** ...and for one never made. */
+const notConnectedMessages = /^timeout exceeded when trying to connect/;
 
 /** Whether an error says the connection itself is gone or unresponsive, not only the statement. */
 function connectionLost(error: unknown): boolean {
@@ -285,9 +286,7 @@ function connectionLost(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return (
     (typeof code === 'string' && (networkCodes.has(code) || code.startsWith('08'))) ||
-    /^(Connection terminated|Query read timeout|Client has encountered a connection error)/.test(
-      error.message,
-    )
+    lostMessages.test(error.message)
   );
 }
 
@@ -300,7 +299,8 @@ export function unavailableOr(error: unknown): unknown {
   const code = (error as { code?: unknown }).code;
   const transient =
     (typeof code === 'string' && (networkCodes.has(code) || transientStates.test(code))) ||
-    transientMessages.test(error.message) ||
+    lostMessages.test(error.message) ||
+    notConnectedMessages.test(error.message) ||
     (error instanceof AggregateError && error.errors.some((inner) => unavailableOr(inner) !== inner));
   if (!transient) return error;
   return new UnavailableError(`PostgreSQL is unavailable: ${error.message || String(code)}`, {
