@@ -4,10 +4,12 @@ import {
   AggregateRoot,
   command,
   createApplication,
+  documents,
   event,
   handler,
   notFound,
   ok,
+  projection,
   query,
   type Repository,
   token,
@@ -15,12 +17,10 @@ import {
 import { createServer } from '@myelin/http';
 import { get, post, routes } from '@myelin/http/client';
 import {
-  documents,
   ProjectionDaemon,
   postgresEventSourcedRepository,
   postgresPersistence,
   postgresProjections,
-  projection,
 } from '@myelin/postgres';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
 import { describe, expect, it } from 'vitest';

@@ -11,23 +11,24 @@ import {
   AggregateRoot,
   command,
   createApplication,
+  documents,
   event,
   handler,
   ok,
+  projection,
   type Repository,
+  table,
   token,
   unchecked,
 } from '@myelin/core';
 import {
   type Database,
-  documents,
   ProjectionDaemon,
   postgresEventSourcedRepository,
   postgresPersistence,
   postgresProjections,
-  projection,
   projectionSubscription,
-  table,
+  sqlOf,
 } from '@myelin/postgres';
 import { postgresDatabase } from '@myelin/postgres/pg';
 import pg from 'pg';
@@ -202,9 +203,10 @@ export async function main(): Promise<void> {
     const tableRate = await catchUp(
       database,
       projection(balances).on(Deposited, async (e, t) => {
-        await t.sql.query(
-          `INSERT INTO ${t.table} (account, balance) VALUES ($1, $2)
-           ON CONFLICT (account) DO UPDATE SET balance = ${t.table}.balance + EXCLUDED.balance`,
+        const { table, query } = sqlOf(t);
+        await query(
+          `INSERT INTO ${table} (account, balance) VALUES ($1, $2)
+           ON CONFLICT (account) DO UPDATE SET balance = ${table}.balance + EXCLUDED.balance`,
           [e.account, e.amount],
         );
       }),

@@ -7,22 +7,18 @@ import {
   AggregateRoot,
   command,
   createApplication,
+  documents,
   event,
   handler,
   notFound,
   ok,
+  projection,
   query,
   type Repository,
   token,
 } from '@myelin/core';
 import { createServer, get, post, routes, type ServerOptions } from '@myelin/http';
-import {
-  documents,
-  postgresEventSourcedRepository,
-  postgresPersistence,
-  postgresProjections,
-  projection,
-} from '@myelin/postgres';
+import { postgresEventSourcedRepository, postgresPersistence, postgresProjections } from '@myelin/postgres';
 import { postgresDatabase } from '@myelin/postgres/pg';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';

@@ -22,8 +22,9 @@ import { ephemeralDevelopmentAuth } from './api/auth.ts';
 import { createPizzeriaServer } from './api/server.ts';
 import { SeedMenu } from './application/commands/seedMenu.ts';
 import { integrationEvents } from './application/integrationEvents.ts';
-import { buildPizzeria, projections } from './application/pizzeria.ts';
+import { buildPizzeria } from './application/pizzeria.ts';
 import { systemPrincipal } from './application/roles.ts';
+import { postgresStorage, projections } from './application/storage.ts';
 import { type OwnService, ownNats, ownPostgres } from './testing/ownServices.ts';
 import { fastRunners } from './testing/testPizzeria.ts';
 
@@ -50,7 +51,7 @@ beforeAll(async () => {
   postgres = await ownPostgres();
   nats = await ownNats();
   database = postgresDatabase({ connectionString: postgres.url, schema: 'pizzeria', timeouts });
-  app = await buildPizzeria(database);
+  app = await buildPizzeria(postgresStorage(database));
   const bus = await NatsMessageBus.connect({
     service: 'mario-pizzeria',
     servers: nats.url,

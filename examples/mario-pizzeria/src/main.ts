@@ -19,10 +19,11 @@ import { developmentAuth } from './api/auth.ts';
 import { createPizzeriaServer } from './api/server.ts';
 import { SeedMenu } from './application/commands/seedMenu.ts';
 import { integrationEvents } from './application/integrationEvents.ts';
-import { buildPizzeria, projections } from './application/pizzeria.ts';
+import { buildPizzeria } from './application/pizzeria.ts';
 import { menu } from './application/projections/menu.ts';
 import { orderSummaries } from './application/projections/orderSummaries.ts';
 import { systemPrincipal } from './application/roles.ts';
+import { postgresStorage, projections } from './application/storage.ts';
 import { ConfigError, type DatabaseConfig, type PizzeriaConfig, readConfig } from './config.ts';
 import { describeUrl, untilAvailable } from './startup.ts';
 
@@ -103,7 +104,7 @@ async function stopAll(workers: readonly Worker[]): Promise<void> {
 async function run(config: PizzeriaConfig): Promise<void> {
   const database = await openDatabase(config.database);
   // Migrates the schema, records the projections; the application closes the database when disposed.
-  const app = await buildPizzeria(database, { closeDatabase: true });
+  const app = await buildPizzeria(postgresStorage(database, { closeDatabase: true }));
   const workers = config.role === 'api' ? [] : startWorkers(config, app, database);
 
   // The inline read models must be serving before the first command, or its writes would not show at once.

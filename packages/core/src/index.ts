@@ -5,9 +5,10 @@
  */
 
 // Sorted by folder, and each folder is a concept: application/ (the builder), behaviors/ (the built-in pipeline
-// behaviors), dependencyInjection/, domain/ (aggregates, entities, values), integration/ (the message bus), log/ (positions, the change feed), mapping/,
-// mediation/ (handlers, the mediator, the execution context), messages/, operations/ (readiness), persistence/ (the
-// ports adapters implement) and results/ (results and problem details). Everything not listed here is internal.
+// behaviors), dependencyInjection/, domain/ (aggregates, entities, values), integration/ (the message bus), log/
+// (positions, the change feed), mapping/, mediation/ (handlers, the mediator, the execution context), messages/,
+// operations/ (readiness), persistence/ (the ports adapters implement), projections/ (read models and the
+// projections that write them) and results/ (results and problem details). Everything not listed is internal.
 export {
   type Application,
   ApplicationBuildError,
@@ -140,6 +141,26 @@ export {
 } from './persistence/repository.ts';
 export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
 export { type Upcast, type Upcastable, type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
+export {
+  type Projection,
+  type ProjectionHandler,
+  type ProjectionMode,
+  type ProjectionOptions,
+  projection,
+  RegisteredProjections,
+} from './projections/projection.ts';
+export {
+  type DocumentModel,
+  type DocumentReader,
+  type DocumentWriter,
+  documents,
+  type ReadModel,
+  type TableModel,
+  type TableReader,
+  type TableWriter,
+  table,
+  type WriterOf,
+} from './projections/readModel.ts';
 export {
   accepted,
   badRequest,

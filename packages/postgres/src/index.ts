@@ -26,32 +26,11 @@ export {
   type PostgresPersistenceOptions,
   postgresPersistence,
 } from './postgresPersistence.ts';
-export {
-  type ProjectionsOptions,
-  postgresProjections,
-  RegisteredProjections,
-} from './projections/postgresProjections.ts';
-export {
-  type Projection,
-  type ProjectionHandler,
-  type ProjectionMode,
-  type ProjectionOptions,
-  projection,
-} from './projections/projection.ts';
+export { type ProjectionsOptions, postgresProjections } from './projections/postgresProjections.ts';
 export { ProjectionDaemon } from './projections/projectionDaemon.ts';
 export { type ProjectionLag, projectionLag } from './projections/projectionLag.ts';
 export { projectionSubscription } from './projections/projectionSubscription.ts';
-export {
-  type DocumentModel,
-  type DocumentReader,
-  type DocumentWriter,
-  documents,
-  type ReadModel,
-  type TableModel,
-  type TableReader,
-  type TableWriter,
-  table,
-} from './projections/readModels.ts';
+export { sqlOf, type TableSql } from './projections/readModels.ts';
 export { type UntilServingOptions, untilServing } from './projections/untilServing.ts';
 export {
   EventRelay,

@@ -1,13 +1,13 @@
 // The seed's handler tests (Neuroglia's Mario's Pizzeria, part 3), rewritten for this application: the same
-// commands and queries through the mediator, on an embedded PostgreSQL (PGlite) rather than memory, because the
-// queries read read models that only the projections write.
+// commands and queries through the mediator, in memory: the read models are projected there as on PostgreSQL,
+// so no database is needed (the API tests run the same handlers on PGlite).
 import { expectFailure, expectSuccess } from '@myelin/core/testing';
-import { PostgresEventStore } from '@myelin/postgres';
 import { describe, expect, it } from 'vitest';
-import { testPizzeria } from '../testing/testPizzeria.ts';
-import { MarkReady, StartCooking } from './commands/orderTransitions.ts';
+import { memoryPizzeria as testPizzeria } from '../testing/memoryPizzeria.ts';
+import { CancelOrder, MarkReady, StartCooking } from './commands/orderTransitions.ts';
 import { PlaceOrder } from './commands/placeOrder.ts';
 import { GetOrder } from './queries/getOrder.ts';
+import { GetStatistics } from './queries/getStatistics.ts';
 
 const fixedClock = () => new Date('2026-05-01T18:30:00.000Z');
 
@@ -37,7 +37,7 @@ describe("the seed's Mario's Pizzeria handlers", () => {
     expect(result.ok && result.location).toBe(`/api/orders/${order.id}?key=${accessKey}`);
     expect(result.ok && result.position).toMatch(/^\d+\.\d+$/);
 
-    const stream = await new PostgresEventStore(t.database).readStream(`Order-${order.id}`);
+    const stream = await t.events.readStream(`Order-${order.id}`);
     expect(stream.map((e) => e.metadata.type)).toEqual(['order.placed.v1']);
     expect(JSON.stringify(stream)).not.toContain(accessKey); // only its hash is kept
     // Readable at once: the order summaries are an inline projection, written in the command's transaction.
@@ -55,10 +55,8 @@ describe("the seed's Mario's Pizzeria handlers", () => {
       400,
     );
     expect(problem.detail).toBe('Order must contain at least one pizza');
-    const { rows } = await t.database.query(
-      `SELECT FROM ${t.database.schema}.events WHERE type IN ('order.placed.v1', 'customer.registered.v1')`,
-    );
-    expect(rows).toEqual([]);
+    expect(t.database.log.map((e) => e.metadata.type)).not.toContain('order.placed.v1');
+    expect(t.database.log.map((e) => e.metadata.type)).not.toContain('customer.registered.v1');
   });
 
   it('PlaceOrder keeps a signed-in customer’s details on their profile; an anonymous order touches none', async () => {
@@ -92,12 +90,12 @@ describe("the seed's Mario's Pizzeria handlers", () => {
       201,
     );
     expect(stranger).not.toHaveProperty('customerAddress');
-    const { rows } = await t.database.query<{ type: string; stream_id: string }>(
-      `SELECT type, stream_id FROM ${t.database.schema}.events WHERE stream_id LIKE 'Customer-%' ORDER BY sequence`,
-    );
-    expect(rows).toEqual([
-      { type: 'customer.registered.v1', stream_id: 'Customer-customer-luigi' },
-      { type: 'customer.details.changed.v1', stream_id: 'Customer-customer-luigi' },
+    const customers = t.database.log
+      .filter((e) => e.streamId.startsWith('Customer-'))
+      .map((e) => ({ type: e.metadata.type, streamId: e.streamId }));
+    expect(customers).toEqual([
+      { type: 'customer.registered.v1', streamId: 'Customer-customer-luigi' },
+      { type: 'customer.details.changed.v1', streamId: 'Customer-customer-luigi' },
     ]);
   });
 
@@ -151,5 +149,42 @@ describe("the seed's Mario's Pizzeria handlers", () => {
     expect(cooking).toMatchObject({ status: 'cooking', chef: 'luigi' });
     // Without a principal, the policy refuses before the handler runs.
     expectFailure(await t.app.mediator.execute(new MarkReady({ id: placed.id })), 401);
+  });
+
+  it("GetStatistics counts orders by status, and a cancelled order's revenue and pizzas are taken back", async () => {
+    let now = new Date('2026-05-01T18:00:00.000Z');
+    await using t = await testPizzeria({ clock: () => now });
+    const chef = { principal: { subject: 'luigi', roles: ['chef'] } };
+    const manager = { principal: { subject: 'mario', roles: ['manager'] } };
+    const place = async (name: string) =>
+      expectSuccess(
+        await t.app.mediator.execute(
+          new PlaceOrder({
+            customerName: 'Toad',
+            customerPhone: '555 0102',
+            pizzas: [{ name, size: 'small', toppings: [] }],
+          }),
+        ),
+        201,
+      );
+    const first = await place('margherita');
+    const second = await place('pepperoni');
+    const third = await place('margherita');
+    expectSuccess(await t.app.mediator.execute(new StartCooking({ id: first.id }), chef));
+    now = new Date('2026-05-01T18:12:00.000Z');
+    expectSuccess(await t.app.mediator.execute(new MarkReady({ id: first.id }), chef));
+    const cancelled = await t.app.mediator.execute(new CancelOrder({ id: second.id }), manager);
+    expectSuccess(cancelled);
+    const read = await t.app.mediator.execute(new GetStatistics({}), {
+      ...manager,
+      minPosition: cancelled.ok ? cancelled.position : undefined,
+    });
+    expect(expectSuccess(read)).toEqual({
+      ordersByStatus: { confirmed: 1, cooking: 0, ready: 1, delivering: 0, delivered: 0, cancelled: 1 },
+      revenue: first.total + third.total,
+      topPizzas: [{ name: 'Margherita', count: 2 }],
+      averageMinutesToReady: 12,
+      revenueByDay: [{ day: '2026-05-01', revenue: first.total + third.total }],
+    });
   });
 });

@@ -7,8 +7,9 @@ import type { FastifyInstance } from 'fastify';
 import { ephemeralDevelopmentAuth } from '../api/auth.ts';
 import { createPizzeriaServer, type PizzeriaServerConfig } from '../api/server.ts';
 import { SeedMenu } from '../application/commands/seedMenu.ts';
-import { buildPizzeria, type PizzeriaOptions, projections } from '../application/pizzeria.ts';
+import { buildPizzeria, type PizzeriaOptions } from '../application/pizzeria.ts';
 import { systemPrincipal } from '../application/roles.ts';
+import { postgresStorage, projections, type StorageOptions } from '../application/storage.ts';
 
 export interface TestPizzeria extends AsyncDisposable {
   readonly app: Application;
@@ -19,9 +20,12 @@ export interface TestPizzeria extends AsyncDisposable {
 /** Runners that notice quickly (a test waits on them), and stay quiet about the errors a closing test causes. */
 export const fastRunners = { pollMs: 100, leaseRetryMs: 100, onError: () => {} };
 
-export async function testPizzeria(options: PizzeriaOptions = {}): Promise<TestPizzeria> {
+export async function testPizzeria(options: PizzeriaOptions & StorageOptions = {}): Promise<TestPizzeria> {
   const database = await pgliteDatabase();
-  const app = await buildPizzeria(database, { readYourWritesTimeoutMs: 5000, ...options });
+  const app = await buildPizzeria(
+    postgresStorage(database, { readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 5000 }),
+    options,
+  );
   const daemon = new ProjectionDaemon(app, database, fastRunners).start();
   await untilServing(database, projections);
   const seeded = await app.mediator.execute(new SeedMenu({}), { principal: systemPrincipal });
@@ -47,7 +51,7 @@ export interface TestServer extends AsyncDisposable {
 
 /** The pizzeria's HTTP server over a {@link testPizzeria}, with the development users. */
 export async function testServer(
-  options: PizzeriaOptions = {},
+  options: PizzeriaOptions & StorageOptions = {},
   serverOptions: Pick<PizzeriaServerConfig, 'orderRateLimit'> = {},
 ): Promise<TestServer> {
   const pizzeria = await testPizzeria(options);

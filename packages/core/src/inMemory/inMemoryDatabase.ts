@@ -1,6 +1,7 @@
-import { logPosition } from '../log/logPosition.ts';
+import { type LogPosition, logPosition, startOfLog } from '../log/logPosition.ts';
 import type { ExpectedVersion, NewEvent, StoredEvent } from '../persistence/eventStore.ts';
 import { ConcurrencyError } from '../persistence/repository.ts';
+import { InMemoryReadModels } from './inMemoryReadModels.ts';
 
 /** A document write: insert when `expectedVersion` is 'no_stream', else replace or delete at that version. */
 export interface DocumentWrite {
@@ -24,18 +25,97 @@ interface StoredDocument {
 }
 
 /**
- * The state of the in-memory adapters: documents, streams and the global log. A commit checks every expectation
- * before it changes anything, and runs without awaiting, so it is atomic with respect to every other commit.
+ * The state of the in-memory adapters: documents, streams, the global log and the read models. Commits take turns
+ * (one lock), check every expectation before they change anything, and apply the inline projections of what they
+ * write to a staged copy that lands with them or not at all: each commit is atomic. Readers see only what landed.
  * Stored values are deep copies: nothing outside can change them by accident.
  */
 export class InMemoryDatabase {
+  /** The projections' versions, checkpoints and read models. */
+  readonly readModels = new InMemoryReadModels();
   readonly #documents = new Map<string, Map<string, StoredDocument>>();
   readonly #streams = new Map<string, StoredEvent[]>();
   readonly #log: StoredEvent[] = [];
   readonly #byId = new Map<string, StoredEvent>();
   #transactions = 0;
+  #turn: Promise<void> = Promise.resolve();
+  #generation = 0;
+  #waiters = new Set<() => void>();
 
-  commit(documents: readonly DocumentWrite[], appends: readonly StreamAppend[]): StoredEvent[] {
+  /** Runs `work` when every commit (and every other exclusive work) before it has finished. */
+  async exclusive<T>(work: () => Promise<T> | T): Promise<T> {
+    const previous = this.#turn;
+    let release = () => {};
+    this.#turn = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      return await work();
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Commits documents and events atomically, with the inline projections that handle those events: when a check
+   * or a projection fails, nothing lands.
+   */
+  commit(documents: readonly DocumentWrite[], appends: readonly StreamAppend[]): Promise<StoredEvent[]> {
+    return this.exclusive(async () => {
+      const write = this.#prepare(documents, appends);
+      const staged = this.readModels.stage();
+      await this.readModels.applyInline(write.stored, staged);
+      write.apply();
+      staged.apply();
+      this.changed();
+      return write.stored;
+    });
+  }
+
+  /** Wakes whoever waits for a change (runners, queries reading their writes). */
+  changed(): void {
+    this.#generation++;
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+  }
+
+  /** A count of the changes so far: pass it to {@link waitForChange} to wait for the next one. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /** Resolves at the first change after `seen`, after `timeoutMs`, or when `signal` aborts. */
+  waitForChange(seen: number, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    if (this.#generation !== seen || signal?.aborted === true) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      signal?.addEventListener('abort', done, { once: true });
+      this.#waiters.add(done);
+    });
+  }
+
+  /** The position of the last event committed. */
+  get head(): LogPosition {
+    return this.#log.at(-1)?.position ?? startOfLog;
+  }
+
+  /** How many transactions have committed (the transaction part of the next position is one more). */
+  get transactions(): number {
+    return this.#transactions;
+  }
+
+  /** Checks a commit and computes what it stores; `apply` makes it land, all at once (it must run in the same turn). */
+  #prepare(
+    documents: readonly DocumentWrite[],
+    appends: readonly StreamAppend[],
+  ): { stored: StoredEvent[]; apply: () => void } {
     for (const write of documents) {
       const current = this.#documents.get(write.collection)?.get(write.id);
       const key = `${write.collection}/${write.id}`;
@@ -60,33 +140,40 @@ export class InMemoryDatabase {
         throw new ConcurrencyError(append.streamId, expected, version);
       }
     }
-    for (const write of documents) {
-      let collection = this.#documents.get(write.collection);
-      if (collection === undefined) this.#documents.set(write.collection, (collection = new Map()));
-      if (write.state === undefined) collection.delete(write.id);
-      else collection.set(write.id, { state: structuredClone(write.state), version: write.version });
-    }
+    const transaction = this.#transactions + 1;
     const stored: StoredEvent[] = [];
-    // Commits are atomic here, so each gets the next transaction number and positions follow commit order.
-    const transaction = ++this.#transactions;
+    const versions = new Map<string, number>();
     for (const append of fresh) {
-      let stream = this.#streams.get(append.streamId);
-      if (stream === undefined) this.#streams.set(append.streamId, (stream = []));
+      let version = versions.get(append.streamId) ?? this.#streams.get(append.streamId)?.length ?? 0;
       for (const event of append.events) {
-        const record: StoredEvent = {
+        stored.push({
           data: structuredClone(event.data),
           metadata: { ...event.metadata },
           streamId: append.streamId,
-          streamVersion: stream.length + 1,
-          position: logPosition(transaction, this.#log.length + 1),
-        };
+          streamVersion: ++version,
+          position: logPosition(transaction, this.#log.length + stored.length + 1),
+        });
+      }
+      versions.set(append.streamId, version);
+    }
+    const apply = () => {
+      for (const write of documents) {
+        let collection = this.#documents.get(write.collection);
+        if (collection === undefined) this.#documents.set(write.collection, (collection = new Map()));
+        if (write.state === undefined) collection.delete(write.id);
+        else collection.set(write.id, { state: structuredClone(write.state), version: write.version });
+      }
+      // Commits land one at a time, so each gets the next transaction number and positions follow commit order.
+      this.#transactions = transaction;
+      for (const record of stored) {
+        let stream = this.#streams.get(record.streamId);
+        if (stream === undefined) this.#streams.set(record.streamId, (stream = []));
         stream.push(record);
         this.#log.push(record);
         this.#byId.set(record.metadata.eventId, record);
-        stored.push(record);
       }
-    }
-    return stored;
+    };
+    return { stored, apply };
   }
 
   document(collection: string, id: string): { state: unknown; version: number } | undefined {

@@ -33,7 +33,7 @@ export class InMemoryEventStore implements EventStore {
     events: readonly NewEvent[],
     expectedVersion: ExpectedVersion = 'any',
   ): Promise<AppendResult> {
-    const stored = this.database.commit([], [{ streamId, expectedVersion, events }]);
+    const stored = await this.database.commit([], [{ streamId, expectedVersion, events }]);
     const last = stored.at(-1) ?? this.database.storedEvent(events.at(-1)?.metadata.eventId ?? '');
     return {
       nextVersion: this.database.stream(streamId)?.length ?? 0,

@@ -96,7 +96,7 @@ export class InMemoryUnitOfWork implements UnitOfWork {
         }
       }
     }
-    const stored = this.database.commit(documents, appends);
+    const stored = await this.database.commit(documents, appends);
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
     this.#tracked.clear();
     // Delivered after the commit and all of them, even when a handler fails; failures are then thrown together.

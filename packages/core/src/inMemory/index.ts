@@ -1,7 +1,8 @@
 /**
  * The in-memory adapters: the whole of `@myelin/core` with no infrastructure, for tests, examples and prototypes.
  * `inMemoryPersistence()` registers the database, event store, idempotency keys and unit of work; add repositories
- * with `inMemoryStateStoredRepository` and `inMemoryEventSourcedRepository`.
+ * with `inMemoryStateStoredRepository` and `inMemoryEventSourcedRepository`, read models with `inMemoryProjections`
+ * (and an `InMemoryProjectionDaemon` for async ones).
  * @module @myelin/core/memory
  */
 export { type DocumentWrite, InMemoryDatabase, type StreamAppend } from './inMemoryDatabase.ts';
@@ -9,6 +10,11 @@ export { InMemoryEventStore } from './inMemoryEventStore.ts';
 export { InMemoryIdempotencyStore } from './inMemoryIdempotencyStore.ts';
 export { InMemoryMessageBus } from './inMemoryMessageBus.ts';
 export { inMemoryPersistence } from './inMemoryPersistence.ts';
+export {
+  InMemoryProjectionDaemon,
+  type InMemoryProjectionDaemonOptions,
+} from './inMemoryProjectionDaemon.ts';
+export { type InMemoryProjectionsOptions, inMemoryProjections } from './inMemoryProjections.ts';
 export {
   type EventSourcedOptions,
   inMemoryEventSourcedRepository,

@@ -12,4 +12,5 @@ export {
   idempotencyStoreContract,
 } from './idempotencyStoreContract.ts';
 export { type MessageBusUnderTest, messageBusContract } from './messageBusContract.ts';
+export { type ProjectionsUnderTest, projectionContract } from './projectionContract.ts';
 export { type PersistenceUnderTest, repositoryContract } from './repositoryContract.ts';

@@ -1,9 +1,8 @@
 // Inline projections: applied in the commit that writes their events, and marked so that their runner does not
 // apply those events again.
-import { positionParts, type StoredEvent } from '@myelin/core';
+import { type Projection, positionParts, type StoredEvent } from '@myelin/core';
 import type { Sql } from '../database/database.ts';
 import type { PostgresUnitOfWork } from '../unitOfWork/postgresUnitOfWork.ts';
-import type { Projection } from './projection.ts';
 import { documentKey, documentWriter, tableNames, tableWriter } from './readModels.ts';
 
 /** Enlists the inline projections in a unit of work: they run in its commit when it writes their events. */

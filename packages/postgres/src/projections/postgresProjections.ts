@@ -5,21 +5,18 @@ import {
   BehaviorOrder,
   behavior,
   ExecutionContext,
+  type Projection,
+  RegisteredProjections,
   type Token,
-  token,
 } from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
 import { PostgresUpcasting } from '../eventStore/postgresEventStore.ts';
 import { PostgresDatabase } from '../postgresPersistence.ts';
 import { PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
 import { enlistInline } from './inlineProjections.ts';
-import type { Projection } from './projection.ts';
 import { ProjectionDaemon } from './projectionDaemon.ts';
-import { documentReader, tableNames } from './readModels.ts';
+import { documentReader, tableNames, tableReader } from './readModels.ts';
 import { readYourWrites } from './readYourWrites.ts';
-
-/** The projections an application registered with {@link postgresProjections}. */
-export const RegisteredProjections = token<readonly Projection[]>('RegisteredProjections');
 
 export interface ProjectionsOptions {
   /** How long a query asking to read its writes waits for an async read model; defaults to 2000 ms. */
@@ -53,14 +50,7 @@ export function postgresProjections(projections: readonly Projection[], options:
           const ready = () =>
             readYourWrites(database, p.name, context.minPosition, timeoutMs, context.signal);
           if (p.model.kind === 'documents') return documentReader(database, database.schema, p.name, ready);
-          const view = tableNames(database.schema, p.name);
-          return {
-            table: view,
-            async query<TResult>(text: string, params?: readonly unknown[]) {
-              await ready();
-              return (await database.query<TResult>(text, params)).rows;
-            },
-          };
+          return tableReader(database, tableNames(database.schema, p.name), p.model.key, ready);
         },
       );
     }

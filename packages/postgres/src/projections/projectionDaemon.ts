@@ -1,6 +1,13 @@
 // The daemon: each projection version a leased subscription of the log, built beside the old one and switched in
 // (blue/green) once caught up.
-import { type Application, type LogPosition, positionParts, type StoredEvent } from '@myelin/core';
+import {
+  type Application,
+  type LogPosition,
+  type Projection,
+  positionParts,
+  RegisteredProjections,
+  type StoredEvent,
+} from '@myelin/core';
 import { type Database, prepared, type Sql, type TransactionOptions } from '../database/database.ts';
 import {
   type EventRow,
@@ -14,8 +21,7 @@ import {
   SubscriptionRunner,
 } from '../subscriptions/subscriptionRunner.ts';
 import { apply, markApplied, unmarked } from './inlineProjections.ts';
-import { pointView, RegisteredProjections } from './postgresProjections.ts';
-import type { Projection } from './projection.ts';
+import { pointView } from './postgresProjections.ts';
 import { projectionSubscription } from './projectionSubscription.ts';
 import { documentKey, tableNames } from './readModels.ts';
 

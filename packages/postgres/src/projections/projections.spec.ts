@@ -3,12 +3,19 @@ import {
   type Application,
   command,
   createApplication,
+  type DocumentModel,
+  documents,
   event,
   handler,
   notFound,
   ok,
+  type Projection,
+  projection,
   query,
   type Repository,
+  type TableModel,
+  type TableWriter,
+  table,
   token,
   unchecked,
 } from '@myelin/core';
@@ -21,18 +28,9 @@ import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { engines, postgresUrl, type TestDatabase } from '../testing/databases.ts';
 import { postgresProjections } from './postgresProjections.ts';
-import { type Projection, projection } from './projection.ts';
 import { ProjectionDaemon } from './projectionDaemon.ts';
 import { projectionLag } from './projectionLag.ts';
-import {
-  type DocumentModel,
-  documentReader,
-  documents,
-  type TableModel,
-  type TableWriter,
-  table,
-  tableNames,
-} from './readModels.ts';
+import { documentReader, sqlOf, tableNames } from './readModels.ts';
 import { untilServing } from './untilServing.ts';
 
 /** Reads a document read model as a query does, outside any execution (no read-your-writes wait). */
@@ -276,9 +274,10 @@ describe.each(engines)('projections on $name', (engine) => {
         key: ['queue'],
       });
       const bump = async (queue: string, by: number, t: TableWriter<Row>) => {
-        await t.sql.query(
-          `INSERT INTO ${t.table} (queue, open) VALUES ($1, $2)
-           ON CONFLICT (queue) DO UPDATE SET open = ${t.table}.open + EXCLUDED.open`,
+        const { table, query } = sqlOf(t);
+        await query(
+          `INSERT INTO ${table} (queue, open) VALUES ($1, $2)
+           ON CONFLICT (queue) DO UPDATE SET open = ${table}.open + EXCLUDED.open`,
           [queue, by],
         );
       };

@@ -1,73 +1,8 @@
-import { type FindQuery, type Page, type Token, token } from '@myelin/core';
+// The read models on PostgreSQL: documents in `read_documents` (one key per projection version), tables of their
+// own per version behind a view; and, for SQL of your own over a table read model, `sqlOf`.
+import type { DocumentReader, DocumentWriter, TableReader, TableWriter } from '@myelin/core';
 import { prepared, type Sql } from '../database/database.ts';
 import { findJson } from '../repositories/jsonQuery.ts';
-
-/** A read model kept as JSON documents by id (in `read_documents`), searchable like a state-stored repository. */
-export interface DocumentModel<TDocument> extends Token<DocumentReader<TDocument>> {
-  readonly kind: 'documents';
-  /** The read model's (and its projection's) name. */
-  readonly modelName: string;
-  /** @internal Compile-time only. */
-  readonly document?: TDocument;
-}
-
-/** A read model kept in a table of its own, whose columns the projection defines. */
-export interface TableModel<TRow extends Record<string, unknown>> extends Token<TableReader<TRow>> {
-  readonly kind: 'table';
-  readonly modelName: string;
-  /** The column definitions, as in CREATE TABLE (`id text PRIMARY KEY, status text NOT NULL`). */
-  readonly columns: string;
-  /** The columns of the primary key, for upserts and deletes. */
-  readonly key: readonly (keyof TRow & string)[];
-  /** @internal Compile-time only. */
-  readonly row?: TRow;
-}
-
-export type ReadModel = DocumentModel<any> | TableModel<any>;
-
-const names = /^[a-z][a-z0-9_-]{0,40}$/;
-
-function checkName(name: string): void {
-  if (!names.test(name)) {
-    throw new TypeError(
-      `Invalid read model name '${name}': use lower-case letters, digits, '-' and '_', starting with a letter`,
-    );
-  }
-}
-
-/**
- * Declares a document read model. It is also the token query handlers depend on to read it.
- * @example export const OrderSummaries = documents<OrderSummary>('order-summaries');
- */
-export function documents<TDocument>(name: string): DocumentModel<TDocument> {
-  checkName(name);
-  return Object.freeze({
-    ...token<DocumentReader<TDocument>>(name),
-    kind: 'documents' as const,
-    modelName: name,
-  });
-}
-
-/**
- * Declares a read model in a table of its own. Each version of its projection gets a table (`rm_<name>_v<n>`);
- * queries read the view `rm_<name>`, which points at the version serving.
- * @example export const KitchenQueue = table<QueueRow>('kitchen-queue', { columns: 'id text PRIMARY KEY, placed_at timestamptz', key: ['id'] });
- */
-export function table<TRow extends Record<string, unknown>>(
-  name: string,
-  options: { readonly columns: string; readonly key: readonly (keyof TRow & string)[] },
-): TableModel<TRow> {
-  checkName(name);
-  if (options.key.length === 0)
-    throw new TypeError(`Table read model '${name}' needs at least one key column`);
-  return Object.freeze({
-    ...token<TableReader<TRow>>(name),
-    kind: 'table' as const,
-    modelName: name,
-    columns: options.columns,
-    key: options.key,
-  });
-}
 
 /** The key of a version's documents in `read_documents`. */
 export function documentKey(name: string, version: number): string {
@@ -79,34 +14,6 @@ export function tableNames(schema: string, name: string, version?: number): stri
   const base = `rm_${name.replaceAll('-', '_')}`;
   return `${schema}."${version === undefined ? base : `${base}_v${version}`}"`;
 }
-
-/** What a projection's handlers write a document read model with, inside the batch's (or command's) transaction. */
-export interface DocumentWriter<TDocument> {
-  get(id: string): Promise<TDocument | undefined>;
-  /** Creates or replaces the document. */
-  put(id: string, document: TDocument): Promise<void>;
-  /** Changes the document if it exists; false when it does not. */
-  update(id: string, change: (document: TDocument) => TDocument): Promise<boolean>;
-  delete(id: string): Promise<void>;
-}
-
-/** What a projection's handlers write a table read model with. */
-export interface TableWriter<TRow extends Record<string, unknown>> {
-  /** Inserts the row, or updates the row with its key. */
-  upsert(row: TRow): Promise<void>;
-  /** Deletes the row with this key. */
-  delete(key: Pick<TRow, TableModel<TRow>['key'][number]>): Promise<void>;
-  /** The table, qualified, for statements of your own through `sql`. */
-  readonly table: string;
-  readonly sql: Sql;
-}
-
-export type WriterOf<TModel> =
-  TModel extends DocumentModel<infer D>
-    ? DocumentWriter<D>
-    : TModel extends TableModel<infer R>
-      ? TableWriter<R>
-      : never;
 
 export function documentWriter<TDocument>(
   sql: Sql,
@@ -147,15 +54,49 @@ function quoteColumn(name: string): string {
   return `"${name}"`;
 }
 
+/** SQL of your own over a table read model: its table (qualified) and statements run where the model is. */
+export interface TableSql {
+  /** The table (for a projection's writer: this version's; for a query's reader: the view serving). */
+  readonly table: string;
+  query<TResult = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<TResult[]>;
+}
+
+const sqlAccess = Symbol('myelin.tableSql');
+
+/**
+ * The SQL of a table read model on PostgreSQL, for what rows by key cannot say (aggregates, joins). A projection's
+ * writer runs it in the batch's (or command's) transaction; a query's reader on the view serving, after waiting
+ * to read its writes. Code using it runs on PostgreSQL and PGlite only.
+ * @example const [{ n }] = await sqlOf(stats).query<{ n: number }>(`SELECT count(*)::int AS n FROM ${sqlOf(stats).table}`);
+ */
+export function sqlOf(model: TableReader<any, any> | TableWriter<any, any>): TableSql {
+  const access = (model as { [sqlAccess]?: TableSql })[sqlAccess];
+  if (access === undefined) {
+    throw new TypeError(
+      'sqlOf() takes a table read model stored by @myelin/postgres; this one is stored elsewhere',
+    );
+  }
+  return access;
+}
+
 export function tableWriter<TRow extends Record<string, unknown>>(
   sql: Sql,
   physical: string,
   key: readonly string[],
 ): TableWriter<TRow> {
   const keyColumns = key.map(quoteColumn);
-  return {
-    table: physical,
-    sql,
+  const where = keyColumns.map((c, i) => `${c} = $${i + 1}`).join(' AND ');
+  const keyOf = (row: Record<string, unknown>) => key.map((column) => row[column]);
+  const writer: TableWriter<TRow> & { [sqlAccess]: TableSql } = {
+    [sqlAccess]: {
+      table: physical,
+      query: async <TResult>(text: string, params?: readonly unknown[]) =>
+        (await sql.query<TResult>(text, params)).rows,
+    },
+    async get(row) {
+      const { rows } = await sql.query<TRow>(`SELECT * FROM ${physical} WHERE ${where}`, keyOf(row));
+      return rows[0];
+    },
     async upsert(row) {
       const columns = Object.keys(row).filter((column) => row[column] !== undefined);
       const quoted = columns.map(quoteColumn);
@@ -170,28 +111,60 @@ export function tableWriter<TRow extends Record<string, unknown>>(
         columns.map((column) => row[column]),
       );
     },
-    async delete(where) {
-      const values = key.map((column) => (where as Record<string, unknown>)[column]);
-      await sql.query(
-        `DELETE FROM ${physical} WHERE ${keyColumns.map((c, i) => `${c} = $${i + 1}`).join(' AND ')}`,
-        values,
-      );
+    async update(row, change) {
+      const current = await this.get(row);
+      if (current === undefined) return false;
+      await this.upsert(change(current));
+      return true;
+    },
+    async delete(row) {
+      await sql.query(`DELETE FROM ${physical} WHERE ${where}`, keyOf(row));
     },
   };
+  return writer;
 }
 
-/** How queries read a document read model. */
-export interface DocumentReader<TDocument> {
-  get(id: string): Promise<TDocument | undefined>;
-  /** Documents whose top-level fields match, sorted and paged (as a state-stored repository's `find`). */
-  find(query?: FindQuery<TDocument>): Promise<Page<TDocument>>;
-}
-
-/** How queries read a table read model: statements of your own on its view. */
-export interface TableReader<TRow> {
-  /** The view serving the read model, qualified: `SELECT * FROM ${reader.table} WHERE ...`. */
-  readonly table: string;
-  query<TResult = TRow>(text: string, params?: readonly unknown[]): Promise<TResult[]>;
+/** How queries read a table read model: rows of the view serving it, by key or searched. */
+export function tableReader<TRow extends Record<string, unknown>>(
+  sql: Sql,
+  view: string,
+  key: readonly string[],
+  ready: () => Promise<void>,
+): TableReader<TRow> {
+  const keyColumns = key.map(quoteColumn);
+  const where = keyColumns.map((c, i) => `${c} = $${i + 1}`).join(' AND ');
+  const reader: TableReader<TRow> & { [sqlAccess]: TableSql } = {
+    [sqlAccess]: {
+      table: view,
+      async query<TResult>(text: string, params?: readonly unknown[]) {
+        await ready();
+        return (await sql.query<TResult>(text, params)).rows;
+      },
+    },
+    async get(row) {
+      await ready();
+      const values = key.map((column) => (row as Record<string, unknown>)[column]);
+      const { rows } = await sql.query<TRow>(`SELECT * FROM ${view} WHERE ${where}`, values);
+      return rows[0];
+    },
+    async find(query = {}) {
+      await ready();
+      const { rows, ...page } = await findJson<TRow>(
+        sql,
+        {
+          table: `${view} t`,
+          column: 'to_jsonb(t)',
+          select: 't.*',
+          scope: 'true',
+          scopeParams: [],
+          key: keyColumns.map((c) => `t.${c}`).join(', '),
+        },
+        query,
+      );
+      return { items: rows, ...page };
+    },
+  };
+  return reader;
 }
 
 /** The document key of the version serving a document read model: the active one, else the newest building. */

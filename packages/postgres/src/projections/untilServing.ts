@@ -1,7 +1,7 @@
+import type { Projection } from '@myelin/core';
 import type { Database } from '../database/database.ts';
 import { listenForCommits } from '../subscriptions/commitListener.ts';
 import { progressSignal } from '../subscriptions/logSignal.ts';
-import type { Projection } from './projection.ts';
 import { projectionLag } from './projectionLag.ts';
 
 export interface UntilServingOptions {

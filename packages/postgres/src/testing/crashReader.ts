@@ -5,8 +5,10 @@
 import {
   AggregateRoot,
   createApplication,
+  documents,
   event,
   eventHandler,
+  projection,
   type QueryableRepository,
   token,
   unchecked,
@@ -16,9 +18,7 @@ import { pgliteDatabase } from '../database/pgliteDatabase.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresProjections } from '../projections/postgresProjections.ts';
-import { projection } from '../projections/projection.ts';
 import { ProjectionDaemon } from '../projections/projectionDaemon.ts';
-import { documents } from '../projections/readModels.ts';
 import { EventRelay } from '../relay/eventRelay.ts';
 import { postgresStateStoredRepository } from '../repositories/stateStoredRepository.ts';
 

@@ -6,10 +6,12 @@ import {
   type Application,
   command,
   createApplication,
+  documents,
   event,
   eventHandler,
   handler,
   ok,
+  projection,
   type QueryableRepository,
   type Repository,
   token,
@@ -18,8 +20,6 @@ import {
 import type { Database } from '../database/database.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresProjections } from '../projections/postgresProjections.ts';
-import { projection } from '../projections/projection.ts';
-import { documents } from '../projections/readModels.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { postgresStateStoredRepository } from '../repositories/stateStoredRepository.ts';
 

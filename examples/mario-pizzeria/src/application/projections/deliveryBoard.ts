@@ -1,4 +1,4 @@
-import { documents } from '@myelin/postgres';
+import { documents } from '@myelin/core';
 import type { OrderSummary } from '../dtos.ts';
 import { orderSummaryProjection } from './orderSummary.ts';
 

@@ -1,4 +1,4 @@
-import { documents, projection } from '@myelin/postgres';
+import { documents, projection } from '@myelin/core';
 import { PizzaAdded, PizzaChanged, PizzaRetired } from '../../domain/menuPizza.ts';
 
 /** A pizza as the menu shows it. */

@@ -1,5 +1,10 @@
-import type { StoredEvent } from '@myelin/core';
-import { type DocumentModel, type Projection, type ProjectionMode, projection } from '@myelin/postgres';
+import {
+  type DocumentModel,
+  type Projection,
+  type ProjectionMode,
+  projection,
+  type StoredEvent,
+} from '@myelin/core';
 import {
   CookingStarted,
   DeliveryStarted,

@@ -1,5 +1,5 @@
 // The read model: one document per note, kept up to date in the same transaction as each write (inline).
-import { documents, projection } from '@myelin/postgres';
+import { documents, projection } from '@myelin/core';
 import { NoteWritten } from './note.ts';
 
 export interface NoteSummary {

@@ -1,5 +1,9 @@
-import type { EventDefinition, StoredEvent } from '@myelin/core';
-import type { ReadModel, WriterOf } from './readModels.ts';
+// The projection declaration: which events write which read model, and how. Adapters run it (inline in the
+// command's commit, or after it by a runner); the declaration names no database.
+import { token } from '../dependencyInjection/token.ts';
+import type { EventDefinition } from '../messages/message.ts';
+import type { StoredEvent } from '../persistence/eventStore.ts';
+import type { ReadModel, WriterOf } from './readModel.ts';
 
 /**
  * Inline: applied in the transaction of the command that wrote the events, so the read model is never behind.
@@ -84,4 +88,16 @@ function make<TModel extends ReadModel>(
       return make(model, version, mode, new Map([...handlers, [definition.type, { definition, handle }]]));
     },
   });
+}
+
+/** The projections an application registered (with `inMemoryProjections` or `postgresProjections`): runners read it. */
+export const RegisteredProjections = token<readonly Projection[]>('RegisteredProjections');
+
+/** @internal Throws when two projections share a name: they would write one read model. */
+export function checkUnique(projections: readonly Projection[]): void {
+  const seen = new Set<string>();
+  for (const p of projections) {
+    if (seen.has(p.name)) throw new TypeError(`Projection '${p.name}' is registered twice`);
+    seen.add(p.name);
+  }
 }
