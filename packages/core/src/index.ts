@@ -105,6 +105,7 @@ export {
   type MessageDefinition,
   type MessageKind,
   type MessageOptions,
+  type PayloadInputOf,
   type PayloadOf,
   payloadOf,
   query,

@@ -51,7 +51,7 @@ async function place(order: object = anOrder): Promise<OrderDto> {
   return placed;
 }
 
-/** The steps of API.md: path suffix, the role that may take it, and its body. */
+/** The steps of an order: path suffix, the role that may take it, and its body. */
 const steps = {
   cooking: { role: 'chef', payload: {} },
   ready: { role: 'chef', payload: {} },

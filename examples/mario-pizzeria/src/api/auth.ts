@@ -5,7 +5,7 @@ import type { AuthOptions, DevUser } from '@myelin/http';
 import { roles } from '../application/roles.ts';
 
 /**
- * The development users of API.md: each one's password is its name, and its one role too. They exist only in
+ * The development users: each one's password is its name, and its one role too. They exist only in
  * embedded development mode (see config.ts); production mode refuses to start with them.
  */
 export const devUsers: readonly DevUser[] = [roles.customer, roles.chef, roles.driver, roles.manager].map(

@@ -30,7 +30,7 @@ const pageOf = (params: Readonly<Record<string, string>>) => ({
 
 const types = (...definitions: readonly { readonly type: string }[]) => definitions.map((d) => d.type);
 
-/** The four live streams of API.md, by path. */
+/** The four live streams (see the README's API section), by path. */
 export function liveStreams(app: Application, database: Database): LiveRoutes {
   const live = (definition: LiveQuery) => liveQuery(app, commitFeed(database), definition);
   return {

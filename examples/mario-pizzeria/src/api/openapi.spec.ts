@@ -33,4 +33,28 @@ describe('the OpenAPI document', () => {
       await t[Symbol.asyncDispose]();
     }
   });
+
+  it('describes the body of every successful answer with a schema, not as any JSON', async () => {
+    await using t = await testServer();
+    const document = (await t.server.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<
+        string,
+        Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>
+      >;
+    };
+    const untyped: string[] = [];
+    let described = 0;
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          const schema = response.content?.['application/json']?.schema;
+          if (!status.startsWith('2') || schema === undefined) continue;
+          if (Object.keys(schema).length === 0) untyped.push(`${method.toUpperCase()} ${path} ${status}`);
+          else described++;
+        }
+      }
+    }
+    expect(untyped).toEqual([]);
+    expect(described).toBeGreaterThanOrEqual(15); // every route of routes.ts that answers a body
+  });
 });

@@ -20,7 +20,7 @@ import { ListOrders } from '../application/queries/listOrders.ts';
 const step = { status: 200, problems: [404, 409], tags: ['orders'] } as const;
 
 /**
- * The HTTP API of API.md: each route names its message, and the rest (validation, status codes, problem+json,
+ * The HTTP API: each route names its message, and the rest (validation, status codes, problem+json,
  * authentication, OpenAPI) follows from the message's declaration and its policy.
  */
 export const api = routes({

@@ -33,7 +33,7 @@ export interface PizzeriaServerConfig {
 }
 
 /**
- * The pizzeria's HTTP server: the API of API.md (with OpenAPI at /openapi.json and docs at /docs), its live
+ * The pizzeria's HTTP server: the API of routes.ts (with OpenAPI at /openapi.json and docs at /docs), its live
  * streams, /health and /ready, and the web UI at /. Closing it stops what `onClose` says, then disposes the
  * application; whoever opened the database closes it.
  */

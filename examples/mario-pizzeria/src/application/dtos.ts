@@ -1,188 +1,100 @@
-// What the API shows: the shapes of API.md. Inside, money is integer cents; here it becomes dollars.
-import { createMapper, mapTarget } from '@myelin/core';
-import type { MenuPizza } from '../domain/menuPizza.ts';
-import { dollars } from '../domain/money.ts';
-import { Order, type OrderStatus } from '../domain/order.ts';
-import type { OrderItemData, PizzaSize } from '../domain/orderItem.ts';
-import type { MenuEntry } from './projections/menu.ts';
+// What the API shows, declared once: these schemas type the handlers' results, document every response in
+// OpenAPI, and type the browser's client. Money is in dollars here (integer cents inside). No handler and no
+// database is imported, so the browser can import this file.
+import { z } from 'zod';
+import { type OrderStatus, orderStatuses } from '../domain/order.ts';
+import { sizes } from '../domain/orderItem.ts';
 
-export interface OrderItemDto {
-  readonly name: string;
-  readonly size: PizzaSize;
-  readonly toppings: readonly string[];
-  readonly price: number;
-}
+const instant = z.iso.datetime();
 
-export interface OrderDto {
-  readonly id: string;
-  readonly status: OrderStatus;
-  readonly customerName: string;
-  readonly customerPhone: string;
-  readonly customerAddress?: string;
-  readonly customerEmail?: string;
-  readonly items: readonly OrderItemDto[];
-  readonly total: number;
-  readonly notes?: string;
-  readonly placedAt: string;
-  readonly cookingStartedAt?: string;
-  readonly readyAt?: string;
-  readonly driverId?: string;
-  readonly deliveryStartedAt?: string;
-  readonly deliveredAt?: string;
-  readonly cancelledAt?: string;
-  readonly chef?: string;
-  /** How many events the order has: its ETag. */
-  readonly version: number;
-  /**
-   * Only in the 201 of an order placed without signing in: the key that reads it back (the `Location` carries it
-   * too). Shown once; the pizzeria keeps only its hash.
-   */
-  readonly accessKey?: string;
-}
+export const OrderItemDto = z
+  .object({
+    name: z.string(),
+    size: z.enum(sizes),
+    toppings: z.array(z.string()).readonly(),
+    price: z.number().describe('In dollars'),
+  })
+  .meta({ id: 'OrderItemDto' });
+export type OrderItemDto = z.output<typeof OrderItemDto>;
 
-export interface MenuPizzaDto {
-  readonly id: string;
-  readonly name: string;
-  readonly description: string;
-  readonly basePrice: number;
-  readonly available: boolean;
-}
+export const OrderDto = z
+  .object({
+    id: z.string(),
+    status: z.enum(orderStatuses),
+    customerName: z.string(),
+    customerPhone: z.string(),
+    customerAddress: z.string().optional(),
+    customerEmail: z.string().optional(),
+    items: z.array(OrderItemDto).readonly(),
+    total: z.number().describe('In dollars'),
+    notes: z.string().optional(),
+    placedAt: instant,
+    cookingStartedAt: instant.optional(),
+    readyAt: instant.optional(),
+    driverId: z.string().optional(),
+    deliveryStartedAt: instant.optional(),
+    deliveredAt: instant.optional(),
+    cancelledAt: instant.optional(),
+    chef: z.string().optional(),
+    version: z.number().int().describe('How many events the order has: its ETag'),
+    accessKey: z
+      .string()
+      .optional()
+      .describe(
+        'Only in the 201 of an order placed without signing in: the key that reads it back (the Location carries it too). Shown once; only its hash is kept.',
+      ),
+  })
+  .meta({ id: 'OrderDto' });
+export type OrderDto = z.output<typeof OrderDto>;
 
-export interface MenuDto {
-  readonly items: readonly MenuPizzaDto[];
-  /** The toppings any pizza can have. */
-  readonly toppings: readonly string[];
-}
+export const MenuPizzaDto = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    description: z.string(),
+    basePrice: z.number().describe('In dollars, for a medium pizza'),
+    available: z.boolean(),
+  })
+  .meta({ id: 'MenuPizzaDto' });
+export type MenuPizzaDto = z.output<typeof MenuPizzaDto>;
 
-export interface PageDto<T> {
-  readonly items: readonly T[];
-  readonly total: number;
-  readonly page: number;
-  readonly pageSize: number;
-}
+export const MenuDto = z
+  .object({
+    items: z.array(MenuPizzaDto).readonly(),
+    toppings: z.array(z.string()).readonly().describe('The toppings any pizza can have'),
+  })
+  .meta({ id: 'MenuDto' });
+export type MenuDto = z.output<typeof MenuDto>;
 
-export interface OrderListDto {
-  readonly items: readonly OrderDto[];
-}
+/** A page of orders. */
+export const OrderPageDto = z
+  .object({
+    items: z.array(OrderDto).readonly(),
+    total: z.number().int(),
+    page: z.number().int(),
+    pageSize: z.number().int(),
+  })
+  .meta({ id: 'OrderPageDto' });
+export type OrderPageDto = z.output<typeof OrderPageDto>;
 
-export interface StatisticsDto {
-  readonly ordersByStatus: Readonly<Record<OrderStatus, number>>;
-  /** Delivered and in-progress orders, not cancelled ones, in dollars. */
-  readonly revenue: number;
-  readonly topPizzas: readonly { readonly name: string; readonly count: number }[];
-  readonly averageMinutesToReady: number | null;
-  readonly revenueByDay: readonly { readonly day: string; readonly revenue: number }[];
-}
+const count = z.number().int();
 
-/**
- * An order as the read models keep it: the DTO's fields, with money in cents. The order summaries, the kitchen
- * queue and the delivery board all hold these, and the commands build one from the aggregate they changed.
- */
-export interface OrderSummary {
-  readonly id: string;
-  readonly status: OrderStatus;
-  readonly customerName: string;
-  readonly customerPhone: string;
-  readonly customerAddress?: string | undefined;
-  readonly customerEmail?: string | undefined;
-  readonly items: readonly OrderItemData[];
-  readonly totalCents: number;
-  readonly notes?: string | undefined;
-  readonly placedAt: string;
-  readonly cookingStartedAt?: string | undefined;
-  readonly readyAt?: string | undefined;
-  readonly driverId?: string | undefined;
-  readonly deliveryStartedAt?: string | undefined;
-  readonly deliveredAt?: string | undefined;
-  readonly cancelledAt?: string | undefined;
-  readonly chef?: string | undefined;
-  /** Who may read it besides staff; never shown (see `OrderAccess`). */
-  readonly placedBy?: string | undefined;
-  readonly accessKeyHash?: string | undefined;
-  readonly version: number;
-}
-
-/** An order summary as the API shows it: dollars, and optional fields left out when unknown (never null). */
-export function toOrderDto(summary: OrderSummary): OrderDto {
-  const optional = (fields: Partial<Record<keyof OrderDto, string | undefined>>) =>
-    Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== undefined));
-  return {
-    id: summary.id,
-    status: summary.status,
-    customerName: summary.customerName,
-    customerPhone: summary.customerPhone,
-    ...optional({ customerAddress: summary.customerAddress, customerEmail: summary.customerEmail }),
-    items: summary.items.map((item) => ({
-      name: item.name,
-      size: item.size,
-      toppings: [...item.toppings],
-      price: dollars(item.priceCents),
-    })),
-    total: dollars(summary.totalCents),
-    ...optional({ notes: summary.notes }),
-    placedAt: summary.placedAt,
-    ...optional({
-      cookingStartedAt: summary.cookingStartedAt,
-      readyAt: summary.readyAt,
-      driverId: summary.driverId,
-      deliveryStartedAt: summary.deliveryStartedAt,
-      deliveredAt: summary.deliveredAt,
-      cancelledAt: summary.cancelledAt,
-      chef: summary.chef,
-    }),
-    version: summary.version,
-  };
-}
-
-/** The summary of an order the command just changed: what its read models will hold once it commits. */
-export function summaryOf(order: Order): OrderSummary {
-  const { state } = order;
-  if (state.status === 'new') throw new Error(`Order ${order.id} has not been placed`);
-  return {
-    id: order.id,
-    status: state.status,
-    customerName: state.customer.name,
-    customerPhone: state.customer.phone,
-    customerAddress: state.customer.address,
-    customerEmail: state.customer.email,
-    items: state.items,
-    totalCents: state.totalCents,
-    notes: state.notes,
-    placedAt: state.placedAt,
-    cookingStartedAt: state.cookingStartedAt,
-    readyAt: state.readyAt,
-    driverId: state.driverId,
-    deliveryStartedAt: state.deliveryStartedAt,
-    deliveredAt: state.deliveredAt,
-    cancelledAt: state.cancelledAt,
-    chef: state.chef,
-    placedBy: state.access.placedBy,
-    accessKeyHash: state.access.accessKeyHash,
-    version: order.nextVersion,
-  };
-}
-
-export const OrderDto = mapTarget<OrderDto>('OrderDto');
-
-/** Maps what commands changed to what they answer: typed pairs, so a mapping nobody registered fails to compile. */
-export const mapper = createMapper().add(Order, OrderDto, (order) => toOrderDto(summaryOf(order)));
-
-export function menuPizzaDto(pizza: MenuPizza): MenuPizzaDto {
-  return {
-    id: pizza.id,
-    name: pizza.state.name,
-    description: pizza.state.description,
-    basePrice: dollars(pizza.state.basePriceCents),
-    available: pizza.state.available,
-  };
-}
-
-export function menuEntryDto(entry: MenuEntry): MenuPizzaDto {
-  return {
-    id: entry.id,
-    name: entry.name,
-    description: entry.description,
-    basePrice: dollars(entry.basePriceCents),
-    available: entry.available,
-  };
-}
+export const StatisticsDto = z
+  .object({
+    ordersByStatus: z.object({
+      confirmed: count,
+      cooking: count,
+      ready: count,
+      delivering: count,
+      delivered: count,
+      cancelled: count,
+    }) satisfies z.ZodType<Record<OrderStatus, number>>,
+    revenue: z.number().describe('Of orders not cancelled, in dollars'),
+    topPizzas: z.array(z.object({ name: z.string(), count: z.number().int() })).readonly(),
+    averageMinutesToReady: z.number().nullable(),
+    revenueByDay: z
+      .array(z.object({ day: z.iso.date(), revenue: z.number().describe('In dollars') }))
+      .readonly(),
+  })
+  .meta({ id: 'StatisticsDto' });
+export type StatisticsDto = z.output<typeof StatisticsDto>;

@@ -56,12 +56,14 @@ export interface MessageDefinition<
   TType extends string = string,
   TPayload = any,
   TResult = unknown,
+  /** What a sender gives before the schema applies its defaults and transforms (the payload's input type). */
+  TInput = TPayload,
 > {
   new (payload: TPayload): Message<TKind, TType, TPayload, TResult>;
   readonly kind: TKind;
   /** The stable name used for routing, serialization and documentation. Unique within an application. */
   readonly type: TType;
-  readonly schema: StandardSchemaV1<unknown, TPayload> | undefined;
+  readonly schema: StandardSchemaV1<TInput, TPayload> | undefined;
   /** The schema of a successful result, when one was given to `returns`. */
   readonly resultSchema: StandardSchemaV1<unknown, TResult> | undefined;
   readonly options: EventOptions;
@@ -80,19 +82,28 @@ export type RequestDefinition<TResult = any> = MessageDefinition<'command' | 'qu
 export type EventDefinition<TPayload = any> = MessageDefinition<'event', string, TPayload, void>;
 
 /** A command or query definition that has not yet said what it returns. */
-export interface RequestDeclaration<TKind extends 'command' | 'query', TType extends string, TPayload>
-  extends MessageDefinition<TKind, TType, TPayload, void> {
+export interface RequestDeclaration<
+  TKind extends 'command' | 'query',
+  TType extends string,
+  TPayload,
+  TInput = TPayload,
+> extends MessageDefinition<TKind, TType, TPayload, void, TInput> {
   /** Declares the result type, and optionally its schema (for documentation and clients). */
   returns<TResult>(
     schema?: StandardSchemaV1<unknown, TResult>,
-  ): MessageDefinition<TKind, TType, TPayload, TResult>;
+  ): MessageDefinition<TKind, TType, TPayload, TResult, TInput>;
 }
 
 /** The payload type a message definition carries. */
 export type PayloadOf<TDefinition> =
-  TDefinition extends MessageDefinition<MessageKind, string, infer TPayload, unknown> ? TPayload : never;
+  TDefinition extends MessageDefinition<MessageKind, string, infer TPayload, unknown, any> ? TPayload : never;
+
+/** What a sender gives for a message: its payload before the schema's defaults (a field with one is optional). */
+export type PayloadInputOf<TDefinition> =
+  TDefinition extends MessageDefinition<MessageKind, string, any, any, infer TInput> ? TInput : never;
 
 type PayloadOfSchema<TSchema> = TSchema extends StandardSchemaV1<unknown, infer TOutput> ? TOutput : never;
+type InputOfSchema<TSchema> = TSchema extends StandardSchemaV1<infer TInput, unknown> ? TInput : never;
 
 /**
  * A schema that only carries a type: no validation and no JSON Schema. For messages that never come from outside
@@ -123,7 +134,7 @@ export function command<
   type: TType,
   schema?: TSchema,
   options?: MessageOptions,
-): RequestDeclaration<'command', TType, PayloadOfSchema<TSchema>> {
+): RequestDeclaration<'command', TType, PayloadOfSchema<TSchema>, InputOfSchema<TSchema>> {
   return declareMessage('command', type, schema, options) as never;
 }
 
@@ -138,7 +149,7 @@ export function query<
   type: TType,
   schema?: TSchema,
   options?: MessageOptions,
-): RequestDeclaration<'query', TType, PayloadOfSchema<TSchema>> {
+): RequestDeclaration<'query', TType, PayloadOfSchema<TSchema>, InputOfSchema<TSchema>> {
   return declareMessage('query', type, schema, options) as never;
 }
 
@@ -154,7 +165,7 @@ export function event<
   type: TType,
   schema?: TSchema,
   options?: EventOptions,
-): MessageDefinition<'event', TType, PayloadOfSchema<TSchema>, void> {
+): MessageDefinition<'event', TType, PayloadOfSchema<TSchema>, void, InputOfSchema<TSchema>> {
   return declareMessage('event', type, schema, options) as never;
 }
 

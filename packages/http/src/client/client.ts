@@ -13,7 +13,7 @@ export interface ClientOptions {
    * The bearer token (the raw JWT; the client adds `Bearer`), or a function asked before every call, so a
    * refreshed token is used as soon as there is one. No token (or `undefined`) calls anonymously.
    */
-  readonly token?: string | (() => string | undefined | Promise<string | undefined>);
+  readonly token?: string | undefined | (() => string | undefined | Promise<string | undefined>);
   /** Headers sent with every call. */
   readonly headers?: Readonly<Record<string, string>>;
 }

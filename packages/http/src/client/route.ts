@@ -3,6 +3,7 @@
 // declarations load in a browser.
 import type {
   MessageDefinition,
+  PayloadInputOf,
   PayloadOf,
   Principal,
   RequestDefinition,
@@ -165,7 +166,7 @@ export function successStatus(route: AnyRoute): SuccessStatus {
 /** What a caller sends for a route: the message's fields but those the server fills in. */
 export type InputOf<TRoute> =
   TRoute extends Route<HttpMethod, string, infer TDefinition, infer TFilled>
-    ? Omit<PayloadOf<TDefinition>, keyof TFilled>
+    ? Omit<PayloadInputOf<TDefinition>, keyof TFilled>
     : never;
 
 /** What a route answers with on success. */

@@ -2,7 +2,7 @@
 // keep the name and price they were placed with.
 import { command } from '@myelin/core';
 import { z } from 'zod';
-import type { MenuPizzaDto } from '../dtos.ts';
+import { MenuPizzaDto } from '../dtos.ts';
 
 const name = z.string().trim().min(1).max(60);
 const description = z.string().trim().max(300);
@@ -13,7 +13,7 @@ export const AddMenuPizza = command(
   'AddMenuPizza',
   z.object({ name, description: description.default(''), basePrice }),
   { description: 'Puts a pizza on the menu (or a retired one back on it)' },
-).returns<MenuPizzaDto>();
+).returns(MenuPizzaDto);
 
 export const ChangeMenuPizza = command(
   'ChangeMenuPizza',
@@ -24,7 +24,7 @@ export const ChangeMenuPizza = command(
     basePrice: basePrice.optional(),
   }),
   { description: "Changes a pizza's name, description or base price" },
-).returns<MenuPizzaDto>();
+).returns(MenuPizzaDto);
 
 export const RetireMenuPizza = command('RetireMenuPizza', z.object({ id: z.string().min(1).max(100) }), {
   description: 'Takes a pizza off the menu',

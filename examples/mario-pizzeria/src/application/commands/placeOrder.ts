@@ -1,7 +1,7 @@
 import { command } from '@myelin/core';
 import { z } from 'zod';
 import { sizes, toppings } from '../../domain/orderItem.ts';
-import type { OrderDto } from '../dtos.ts';
+import { OrderDto } from '../dtos.ts';
 
 /**
  * Characters that change how text shows without being seen: bidirectional overrides and isolates, which can make
@@ -50,4 +50,4 @@ export const PlaceOrder = command(
     description:
       'Places an order. Signed in as a customer, it keeps the details given on their profile; without signing in, they stay on this order alone, and the 201 gives the key that reads it back.',
   },
-).returns<OrderDto>();
+).returns(OrderDto);

@@ -1,7 +1,7 @@
 import { handler, ok } from '@myelin/core';
-import { toOrderDto } from '../dtos.ts';
 import { DeliveryBoard } from '../projections/deliveryBoard.ts';
 import { GetDeliveryBoard } from '../queries/getDeliveryBoard.ts';
+import { toOrderDto } from '../views.ts';
 
 export const getDeliveryBoard = handler(GetDeliveryBoard, { board: DeliveryBoard }, async (q, { board }) => {
   const page = await board.find({

@@ -1,7 +1,7 @@
 import { handler, ok } from '@myelin/core';
-import { toOrderDto } from '../dtos.ts';
 import { KitchenQueue } from '../projections/kitchenQueue.ts';
 import { GetKitchenQueue } from '../queries/getKitchenQueue.ts';
+import { toOrderDto } from '../views.ts';
 
 export const getKitchenQueue = handler(GetKitchenQueue, { queue: KitchenQueue }, async (q, { queue }) => {
   const page = await queue.find({

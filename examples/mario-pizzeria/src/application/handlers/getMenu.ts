@@ -1,9 +1,9 @@
 import { forbidden, handler, ok, unauthorized } from '@myelin/core';
 import { toppings } from '../../domain/orderItem.ts';
-import { menuEntryDto } from '../dtos.ts';
 import { Menu } from '../projections/menu.ts';
 import { GetMenu } from '../queries/getMenu.ts';
 import { roles } from '../roles.ts';
+import { menuEntryDto } from '../views.ts';
 
 export const getMenu = handler(GetMenu, { menu: Menu }, async (q, { menu }, context) => {
   // Anyone reads the menu; only managers see what was taken off it.

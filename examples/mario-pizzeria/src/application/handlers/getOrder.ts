@@ -1,8 +1,8 @@
 import { handler, notFound, ok } from '@myelin/core';
-import { toOrderDto } from '../dtos.ts';
 import { canReadOrder } from '../orderAccess.ts';
 import { OrderSummaries } from '../projections/orderSummaries.ts';
 import { GetOrder } from '../queries/getOrder.ts';
+import { toOrderDto } from '../views.ts';
 
 export const getOrder = handler(
   GetOrder,

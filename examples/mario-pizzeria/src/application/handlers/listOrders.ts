@@ -1,7 +1,7 @@
 import { handler, ok } from '@myelin/core';
-import { toOrderDto } from '../dtos.ts';
 import { OrderSummaries } from '../projections/orderSummaries.ts';
 import { ListOrders } from '../queries/listOrders.ts';
+import { toOrderDto } from '../views.ts';
 
 export const listOrders = handler(ListOrders, { summaries: OrderSummaries }, async (q, { summaries }) => {
   const page = await summaries.find({

@@ -3,8 +3,8 @@ import { MenuPizza, menuKey, menuSlug } from '../../domain/menuPizza.ts';
 import { Money } from '../../domain/money.ts';
 import { AddMenuPizza, ChangeMenuPizza, RetireMenuPizza } from '../commands/menuChanges.ts';
 import { attempt } from '../domainProblems.ts';
-import { menuPizzaDto } from '../dtos.ts';
 import { MenuPizzas } from '../repositories.ts';
+import { menuPizzaDto } from '../views.ts';
 
 type Menu = QueryableRepository<MenuPizza>;
 

@@ -13,8 +13,9 @@ import {
   StartDelivery,
 } from '../commands/orderTransitions.ts';
 import { attempt } from '../domainProblems.ts';
-import { mapper, OrderDto } from '../dtos.ts';
+import type { OrderDto } from '../dtos.ts';
 import { Orders } from '../repositories.ts';
+import { mapper, OrderDtoTarget } from '../views.ts';
 
 /**
  * The handler of one step: `take` calls the aggregate's method for it, with who sends it (the principal's subject:
@@ -34,7 +35,7 @@ function step<TPayload extends { readonly id: string }>(
       const outcome = attempt(() => take(order, cmd, principal.subject, clock()));
       if (!outcome.ok) return outcome;
       await orders.update(order);
-      return ok(mapper.map(order, OrderDto));
+      return ok(mapper.map(order, OrderDtoTarget));
     },
   );
 }

@@ -5,10 +5,10 @@ import { Order } from '../../domain/order.ts';
 import { OrderItem } from '../../domain/orderItem.ts';
 import { Clock } from '../clock.ts';
 import { PlaceOrder } from '../commands/placeOrder.ts';
-import { mapper, OrderDto } from '../dtos.ts';
 import { newAccessKey } from '../orderAccess.ts';
 import { Customers, MenuPizzas, Orders } from '../repositories.ts';
 import { roles } from '../roles.ts';
+import { mapper, OrderDtoTarget } from '../views.ts';
 
 /** The customer id of an order placed without signing in: it belongs to no stored customer. */
 const guest = 'guest';
@@ -73,7 +73,7 @@ export const placeOrder = handler(
         placedBy: principal.subject,
       });
       await orders.add(order);
-      return created(mapper.map(order, OrderDto), `/api/orders/${id}`);
+      return created(mapper.map(order, OrderDtoTarget), `/api/orders/${id}`);
     }
     const access = newAccessKey();
     const order = Order.place(id, { customerId: guest, ...details }, items, notes, clock(), {
@@ -81,7 +81,7 @@ export const placeOrder = handler(
     });
     await orders.add(order);
     return created(
-      { ...mapper.map(order, OrderDto), accessKey: access.key },
+      { ...mapper.map(order, OrderDtoTarget), accessKey: access.key },
       `/api/orders/${id}?key=${access.key}`,
     );
   },

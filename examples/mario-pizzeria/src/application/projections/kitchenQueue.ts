@@ -1,5 +1,5 @@
 import { documents } from '@myelin/core';
-import type { OrderSummary } from '../dtos.ts';
+import type { OrderSummary } from '../views.ts';
 import { orderSummaryProjection } from './orderSummary.ts';
 
 /** The orders the kitchen has to do: confirmed and cooking ones. */

@@ -16,7 +16,7 @@ import {
   OrderReady,
   orderEvents,
 } from '../../domain/orderEvents.ts';
-import type { OrderSummary } from '../dtos.ts';
+import type { OrderSummary } from '../views.ts';
 
 /**
  * The next summary of an order after one of its events; undefined when the read model does not have the order

@@ -1,6 +1,6 @@
 import { query } from '@myelin/core';
 import { z } from 'zod';
-import type { OrderDto } from '../dtos.ts';
+import { OrderDto } from '../dtos.ts';
 
 export const GetOrder = query(
   'GetOrder',
@@ -10,4 +10,4 @@ export const GetOrder = query(
     key: z.string().max(100).optional(),
   }),
   { description: 'One order, to staff and to its own customer (inline: never behind its own 201)' },
-).returns<OrderDto>();
+).returns(OrderDto);

@@ -1,7 +1,7 @@
 import { query } from '@myelin/core';
 import { z } from 'zod';
 import { orderStatuses } from '../../domain/order.ts';
-import type { OrderDto, PageDto } from '../dtos.ts';
+import { OrderPageDto } from '../dtos.ts';
 
 export const ListOrders = query(
   'ListOrders',
@@ -11,4 +11,4 @@ export const ListOrders = query(
     pageSize: z.number().int().min(1).max(100).default(20),
   }),
   { description: 'A page of orders, newest first, of one status when given' },
-).returns<PageDto<OrderDto>>();
+).returns(OrderPageDto);

@@ -238,6 +238,31 @@ describe('the OpenAPI document', () => {
     expect(look.security).toEqual([{}, { bearer: [] }]);
   });
 
+  it('shares a result schema given an id between every operation that returns it, as one component', async () => {
+    const Bed = z.object({ id: z.string(), plants: z.array(z.string()) }).meta({ id: 'GardenBed' });
+    const Dig = command('garden.dig', z.object({ id: z.string() })).returns(Bed);
+    const Sow = command('garden.sow', z.object({ id: z.string(), seed: z.string() })).returns(Bed);
+    const List = query('garden.beds', z.object({})).returns(z.object({ items: z.array(Bed) }));
+    const garden = routes({
+      dig: post('/beds', Dig),
+      sow: post('/beds/{id}/seeds', Sow),
+      list: get('/beds', List),
+    });
+    const app = { policyOf: () => undefined } as unknown as Application;
+    const document = openApiDocument(app, garden, { app, routes: garden, auth });
+    await expectValid(document);
+    const schemas = (document.components as Json).schemas as Json;
+    expect(Object.keys(schemas).filter((name) => name.includes('GardenBed'))).toEqual(['GardenBed']);
+    const paths = document.paths as Json;
+    const dig = paths['/beds'].post.responses['201'].content['application/json'].schema;
+    expect(resolve(document, dig.$ref)).toEqual(schemas.GardenBed);
+    const list = resolve(
+      document,
+      paths['/beds'].get.responses['200'].content['application/json'].schema.$ref,
+    );
+    expect(list).toHaveProperty('properties.items.items.$ref', '#/components/schemas/GardenBed');
+  });
+
   it('requires a body only when a field in it is required, and documents none when no field is left', async () => {
     const Water = command('garden.water', z.object({ bed: z.string(), litres: z.number().optional() }));
     const Harvest = command('garden.harvest', z.object({ bed: z.string(), by: z.string() }));

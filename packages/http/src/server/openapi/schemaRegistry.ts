@@ -19,6 +19,8 @@ export class SchemaRegistry {
   readonly schemas: Record<string, Json> = {};
   readonly #payloads = new Map<AnyMessageDefinition, PayloadSchema | undefined>();
   readonly #results = new Map<AnyMessageDefinition, Json | undefined>();
+  /** Definitions hoisted under their own name (a schema's id), by name: their text, to share them when equal. */
+  readonly #shared = new Map<string, string>();
 
   message(definition: AnyMessageDefinition): PayloadSchema | undefined {
     if (this.#payloads.has(definition)) return this.#payloads.get(definition);
@@ -71,9 +73,16 @@ export class SchemaRegistry {
       // Libraries refuse types JSON cannot carry (dates, functions): the result is documented as any JSON.
       schema = undefined;
     }
-    const ref = isObject(schema)
-      ? { $ref: `#/components/schemas/${this.#add(schema, `${definition.type}.Result`)}` }
-      : undefined;
+    let ref: Json | undefined;
+    if (isObject(schema)) {
+      const name = this.#add(schema, `${definition.type}.Result`);
+      const root = this.schemas[name] ?? {};
+      // A result that is a named schema itself (`.meta({ id })`) is a reference only: point at the named one.
+      if (Object.keys(root).length === 1 && typeof root.$ref === 'string') {
+        delete this.schemas[name];
+        ref = { $ref: root.$ref };
+      } else ref = { $ref: `#/components/schemas/${name}` };
+    }
     this.#results.set(definition, ref);
     return ref;
   }
@@ -90,7 +99,16 @@ export class SchemaRegistry {
     ] as const) {
       if (!isObject(defs)) continue;
       for (const [defName, def] of Object.entries(defs)) {
-        const target = this.#reserve(`${name}.${defName}`);
+        // A definition named by the schema library after an id the application gave (`OrderDto`) is hoisted
+        // under that name, once: every result using it then refers to one component, as a reader expects.
+        const text = JSON.stringify(def);
+        if (this.#shared.get(defName) === text) {
+          hoisted.set(`${keyword}/${defName}`, defName);
+          continue;
+        }
+        const own = !(defName in this.schemas) && defName !== 'Problem' && !this.#shared.has(defName);
+        const target = this.#reserve(own ? defName : `${name}.${defName}`);
+        if (own && target === defName) this.#shared.set(defName, text);
         hoisted.set(`${keyword}/${defName}`, target);
         pending.push([target, def]);
       }
