@@ -192,6 +192,7 @@ describe('the packed packages', () => {
       expect(built.stdout).not.toMatch(/warning/i);
       expect(readdirSync(join(out, 'modules')).sort()).toEqual([
         '_myelin_core.html',
+        '_myelin_core_container.html',
         '_myelin_core_memory.html',
         '_myelin_core_testing.html',
         '_myelin_http.html',

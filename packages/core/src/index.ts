@@ -5,7 +5,7 @@
  */
 
 // Sorted by folder, and each folder is a concept: application/ (the builder), behaviors/ (the built-in pipeline
-// behaviors), dependencyInjection/, domain/ (aggregates, entities, values), integration/ (the message bus), log/
+// behaviors), dependencyInjection/ (tokens; the container is `@myelin/core/container`), domain/ (aggregates, entities, values), integration/ (the message bus), log/
 // (positions, the change feed), mapping/, mediation/ (handlers, the mediator, the execution context), messages/,
 // operations/ (readiness), persistence/ (the ports adapters implement), projections/ (read models and the
 // projections that write them) and results/ (results and problem details). Everything not listed is internal.
@@ -29,13 +29,6 @@ export {
   unitOfWork,
 } from './behaviors/unitOfWork.ts';
 export { toFieldErrors, validation } from './behaviors/validation.ts';
-export {
-  Container,
-  ContainerError,
-  type Lifetime,
-  type Provider,
-  Scope,
-} from './dependencyInjection/container.ts';
 export {
   type Dependencies,
   type Resolved,

@@ -3,11 +3,11 @@ import {
   type AggregateType,
   ConcurrencyError,
   type EventDefinition,
-  type Provider,
   type Repository,
   type StoredEvent,
   type Token,
 } from '@myelin/core';
+import type { Provider } from '@myelin/core/container';
 import { prepared, type Sql } from '../database/database.ts';
 import { appendToStream, PostgresUpcasting, streamVersion } from '../eventStore/postgresEventStore.ts';
 import {

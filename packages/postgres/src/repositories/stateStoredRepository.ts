@@ -4,11 +4,11 @@ import {
   ConcurrencyError,
   type FindQuery,
   type Page,
-  type Provider,
   type QueryableRepository,
   type Repository,
   type Token,
 } from '@myelin/core';
+import type { Provider } from '@myelin/core/container';
 import { prepared, type Sql } from '../database/database.ts';
 import { appendToStream } from '../eventStore/postgresEventStore.ts';
 import {

@@ -7,13 +7,13 @@ import {
   handler,
   notFound,
   ok,
-  type Provider,
   type QueryableRepository,
   type Repository,
   type Token,
   token,
   unchecked,
 } from '@myelin/core';
+import type { Provider } from '@myelin/core/container';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresPersistenceOptions, postgresPersistence } from '../postgresPersistence.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
