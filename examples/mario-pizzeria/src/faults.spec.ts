@@ -20,11 +20,11 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ephemeralDevelopmentAuth } from './api/auth.ts';
 import { createPizzeriaServer } from './api/server.ts';
-import { SeedMenu } from './application/commands/seedMenu.ts';
-import { integrationEvents } from './application/integrationEvents.ts';
-import { buildPizzeria } from './application/pizzeria.ts';
-import { systemPrincipal } from './application/roles.ts';
-import { postgresStorage, projections } from './application/storage.ts';
+import { SeedMenu } from './menu/contract.ts';
+import { buildPizzeria } from './pizzeria.ts';
+import { integrationEvents } from './shared/integrationEvents.ts';
+import { systemPrincipal } from './shared/roles.ts';
+import { postgresStorage, projections } from './storage.ts';
 import { type OwnService, ownNats, ownPostgres } from './testing/ownServices.ts';
 import { fastRunners } from './testing/testPizzeria.ts';
 

@@ -17,15 +17,15 @@ import { postgresDatabase } from '@myelin/postgres/pg';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
 import { developmentAuth } from './api/auth.ts';
 import { createPizzeriaServer } from './api/server.ts';
-import { SeedMenu } from './application/commands/seedMenu.ts';
-import { integrationEvents } from './application/integrationEvents.ts';
-import { buildPizzeria } from './application/pizzeria.ts';
-import { menu } from './application/projections/menu.ts';
-import { orderSummaries } from './application/projections/orderSummaries.ts';
-import { systemPrincipal } from './application/roles.ts';
-import { postgresStorage, projections } from './application/storage.ts';
 import { ConfigError, type DatabaseConfig, type PizzeriaConfig, readConfig } from './config.ts';
+import { SeedMenu } from './menu/contract.ts';
+import { menu } from './menu/menuProjection.ts';
+import { orderSummaries } from './orders/orderSummaries.ts';
+import { buildPizzeria } from './pizzeria.ts';
+import { integrationEvents } from './shared/integrationEvents.ts';
+import { systemPrincipal } from './shared/roles.ts';
 import { describeUrl, untilAvailable } from './startup.ts';
+import { postgresStorage, projections } from './storage.ts';
 
 /** What runs beside the HTTP server on the application, and stops before it is disposed. */
 interface Worker {

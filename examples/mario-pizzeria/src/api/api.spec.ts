@@ -3,7 +3,7 @@
 import type { LightMyRequestResponse } from 'fastify';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OrderDto } from '../application/dtos.ts';
+import type { OrderDto } from '../shared/dtos.ts';
 import { type TestServer, testServer } from '../testing/testPizzeria.ts';
 import { developmentIssuer } from './auth.ts';
 

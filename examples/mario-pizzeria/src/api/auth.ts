@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AuthOptions, DevUser } from '@myelin/http';
-import { roles } from '../application/roles.ts';
+import { roles } from '../shared/roles.ts';
 
 /**
  * The development users: each one's password is its name, and its one role too. They exist only in

@@ -2,7 +2,7 @@
 // with fetch, as a browser's EventSource would, while the order changes through the API.
 import { comparePositions, isLogPosition, type LogPosition } from '@myelin/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OrderDto } from '../application/dtos.ts';
+import type { OrderDto } from '../shared/dtos.ts';
 import { type TestServer, testServer } from '../testing/testPizzeria.ts';
 
 let t: TestServer;

@@ -5,12 +5,7 @@
 import type { Application, StoredEvent } from '@myelin/core';
 import { type LiveQuery, type LiveRoutes, liveQuery } from '@myelin/http';
 import { commitFeed, type Database } from '@myelin/postgres';
-import { boardPageSize } from '../application/queries/boardPage.ts';
-import { GetDeliveryBoard } from '../application/queries/getDeliveryBoard.ts';
-import { GetKitchenQueue } from '../application/queries/getKitchenQueue.ts';
-import { GetOrder } from '../application/queries/getOrder.ts';
-import { GetStatistics } from '../application/queries/getStatistics.ts';
-import { roles } from '../application/roles.ts';
+import { GetDeliveryBoard } from '../delivery/contract.ts';
 import {
   CookingStarted,
   DeliveryStarted,
@@ -21,6 +16,11 @@ import {
   OrderReady,
   orderEvents,
 } from '../domain/orderEvents.ts';
+import { GetKitchenQueue } from '../kitchen/contract.ts';
+import { GetOrder } from '../orders/contract.ts';
+import { boardPageSize } from '../shared/boardPage.ts';
+import { roles } from '../shared/roles.ts';
+import { GetStatistics } from '../stats/contract.ts';
 
 /** The board page a stream follows (`?page=`); the query refuses a bad one, which the stream tells as a problem. */
 const pageOf = (params: Readonly<Record<string, string>>) => ({

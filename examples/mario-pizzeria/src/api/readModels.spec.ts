@@ -3,7 +3,7 @@
 // so that each read waits until the projections have caught up with it instead of sleeping.
 import { EventRelay } from '@myelin/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { OrderDto, StatisticsDto } from '../application/dtos.ts';
+import type { OrderDto, StatisticsDto } from '../shared/dtos.ts';
 import { fastRunners, type TestServer, testServer } from '../testing/testPizzeria.ts';
 
 let now = new Date('2026-05-01T18:00:00.000Z');

@@ -2,10 +2,10 @@
 // handler tests use: no database, no network, the same handlers and read models as production.
 import { type Application, EventStore } from '@myelin/core';
 import { InMemoryDatabase, InMemoryProjectionDaemon } from '@myelin/core/memory';
-import { SeedMenu } from '../application/commands/seedMenu.ts';
-import { buildPizzeria, type PizzeriaOptions } from '../application/pizzeria.ts';
-import { systemPrincipal } from '../application/roles.ts';
-import { memoryStorage } from '../application/storage.ts';
+import { SeedMenu } from '../menu/contract.ts';
+import { buildPizzeria, type PizzeriaOptions } from '../pizzeria.ts';
+import { systemPrincipal } from '../shared/roles.ts';
+import { memoryStorage } from '../storage.ts';
 
 export interface MemoryPizzeria extends AsyncDisposable {
   readonly app: Application;

@@ -6,10 +6,10 @@ import { pgliteDatabase } from '@myelin/postgres/pglite';
 import type { FastifyInstance } from 'fastify';
 import { ephemeralDevelopmentAuth } from '../api/auth.ts';
 import { createPizzeriaServer, type PizzeriaServerConfig } from '../api/server.ts';
-import { SeedMenu } from '../application/commands/seedMenu.ts';
-import { buildPizzeria, type PizzeriaOptions } from '../application/pizzeria.ts';
-import { systemPrincipal } from '../application/roles.ts';
-import { postgresStorage, projections, type StorageOptions } from '../application/storage.ts';
+import { SeedMenu } from '../menu/contract.ts';
+import { buildPizzeria, type PizzeriaOptions } from '../pizzeria.ts';
+import { systemPrincipal } from '../shared/roles.ts';
+import { postgresStorage, projections, type StorageOptions } from '../storage.ts';
 
 export interface TestPizzeria extends AsyncDisposable {
   readonly app: Application;

@@ -1,0 +1,16 @@
+import { documents } from '@myelin/core';
+import { orderSummaryProjection } from '../shared/orderSummary.ts';
+import type { OrderSummary } from '../shared/views.ts';
+
+/** Orders not yet delivered nor cancelled; the board shows the ready and delivering ones. */
+export const DeliveryBoard = documents<OrderSummary>('delivery-board');
+
+/**
+ * Async. It follows orders from the start (not only once ready) because an event carries only what changed:
+ * the customer's address and the pizzas come with `order.placed.v1`, long before `order.ready.v1`.
+ */
+export const deliveryBoard = orderSummaryProjection(
+  DeliveryBoard,
+  { mode: 'async' },
+  (order) => order.status !== 'delivered' && order.status !== 'cancelled',
+);

@@ -1,0 +1,16 @@
+import { documents } from '@myelin/core';
+import { orderSummaryProjection } from '../shared/orderSummary.ts';
+import type { OrderSummary } from '../shared/views.ts';
+
+/** The orders the kitchen has to do: confirmed and cooking ones. */
+export const KitchenQueue = documents<OrderSummary>('kitchen-queue');
+
+/**
+ * Async: kept after commit by the projection daemon (in the projector process), so the kitchen's reads never
+ * slow down taking orders. An order leaves the queue when it is ready or cancelled.
+ */
+export const kitchenQueue = orderSummaryProjection(
+  KitchenQueue,
+  { mode: 'async' },
+  (order) => order.status === 'confirmed' || order.status === 'cooking',
+);

@@ -1,0 +1,27 @@
+import { type Application, createApplication, type Module } from '@myelin/core';
+import { delivery } from './delivery/delivery.ts';
+import { kitchen } from './kitchen/kitchen.ts';
+import { menu } from './menu/menu.ts';
+import { orders } from './orders/orders.ts';
+import { Clock } from './shared/clock.ts';
+import { stats } from './stats/stats.ts';
+
+export interface PizzeriaOptions {
+  /** What time it is; tests stop the clock. */
+  readonly clock?: () => Date;
+}
+
+/**
+ * The whole pizzeria as one module, given where it keeps its state (`storage.ts`): each area (orders, kitchen,
+ * delivery, menu, statistics) with its use cases, each use case its handler and who may send it. The same module
+ * runs in every process; what a process does besides (serve HTTP, run the projections) is `main.ts`'s business.
+ */
+export function pizzeria(storage: Module, options: PizzeriaOptions = {}): Module {
+  const clock = options.clock ?? (() => new Date());
+  return (app) => app.include(storage, orders, kitchen, delivery, menu, stats).singleton(Clock, () => clock);
+}
+
+/** Builds the pizzeria's application on a storage (`postgresStorage(database)`, `memoryStorage()`). */
+export function buildPizzeria(storage: Module, options: PizzeriaOptions = {}): Promise<Application> {
+  return createApplication().include(pizzeria(storage, options)).build();
+}
