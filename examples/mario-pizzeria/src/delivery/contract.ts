@@ -1,7 +1,7 @@
 // What clients see of deliveries: their messages and routes (handler-free: the browser imports it).
 import { command, query } from '@myelin/core';
 import { get, post } from '@myelin/http/client';
-import { z } from 'zod';
+import * as z from 'zod';
 import { boardPage } from '../shared/boardPage.ts';
 import { OrderDto, OrderPageDto } from '../shared/dtos.ts';
 import { orderId, step } from '../shared/orderSteps.ts';

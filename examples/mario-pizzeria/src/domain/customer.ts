@@ -1,5 +1,5 @@
 import { AggregateRoot, event } from '@myelin/core';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const CustomerRegistered = event(
   'customer.registered.v1',

@@ -1,7 +1,7 @@
 // What happens to an order, as events: each name is its identity in the log forever, hence the version suffix.
 // The payloads carry everything the read models need, so projections never look anything up.
 import { event } from '@myelin/core';
-import { z } from 'zod';
+import * as z from 'zod';
 import { sizes } from './orderItem.ts';
 
 const at = z.iso.datetime();

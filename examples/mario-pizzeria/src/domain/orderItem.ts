@@ -20,6 +20,14 @@ export const toppings = [
 export type Topping = (typeof toppings)[number];
 const toppingTenths = 2;
 
+/**
+ * The price of a pizza: its base price × its size's factor + 20% of the base per topping, rounded half-up once.
+ * The one statement of the rule: orders are priced by it, and the browser shows prices with it.
+ */
+export function pizzaPrice(basePrice: Money, size: PizzaSize, toppingCount: number): Money {
+  return basePrice.times(sizeTenths[size] + toppingTenths * toppingCount, 10);
+}
+
 /** One pizza of an order, as plain data (what events and read models carry). */
 export interface OrderItemData {
   readonly name: string;
@@ -35,7 +43,7 @@ export interface OrderItemData {
 export class OrderItem extends ValueObject<OrderItemData> {
   /** Prices a pizza from its base price: base × size factor + 20% of base per topping, rounded half-up once. */
   static price(name: string, size: PizzaSize, chosen: readonly string[], basePrice: Money): OrderItem {
-    const price = basePrice.times(sizeTenths[size] + toppingTenths * chosen.length, 10);
+    const price = pizzaPrice(basePrice, size, chosen.length);
     return new OrderItem({ name, size, toppings: [...chosen], priceCents: price.cents });
   }
 

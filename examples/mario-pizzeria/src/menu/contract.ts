@@ -3,7 +3,7 @@
 // and price they were placed with.
 import { command, query } from '@myelin/core';
 import { del, get, post, put } from '@myelin/http/client';
-import { z } from 'zod';
+import * as z from 'zod';
 import { MenuDto, MenuPizzaDto } from '../shared/dtos.ts';
 
 // Managers keep the menu: add a pizza (or put a retired one back), change it, retire it. Orders already placed

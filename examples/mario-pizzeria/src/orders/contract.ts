@@ -2,7 +2,7 @@
 // it; each use case (placeOrder.ts, getOrder.ts, ...) handles its message and says who may send it.
 import { command, query } from '@myelin/core';
 import { get, post } from '@myelin/http/client';
-import { z } from 'zod';
+import * as z from 'zod';
 import { orderStatuses } from '../domain/order.ts';
 import { sizes, toppings } from '../domain/orderItem.ts';
 import { OrderDto, OrderPageDto } from '../shared/dtos.ts';

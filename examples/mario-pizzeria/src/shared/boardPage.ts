@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Tickets on one page of a board: a busy evening's open orders, on one screen or two. */
 export const boardPageSize = 100;

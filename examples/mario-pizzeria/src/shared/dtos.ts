@@ -1,9 +1,9 @@
 // What the API shows, declared once: these schemas type the handlers' results, document every response in
 // OpenAPI, and type the browser's client. Money is in dollars here (integer cents inside). No handler and no
 // database is imported, so the browser can import this file.
-import { z } from 'zod';
+import * as z from 'zod';
 import { type OrderStatus, orderStatuses } from '../domain/order.ts';
-import { sizes } from '../domain/orderItem.ts';
+import { sizes, toppings } from '../domain/orderItem.ts';
 
 const instant = z.iso.datetime();
 
@@ -61,7 +61,7 @@ export type MenuPizzaDto = z.output<typeof MenuPizzaDto>;
 export const MenuDto = z
   .object({
     items: z.array(MenuPizzaDto).readonly(),
-    toppings: z.array(z.string()).readonly().describe('The toppings any pizza can have'),
+    toppings: z.array(z.enum(toppings)).readonly().describe('The toppings any pizza can have'),
   })
   .meta({ id: 'MenuDto' });
 export type MenuDto = z.output<typeof MenuDto>;

@@ -1,7 +1,7 @@
 // What the steps of an order's life share: their id field, their route's options, and their handler's shape.
 // Who takes a step (the chef, the driver, the manager) is the principal who sends it, never a field of the
 // message: a command arriving by another transport is as trustworthy as one over HTTP.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const orderId = z.string().min(1).max(100);
 

@@ -1,7 +1,7 @@
 // What clients see of the statistics: the query and its route (handler-free: the browser imports it).
 import { query } from '@myelin/core';
 import { get } from '@myelin/http/client';
-import { z } from 'zod';
+import * as z from 'zod';
 import { StatisticsDto } from '../shared/dtos.ts';
 
 export const GetStatistics = query('GetStatistics', z.object({}), {

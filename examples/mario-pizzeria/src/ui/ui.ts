@@ -3,8 +3,9 @@ import { readFile } from 'node:fs/promises';
 import { extname, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { bundleUi } from './bundle.ts';
 
-/** Where the UI's files live: plain HTML, CSS and ES modules, served as they are (no build step). */
+/** Where the UI's static files live (the page, the stylesheet, images); its code is bundled from app/. */
 const publicDir = fileURLToPath(new URL('./public/', import.meta.url));
 
 /** The types we serve; a file of any other kind is not part of the UI, and is a 404. */
@@ -39,13 +40,20 @@ const pagePolicy = [
 ].join('; ');
 
 /**
- * Serves the web UI: `index.html` at `/`, the other files of `public/` under `/ui/`. Files are read on each
- * request (they are small, and an edit shows at the next reload), with an `ETag` so that a browser revalidates
- * cheaply: `no-cache` means "ask before using", which keeps the ES modules of one version together without a
- * build step to fingerprint their names. Paths that leave `public/`, hidden files and unknown types are 404s.
+ * Serves the web UI: `index.html` at `/`, the code and styles bundled from app/ at `/ui/app.js` and `/ui/app.css`
+ * (made once, as the server starts), the other files of `public/` under `/ui/`. Static files are read on each request (they are small, and
+ * an edit shows at the next reload), each with an `ETag` so that a browser revalidates cheaply (`no-cache` means
+ * "ask before using"). Paths that leave `public/`, hidden files and unknown types are 404s.
  */
 export async function registerUi(fastify: FastifyInstance): Promise<void> {
+  const app = await bundleUi();
   fastify.get('/', async (request, reply) => serve(request, reply, 'index.html'));
+  fastify.get('/ui/app.js', async (request, reply) =>
+    send(request, reply, app.script.body, contentTypes['.js'] as string, app.script.etag),
+  );
+  fastify.get('/ui/app.css', async (request, reply) =>
+    send(request, reply, app.styles.body, contentTypes['.css'] as string, app.styles.etag),
+  );
   fastify.get('/ui/*', async (request, reply) => {
     const wildcard = (request.params as { '*'?: string })['*'] ?? '';
     return serve(request, reply, wildcard);
@@ -65,6 +73,16 @@ async function serve(request: FastifyRequest, reply: FastifyReply, relative: str
     throw error;
   }
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  return send(request, reply, body, type, etag);
+}
+
+function send(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  body: Buffer,
+  type: string,
+  etag: string,
+): FastifyReply {
   reply
     .header('content-type', type)
     .header('cache-control', 'no-cache')
