@@ -27,6 +27,18 @@ describe('message declarations', () => {
     expect(isMessage(message)).toBe(true);
   });
 
+  it('copies a payload’s own fields only: a __proto__ key from JSON and a polluted prototype change nothing', () => {
+    const Save = command('Save', unchecked<Record<string, unknown>>());
+    const parsed = JSON.parse('{"name":"a","__proto__":{"isAdmin":true}}') as Record<string, unknown>;
+    const message = new Save(parsed);
+    expect(Object.getPrototypeOf(message)).toBe(Save.prototype);
+    expect(definitionOf(message)).toBe(Save);
+    expect(payloadOf(message)).toEqual({ name: 'a' });
+    expect((message as Record<string, unknown>).isAdmin).toBeUndefined();
+    const inherited = Object.assign(Object.create({ role: 'admin' }) as object, { name: 'b' });
+    expect(payloadOf(new Save(inherited))).toEqual({ name: 'b' });
+  });
+
   it('carries a stable type name, its kind and its options', () => {
     expect(PlaceOrder.type).toBe('PlaceOrder');
     expect(PlaceOrder.kind).toBe('command');

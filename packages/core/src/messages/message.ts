@@ -207,7 +207,14 @@ function declareMessage(
   // A class, so that `new PlaceOrder({...})` reads naturally and users may extend it with methods.
   const Definition = class {
     constructor(payload?: object) {
-      if (payload !== undefined && payload !== null) Object.assign(this, payload);
+      if (payload === undefined || payload === null) return;
+      // A loop rather than Object.assign (≈ 29 ns of a dispatch's ≈ 190 in bench/), and it never copies a
+      // `__proto__` key (JSON.parse makes one an own property), which Object.assign would set as the prototype.
+      for (const key in payload) {
+        if (key !== '__proto__' && Object.hasOwn(payload, key)) {
+          (this as Record<string, unknown>)[key] = (payload as Record<string, unknown>)[key];
+        }
+      }
     }
     static readonly kind = kind;
     static readonly type = type;
