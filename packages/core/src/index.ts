@@ -5,10 +5,11 @@
  */
 
 // Sorted by folder, and each folder is a concept: application/ (the builder), behaviors/ (the built-in pipeline
-// behaviors), dependencyInjection/ (tokens; the container is `@myelin/core/container`), domain/ (aggregates, entities, values), integration/ (the message bus), log/
-// (positions, the change feed), mapping/, mediation/ (handlers, the mediator, the execution context), messages/,
-// operations/ (readiness), persistence/ (the ports adapters implement), projections/ (read models and the
-// projections that write them) and results/ (results and problem details). Everything not listed is internal.
+// behaviors), dependencyInjection/ (tokens; the container is `@myelin/core/container`), domain/ (aggregates,
+// entities, values), integration/ (the message bus), log/ (positions, the change feed), mapping/, mediation/
+// (handlers, the mediator, the execution context), messages/, observability/ (OpenTelemetry spans and trace
+// context), operations/ (readiness), persistence/ (the ports adapters implement), projections/ (read models and
+// the projections that write them) and results/ (results and problem details). Everything not listed is internal.
 export {
   type Application,
   ApplicationBuildError,
@@ -107,6 +108,8 @@ export {
   type ResultOf,
   unchecked,
 } from './messages/message.ts';
+export { activeTraceContext, type TraceContext } from './observability/traceContext.ts';
+export { type TracingOptions, tracing } from './observability/tracing.ts';
 export type { ReadinessCheck } from './operations/readinessCheck.ts';
 export {
   type AppendResult,

@@ -108,6 +108,8 @@ export class InMemoryUnitOfWork implements UnitOfWork {
           occurredAt: metadata.occurredAt,
           correlationId: metadata.correlationId,
           causationId: metadata.causationId,
+          traceparent: metadata.traceparent,
+          tracestate: metadata.tracestate,
         })
         .catch((error: unknown) => failures.push(error));
     }

@@ -78,6 +78,8 @@ export interface Behavior {
 
 /** Where the built-in behaviors sit. Leave gaps so yours can go between. */
 export const BehaviorOrder = {
+  /** Outermost, so that the span holds everything, the log lines included (they then carry its ids). */
+  tracing: 50,
   logging: 100,
   authentication: 150,
   validation: 200,

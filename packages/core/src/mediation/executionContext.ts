@@ -39,6 +39,12 @@ export interface PublishOptions extends ExecuteOptions {
   readonly parallel?: boolean | undefined;
   /** Deliver to this one handler (by name) only: a durable relay delivers to each handler on its own. */
   readonly handler?: string | undefined;
+  /**
+   * The trace of whatever wrote the event (W3C `traceparent` and `tracestate`): a relay passes the stored ones, so
+   * that its handlers' spans continue the trace of the command that wrote the event. Defaults to the active span.
+   */
+  readonly traceparent?: string | undefined;
+  readonly tracestate?: string | undefined;
 }
 
 /** Which handler an event is being delivered to. */
@@ -58,6 +64,12 @@ export interface EventMetadata {
   readonly causationId: string | undefined;
   /** The subject of the principal whose request raised the event. */
   readonly principal: string | undefined;
+  /**
+   * The trace of the work that raised the event (W3C Trace Context), when a span was active: stored with the event,
+   * so that what handles it later, in any process, continues that trace.
+   */
+  readonly traceparent?: string | undefined;
+  readonly tracestate?: string | undefined;
 }
 
 /**

@@ -2,6 +2,7 @@ import { type Container, Scope } from '../dependencyInjection/container.ts';
 import type { Dependencies, Resolved } from '../dependencyInjection/token.ts';
 import type { LogPosition } from '../log/logPosition.ts';
 import { type AnyEvent, type AnyMessageDefinition, definitionOf, type Request } from '../messages/message.ts';
+import { activeTraceContext } from '../observability/traceContext.ts';
 import type { OperationResult } from '../results/operationResult.ts';
 import type { Behavior } from './behavior.ts';
 import type {
@@ -165,6 +166,8 @@ class Execution implements ExecutionContext {
       correlationId: this.correlationId,
       causationId: this.messageId,
       principal: this.principal?.subject,
+      // Stored with the event, so that whatever handles it, whenever and wherever, continues this trace.
+      ...activeTraceContext(),
     };
   }
 
@@ -265,6 +268,12 @@ export class MediatorImpl implements Mediator {
       correlationId: options?.correlationId ?? eventId,
       causationId: options?.causationId,
       principal: options?.principal?.subject,
+      ...(options?.traceparent === undefined
+        ? activeTraceContext()
+        : {
+            traceparent: options.traceparent,
+            ...(options.tracestate === undefined ? {} : { tracestate: options.tracestate }),
+          }),
     };
     const contextOptions: ExecuteOptions = {
       messageId: metadata.eventId,

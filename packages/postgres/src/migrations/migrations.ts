@@ -161,4 +161,13 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX idempotency_keys_expiry ON ${s}.idempotency_keys (expires_at);
     `,
   },
+  {
+    version: 5,
+    name: 'trace context',
+    sql: (s) => `
+      -- The W3C trace context of the work that wrote each event, when a span was active: whoever handles the event
+      -- later (the relay, a projection, another service) continues that trace.
+      ALTER TABLE ${s}.events ADD COLUMN traceparent text, ADD COLUMN tracestate text;
+    `,
+  },
 ];

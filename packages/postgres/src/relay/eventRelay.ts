@@ -313,6 +313,8 @@ class HandlerConsumer implements Consumer {
         correlationId: metadata.correlationId,
         causationId: metadata.causationId,
         principal: metadata.principal === undefined ? undefined : { subject: metadata.principal, roles: [] },
+        traceparent: metadata.traceparent,
+        tracestate: metadata.tracestate,
       });
       return undefined;
     } catch (error) {

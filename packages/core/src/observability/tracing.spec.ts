@@ -1,0 +1,138 @@
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createApplication } from '../application/application.ts';
+import { token } from '../dependencyInjection/token.ts';
+import { AggregateRoot } from '../domain/aggregateRoot.ts';
+import { InMemoryDatabase } from '../inMemory/inMemoryDatabase.ts';
+import { inMemoryPersistence } from '../inMemory/inMemoryPersistence.ts';
+import { inMemoryEventSourcedRepository } from '../inMemory/inMemoryRepositories.ts';
+import { eventHandler, handler } from '../mediation/handler.ts';
+import { command, event, unchecked } from '../messages/message.ts';
+import type { Repository } from '../persistence/repository.ts';
+import { internalServerError, ok } from '../results/operationResult.ts';
+import { activeTraceContext, contextOf } from './traceContext.ts';
+import { tracing } from './tracing.ts';
+
+const exporter = new InMemorySpanExporter();
+const contextManager = new AsyncLocalStorageContextManager();
+beforeAll(() => {
+  context.setGlobalContextManager(contextManager.enable());
+  trace.setGlobalTracerProvider(
+    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+  );
+});
+afterAll(() => {
+  trace.disable();
+  context.disable();
+  propagation.disable();
+});
+beforeEach(() => exporter.reset());
+
+const Opened = event('tab.opened.v1', unchecked<{ id: string }>());
+class Tab extends AggregateRoot<{ open: boolean }, InstanceType<typeof Opened>> {
+  constructor(id: string) {
+    super(id, { open: false });
+  }
+  open(): void {
+    this.raise(new Opened({ id: this.id }));
+  }
+  protected override apply(): { open: boolean } {
+    return { open: true };
+  }
+}
+const Tabs = token<Repository<Tab>>('Tabs');
+const Open = command('Open', unchecked<{ id: string }>()).returns<string>();
+const Fail = command('Fail', unchecked<{ id: string }>()).returns<void>();
+const seen: string[] = [];
+
+async function app(database = new InMemoryDatabase()) {
+  return createApplication()
+    .include(inMemoryPersistence(database))
+    .use(tracing())
+    .register(inMemoryEventSourcedRepository(Tabs, Tab, { events: [Opened] }))
+    .handle(
+      handler(Open, { tabs: Tabs }, async ({ id }, { tabs }) => {
+        const tab = new Tab(id);
+        tab.open();
+        await tabs.add(tab);
+        return ok(id);
+      }),
+      handler(Fail, async () => internalServerError('Something broke')),
+      eventHandler({ name: 'tabs.count' }, Opened, async (e) => {
+        seen.push(activeTraceContext().traceparent ?? `none for ${e.id}`);
+      }),
+    )
+    .build();
+}
+
+describe('tracing', () => {
+  it('gives a request and the handlers of the events it raised one trace, after the messaging conventions', async () => {
+    await using application = await app();
+    const result = await application.mediator.execute(new Open({ id: 'a' }), { correlationId: 'c-1' });
+    expect(result.ok).toBe(true);
+    const spans = exporter.getFinishedSpans();
+    const request = spans.find((span) => span.name === 'process Open');
+    const delivery = spans.find((span) => span.name === 'process tab.opened.v1');
+    expect(request?.attributes).toMatchObject({
+      'messaging.system': 'myelin',
+      'messaging.operation.type': 'process',
+      'messaging.destination.name': 'Open',
+      'messaging.message.conversation_id': 'c-1',
+      'myelin.message.kind': 'command',
+      'myelin.result.status': 200,
+    });
+    expect(delivery?.attributes).toMatchObject({
+      'myelin.handler': 'tabs.count',
+      'myelin.message.kind': 'event',
+    });
+    expect(delivery?.spanContext().traceId).toBe(request?.spanContext().traceId);
+    expect(delivery?.parentSpanContext?.spanId).toBe(request?.spanContext().spanId);
+  });
+
+  it('stores the trace with the events, and a later delivery from the log continues it', async () => {
+    const database = new InMemoryDatabase();
+    await using application = await app(database);
+    await application.mediator.execute(new Open({ id: 'b' }));
+    const request = exporter.getFinishedSpans().find((span) => span.name === 'process Open');
+    const stored = database.log.at(-1);
+    const traceId = request?.spanContext().traceId as string;
+    expect(stored?.metadata.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    // As a relay delivers it, later and with no span active: the handler's span joins the stored trace.
+    exporter.reset();
+    await context.with(context.active(), () =>
+      application.mediator.publish(new Opened({ id: 'b' }), {
+        handler: 'tabs.count',
+        traceparent: stored?.metadata.traceparent,
+      }),
+    );
+    const delivery = exporter.getFinishedSpans().find((span) => span.name === 'process tab.opened.v1');
+    expect(delivery?.spanContext().traceId).toBe(traceId);
+    expect(seen.at(-1)).toContain(traceId); // and the handler runs inside that span
+  });
+
+  it('marks a request that failed with a 5xx as an error, with its status', async () => {
+    await using application = await app();
+    await application.mediator.execute(new Fail({ id: 'x' }));
+    const span = exporter.getFinishedSpans().find((s) => s.name === 'process Fail');
+    expect(span?.status.code).toBe(2); // SpanStatusCode.ERROR
+    expect(span?.attributes['myelin.result.status']).toBe(500);
+  });
+
+  it('reads a stored trace context back, and ignores one that is malformed', () => {
+    const parent = contextOf({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    expect(trace.getSpanContext(parent)).toMatchObject({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      isRemote: true,
+    });
+    const root = context.active();
+    expect(contextOf({ traceparent: '00-zz-b7ad6b7169203331-01' }, root)).toBe(root);
+    expect(contextOf({ traceparent: `00-${'0'.repeat(32)}-b7ad6b7169203331-01` }, root)).toBe(root);
+  });
+});
