@@ -17,6 +17,9 @@ export interface CloudEvent {
   readonly correlationid: string;
   readonly causationid?: string;
   readonly principal?: string;
+  /** The distributed-tracing extension: the trace of the work that wrote the event (W3C Trace Context). */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
 }
 
 export const cloudEventContentType = 'application/cloudevents+json';
@@ -42,6 +45,8 @@ export function toCloudEvent(
     ...(metadata.principal === undefined || options.includePrincipal !== true
       ? {}
       : { principal: metadata.principal }),
+    ...(metadata.traceparent === undefined ? {} : { traceparent: metadata.traceparent }),
+    ...(metadata.tracestate === undefined ? {} : { tracestate: metadata.tracestate }),
   };
 }
 
@@ -65,6 +70,9 @@ export function fromCloudEvent(value: unknown): BusMessage {
       correlationId: event.correlationid ?? (event.id as string),
       causationId: event.causationid,
       principal: event.principal,
+      // A malformed trace context is not a reason to refuse an event: the handler then starts a trace of its own.
+      ...(typeof event.traceparent === 'string' ? { traceparent: event.traceparent } : {}),
+      ...(typeof event.tracestate === 'string' ? { tracestate: event.tracestate } : {}),
     },
   };
 }

@@ -123,6 +123,27 @@ describe('the NATS JetStream message bus', () => {
     expect(told?.json()).toMatchObject({ data: { orderId: 'o-2' }, principal: 'alice' });
   });
 
+  it('carries the trace context as the CloudEvents tracing extension, and a subscriber reads it back', async () => {
+    const options = isolated();
+    const bus = await open(options);
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const sent = message('order.ready.v1', { orderId: 'o-3' });
+    const traced = { ...sent, metadata: { ...sent.metadata, traceparent, tracestate: 'vendor=a' } };
+    const received: BusMessage[] = [];
+    bus.subscribe('order.ready.v1', (m) => void received.push(m), { name: 'tracing' });
+    await bus.publish([traced, message('order.ready.v1', { orderId: 'o-4' })]);
+    await eventually(
+      () => received.length === 2,
+      () => received,
+    );
+    const stored = await (await jetstreamManager(admin)).streams.getMessage(options.stream as string, {
+      seq: 1,
+    });
+    expect(stored?.json()).toMatchObject({ traceparent, tracestate: 'vendor=a' });
+    expect(received[0]?.metadata).toMatchObject({ traceparent, tracestate: 'vendor=a' });
+    expect(received[1]?.metadata).not.toHaveProperty('traceparent'); // none written, none invented
+  });
+
   it('shares a durable subscription between processes: each message is handled once, by one of them', async () => {
     const options = isolated();
     const [a, b] = [await open(options, 'kitchen'), await open(options, 'kitchen')];

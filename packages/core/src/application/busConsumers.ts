@@ -36,6 +36,9 @@ export function consumeFromBus(
           causationId: metadata.causationId,
           principal:
             metadata.principal === undefined ? undefined : { subject: metadata.principal, roles: [] },
+          // The trace of the service that wrote the event: this handler's span continues it.
+          traceparent: metadata.traceparent,
+          tracestate: metadata.tracestate,
         });
       },
       { name: `${definition.type}-${handler.name}` },

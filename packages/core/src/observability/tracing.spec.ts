@@ -7,15 +7,18 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApplication } from '../application/application.ts';
+import { consumeFromBus } from '../application/busConsumers.ts';
 import { token } from '../dependencyInjection/token.ts';
 import { AggregateRoot } from '../domain/aggregateRoot.ts';
 import { InMemoryDatabase } from '../inMemory/inMemoryDatabase.ts';
+import { InMemoryMessageBus } from '../inMemory/inMemoryMessageBus.ts';
 import { inMemoryPersistence } from '../inMemory/inMemoryPersistence.ts';
 import { inMemoryEventSourcedRepository } from '../inMemory/inMemoryRepositories.ts';
 import { eventHandler, handler } from '../mediation/handler.ts';
 import { command, event, unchecked } from '../messages/message.ts';
 import type { Repository } from '../persistence/repository.ts';
 import { internalServerError, ok } from '../results/operationResult.ts';
+import { newEvent } from '../testing/events.ts';
 import { activeTraceContext, contextOf } from './traceContext.ts';
 import { tracing } from './tracing.ts';
 
@@ -114,6 +117,31 @@ describe('tracing', () => {
     const delivery = exporter.getFinishedSpans().find((span) => span.name === 'process tab.opened.v1');
     expect(delivery?.spanContext().traceId).toBe(traceId);
     expect(seen.at(-1)).toContain(traceId); // and the handler runs inside that span
+  });
+
+  it('continues, in the consuming service, the trace an integration event carried on the bus', async () => {
+    const Paid = event('bill.paid.v1', unchecked<{ id: string }>(), { integration: true });
+    const bus = new InMemoryMessageBus();
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const closeBill = eventHandler({ name: 'bills.close', idempotent: true }, Paid, async () => {});
+    await using consumer = await createApplication().use(tracing()).handle(closeBill).build();
+    const stop = consumeFromBus(consumer, bus, [closeBill]);
+    try {
+      await bus.publish([
+        {
+          data: { id: 'b-1' },
+          metadata: {
+            ...newEvent('bill.paid.v1', { id: 'b-1' }).metadata,
+            traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+          },
+        },
+      ]);
+      const delivery = exporter.getFinishedSpans().find((span) => span.name === 'process bill.paid.v1');
+      expect(delivery?.spanContext().traceId).toBe(traceId);
+      expect(delivery?.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+    } finally {
+      stop();
+    }
   });
 
   it('marks a request that failed with a 5xx as an error, with its status', async () => {
