@@ -1,6 +1,7 @@
 import { type Behavior, BehaviorOrder, behavior } from '../mediation/behavior.ts';
 import type { ExecutionContext } from '../mediation/executionContext.ts';
 import { type AnyMessageDefinition, definitionOf } from '../messages/message.ts';
+import { activeTraceIds } from '../observability/traceContext.ts';
 
 type LogFunction = (fields: object, message?: string) => void;
 
@@ -25,6 +26,8 @@ export function logging(logger: Logger): Behavior[] {
     causationId: context.causationId,
     principal: context.principal?.subject,
     durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    // Inside tracing()'s span (it runs outside this behavior), the line names it: logs and traces join up.
+    ...activeTraceIds(),
   });
   return [
     behavior(

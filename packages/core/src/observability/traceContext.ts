@@ -45,3 +45,10 @@ export function contextOf(traceContext: TraceContext, base: Context = context.ac
   };
   return trace.isSpanContextValid(spanContext) ? trace.setSpanContext(base, spanContext) : base;
 }
+
+/** The active span's ids as log lines carry them (`trace_id`, `span_id`, as OpenTelemetry's log data model names them). */
+export function activeTraceIds(): { readonly trace_id?: string; readonly span_id?: string } {
+  const spanContext = trace.getSpanContext(context.active());
+  if (spanContext === undefined || !trace.isSpanContextValid(spanContext)) return none;
+  return { trace_id: spanContext.traceId, span_id: spanContext.spanId };
+}

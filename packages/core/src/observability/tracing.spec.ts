@@ -8,6 +8,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createApplication } from '../application/application.ts';
 import { consumeFromBus } from '../application/busConsumers.ts';
+import { logging } from '../behaviors/logging.ts';
 import { token } from '../dependencyInjection/token.ts';
 import { AggregateRoot } from '../domain/aggregateRoot.ts';
 import { InMemoryDatabase } from '../inMemory/inMemoryDatabase.ts';
@@ -142,6 +143,24 @@ describe('tracing', () => {
     } finally {
       stop();
     }
+  });
+
+  it('names the span in the log lines of the logging behavior, which it holds', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const record = (fields: object) => void lines.push(fields as Record<string, unknown>);
+    await using application = await createApplication()
+      .use(tracing(), logging({ debug: record, info: record, warn: record, error: record }))
+      .handle(handler(Open, async ({ id }) => ok(id)))
+      .build();
+    await application.mediator.execute(new Open({ id: 'c' }));
+    const span = exporter.getFinishedSpans().find((s) => s.name === 'process Open');
+    expect(lines).toEqual([
+      expect.objectContaining({
+        messageType: 'Open',
+        trace_id: span?.spanContext().traceId,
+        span_id: span?.spanContext().spanId,
+      }),
+    ]);
   });
 
   it('marks a request that failed with a 5xx as an error, with its status', async () => {

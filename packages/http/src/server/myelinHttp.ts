@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HelmetOptions } from 'helmet';
 import { type AnyRoute, correlationHeader, positionHeader, type RequestParts } from '../client/route.ts';
 import { AuthenticationError, type AuthOptions, bearerAuthenticator } from './auth.ts';
+import { correlationIdOf, isCorrelationId } from './correlation.ts';
 import { type DevTokenOptions, issueToken } from './devTokens.ts';
 import { type HealthOptions, registerHealth } from './health.ts';
 import { IdempotencyKeys, type IdempotencyOptions, type StoredResponse } from './idempotency.ts';
@@ -95,8 +96,9 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
   if (limited) await registerRateLimits(fastify);
 
   fastify.addHook('onRequest', async (request, reply) => {
-    const given = request.headers[correlationHeader];
-    const correlationId = typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    // Under createServer the request's id is already its correlation id; on a Fastify of the application's own,
+    // the header (when it is a usable one) or a new id.
+    const correlationId = isCorrelationId(request.id) ? request.id : correlationIdOf(request.raw);
     correlations.set(request, correlationId);
     reply.header(correlationHeader, correlationId);
   });

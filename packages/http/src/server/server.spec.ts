@@ -5,6 +5,7 @@ import { command, createApplication, handler, ok, query } from '@myelin/core';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { get, routes } from '../client/route.ts';
+import { api as testApi, testApplication } from '../testing/testApi.ts';
 import { createServer } from './server.ts';
 
 const Wait = query('test.wait', z.object({ ms: z.number().int().max(5000) })).returns<{ waited: number }>();
@@ -150,5 +151,44 @@ describe('logging by default', () => {
     const line = stdout.split('\n').find((l) => l.includes('unhandled error'));
     expect(line, stdout).toBeDefined();
     expect(JSON.parse(line as string)).toMatchObject({ level: 50, correlationId: problem.correlationId });
+  });
+
+  it("names each request by its correlation id, so Fastify's request lines and Myelin's join up", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const stream = { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) };
+    const server = await createServer({
+      app: await testApplication(),
+      routes: testApi,
+      fastify: { logger: { level: 'info', stream } },
+    });
+    try {
+      const given = await server.inject({
+        method: 'POST',
+        url: '/crash',
+        payload: {},
+        headers: { 'x-correlation-id': 'order-7.retry:2' },
+      });
+      expect(given.headers['x-correlation-id']).toBe('order-7.retry:2');
+      const made = await server.inject({ method: 'POST', url: '/crash', payload: {} });
+      const id = String(made.headers['x-correlation-id']);
+      expect(id).toMatch(/^[0-9a-f-]{36}$/);
+      for (const correlationId of ['order-7.retry:2', id]) {
+        const ofRequest = lines.filter((line) => line.reqId === correlationId);
+        expect(ofRequest.map((line) => line.msg)).toEqual(
+          expect.arrayContaining(['incoming request', 'unhandled error', 'request completed']),
+        );
+        expect(ofRequest.find((line) => line.msg === 'unhandled error')).toMatchObject({ correlationId });
+      }
+      // A header that is not a usable id (too long, or with spaces) is replaced, never echoed into the log.
+      const refused = await server.inject({
+        method: 'POST',
+        url: '/crash',
+        payload: {},
+        headers: { 'x-correlation-id': 'a b\nforged: 1' },
+      });
+      expect(String(refused.headers['x-correlation-id'])).toMatch(/^[0-9a-f-]{36}$/);
+    } finally {
+      await server.close();
+    }
   });
 });

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
+import { correlationIdOf } from './correlation.ts';
 import { type MyelinHttpOptions, myelin } from './myelinHttp.ts';
 import { loggableUrl, problemOf, sendProblem } from './problems.ts';
 
@@ -80,6 +81,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     requestTimeout: requestTimeoutMs,
     // Node checks the timeouts above every so often (30 s unless told): often enough that they hold to a second.
     http: { connectionsCheckingInterval: Math.min(1000, requestTimeoutMs) },
+    // The request's id is its correlation id: Fastify's request lines and Myelin's lines of one request join up.
+    genReqId: correlationIdOf,
     ...fastifyOptions,
     ...withRedactedUrls(fastifyOptions?.logger),
   });
