@@ -1,4 +1,4 @@
-import { type Application, createApplication, type Module } from '@myelin/core';
+import { type Application, createApplication, type Module, tracing } from '@myelin/core';
 import { delivery } from './delivery/delivery.ts';
 import { kitchen } from './kitchen/kitchen.ts';
 import { menu } from './menu/menu.ts';

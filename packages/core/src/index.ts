@@ -22,7 +22,7 @@ export {
 export { consumeFromBus } from './application/busConsumers.ts';
 export type { AuthorizationPolicy } from './behaviors/authorization.ts';
 export { type CachePolicy, stableStringify } from './behaviors/caching.ts';
-export { type Logger, logging } from './behaviors/logging.ts';
+export { Logger, logging, reportErrors } from './behaviors/logging.ts';
 export {
   eventUnitOfWork,
   type RetryPolicy,

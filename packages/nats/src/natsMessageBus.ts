@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { BusHandler, BusMessage, MessageBus, SubscribeOptions } from '@myelin/core';
+import type { BusHandler, BusMessage, Logger, MessageBus, SubscribeOptions } from '@myelin/core';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -49,7 +49,12 @@ export interface NatsMessageBusOptions {
    * `maxAgeMs`, would hold it. Turn it on only when the consumers need to know who acted.
    */
   readonly includePrincipal?: boolean;
-  /** Told of errors a subscription survives (a malformed message, a lost connection); defaults to console.error. */
+  /**
+   * Where the errors a subscription survives (a malformed message, a lost connection) are written, as `err` with the
+   * subscription as `worker`: the application's logger (pino, say). Without one, the console.
+   */
+  readonly logger?: Pick<Logger, 'error'>;
+  /** Told of those errors instead, when given. */
   readonly onError?: (error: unknown, subscription: string) => void;
 }
 
@@ -66,7 +71,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
   readonly #owned: boolean;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
-  readonly #options: Required<Omit<NatsMessageBusOptions, 'servers' | 'connection' | 'onError'>>;
+  readonly #options: Required<Omit<NatsMessageBusOptions, 'servers' | 'connection' | 'onError' | 'logger'>>;
   readonly #onError: (error: unknown, subscription: string) => void;
   readonly #subscriptions = new Set<Promise<unknown>>();
   readonly #stops = new Set<() => void>();
@@ -95,9 +100,13 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       concurrency: options.concurrency ?? 1,
       includePrincipal: options.includePrincipal ?? false,
     };
+    const logger = options.logger;
     this.#onError =
       options.onError ??
-      ((error, name) => console.error(`myelin: NATS subscription '${name}' failed:`, error));
+      (logger === undefined
+        ? (error, name) => console.error(`myelin: NATS subscription '${name}' failed:`, error)
+        : (error, name) =>
+            logger.error({ err: error, worker: `nats:${name}` }, `NATS subscription '${name}' failed`));
   }
 
   /** Connects and creates (or updates) the streams for events and dead letters. */

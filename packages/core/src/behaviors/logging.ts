@@ -1,3 +1,5 @@
+import type { Application } from '../application/application.ts';
+import { token } from '../dependencyInjection/token.ts';
 import { type Behavior, BehaviorOrder, behavior } from '../mediation/behavior.ts';
 import type { ExecutionContext } from '../mediation/executionContext.ts';
 import { type AnyMessageDefinition, definitionOf } from '../messages/message.ts';
@@ -11,6 +13,25 @@ export interface Logger {
   readonly info: LogFunction;
   readonly warn: LogFunction;
   readonly error: LogFunction;
+}
+
+/**
+ * The application's logger, when it registers one (`.singleton(Logger, () => pino())`): background workers (the
+ * relay, the projection daemons, bus consumers) report the errors they survive to it rather than to the console.
+ */
+export const Logger = token<Logger>('Logger');
+
+/**
+ * How a background worker of `app` reports an error it survives and retries: to the application's {@link Logger}
+ * (with the error as `err` and the worker as `worker`), else to the console.
+ * @example new SubscriptionRunner(database, consumer, { onError: reportErrors(app, 'projection') })
+ */
+export function reportErrors(app: Application, kind: string): (error: unknown, name: string) => void {
+  const logger = app.container.has(Logger) ? app.container.root.resolve(Logger) : undefined;
+  return logger === undefined
+    ? (error, name) => console.error(`myelin: ${kind} '${name}' failed, retrying:`, error)
+    : (error, name) =>
+        logger.error({ err: error, worker: `${kind}:${name}` }, `${kind} '${name}' failed, retrying`);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Application } from '../application/application.ts';
+import { reportErrors } from '../behaviors/logging.ts';
 import { comparePositions, positionParts } from '../log/logPosition.ts';
 import { RegisteredProjections } from '../projections/projection.ts';
 import type { InMemoryDatabase } from './inMemoryDatabase.ts';
@@ -10,7 +11,10 @@ export interface InMemoryProjectionDaemonOptions {
   readonly batchSize?: number;
   /** How long after a failed batch it tries again; defaults to 1000 ms. */
   readonly retryMs?: number;
-  /** Told of each failed batch (which lands nothing and is tried again); defaults to console.error. */
+  /**
+   * Told of each failed batch (which lands nothing and is tried again); defaults to the application's `Logger`, or
+   * the console when it registered none.
+   */
   readonly onError?: (error: unknown, projection: string) => void;
 }
 
@@ -33,9 +37,7 @@ export class InMemoryProjectionDaemon {
     this.#database = app.container.root.resolve(InMemoryDatabaseToken);
     this.#batchSize = options.batchSize ?? 500;
     this.#retryMs = options.retryMs ?? 1000;
-    this.#onError =
-      options.onError ??
-      ((error, projection) => console.error(`Projection '${projection}' failed a batch:`, error));
+    this.#onError = options.onError ?? reportErrors(app, 'projection');
   }
 
   start(): this {

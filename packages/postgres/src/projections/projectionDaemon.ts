@@ -6,6 +6,7 @@ import {
   type Projection,
   positionParts,
   RegisteredProjections,
+  reportErrors,
   type StoredEvent,
 } from '@myelin/core';
 import { type Database, prepared, type Sql, type TransactionOptions } from '../database/database.ts';
@@ -37,8 +38,9 @@ export class ProjectionDaemon {
   constructor(app: Application, database: Database, options: RunnerOptions = {}) {
     const projections = app.container.root.resolve(RegisteredProjections);
     const upcast = app.container.root.resolve(PostgresUpcasting);
+    const runnerOptions = { ...options, onError: options.onError ?? reportErrors(app, 'projection') };
     this.#runners = projections.map(
-      (p) => new SubscriptionRunner(database, new ProjectionConsumer(database, p, upcast), options),
+      (p) => new SubscriptionRunner(database, new ProjectionConsumer(database, p, upcast), runnerOptions),
     );
   }
 

@@ -1,5 +1,5 @@
 import type { Application, EventHandler, StoredEvent } from '@myelin/core';
-import { positionParts } from '@myelin/core';
+import { positionParts, reportErrors } from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
 import {
   type EventRow,
@@ -61,12 +61,13 @@ export class EventRelay {
   constructor(app: Application, database: Database, options: EventRelayOptions = {}) {
     this.#database = database;
     const upcast = tryResolve(app);
+    const runnerOptions = { ...options, onError: options.onError ?? reportErrors(app, 'relay') };
     this.#runners = app.eventHandlers.map(
       (handler) =>
         new SubscriptionRunner(
           database,
           new HandlerConsumer(app, database, handler, upcast, options),
-          options,
+          runnerOptions,
         ),
     );
   }

@@ -1,4 +1,10 @@
-import type { Application, EventDefinition, MessageBus, StoredEvent } from '@myelin/core';
+import {
+  type Application,
+  type EventDefinition,
+  type MessageBus,
+  reportErrors,
+  type StoredEvent,
+} from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
 import { PostgresUpcasting } from '../eventStore/postgresEventStore.ts';
 import {
@@ -48,7 +54,10 @@ export class IntegrationPublisher {
         return undefined;
       },
     };
-    this.#runner = new SubscriptionRunner(database, consumer, options);
+    this.#runner = new SubscriptionRunner(database, consumer, {
+      ...options,
+      onError: options.onError ?? reportErrors(app, 'integration publisher'),
+    });
   }
 
   start(): this {
