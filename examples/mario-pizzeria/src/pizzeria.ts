@@ -18,7 +18,12 @@ export interface PizzeriaOptions {
  */
 export function pizzeria(storage: Module, options: PizzeriaOptions = {}): Module {
   const clock = options.clock ?? (() => new Date());
-  return (app) => app.include(storage, orders, kitchen, delivery, menu, stats).singleton(Clock, () => clock);
+  // Spans for every request and event delivery: no-ops until the process registers an OpenTelemetry SDK.
+  return (app) =>
+    app
+      .use(tracing())
+      .include(storage, orders, kitchen, delivery, menu, stats)
+      .singleton(Clock, () => clock);
 }
 
 /** Builds the pizzeria's application on a storage (`postgresStorage(database)`, `memoryStorage()`). */
