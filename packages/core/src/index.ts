@@ -108,8 +108,8 @@ export {
   type ResultOf,
   unchecked,
 } from './messages/message.ts';
-export { activeTraceContext, type TraceContext } from './observability/traceContext.ts';
-export { type TracingOptions, tracing } from './observability/tracing.ts';
+export { activeTraceContext, contextOf, type TraceContext } from './observability/traceContext.ts';
+export { type TracingOptions, tracing, withinSpan } from './observability/tracing.ts';
 export type { ReadinessCheck } from './operations/readinessCheck.ts';
 export {
   type AppendResult,

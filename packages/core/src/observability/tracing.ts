@@ -39,7 +39,7 @@ export function tracing(options: TracingOptions = {}): Behavior[] {
           `process ${definition.type}`,
           { kind: SpanKind.INTERNAL, attributes: attributesOf(definition, execution) },
           (span) =>
-            within(span, async () => {
+            withinSpan(span, async () => {
               const result: OperationResult<unknown> = await next();
               span.setAttribute('myelin.result.status', result.status);
               if (!result.ok && result.status >= 500) {
@@ -65,14 +65,17 @@ export function tracing(options: TracingOptions = {}): Behavior[] {
         `process ${definition.type}`,
         { kind: SpanKind.CONSUMER, attributes },
         parent,
-        (span) => within(span, next),
+        (span) => withinSpan(span, next),
       );
     }),
   ];
 }
 
-/** Runs `work` in the span: an exception is recorded and marks it failed; the span ends either way. */
-async function within<T>(span: Span, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` for a span: an exception is recorded and marks the span failed; the span ends either way. For the
+ * spans adapters make (a commit, a projection batch).
+ */
+export async function withinSpan<T>(span: Span, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {

@@ -2,13 +2,16 @@
 // (blue/green) once caught up.
 import {
   type Application,
+  contextOf,
   type LogPosition,
   type Projection,
   positionParts,
   RegisteredProjections,
   reportErrors,
   type StoredEvent,
+  withinSpan,
 } from '@myelin/core';
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { type Database, prepared, type Sql, type TransactionOptions } from '../database/database.ts';
 import {
   type EventRow,
@@ -59,6 +62,7 @@ export class ProjectionDaemon {
 }
 
 const asynchronousCommit: TransactionOptions = { synchronousCommit: false };
+const tracer = trace.getTracer('@myelin/postgres');
 
 class ProjectionConsumer implements Consumer {
   readonly name: string;
@@ -82,7 +86,27 @@ class ProjectionConsumer implements Consumer {
     _lease: unknown,
     caughtUp: boolean,
   ): Promise<'stop' | undefined> {
-    return this.#batch(events, end, checkpoint, caughtUp);
+    // A batch applies events of many commands: its span is a trace of its own, linked to each of theirs.
+    const links = [...new Set(events.map((event) => event.metadata.traceparent))].flatMap((traceparent) => {
+      const linked = trace.getSpanContext(contextOf({ traceparent }, ROOT_CONTEXT));
+      return linked === undefined ? [] : [{ context: linked }];
+    });
+    return tracer.startActiveSpan(
+      `project ${this.#projection.name}`,
+      {
+        kind: SpanKind.CONSUMER,
+        links,
+        attributes: {
+          'messaging.system': 'myelin',
+          'messaging.operation.type': 'process',
+          'messaging.batch.message_count': events.length,
+          'myelin.projection': this.#projection.name,
+          'myelin.projection.version': this.#projection.version,
+        },
+      },
+      ROOT_CONTEXT,
+      (span) => withinSpan(span, () => this.#batch(events, end, checkpoint, caughtUp)),
+    );
   }
 
   idle(end: LogPosition, checkpoint: (sql: Sql) => Promise<void>): Promise<'stop' | undefined> {

@@ -11,12 +11,18 @@ import {
   type StoredEvent,
   token,
   type UnitOfWork,
+  withinSpan,
 } from '@myelin/core';
+import { SpanKind, trace } from '@opentelemetry/api';
 import type { Database, Sql } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
 import { BatchedWrites, type BatchWrite, thenWriteBatched } from './batchedWrites.ts';
 import { groupCommit } from './groupCommit.ts';
+
+const tracer = trace.getTracer('@myelin/postgres');
+/** The database semantic conventions' attributes of a commit. */
+const commitAttributes = { 'db.system.name': 'postgresql', 'db.operation.name': 'COMMIT' } as const;
 
 /** What a command did to one aggregate, as the unit of work hands it to the aggregate's repository to write. */
 export interface Change {
@@ -100,7 +106,19 @@ export class PostgresUnitOfWork implements UnitOfWork {
     this.#batched.add(key, item, write);
   }
 
-  async commit(): Promise<CommitResult> {
+  /** Commits, in a span of its own (`commit`, with how many events it wrote and where they are in the log). */
+  commit(): Promise<CommitResult> {
+    return tracer.startActiveSpan('commit', { kind: SpanKind.CLIENT, attributes: commitAttributes }, (span) =>
+      withinSpan(span, async () => {
+        const result = await this.#commit();
+        span.setAttribute('myelin.events', result.events.length);
+        if (result.position !== undefined) span.setAttribute('myelin.position', result.position);
+        return result;
+      }),
+    );
+  }
+
+  async #commit(): Promise<CommitResult> {
     const changes: { entry: Tracked; change: Change }[] = [];
     for (const entry of this.#tracked.values()) {
       const events = entry.aggregate.pendingEvents.map((event): NewEvent => {

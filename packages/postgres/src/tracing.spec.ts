@@ -1,13 +1,15 @@
-// A trace that crosses the log: a command's span, the events its commit stores with their trace context, and
-// the relay's delivery of them later, with no span active, which continues the command's trace.
+// Traces on PostgreSQL: a command's commit in its span; the events it stores carry its trace, which the relay's
+// delivery continues later, with no span active; and a projection batch links to the traces of its events.
 import {
   AggregateRoot,
   command,
   createApplication,
+  documents,
   event,
   eventHandler,
   handler,
   ok,
+  projection,
   type Repository,
   token,
   tracing,
@@ -21,11 +23,14 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
-import { postgresPersistence } from '../postgresPersistence.ts';
-import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
-import { engines, type TestDatabase } from '../testing/databases.ts';
-import { EventRelay } from './eventRelay.ts';
+import { PostgresEventStore } from './eventStore/postgresEventStore.ts';
+import { postgresPersistence } from './postgresPersistence.ts';
+import { postgresProjections } from './projections/postgresProjections.ts';
+import { ProjectionDaemon } from './projections/projectionDaemon.ts';
+import { untilServing } from './projections/untilServing.ts';
+import { EventRelay } from './relay/eventRelay.ts';
+import { postgresEventSourcedRepository } from './repositories/eventSourcedRepository.ts';
+import { engines, type TestDatabase } from './testing/databases.ts';
 
 const exporter = new InMemorySpanExporter();
 beforeAll(() => {
@@ -53,6 +58,12 @@ class Ticket extends AggregateRoot<{ n: number }, InstanceType<typeof Filed>> {
 }
 const Tickets = token<Repository<Ticket>>('Tickets');
 const File = command('File', unchecked<{ id: string; count: number }>()).returns<void>();
+const fileTickets = handler(File, { tickets: Tickets }, async ({ id, count }, { tickets }) => {
+  const ticket = new Ticket(id);
+  for (let n = 1; n <= count; n++) ticket.file(n);
+  await tickets.add(ticket);
+  return ok(undefined);
+});
 
 describe.each(engines)('a trace through the log on $name', (engine) => {
   let test: TestDatabase;
@@ -68,12 +79,7 @@ describe.each(engines)('a trace through the log on $name', (engine) => {
       .use(tracing())
       .register(postgresEventSourcedRepository(Tickets, Ticket, { events: [Filed] }))
       .handle(
-        handler(File, { tickets: Tickets }, async ({ id, count }, { tickets }) => {
-          const ticket = new Ticket(id);
-          for (let n = 1; n <= count; n++) ticket.file(n);
-          await tickets.add(ticket);
-          return ok(undefined);
-        }),
+        fileTickets,
         eventHandler({ name: 'trace.count' }, Filed, async (e) => {
           handled.push(`${e.id}:${e.n}`);
         }),
@@ -102,5 +108,43 @@ describe.each(engines)('a trace through the log on $name', (engine) => {
         expect(delivery.attributes['myelin.handler']).toBe('trace.count');
       }
     }
+  });
+
+  it('puts the commit in the command’s span, and links a projection batch to the traces of its events', async () => {
+    const counts = documents<{ n: number }>('trace-counts');
+    const counted = projection(counts, { mode: 'async' }).on(Filed, async (e, docs) => {
+      await docs.put(e.id, { n: e.n });
+    });
+    await using app = await createApplication()
+      .include(postgresPersistence(test.database), postgresProjections([counted]))
+      .use(tracing())
+      .register(postgresEventSourcedRepository(Tickets, Ticket, { events: [Filed] }))
+      .handle(fileTickets)
+      .build();
+    exporter.reset();
+    const result = await app.mediator.execute(new File({ id: 'batch', count: 2 }));
+    const spans = exporter.getFinishedSpans();
+    const request = spans.find((span) => span.name === 'process File');
+    const commit = spans.find((span) => span.name === 'commit');
+    expect(commit?.parentSpanContext?.spanId).toBe(request?.spanContext().spanId);
+    expect(commit?.attributes).toMatchObject({
+      'db.system.name': 'postgresql',
+      'myelin.events': 2,
+      'myelin.position': result.ok ? result.position : undefined,
+    });
+
+    await using daemon = new ProjectionDaemon(app, test.database, { pollMs: 100, leaseRetryMs: 100 }).start();
+    await untilServing(test.database, [counted]);
+    await daemon.stop(); // every batch span has ended once the daemon has stopped
+    // The log holds the earlier test's events too, each of its own trace: the batch links once per trace.
+    const batches = exporter.getFinishedSpans().filter((span) => span.name === 'project trace-counts');
+    const linked = batches.flatMap((span) => span.links.map((link) => link.context.traceId));
+    expect(linked.filter((traceId) => traceId === request?.spanContext().traceId)).toHaveLength(1);
+    expect(new Set(linked).size).toBe(linked.length);
+    expect(batches.map((span) => span.spanContext().traceId)).not.toContain(request?.spanContext().traceId);
+    expect(batches[0]?.attributes).toMatchObject({
+      'myelin.projection': 'trace-counts',
+      'myelin.projection.version': 1,
+    });
   });
 });
