@@ -1,5 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { BusHandler, BusMessage, Logger, MessageBus, SubscribeOptions } from '@myelin/core';
+import {
+  activeTraceContext,
+  type BusHandler,
+  type BusMessage,
+  contextOf,
+  type Logger,
+  type MessageBus,
+  type SubscribeOptions,
+  withinSpan,
+} from '@myelin/core';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -11,6 +20,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
+import { type Attributes, context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { cloudEventContentType, fromCloudEvent, toCloudEvent } from './cloudEvent.ts';
 
 export interface NatsMessageBusOptions {
@@ -152,12 +162,26 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     // server stores a subject's messages in the order they arrive. When one fails, the caller sends the batch
     // again; what was stored the first time is dropped by id (so a retried message may land after later ones).
     const acks = messages.map((message) => {
-      const h = headers();
-      h.set('Content-Type', cloudEventContentType);
-      return this.#js.publish(
-        this.subjectOf(message.metadata.type),
-        JSON.stringify(toCloudEvent(message, source, { includePrincipal: this.#options.includePrincipal })),
-        { msgID: message.metadata.eventId, headers: h },
+      const subject = this.subjectOf(message.metadata.type);
+      // A send span in the trace of the work that wrote the event; the CloudEvent carries the send span, so the
+      // consumer's span is its child.
+      return tracer.startActiveSpan(
+        `send ${subject}`,
+        { kind: SpanKind.PRODUCER, attributes: messagingAttributes(subject, message, 'send') },
+        contextOf(message.metadata, context.active()),
+        (span) =>
+          withinSpan(span, () => {
+            const h = headers();
+            h.set('Content-Type', cloudEventContentType);
+            const sent = { ...message, metadata: { ...message.metadata, ...activeTraceContext() } };
+            return this.#js.publish(
+              subject,
+              JSON.stringify(
+                toCloudEvent(sent, source, { includePrincipal: this.#options.includePrincipal }),
+              ),
+              { msgID: message.metadata.eventId, headers: h },
+            );
+          }),
       );
     });
     const settled = await Promise.allSettled(acks);
@@ -308,7 +332,15 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       Math.max(this.#options.ackWaitMs / 3, 100),
     );
     try {
-      await handler(parsed);
+      await tracer.startActiveSpan(
+        `process ${message.subject}`,
+        {
+          kind: SpanKind.CONSUMER,
+          attributes: messagingAttributes(message.subject, parsed, 'process', name),
+        },
+        contextOf(parsed.metadata, ROOT_CONTEXT),
+        (span) => withinSpan(span, async () => handler(parsed)),
+      );
       message.ack();
     } catch (error) {
       const deliveries = message.info.deliveryCount;
@@ -362,4 +394,23 @@ function subjectToken(type: string): string {
 function durableName(name: string): string {
   const safe = name.replaceAll(/[^A-Za-z0-9_-]/g, '_');
   return safe === name ? name : `${safe}_${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+}
+
+const tracer = trace.getTracer('@myelin/nats');
+
+/** The messaging conventions' attributes of a send or a delivery on NATS. */
+function messagingAttributes(
+  subject: string,
+  message: BusMessage,
+  operation: 'send' | 'process',
+  consumerGroup?: string,
+): Attributes {
+  return {
+    'messaging.system': 'nats',
+    'messaging.operation.type': operation,
+    'messaging.destination.name': subject,
+    'messaging.message.id': message.metadata.eventId,
+    'messaging.message.conversation_id': message.metadata.correlationId,
+    ...(consumerGroup === undefined ? {} : { 'messaging.consumer.group.name': consumerGroup }),
+  };
 }
