@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
 import Fastify, {
   type FastifyInstance,
   type FastifyReply,
@@ -22,6 +23,12 @@ export interface ServerOptions extends MyelinHttpOptions {
   readonly headersTimeoutMs?: number;
   /** Dispose the application (its database pools, its bus connections) when the server closes; defaults to true. */
   readonly disposeOnClose?: boolean;
+  /**
+   * An OpenTelemetry span per request (and its hooks and handler), by `@fastify/otel`, which the application's
+   * spans (`tracing()` in core) are children of; on by default, and no-ops until an SDK is registered. `false`
+   * leaves it out.
+   */
+  readonly telemetry?: boolean;
 }
 
 /**
@@ -69,6 +76,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const {
     fastify: fastifyOptions,
     disposeOnClose = true,
+    telemetry = true,
     requestTimeoutMs = 30_000,
     headersTimeoutMs = 10_000,
     ...plugin
@@ -95,6 +103,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   server.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  // Before the routes, which it instruments as they are declared.
+  if (telemetry) await server.register(new FastifyOtelInstrumentation().plugin());
   await server.register(myelin, plugin);
   if (disposeOnClose) server.addHook('onClose', () => plugin.app.dispose());
   return server;

@@ -7,6 +7,7 @@ import {
   created,
   event,
   handler,
+  type Module,
   noContent,
   notFound,
   ok,
@@ -98,7 +99,12 @@ export const api = routes({
 
 /** The application behind {@link api}: anyone reads, writers write, editors delete. */
 export async function testApplication(): Promise<Application> {
-  return createApplication()
+  return createApplication().include(testModule).build();
+}
+
+/** The test API's handlers and policies, on memory: for applications that add behaviors of their own. */
+export const testModule: Module = (builder) =>
+  builder
     .include(inMemoryPersistence())
     .register(inMemoryStateStoredRepository(Notes, Note))
     .authorize(WriteNote, { roles: ['writer', 'editor'] })
@@ -141,9 +147,7 @@ export async function testApplication(): Promise<Application> {
           throw new UnavailableError('the database is down', { retryAfterSeconds: 3 });
         throw new Error(`boom: ${c.reason ?? 'no reason'} (a secret stack trace)`);
       }),
-    )
-    .build();
-}
+    );
 
 /** A Fastify server with the plugin over a fresh {@link testApplication}; close it after use. */
 export async function testServer(

@@ -1,0 +1,70 @@
+// One request, one trace: the HTTP span (@fastify/otel), and inside it the application's own spans.
+import { createApplication, tracing } from '@myelin/core';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { api, testModule } from '../testing/testApi.ts';
+import { createServer } from './server.ts';
+
+const exporter = new InMemorySpanExporter();
+beforeAll(() => {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(
+    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+  );
+});
+afterAll(() => {
+  trace.disable();
+  context.disable();
+});
+
+/** The span and its ancestors, up to the root, by name. */
+function ancestry(span: ReadableSpan | undefined, all: readonly ReadableSpan[]): string[] {
+  const names: string[] = [];
+  for (let at = span; at !== undefined; ) {
+    names.push(at.name);
+    const parent = at.parentSpanContext?.spanId;
+    at = all.find((candidate) => candidate.spanContext().spanId === parent);
+  }
+  return names;
+}
+
+describe('telemetry', () => {
+  it('puts the application’s span for a route inside the request’s HTTP span, one trace', async () => {
+    const app = await createApplication().use(tracing()).include(testModule).build();
+    const server = await createServer({ app, routes: api, fastify: { logger: false } });
+    try {
+      const response = await server.inject({ method: 'GET', url: '/notes' });
+      expect(response.statusCode).toBe(200);
+    } finally {
+      await server.close();
+    }
+    const spans = exporter.getFinishedSpans();
+    const request = spans.find((span) => span.name === 'process test.listNotes');
+    const chain = ancestry(request, spans);
+    expect(chain[0]).toBe('process test.listNotes');
+    const root = spans.find((span) => span.name === chain.at(-1));
+    expect(chain.at(-1)).toBe('request');
+    expect(root?.attributes).toMatchObject({ 'http.request.method': 'GET' });
+    expect(chain.length).toBeGreaterThan(1);
+    expect(new Set(spans.map((span) => span.spanContext().traceId)).size).toBe(1);
+  });
+
+  it('is left out when told so', async () => {
+    exporter.reset();
+    const app = await createApplication().include(testModule).build();
+    const server = await createServer({ app, routes: api, telemetry: false, fastify: { logger: false } });
+    try {
+      await server.inject({ method: 'GET', url: '/notes' });
+    } finally {
+      await server.close();
+    }
+    expect(exporter.getFinishedSpans()).toEqual([]);
+  });
+});
