@@ -20,6 +20,7 @@ describe('the configuration', () => {
       logLevel: 'warn',
       liveLimits: {},
       trustProxy: undefined,
+      metrics: false,
     });
   });
 
@@ -52,6 +53,9 @@ describe('the configuration', () => {
       liveLimits: { streams: 50_000, streamsPerClient: 5 },
       trustProxy: '10.0.0.0/8, 127.0.0.1',
     });
+    expect(readConfig([], { METRICS: 'on' }, dataDir).metrics).toBe(true);
+    expect(readConfig([], {}, dataDir).metrics).toBe(false);
+    expect(() => readConfig([], { METRICS: 'yes' }, dataDir)).toThrow("METRICS must be on or off, not 'yes'");
     expect(readConfig([], { TRUST_PROXY: '1' }, dataDir).trustProxy).toBe(1);
     expect(readConfig([], { TRUST_PROXY: 'true' }, dataDir).trustProxy).toBe(true);
     const issuer = { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_JWKS_URL: 'https://i/jwks.json' };

@@ -31,6 +31,11 @@ export interface PizzeriaConfig {
    * CIDR ranges): behind a proxy, every client would otherwise be the proxy, and share one rate limit.
    */
   readonly trustProxy: boolean | number | string | undefined;
+  /**
+   * Serve Prometheus metrics at `/metrics` (`METRICS=on`); off by default, since they tell anyone who asks how busy
+   * the pizzeria is: turn them on where only the scraper can reach the port.
+   */
+  readonly metrics: boolean;
 }
 
 /** A setting that cannot work: the process says which and stops before opening anything. */
@@ -78,7 +83,15 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
       ...countOf('LIVE_STREAMS_PER_CLIENT', env.LIVE_STREAMS_PER_CLIENT, 'streamsPerClient'),
     },
     trustProxy: trustProxyOf(env.TRUST_PROXY),
+    metrics: switchOf('METRICS', env.METRICS),
   };
+}
+
+/** An on/off setting; off when unset. */
+function switchOf(name: string, value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'off') return false;
+  if (value === 'on') return true;
+  throw new ConfigError(`${name} must be on or off, not '${value}'`);
 }
 
 /** A positive whole number setting, as the option it sets; nothing when unset. */

@@ -16,6 +16,7 @@ import {
 import { postgresDatabase } from '@myelin/postgres/pg';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
 import { developmentAuth } from './api/auth.ts';
+import { prometheusMetrics } from './api/metrics.ts';
 import { createPizzeriaServer } from './api/server.ts';
 import { ConfigError, type DatabaseConfig, type PizzeriaConfig, readConfig } from './config.ts';
 import { SeedMenu } from './menu/contract.ts';
@@ -102,6 +103,8 @@ async function stopAll(workers: readonly Worker[]): Promise<void> {
 }
 
 async function run(config: PizzeriaConfig): Promise<void> {
+  // Before the application is built: its instruments come from the meter provider registered then.
+  const metrics = config.metrics ? prometheusMetrics() : undefined;
   const database = await openDatabase(config.database);
   // Migrates the schema, records the projections; the application closes the database when disposed.
   const app = await buildPizzeria(postgresStorage(database, { closeDatabase: true }));
@@ -137,6 +140,7 @@ async function run(config: PizzeriaConfig): Promise<void> {
     logger: { level: config.logLevel },
     liveLimits: config.liveLimits,
     trustProxy: config.trustProxy,
+    ...(metrics === undefined ? {} : { metrics }),
     onClose: () => stopAll(workers),
   });
   // Listens; on SIGINT or SIGTERM it finishes in-flight requests, ends live streams, then closes the server,

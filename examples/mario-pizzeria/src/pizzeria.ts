@@ -1,4 +1,4 @@
-import { type Application, createApplication, type Module, tracing } from '@myelin/core';
+import { type Application, createApplication, type Module, metrics, tracing } from '@myelin/core';
 import { delivery } from './delivery/delivery.ts';
 import { kitchen } from './kitchen/kitchen.ts';
 import { menu } from './menu/menu.ts';
@@ -18,10 +18,10 @@ export interface PizzeriaOptions {
  */
 export function pizzeria(storage: Module, options: PizzeriaOptions = {}): Module {
   const clock = options.clock ?? (() => new Date());
-  // Spans for every request and event delivery: no-ops until the process registers an OpenTelemetry SDK.
+  // Spans and durations of every request and event delivery: no-ops until the process registers an SDK.
   return (app) =>
     app
-      .use(tracing())
+      .use(tracing(), metrics())
       .include(storage, orders, kitchen, delivery, menu, stats)
       .singleton(Clock, () => clock);
 }

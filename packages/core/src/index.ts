@@ -108,6 +108,7 @@ export {
   type ResultOf,
   unchecked,
 } from './messages/message.ts';
+export { type MetricsOptions, metrics } from './observability/metrics.ts';
 export { activeTraceContext, contextOf, type TraceContext } from './observability/traceContext.ts';
 export { type TracingOptions, tracing, withinSpan } from './observability/tracing.ts';
 export type { ReadinessCheck } from './operations/readinessCheck.ts';

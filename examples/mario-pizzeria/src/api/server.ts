@@ -2,10 +2,12 @@ import type { Application } from '@myelin/core';
 import type { AuthOptions, LiveLimits, RateLimit } from '@myelin/http';
 import { createServer } from '@myelin/http';
 import { type Database, postgresReadiness } from '@myelin/postgres';
+import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { registerUi } from '../ui/ui.ts';
 import { devUsers } from './auth.ts';
 import { liveStreams } from './live.ts';
+import { registerMetrics } from './metrics.ts';
 import { api } from './routes.ts';
 
 export interface PizzeriaServerConfig {
@@ -23,6 +25,8 @@ export interface PizzeriaServerConfig {
   readonly liveLimits?: LiveLimits;
   /** Which proxies' `X-Forwarded-For` names the client (Fastify's `trustProxy`); none by default. */
   readonly trustProxy?: boolean | number | string | undefined;
+  /** Serve `GET /metrics` for Prometheus from this exporter (see `metrics.ts`); none by default. */
+  readonly metrics?: PrometheusExporter;
   /** Fastify's logger; defaults to off. */
   readonly logger?: FastifyServerOptions['logger'];
   /**
@@ -68,6 +72,7 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
     await config.onClose?.();
     await app.dispose();
   });
+  if (config.metrics !== undefined) registerMetrics(server, config.metrics);
   await registerUi(server);
   return server;
 }

@@ -52,7 +52,7 @@ export interface TestServer extends AsyncDisposable {
 /** The pizzeria's HTTP server over a {@link testPizzeria}, with the development users. */
 export async function testServer(
   options: PizzeriaOptions & StorageOptions = {},
-  serverOptions: Pick<PizzeriaServerConfig, 'orderRateLimit'> = {},
+  serverOptions: Pick<PizzeriaServerConfig, 'orderRateLimit' | 'metrics'> = {},
 ): Promise<TestServer> {
   const pizzeria = await testPizzeria(options);
   const server = await createPizzeriaServer({

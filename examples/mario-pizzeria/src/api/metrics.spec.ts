@@ -1,0 +1,41 @@
+// Prometheus metrics at /metrics, when the process turns them on (METRICS=on): how long each message took.
+import { metrics } from '@opentelemetry/api';
+import { afterAll, describe, expect, it } from 'vitest';
+import { testServer } from '../testing/testPizzeria.ts';
+import { prometheusMetrics } from './metrics.ts';
+
+afterAll(() => metrics.disable());
+
+describe('/metrics', () => {
+  it('is not served unless turned on', async () => {
+    await using t = await testServer();
+    expect((await t.server.inject('/metrics')).statusCode).toBe(404);
+  });
+
+  it('serves how long each message took, by type and outcome, in the Prometheus text format', async () => {
+    const exporter = prometheusMetrics(); // before the application is built, as main.ts does
+    await using t = await testServer({}, { metrics: exporter });
+    const placed = await t.server.inject({
+      method: 'POST',
+      url: '/api/orders',
+      payload: {
+        customerName: 'Yoshi',
+        customerPhone: '555 0150',
+        pizzas: [{ name: 'margherita', size: 'small' }],
+      },
+    });
+    expect(placed.statusCode).toBe(201);
+    const response = await t.server.inject('/metrics');
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('text/plain');
+    const line = response.body
+      .split('\n')
+      .find((l) => l.startsWith('messaging_process_duration_count') && l.includes('"PlaceOrder"'));
+    expect(line).toMatch(/myelin_result_status="201"/);
+    expect(line).toMatch(/ 1$/);
+    // In seconds, with buckets for seconds: a request of a few milliseconds is not lumped with one of five seconds.
+    expect(response.body).toMatch(/messaging_process_duration_bucket\{[^}]*"PlaceOrder"[^}]*le="0.005"\}/);
+    // Nothing personal: the customer's name is not in the metrics.
+    expect(response.body).not.toContain('Yoshi');
+  });
+});
