@@ -14,13 +14,14 @@ export type {
 } from './database/database.ts';
 export { DirectoryLockedError } from './database/directoryLock.ts';
 export { PostgresEventStore, type PostgresEventStoreOptions } from './eventStore/postgresEventStore.ts';
-export { postgresReadiness, type ReadinessOptions } from './health/readiness.ts';
 export {
   PostgresIdempotencyStore,
   type PostgresIdempotencyStoreOptions,
 } from './idempotency/postgresIdempotencyStore.ts';
 export { type MigrateOptions, type MigrationReport, migrate } from './migrations/migrate.ts';
 export { type Migration, migrations } from './migrations/migrations.ts';
+export { type PostgresMetricsOptions, postgresMetrics } from './operations/postgresMetrics.ts';
+export { postgresReadiness, type ReadinessOptions } from './operations/readiness.ts';
 export {
   PostgresDatabase,
   type PostgresPersistenceOptions,

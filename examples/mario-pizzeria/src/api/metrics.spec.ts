@@ -35,6 +35,8 @@ describe('/metrics', () => {
     expect(line).toMatch(/ 1$/);
     // In seconds, with buckets for seconds: a request of a few milliseconds is not lumped with one of five seconds.
     expect(response.body).toMatch(/messaging_process_duration_bucket\{[^}]*"PlaceOrder"[^}]*le="0.005"\}/);
+    // And what the database says: how far behind each projection is.
+    expect(response.body).toMatch(/myelin_projection_lag\{[^}]*myelin_projection="kitchen-queue"[^}]*\} \d+/);
     // Nothing personal: the customer's name is not in the metrics.
     expect(response.body).not.toContain('Yoshi');
   });

@@ -1,7 +1,7 @@
 import type { Application } from '@myelin/core';
 import type { AuthOptions, LiveLimits, RateLimit } from '@myelin/http';
 import { createServer } from '@myelin/http';
-import { type Database, postgresReadiness } from '@myelin/postgres';
+import { type Database, postgresMetrics, postgresReadiness } from '@myelin/postgres';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { registerUi } from '../ui/ui.ts';
@@ -72,7 +72,10 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
     await config.onClose?.();
     await app.dispose();
   });
-  if (config.metrics !== undefined) registerMetrics(server, config.metrics);
+  if (config.metrics !== undefined) {
+    registerMetrics(server, config.metrics);
+    postgresMetrics(database); // projections' lag and dead letters, read from the database at each scrape
+  }
   await registerUi(server);
   return server;
 }

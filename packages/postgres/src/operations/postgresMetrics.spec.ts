@@ -1,0 +1,83 @@
+import { createApplication, documents, event, eventHandler, projection, unchecked } from '@myelin/core';
+import { newEvent } from '@myelin/core/testing';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
+import { postgresPersistence } from '../postgresPersistence.ts';
+import { postgresProjections } from '../projections/postgresProjections.ts';
+import { EventRelay, relaySubscription } from '../relay/eventRelay.ts';
+import { engines, type TestDatabase } from '../testing/databases.ts';
+import { postgresMetrics } from './postgresMetrics.ts';
+
+class CollectingReader extends MetricReader {
+  protected override async onShutdown(): Promise<void> {}
+  protected override async onForceFlush(): Promise<void> {}
+}
+
+const Counted = event('metrics.counted.v1', unchecked<{ n: number }>());
+const Broken = event('metrics.broken.v1', unchecked<{ n: number }>());
+
+describe.each(engines)('the PostgreSQL metrics on $name', (engine) => {
+  let test: TestDatabase;
+  beforeAll(async () => {
+    test = await engine.open();
+  });
+  afterAll(() => test.drop());
+
+  async function collect(reader: CollectingReader) {
+    const { resourceMetrics } = await reader.collect();
+    return (name: string) =>
+      (
+        resourceMetrics.scopeMetrics[0]?.metrics.find((m) => m.descriptor.name === name)?.dataPoints ?? []
+      ).map((point) => ({ attributes: point.attributes, value: point.value as number }));
+  }
+
+  it('observe how far behind a projection is, and the dead letters of each relay subscription', async () => {
+    const reader = new CollectingReader();
+    postgresMetrics(test.database, { meter: new MeterProvider({ readers: [reader] }).getMeter('test') });
+    const counts = projection(documents<{ n: number }>('metric-counts')).on(Counted, async () => {});
+    const broken = eventHandler({ name: 'metrics.broken' }, Broken, async () => {
+      throw new Error('never works');
+    });
+    await using app = await createApplication()
+      .include(postgresPersistence(test.database), postgresProjections([counts]))
+      .handle(broken)
+      .build();
+    const store = new PostgresEventStore(test.database);
+    await store.append(
+      'm-1',
+      [1, 2, 3].map((n) => newEvent(Counted.type, { n })),
+    );
+    await store.append('m-2', [newEvent(Broken.type, { n: 1 })]);
+
+    // No daemon runs: the new projection has all three events still to apply.
+    const before = await collect(reader);
+    expect(before('myelin.projection.lag')).toContainEqual({
+      attributes: {
+        'myelin.projection': 'metric-counts',
+        'myelin.projection.version': 1,
+        'myelin.projection.status': 'building',
+      },
+      value: 3,
+    });
+    const age = before('myelin.projection.lag.age').find(
+      (p) => p.attributes['myelin.projection'] === 'metric-counts',
+    );
+    expect(age?.value).toBeGreaterThanOrEqual(0);
+    expect(before('myelin.dead_letters')).toEqual([]);
+
+    // The relay parks the event its handler cannot handle.
+    await using relay = new EventRelay(app, test.database, {
+      maxAttempts: 1,
+      pollMs: 100,
+      leaseRetryMs: 100,
+      onError: () => {},
+    }).start();
+    while ((await relay.parked()).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    await relay.stop();
+    const after = await collect(reader);
+    expect(after('myelin.dead_letters')).toEqual([
+      { attributes: { 'myelin.subscription': relaySubscription(Broken.type, 'metrics.broken') }, value: 1 },
+    ]);
+  });
+});
