@@ -27,6 +27,7 @@ import { integrationEvents } from './shared/integrationEvents.ts';
 import { systemPrincipal } from './shared/roles.ts';
 import { describeUrl, untilAvailable } from './startup.ts';
 import { postgresStorage, projections } from './storage.ts';
+import { startTracing } from './telemetry.ts';
 
 /** What runs beside the HTTP server on the application, and stops before it is disposed. */
 interface Worker {
@@ -105,6 +106,7 @@ async function stopAll(workers: readonly Worker[]): Promise<void> {
 async function run(config: PizzeriaConfig): Promise<void> {
   // Before the application is built: its instruments come from the meter provider registered then.
   const metrics = config.metrics ? prometheusMetrics() : undefined;
+  const stopTracing = startTracing();
   const database = await openDatabase(config.database);
   // Migrates the schema, records the projections; the application closes the database when disposed.
   const app = await buildPizzeria(postgresStorage(database, { closeDatabase: true }));
@@ -125,6 +127,7 @@ async function run(config: PizzeriaConfig): Promise<void> {
     const stop = async () => {
       await stopAll(workers);
       await app.dispose();
+      await stopTracing?.(); // sends the spans still batched
       process.exit(0);
     };
     process.once('SIGINT', stop);
@@ -141,7 +144,10 @@ async function run(config: PizzeriaConfig): Promise<void> {
     liveLimits: config.liveLimits,
     trustProxy: config.trustProxy,
     ...(metrics === undefined ? {} : { metrics }),
-    onClose: () => stopAll(workers),
+    onClose: async () => {
+      await stopAll(workers);
+      await stopTracing?.(); // sends the spans still batched
+    },
   });
   // Listens; on SIGINT or SIGTERM it finishes in-flight requests, ends live streams, then closes the server,
   // which stops the workers and disposes the application (and with it the database).

@@ -1,0 +1,152 @@
+// The pizzeria as `npm start` runs it, told by OTEL_EXPORTER_OTLP_ENDPOINT to send its traces to a collector (a
+// small HTTP server of this test's, as an OpenTelemetry collector receives OTLP/HTTP): one order is one trace,
+// from the HTTP request through the command to its commit, and the projection batches link to it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+interface OtlpSpan {
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId?: string;
+  readonly name: string;
+  readonly links?: readonly { readonly traceId: string }[];
+}
+interface OtlpExport {
+  readonly resourceSpans: readonly {
+    readonly resource: { readonly attributes: readonly { key: string; value: { stringValue?: string } }[] };
+    readonly scopeSpans: readonly { readonly spans: readonly OtlpSpan[] }[];
+  }[];
+}
+
+const exampleDir = new URL('..', import.meta.url).pathname;
+
+/** Whether any process of the group is still there. */
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('tracing to an OpenTelemetry collector', () => {
+  const received: OtlpExport[] = [];
+  let collector: Server;
+  let dataDir = '';
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'pizzeria-otel-'));
+    collector = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      request.on('end', () => {
+        if (request.url === '/v1/traces') received.push(JSON.parse(body) as OtlpExport);
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+  });
+  afterAll(async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    await new Promise((resolve) => collector.close(resolve));
+  });
+
+  it('sends one trace per order: the request, the command, its commit; projection batches link to it', {
+    timeout: 90_000,
+  }, async () => {
+    const { port } = collector.address() as AddressInfo;
+    const { DATABASE_URL: _url, NATS_URL: _nats, ...inherited } = process.env;
+    const child = spawn('npx', ['node', '--conditions=@myelin/source', 'src/main.ts'], {
+      cwd: exampleDir,
+      env: {
+        ...inherited,
+        PORT: '0',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'warn',
+        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_SERVICE_NAME: 'pizzeria-under-test',
+      },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        const check = () => {
+          const match = output.match(/open at (http:\/\/\S+)/);
+          if (match !== null) resolve(match[1] as string);
+        };
+        child.stdout?.on('data', check);
+        child.once('exit', (code) => reject(new Error(`the pizzeria exited (${code}):\n${output}`)));
+      });
+      const placed = await fetch(`${url}/api/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          customerName: 'Birdo',
+          customerPhone: '555 0170',
+          pizzas: [{ name: 'margherita', size: 'small' }],
+        }),
+      });
+      expect(placed.status).toBe(201);
+      // Read back after the async read models caught up, so that their batches have run.
+      const position = placed.headers.get('myelin-position') ?? '';
+      const login = await fetch(`${url}/api/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'chef', password: 'chef' }),
+      });
+      const { accessToken } = (await login.json()) as { accessToken: string };
+      const queue = await fetch(`${url}/api/kitchen/queue`, {
+        headers: { authorization: `Bearer ${accessToken}`, 'myelin-position': position },
+      });
+      expect(queue.status).toBe(200);
+    } finally {
+      // A graceful stop sends the spans still batched. npx dies of the signal at once; the node it started
+      // finishes first, so the wait is for the whole process group to be gone.
+      const pid = child.pid as number;
+      process.kill(-pid, 'SIGTERM');
+      await exited;
+      while (groupAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+
+    const spans = received.flatMap((batch) =>
+      batch.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)),
+    );
+    const services = new Set(
+      received.flatMap((batch) =>
+        batch.resourceSpans.map(
+          (resource) => resource.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue,
+        ),
+      ),
+    );
+    expect(services).toEqual(new Set(['pizzeria-under-test']));
+    const command = spans.find((span) => span.name === 'process PlaceOrder');
+    expect(command, output).toBeDefined();
+    const trace = spans.filter((span) => span.traceId === command?.traceId);
+    const names = trace.map((span) => span.name);
+    expect(names).toEqual(expect.arrayContaining(['request', 'process PlaceOrder', 'commit']));
+    const byId = new Map(trace.map((span) => [span.spanId, span]));
+    const commit = trace.find((span) => span.name === 'commit');
+    expect(byId.get(commit?.parentSpanId ?? '')?.name).toBe('process PlaceOrder');
+    // The command's ancestors lead to the HTTP request's span, the root of the trace.
+    let root = command;
+    while (root?.parentSpanId !== undefined && root.parentSpanId !== '' && byId.has(root.parentSpanId)) {
+      root = byId.get(root.parentSpanId);
+    }
+    expect(root?.name).toBe('request');
+    // The kitchen queue's batch, a trace of its own, links to the order's.
+    const batches = spans.filter((span) => span.name === 'project kitchen-queue');
+    expect(batches.some((batch) => batch.links?.some((link) => link.traceId === command?.traceId))).toBe(
+      true,
+    );
+  });
+});
