@@ -1,8 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { FastifyOtelInstrumentation } from '@fastify/otel';
 import Fastify, {
   type FastifyInstance,
+  type FastifyPluginCallback,
   type FastifyReply,
   type FastifyRequest,
   type FastifyServerOptions,
@@ -25,8 +25,9 @@ export interface ServerOptions extends MyelinHttpOptions {
   readonly disposeOnClose?: boolean;
   /**
    * An OpenTelemetry span per request (and its hooks and handler), by `@fastify/otel`, which the application's
-   * spans (`tracing()` in core) are children of; on by default, and no-ops until an SDK is registered. `false`
-   * leaves it out.
+   * spans (`tracing()` in core) are children of; no-ops until an SDK is registered. `@fastify/otel` is an optional
+   * peer: by default it is used when installed; `true` requires it (and says how to install it); `false` leaves
+   * it out.
    */
   readonly telemetry?: boolean;
 }
@@ -76,7 +77,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   const {
     fastify: fastifyOptions,
     disposeOnClose = true,
-    telemetry = true,
+    telemetry,
     requestTimeoutMs = 30_000,
     headersTimeoutMs = 10_000,
     ...plugin
@@ -104,7 +105,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     if (closing) reply.header('connection', 'close');
   });
   // Before the routes, which it instruments as they are declared.
-  if (telemetry) await server.register(new FastifyOtelInstrumentation().plugin());
+  const otel = telemetry === false ? undefined : await fastifyOtel(telemetry === true);
+  if (otel !== undefined) await server.register(otel);
   await server.register(myelin, plugin);
   if (disposeOnClose) server.addHook('onClose', () => plugin.app.dispose());
   return server;
@@ -171,4 +173,21 @@ export async function serve(server: FastifyInstance, options: ServeOptions = {})
   };
   for (const signal of options.signals ?? ['SIGINT', 'SIGTERM']) process.once(signal, stop);
   return address;
+}
+
+/** `@fastify/otel`'s plugin, when it is installed (an optional peer, so that an install without it stays light). */
+async function fastifyOtel(required: boolean): Promise<FastifyPluginCallback | undefined> {
+  try {
+    const { FastifyOtelInstrumentation } = await import('@fastify/otel');
+    return new FastifyOtelInstrumentation().plugin() as FastifyPluginCallback;
+  } catch (error) {
+    const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
+    if (!missing) throw error;
+    if (required) {
+      throw new Error('createServer({ telemetry: true }) needs @fastify/otel: npm install @fastify/otel', {
+        cause: error,
+      });
+    }
+    return undefined;
+  }
 }
