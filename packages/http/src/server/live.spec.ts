@@ -1,11 +1,19 @@
 import { EventEmitter, on, once } from 'node:events';
 import { connect } from 'node:net';
+import { metrics } from '@opentelemetry/api';
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import { api, auth, testApplication } from '../testing/testApi.ts';
 import { issueToken } from './devTokens.ts';
 import type { LiveEvent, LiveLimits, LiveStream } from './live.ts';
 import { myelin } from './myelinHttp.ts';
+
+/** A reader the test collects from when it wants. */
+class CollectingReader extends MetricReader {
+  protected override async onShutdown(): Promise<void> {}
+  protected override async onForceFlush(): Promise<void> {}
+}
 
 /** A tiny log: what was appended, and a signal for each append. */
 class Changes {
@@ -184,6 +192,32 @@ describe('live streams (Server-Sent Events)', () => {
       }
     } finally {
       for (const controller of controllers) controller.abort();
+    }
+  });
+
+  it('counts the open streams for dashboards (myelin.live.streams)', async () => {
+    const reader = new CollectingReader();
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+    try {
+      const changes = new Changes();
+      const { url } = await listening(changes);
+      const open = async () => {
+        const { resourceMetrics } = await reader.collect();
+        const gauge = resourceMetrics.scopeMetrics
+          .flatMap((scope) => scope.metrics)
+          .find((m) => m.descriptor.name === 'myelin.live.streams');
+        return gauge?.dataPoints[0]?.value;
+      };
+      expect(await open()).toBe(0);
+      const controller = new AbortController();
+      const first = await fetch(`${url}/live/notes`, { signal: controller.signal });
+      const second = await fetch(`${url}/live/notes`, { signal: controller.signal });
+      expect([first.status, second.status]).toEqual([200, 200]);
+      expect(await open()).toBe(2);
+      controller.abort();
+      while ((await open()) !== 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    } finally {
+      metrics.disable();
     }
   });
 

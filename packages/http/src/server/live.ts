@@ -1,4 +1,5 @@
 import type { Application, Principal } from '@myelin/core';
+import { metrics, type ObservableResult } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AuthenticationError } from './auth.ts';
 import { problemOf, sendProblem } from './problems.ts';
@@ -91,9 +92,17 @@ export function registerLive(
   const beat = () => {
     for (const stream of open) stream.write(': keep-alive\n\n');
   };
+  // How many are open, for dashboards (no-op until the application registers an OpenTelemetry meter provider).
+  const gauge = metrics.getMeter('@myelin/http').createObservableGauge('myelin.live.streams', {
+    unit: '{stream}',
+    description: 'Live streams (Server-Sent Events) open in this process',
+  });
+  const observe = (result: ObservableResult) => result.observe(open.size);
+  gauge.addCallback(observe);
   fastify.addHook('preClose', async () => {
     for (const stream of open) stream.controller.abort();
   });
+  fastify.addHook('onClose', async () => gauge.removeCallback(observe));
   for (const [path, stream] of Object.entries(live)) {
     fastify.get(path.replaceAll(/\{([^}]*)\}/g, ':$1'), async (request, reply) => {
       const query = request.query as Record<string, string | string[]>;
