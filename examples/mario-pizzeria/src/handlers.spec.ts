@@ -1,13 +1,16 @@
 // The seed's handler tests (Neuroglia's Mario's Pizzeria, part 3), rewritten for this application: the same
 // commands and queries through the mediator, in memory: the read models are projected there as on PostgreSQL,
 // so no database is needed (the API tests run the same handlers on PGlite).
+import { Logger } from '@myelin/core';
 import { expectFailure, expectSuccess } from '@myelin/core/testing';
 import { describe, expect, it } from 'vitest';
 import { api } from './api/routes.ts';
 import { MarkReady, StartCooking } from './kitchen/contract.ts';
 import { SeedMenu } from './menu/contract.ts';
 import { CancelOrder, GetOrder, PlaceOrder } from './orders/contract.ts';
+import { buildPizzeria } from './pizzeria.ts';
 import { GetStatistics } from './stats/contract.ts';
+import { memoryStorage } from './storage.ts';
 import { memoryPizzeria as testPizzeria } from './testing/memoryPizzeria.ts';
 
 const fixedClock = () => new Date('2026-05-01T18:30:00.000Z');
@@ -194,5 +197,11 @@ describe("the seed's Mario's Pizzeria handlers", () => {
     const messages = [...Object.values(api).map((route) => route.message), SeedMenu];
     const unguarded = messages.filter((message) => t.app.policyOf(message) === undefined).map((m) => m.type);
     expect(unguarded).toEqual([]);
+  });
+
+  it('gives background workers the process’s logger, when it has one', async () => {
+    const logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    await using app = await buildPizzeria(memoryStorage(), { logger });
+    expect(app.container.root.resolve(Logger)).toBe(logger);
   });
 });

@@ -15,6 +15,7 @@ import {
 } from '@myelin/postgres';
 import { postgresDatabase } from '@myelin/postgres/pg';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
+import pino from 'pino';
 import { developmentAuth } from './api/auth.ts';
 import { prometheusMetrics } from './api/metrics.ts';
 import { createPizzeriaServer } from './api/server.ts';
@@ -107,9 +108,12 @@ async function run(config: PizzeriaConfig): Promise<void> {
   // Before the application is built: its instruments come from the meter provider registered then.
   const metrics = config.metrics ? prometheusMetrics() : undefined;
   const stopTracing = startTracing();
+  // One logger for the process: Fastify's request lines, and what the workers survive (the relay, the
+  // projection daemon, the NATS consumers), all as JSON lines with the same fields.
+  const logger = pino({ level: config.logLevel });
   const database = await openDatabase(config.database);
   // Migrates the schema, records the projections; the application closes the database when disposed.
-  const app = await buildPizzeria(postgresStorage(database, { closeDatabase: true }));
+  const app = await buildPizzeria(postgresStorage(database, { closeDatabase: true }), { logger });
   const workers = config.role === 'api' ? [] : startWorkers(config, app, database);
 
   // The inline read models must be serving before the first command, or its writes would not show at once.
@@ -140,7 +144,7 @@ async function run(config: PizzeriaConfig): Promise<void> {
     database,
     auth: config.auth === 'development' ? developmentAuth(dataDirOf(config)) : config.auth,
     devTokens: config.devTokens,
-    logger: { level: config.logLevel },
+    logger,
     liveLimits: config.liveLimits,
     trustProxy: config.trustProxy,
     ...(metrics === undefined ? {} : { metrics }),

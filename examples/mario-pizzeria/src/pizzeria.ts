@@ -1,4 +1,4 @@
-import { type Application, createApplication, type Module, metrics, tracing } from '@myelin/core';
+import { type Application, createApplication, Logger, type Module, metrics, tracing } from '@myelin/core';
 import { delivery } from './delivery/delivery.ts';
 import { kitchen } from './kitchen/kitchen.ts';
 import { menu } from './menu/menu.ts';
@@ -9,6 +9,8 @@ import { stats } from './stats/stats.ts';
 export interface PizzeriaOptions {
   /** What time it is; tests stop the clock. */
   readonly clock?: () => Date;
+  /** The process's logger: background workers report to it what they survive (the console by default). */
+  readonly logger?: Logger;
 }
 
 /**
@@ -23,6 +25,10 @@ export function pizzeria(storage: Module, options: PizzeriaOptions = {}): Module
     app
       .use(tracing(), metrics())
       .include(storage, orders, kitchen, delivery, menu, stats)
+      .include((builder) => {
+        const logger = options.logger;
+        if (logger !== undefined) builder.singleton(Logger, () => logger);
+      })
       .singleton(Clock, () => clock);
 }
 

@@ -3,7 +3,7 @@ import type { AuthOptions, LiveLimits, RateLimit } from '@myelin/http';
 import { createServer } from '@myelin/http';
 import { type Database, postgresMetrics, postgresReadiness } from '@myelin/postgres';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
-import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { registerUi } from '../ui/ui.ts';
 import { devUsers } from './auth.ts';
 import { liveStreams } from './live.ts';
@@ -27,8 +27,8 @@ export interface PizzeriaServerConfig {
   readonly trustProxy?: boolean | number | string | undefined;
   /** Serve `GET /metrics` for Prometheus from this exporter (see `metrics.ts`); none by default. */
   readonly metrics?: PrometheusExporter;
-  /** Fastify's logger; defaults to off. */
-  readonly logger?: FastifyServerOptions['logger'];
+  /** The process's logger (pino), for Fastify's request lines too; none by default. */
+  readonly logger?: FastifyBaseLogger;
   /**
    * Run when the server closes, before the application is disposed: what else runs on the application (a
    * projection daemon, the relay) stops here, while the database is still open.
@@ -62,7 +62,7 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
     live: liveStreams(app, database),
     ...(config.liveLimits === undefined ? {} : { liveLimits: config.liveLimits }),
     fastify: {
-      logger: config.logger ?? false,
+      ...(config.logger === undefined ? { logger: false } : { loggerInstance: config.logger }),
       ...(config.trustProxy === undefined ? {} : { trustProxy: trustProxyOf(config.trustProxy) }),
     },
     // Disposed below, after what runs beside the server has stopped using the application.

@@ -2,6 +2,7 @@
 // problem, nor written to a log line.
 import { Writable } from 'node:stream';
 import { UnavailableError } from '@myelin/core';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { api, auth, testApplication } from '../testing/testApi.ts';
 import { issueToken } from './devTokens.ts';
@@ -49,6 +50,30 @@ describe('credentials in a URL', () => {
       expect(logged).toContain('/notes/nope?key=[redacted]');
       expect(logged).not.toContain(secret);
       expect(logged).not.toContain(wrongRole);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('are redacted from the request log of a logger the application gives, as from one Fastify makes', async () => {
+    const lines: string[] = [];
+    const stream = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = pino({ level: 'info' }, stream);
+    const server = await createServer({
+      app: await testApplication(),
+      routes: api,
+      fastify: { loggerInstance: logger },
+    });
+    try {
+      await server.inject({ method: 'GET', url: `/notes/nope?key=${secret}` });
+      const logged = lines.join('');
+      expect(logged).toContain('/notes/nope?key=[redacted]');
+      expect(logged).not.toContain(secret);
     } finally {
       await server.close();
     }

@@ -93,7 +93,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     // The request's id is its correlation id: Fastify's request lines and Myelin's lines of one request join up.
     genReqId: correlationIdOf,
     ...fastifyOptions,
-    ...withRedactedUrls(fastifyOptions?.logger),
+    ...withRedactedUrls(fastifyOptions),
   });
   server.server.headersTimeout = Math.min(headersTimeoutMs, requestTimeoutMs);
   // A response finished while closing also closes its connection: a kept-alive one would hold the close open.
@@ -114,28 +114,27 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
 
 /**
  * Fastify's logger, with request URLs logged without the credentials a query may carry (a live stream's
- * `access_token`, an order's key). Applies to loggers Fastify makes from options; a logger instance given as
- * `loggerInstance` keeps its own serializers.
+ * `access_token`, an order's key): the application's own logger (`loggerInstance`, a pino instance the whole
+ * process shares), as a child with that serializer, or one Fastify makes from `logger`'s options.
  */
-function withRedactedUrls(logger: FastifyServerOptions['logger']): Pick<FastifyServerOptions, 'logger'> {
+function withRedactedUrls(
+  options: FastifyServerOptions | undefined,
+): Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> {
+  const req = (request: FastifyRequest) => ({
+    method: request.method,
+    url: loggableUrl(request.url),
+    host: request.host,
+    remoteAddress: request.ip,
+  });
+  if (options?.loggerInstance !== undefined) {
+    return { loggerInstance: options.loggerInstance.child({}, { serializers: { req } }) };
+  }
+  const logger = options?.logger;
   if (logger === false) return {};
   // Unless told otherwise, warnings and errors are logged: a 500 names a correlation id for the client to quote,
   // which must be findable in the log.
-  const options = logger === undefined ? { level: 'warn' } : logger === true ? {} : logger;
-  return {
-    logger: {
-      ...options,
-      serializers: {
-        req: (request: FastifyRequest) => ({
-          method: request.method,
-          url: loggableUrl(request.url),
-          host: request.host,
-          remoteAddress: request.ip,
-        }),
-        ...options.serializers,
-      },
-    },
-  };
+  const given = logger === undefined ? { level: 'warn' } : logger === true ? {} : logger;
+  return { logger: { ...given, serializers: { req, ...given.serializers } } };
 }
 
 export interface ServeOptions {
