@@ -1,7 +1,8 @@
 // The pizzeria as a deployment runs it: two API processes and a projector, as separate operating-system
 // processes started the way `npm start` starts one, on one PostgreSQL (a schema of this run's own) and NATS
 // JetStream (streams of this run's own). An order placed through one API is read through the other at once,
-// reaches the kitchen queue through the projector, and its readiness reaches NATS as an integration event.
+// reaches the kitchen queue through the projector, and its readiness reaches NATS as an integration event, in the
+// trace of the command that made the order ready, from the API process through the projector to this one.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
@@ -12,9 +13,17 @@ import { NatsMessageBus } from '@myelin/nats';
 import { postgresDatabase } from '@myelin/postgres/pg';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { context, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderDto } from './shared/dtos.ts';
+import { type Collector, startCollector } from './testing/otlpCollector.ts';
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const natsUrl = process.env.NATS_URL ?? '127.0.0.1:4222';
@@ -70,6 +79,7 @@ function tokenFor(role: string): Promise<string> {
 
 /** The environment of a production process of this run. */
 const production = {
+  OTEL_EXPORTER_OTLP_ENDPOINT: '', // set once the collector listens
   DATABASE_URL: databaseUrl,
   DATABASE_SCHEMA: schema,
   NATS_URL: natsUrl,
@@ -141,10 +151,24 @@ async function json<T>(response: Response): Promise<T> {
 }
 
 describe('two API processes and a projector on PostgreSQL and NATS', () => {
-  beforeAll(requireServices, 15_000);
+  let collector: Collector;
+  // This process consumes the integration event as another service would, tracing with an SDK of its own.
+  const exporter = new InMemorySpanExporter();
+  beforeAll(async () => {
+    await requireServices();
+    collector = await startCollector();
+    production.OTEL_EXPORTER_OTLP_ENDPOINT = collector.endpoint;
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    trace.setGlobalTracerProvider(
+      new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
+    );
+  }, 15_000);
 
   afterAll(async () => {
     await Promise.all(processes.map(stop));
+    await collector[Symbol.asyncDispose]();
+    trace.disable();
+    context.disable();
     const database = postgresDatabase({ connectionString: databaseUrl, schema, max: 1 });
     await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
     await database.close();
@@ -235,6 +259,18 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
     } finally {
       await bus.close();
     }
+
+    // One trace across three processes: the API's command, the projector's send to NATS, this one's delivery.
+    await Promise.all(processes.map(stop)); // a graceful stop sends the spans still batched
+    const delivery = exporter
+      .getFinishedSpans()
+      .find((span) => span.name === `process ${natsPrefix}.events.order.ready.v1`);
+    const theirs = collector.spans().filter((span) => span.traceId === delivery?.spanContext().traceId);
+    const command = theirs.find((span) => span.name === 'process MarkReady');
+    const send = theirs.find((span) => span.name.startsWith('send '));
+    expect(command?.service).toBe('mario-pizzeria'); // an API process (all of this run's are named alike)
+    expect(send?.spanId).toBe(delivery?.parentSpanContext?.spanId);
+    expect(theirs.map((span) => span.name)).toEqual(expect.arrayContaining(['request', 'commit']));
   });
 });
 

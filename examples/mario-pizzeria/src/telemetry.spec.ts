@@ -3,25 +3,10 @@
 // from the HTTP request through the command to its commit, and the projection batches link to it.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-interface OtlpSpan {
-  readonly traceId: string;
-  readonly spanId: string;
-  readonly parentSpanId?: string;
-  readonly name: string;
-  readonly links?: readonly { readonly traceId: string }[];
-}
-interface OtlpExport {
-  readonly resourceSpans: readonly {
-    readonly resource: { readonly attributes: readonly { key: string; value: { stringValue?: string } }[] };
-    readonly scopeSpans: readonly { readonly spans: readonly OtlpSpan[] }[];
-  }[];
-}
+import { type Collector, startCollector } from './testing/otlpCollector.ts';
 
 const exampleDir = new URL('..', import.meta.url).pathname;
 
@@ -36,30 +21,20 @@ function groupAlive(pid: number): boolean {
 }
 
 describe('tracing to an OpenTelemetry collector', () => {
-  const received: OtlpExport[] = [];
-  let collector: Server;
+  let collector: Collector;
   let dataDir = '';
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'pizzeria-otel-'));
-    collector = createServer((request, response) => {
-      let body = '';
-      request.on('data', (chunk: Buffer) => (body += chunk.toString()));
-      request.on('end', () => {
-        if (request.url === '/v1/traces') received.push(JSON.parse(body) as OtlpExport);
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      });
-    });
-    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    collector = await startCollector();
   });
   afterAll(async () => {
     rmSync(dataDir, { recursive: true, force: true });
-    await new Promise((resolve) => collector.close(resolve));
+    await collector[Symbol.asyncDispose]();
   });
 
   it('sends one trace per order: the request, the command, its commit; projection batches link to it', {
     timeout: 90_000,
   }, async () => {
-    const { port } = collector.address() as AddressInfo;
     const { DATABASE_URL: _url, NATS_URL: _nats, ...inherited } = process.env;
     const child = spawn('npx', ['node', '--conditions=@myelin/source', 'src/main.ts'], {
       cwd: exampleDir,
@@ -68,7 +43,7 @@ describe('tracing to an OpenTelemetry collector', () => {
         PORT: '0',
         DATA_DIR: dataDir,
         LOG_LEVEL: 'warn',
-        OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
         OTEL_SERVICE_NAME: 'pizzeria-under-test',
       },
       detached: true,
@@ -118,17 +93,8 @@ describe('tracing to an OpenTelemetry collector', () => {
       while (groupAlive(pid)) await new Promise((resolve) => setTimeout(resolve, 50));
     }
 
-    const spans = received.flatMap((batch) =>
-      batch.resourceSpans.flatMap((resource) => resource.scopeSpans.flatMap((scope) => scope.spans)),
-    );
-    const services = new Set(
-      received.flatMap((batch) =>
-        batch.resourceSpans.map(
-          (resource) => resource.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue,
-        ),
-      ),
-    );
-    expect(services).toEqual(new Set(['pizzeria-under-test']));
+    const spans = collector.spans();
+    expect(new Set(spans.map((span) => span.service))).toEqual(new Set(['pizzeria-under-test']));
     const command = spans.find((span) => span.name === 'process PlaceOrder');
     expect(command, output).toBeDefined();
     const trace = spans.filter((span) => span.traceId === command?.traceId);
