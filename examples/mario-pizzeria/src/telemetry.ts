@@ -9,9 +9,8 @@ import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace
 /** Starts tracing when the environment asks for it; answers how to flush and stop it (or undefined). */
 export function startTracing(env: NodeJS.ProcessEnv = process.env): (() => Promise<void>) | undefined {
   if (env.OTEL_SDK_DISABLED === 'true') return undefined;
-  if (env.OTEL_EXPORTER_OTLP_ENDPOINT === undefined && env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT === undefined) {
-    return undefined;
-  }
+  // Unset or empty: no collector named, no tracing.
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT && !env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) return undefined;
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME ?? 'mario-pizzeria' }),
     // The exporter reads its endpoint, headers and timeout from the OTEL_EXPORTER_OTLP_* variables.
