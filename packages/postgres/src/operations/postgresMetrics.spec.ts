@@ -1,11 +1,26 @@
-import { createApplication, documents, event, eventHandler, projection, unchecked } from '@myelin/core';
+import {
+  AggregateRoot,
+  command,
+  createApplication,
+  documents,
+  event,
+  eventHandler,
+  handler,
+  ok,
+  projection,
+  type Repository,
+  token,
+  unchecked,
+} from '@myelin/core';
 import { newEvent } from '@myelin/core/testing';
+import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresProjections } from '../projections/postgresProjections.ts';
 import { EventRelay, relaySubscription } from '../relay/eventRelay.ts';
+import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { engines, type TestDatabase } from '../testing/databases.ts';
 import { postgresMetrics } from './postgresMetrics.ts';
 
@@ -80,4 +95,46 @@ describe.each(engines)('the PostgreSQL metrics on $name', (engine) => {
       { attributes: { 'myelin.subscription': relaySubscription(Broken.type, 'metrics.broken') }, value: 1 },
     ]);
   });
+
+  it('count the events units of work commit (myelin.events.appended)', async () => {
+    const reader = new CollectingReader();
+    metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+    try {
+      const Tab = token<Repository<Tally>>('Tallies');
+      const Add = command('metrics.add', unchecked<{ id: string; times: number }>()).returns<void>();
+      await using app = await createApplication()
+        .include(postgresPersistence(test.database))
+        .register(postgresEventSourcedRepository(Tab, Tally, { events: [Counted] }))
+        .handle(
+          handler(Add, { tallies: Tab }, async ({ id, times }, { tallies }) => {
+            const tally = new Tally(id);
+            for (let n = 1; n <= times; n++) tally.count(n);
+            await tallies.add(tally);
+            return ok(undefined);
+          }),
+        )
+        .build();
+      await app.mediator.execute(new Add({ id: `t-${crypto.randomUUID()}`, times: 3 }));
+      await app.mediator.execute(new Add({ id: `t-${crypto.randomUUID()}`, times: 1 }));
+      const { resourceMetrics } = await reader.collect();
+      const counter = resourceMetrics.scopeMetrics
+        .flatMap((scope) => scope.metrics)
+        .find((m) => m.descriptor.name === 'myelin.events.appended');
+      expect(counter?.dataPoints[0]?.value).toBe(4);
+    } finally {
+      metrics.disable();
+    }
+  });
 });
+
+class Tally extends AggregateRoot<{ n: number }, InstanceType<typeof Counted>> {
+  constructor(id: string) {
+    super(id, { n: 0 });
+  }
+  count(n: number): void {
+    this.raise(new Counted({ n }));
+  }
+  protected override apply(state: { n: number }): { n: number } {
+    return { n: state.n + 1 };
+  }
+}

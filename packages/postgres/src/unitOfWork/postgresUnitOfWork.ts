@@ -13,7 +13,7 @@ import {
   type UnitOfWork,
   withinSpan,
 } from '@myelin/core';
-import { SpanKind, trace } from '@opentelemetry/api';
+import { type Counter, type MeterProvider, metrics, SpanKind, trace } from '@opentelemetry/api';
 import type { Database, Sql } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
@@ -21,6 +21,24 @@ import { BatchedWrites, type BatchWrite, thenWriteBatched } from './batchedWrite
 import { groupCommit } from './groupCommit.ts';
 
 const tracer = trace.getTracer('@myelin/postgres');
+let appended: { readonly provider: MeterProvider; readonly counter: Counter } | undefined;
+
+/**
+ * The `myelin.events.appended` counter of the meter provider registered now. OpenTelemetry's API hands no
+ * instrument made earlier to a provider registered later, so it is made again when the provider changes.
+ */
+function eventsAppended(): Counter {
+  const provider = metrics.getMeterProvider();
+  if (appended?.provider !== provider) {
+    const counter = provider.getMeter('@myelin/postgres').createCounter('myelin.events.appended', {
+      unit: '{event}',
+      description: 'Events committed to the log by units of work',
+    });
+    appended = { provider, counter };
+  }
+  return appended.counter;
+}
+
 /** The database semantic conventions' attributes of a commit. */
 const commitAttributes = { 'db.system.name': 'postgresql', 'db.operation.name': 'COMMIT' } as const;
 
@@ -112,6 +130,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
       withinSpan(span, async () => {
         const result = await this.#commit();
         span.setAttribute('myelin.events', result.events.length);
+        if (result.events.length > 0) eventsAppended().add(result.events.length);
         if (result.position !== undefined) span.setAttribute('myelin.position', result.position);
         return result;
       }),
