@@ -173,7 +173,10 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
           withinSpan(span, () => {
             const h = headers();
             h.set('Content-Type', cloudEventContentType);
-            const sent = { ...message, metadata: { ...message.metadata, ...activeTraceContext() } };
+            // Without an SDK the span is the message's own context: the message already carries it.
+            const sent = span.isRecording()
+              ? { ...message, metadata: { ...message.metadata, ...activeTraceContext() } }
+              : message;
             return this.#js.publish(
               subject,
               JSON.stringify(

@@ -178,7 +178,12 @@ export async function serve(server: FastifyInstance, options: ServeOptions = {})
 async function fastifyOtel(required: boolean): Promise<FastifyPluginCallback | undefined> {
   try {
     const { FastifyOtelInstrumentation } = await import('@fastify/otel');
-    return new FastifyOtelInstrumentation().plugin() as FastifyPluginCallback;
+    const instrumentation = new FastifyOtelInstrumentation({
+      // It records the URL as Fastify has it, query included: a live stream's `access_token` or an order's
+      // `key` would reach the trace backend. `url.path` is the path alone, as the conventions define it.
+      requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0] ?? ''),
+    });
+    return instrumentation.plugin() as FastifyPluginCallback;
   } catch (error) {
     const missing = (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND';
     if (!missing) throw error;

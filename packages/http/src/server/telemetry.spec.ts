@@ -56,6 +56,20 @@ describe('telemetry', () => {
     expect(new Set(spans.map((span) => span.spanContext().traceId)).size).toBe(1);
   });
 
+  it('records the path of a request without its query, where credentials travel', async () => {
+    exporter.reset();
+    const app = await createApplication().include(testModule).build();
+    const server = await createServer({ app, routes: api, fastify: { logger: false } });
+    try {
+      await server.inject({ method: 'GET', url: '/notes?key=a-secret-key&access_token=a.secret.token' });
+    } finally {
+      await server.close();
+    }
+    const request = exporter.getFinishedSpans().find((span) => span.name === 'request');
+    expect(request?.attributes['url.path']).toBe('/notes');
+    expect(JSON.stringify(exporter.getFinishedSpans().map((span) => span.attributes))).not.toMatch(/secret/);
+  });
+
   it('is left out when told so', async () => {
     exporter.reset();
     const app = await createApplication().include(testModule).build();

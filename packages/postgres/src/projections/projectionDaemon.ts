@@ -11,7 +11,7 @@ import {
   type StoredEvent,
   withinSpan,
 } from '@myelin/core';
-import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { type Link, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { type Database, prepared, type Sql, type TransactionOptions } from '../database/database.ts';
 import {
   type EventRow,
@@ -86,16 +86,10 @@ class ProjectionConsumer implements Consumer {
     _lease: unknown,
     caughtUp: boolean,
   ): Promise<'stop' | undefined> {
-    // A batch applies events of many commands: its span is a trace of its own, linked to each of theirs.
-    const links = [...new Set(events.map((event) => event.metadata.traceparent))].flatMap((traceparent) => {
-      const linked = trace.getSpanContext(contextOf({ traceparent }, ROOT_CONTEXT));
-      return linked === undefined ? [] : [{ context: linked }];
-    });
     return tracer.startActiveSpan(
       `project ${this.#projection.name}`,
       {
         kind: SpanKind.CONSUMER,
-        links,
         attributes: {
           'messaging.system': 'myelin',
           'messaging.operation.type': 'process',
@@ -105,7 +99,12 @@ class ProjectionConsumer implements Consumer {
         },
       },
       ROOT_CONTEXT,
-      (span) => withinSpan(span, () => this.#batch(events, end, checkpoint, caughtUp)),
+      (span) => {
+        // A batch applies events of many commands: its span is a trace of its own, linked to each of theirs.
+        // Only a recording span wants the links: catching up without an SDK does not parse them.
+        if (span.isRecording()) span.addLinks(linksOf(events));
+        return withinSpan(span, () => this.#batch(events, end, checkpoint, caughtUp));
+      },
     );
   }
 
@@ -201,4 +200,12 @@ class ProjectionConsumer implements Consumer {
     }
     return undefined;
   }
+}
+
+/** One link per trace the events were written in. */
+function linksOf(events: readonly StoredEvent[]): Link[] {
+  return [...new Set(events.map((event) => event.metadata.traceparent))].flatMap((traceparent) => {
+    const linked = trace.getSpanContext(contextOf({ traceparent }, ROOT_CONTEXT));
+    return linked === undefined ? [] : [{ context: linked }];
+  });
 }
