@@ -111,6 +111,21 @@ export {
 export { type MetricsOptions, metrics } from './observability/metrics.ts';
 export { activeTraceContext, contextOf, type TraceContext } from './observability/traceContext.ts';
 export { type TracingOptions, tracing, withinSpan } from './observability/tracing.ts';
+export {
+  type DeadLetter,
+  type DeadLetterRef,
+  Operations,
+  type OperatorAction,
+  type ProjectionState,
+  type RebuildOutcome,
+  type Story,
+  type StoryCause,
+  type StoryDelivery,
+  type StoryEvent,
+  type SubscriptionKind,
+  type SubscriptionStatus,
+  type SystemStatus,
+} from './operations/operations.ts';
 export type { ReadinessCheck } from './operations/readinessCheck.ts';
 export {
   type AppendResult,

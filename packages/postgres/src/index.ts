@@ -7,6 +7,7 @@
 export type {
   Connection,
   Database,
+  PoolUse,
   QueryOptions,
   QueryResult,
   Sql,
@@ -21,6 +22,7 @@ export {
 export { type MigrateOptions, type MigrationReport, migrate } from './migrations/migrate.ts';
 export { type Migration, migrations } from './migrations/migrations.ts';
 export { type PostgresMetricsOptions, postgresMetrics } from './operations/postgresMetrics.ts';
+export { PostgresOperations } from './operations/postgresOperations.ts';
 export { postgresReadiness, type ReadinessOptions } from './operations/readiness.ts';
 export {
   PostgresDatabase,

@@ -4,6 +4,7 @@ import {
   ExecutionContext,
   eventUnitOfWork,
   IdempotencyStore,
+  Operations,
   token,
   UnitOfWork,
   type UnitOfWorkOptions,
@@ -15,6 +16,7 @@ import type { Database } from './database/database.ts';
 import { PostgresEventStore, PostgresUpcasting } from './eventStore/postgresEventStore.ts';
 import { PostgresIdempotencyStore } from './idempotency/postgresIdempotencyStore.ts';
 import { type MigrateOptions, migrate } from './migrations/migrate.ts';
+import { PostgresOperations } from './operations/postgresOperations.ts';
 import { inbox } from './relay/inbox.ts';
 import { PostgresUnitOfWork, PostgresUnitOfWorkToken } from './unitOfWork/postgresUnitOfWork.ts';
 
@@ -35,7 +37,8 @@ export const PostgresDatabase = token<Database>('PostgresDatabase');
 
 /**
  * Registers persistence on PostgreSQL or PGlite: the database (migrated at build), the event store, the
- * idempotency keys, the unit of work and its behavior. Add repositories with `postgresStateStoredRepository`
+ * idempotency keys, the unit of work and its behavior, and the operator's view (`Operations`, which the console of
+ * `@myelin/http` serves). Add repositories with `postgresStateStoredRepository`
  * and `postgresEventSourcedRepository`.
  * @example
  * const db = await pgliteDatabase({ dataDir: './data' });
@@ -66,6 +69,11 @@ export function postgresPersistence(database: Database, options: PostgresPersist
         IdempotencyStore,
         { database: PostgresDatabase },
         ({ database }) => new PostgresIdempotencyStore(database),
+      )
+      .singleton(
+        Operations,
+        { database: PostgresDatabase },
+        ({ database }) => new PostgresOperations(database),
       )
       .scoped(
         PostgresUnitOfWorkToken,

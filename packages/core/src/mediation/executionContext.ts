@@ -62,6 +62,8 @@ export interface EventMetadata {
   readonly occurredAt: Date;
   readonly correlationId: string;
   readonly causationId: string | undefined;
+  /** The type of that message (the command, or the event whose handler raised this one): for an event's story. */
+  readonly causationType?: string | undefined;
   /** The subject of the principal whose request raised the event. */
   readonly principal: string | undefined;
   /**

@@ -64,6 +64,7 @@ export class UnhandledMessageError extends Error {
 type Pipeline<TOutcome> = (message: any, context: Execution) => Promise<TOutcome>;
 
 interface RequestRoute {
+  readonly type: string;
   readonly pipeline: Pipeline<OperationResult<unknown>>;
   /** True when something in the chain depends on a scoped or transient service, so the scope must be disposed. */
   readonly scoped: boolean;
@@ -96,17 +97,21 @@ class Execution implements ExecutionContext {
   readonly options: ExecuteOptions;
   readonly event: EventMetadata | undefined;
   readonly delivery: Delivery | undefined;
+  /** The type of the message handled: a command's or query's, or the event's. */
+  readonly #type: string | undefined;
 
   constructor(
     mediator: MediatorImpl,
     options: ExecuteOptions | undefined,
     event?: EventMetadata,
     delivery?: Delivery,
+    type?: string,
   ) {
     this.mediator = mediator;
     this.options = options ?? noOptions;
     this.event = event;
     this.delivery = delivery;
+    this.#type = type ?? event?.type;
     this.#messageId = this.options.messageId;
     this.#correlationId = this.options.correlationId;
   }
@@ -165,6 +170,7 @@ class Execution implements ExecutionContext {
       occurredAt: new Date(),
       correlationId: this.correlationId,
       causationId: this.messageId,
+      causationType: this.#type,
       principal: this.principal?.subject,
       // Stored with the event, so that whatever handles it, whenever and wherever, continues this trace.
       ...activeTraceContext(),
@@ -202,6 +208,7 @@ export class MediatorImpl implements Mediator {
     for (const [definition, handler] of routes.requests) {
       const behaviors = routes.requestBehaviors(definition);
       this.#requests.set(definition, {
+        type: definition.type,
         pipeline: this.#compose(behaviors, this.#invoker(handler.handle, handler.dependencies)),
         scoped: [handler, ...behaviors].some((d) => container.needsScope(d.dependencies)),
       });
@@ -225,7 +232,7 @@ export class MediatorImpl implements Mediator {
       const route =
         this.#requests.get((request as object).constructor as AnyMessageDefinition) ?? this.#route(request);
       options?.signal?.throwIfAborted();
-      const context = new Execution(this, options);
+      const context = new Execution(this, options, undefined, undefined, route.type);
       // Dependencies are declared, so whether an execution can create anything to dispose is known per route:
       // the common case pays for no extra async frame.
       return (

@@ -78,8 +78,20 @@ export interface Database extends Sql, AsyncDisposable {
    * (the process is the only one).
    */
   notify(channel: string): Promise<void>;
+  /** The connection pool's use now, on PostgreSQL (PGlite has one session, no pool). */
+  readonly pool?: PoolUse | undefined;
   /** Closes the connections (or the embedded database). */
   close(): Promise<void>;
+}
+
+/** How a pool's connections are used at one moment. */
+export interface PoolUse {
+  /** Connections open, those of them idle, and requests waiting for one. */
+  readonly open: number;
+  readonly idle: number;
+  readonly waiting: number;
+  /** The most the pool opens. */
+  readonly max: number;
 }
 
 export const defaultSchema = 'myelin';

@@ -107,6 +107,14 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     schemaName,
     schema,
     ...on(pool),
+    get pool() {
+      return {
+        open: pool.totalCount,
+        idle: pool.idleCount,
+        waiting: pool.waitingCount,
+        max: pool.options.max ?? 10,
+      };
+    },
     async transaction<T>(work: (sql: Sql) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
       const client = await pool.connect().catch((error: unknown) => {
         throw unavailableOr(error);

@@ -40,7 +40,7 @@ export function eventColumns(table = ''): string {
   const t = table === '' ? '' : `${table}.`;
   return `${t}transaction_id::text AS tx, ${t}sequence::text AS seq, ${t}event_id, ${t}stream_id, ${t}stream_version,
     ${t}type, ${t}type_version, ${t}data, floor(extract(epoch FROM ${t}occurred_at) * 1000)::float8 AS occurred_at,
-    ${t}correlation_id, ${t}causation_id, ${t}principal, ${t}traceparent, ${t}tracestate`;
+    ${t}correlation_id, ${t}causation_id, ${t}causation_type, ${t}principal, ${t}traceparent, ${t}tracestate`;
 }
 
 export interface EventRow {
@@ -56,6 +56,7 @@ export interface EventRow {
   readonly occurred_at: number;
   readonly correlation_id: string;
   readonly causation_id: string | null;
+  readonly causation_type: string | null;
   readonly principal: string | null;
   readonly traceparent: string | null;
   readonly tracestate: string | null;
@@ -71,6 +72,7 @@ export function toStoredEvent(row: EventRow): StoredEvent {
       occurredAt: new Date(row.occurred_at),
       correlationId: row.correlation_id,
       causationId: row.causation_id ?? undefined,
+      ...(row.causation_type ? { causationType: row.causation_type } : {}),
       principal: row.principal ?? undefined,
       ...(row.traceparent ? { traceparent: row.traceparent } : {}),
       ...(row.tracestate ? { tracestate: row.tracestate } : {}),
@@ -179,16 +181,17 @@ function appendStatement(schema: string, expected: 'new' | 'exact' | 'any', sing
   const p = (i: number) => `$${(expected === 'exact' ? 4 : 3) + i}`;
   const rows = single
     ? `SELECT ${p(1)}, $1, stream.version, ${p(2)}, ${p(3)}::int, $2::jsonb, ${p(4)}::timestamptz, ${p(5)},
-         ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)} FROM stream`
-    : `SELECT e.id, $1, stream.version - $3 + e.i, e.type, e.v, e.data, e.at, e.corr, e.cause, e.who, e.tp, e.ts
+         ${p(6)}, ${p(7)}, ${p(8)}, ${p(9)}, ${p(10)} FROM stream`
+    : `SELECT e.id, $1, stream.version - $3 + e.i, e.type, e.v, e.data, e.at, e.corr, e.cause, e.ct, e.who, e.tp,
+      e.ts
     FROM stream, jsonb_to_recordset($2::jsonb)
-      AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, who text,
+      AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, ct text, who text,
         tp text, ts text)
     ORDER BY e.i`;
   text = `WITH stream AS (${stream})
     INSERT INTO ${schema}.events
-      (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id, causation_id, principal,
-       traceparent, tracestate)
+      (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id, causation_id,
+       causation_type, principal, traceparent, tracestate)
     ${rows}
     RETURNING transaction_id::text AS tx, sequence::text AS seq, stream_version`;
   statements.set(key, text);
@@ -234,6 +237,7 @@ export async function appendToStream(
       metadata.occurredAt,
       metadata.correlationId,
       metadata.causationId ?? null,
+      metadata.causationType ?? null,
       metadata.principal ?? null,
       metadata.traceparent ?? null,
       metadata.tracestate ?? null,
@@ -248,6 +252,7 @@ export async function appendToStream(
       at: metadata.occurredAt,
       corr: metadata.correlationId,
       cause: metadata.causationId ?? null,
+      ct: metadata.causationType ?? null,
       who: metadata.principal ?? null,
       tp: metadata.traceparent ?? null,
       ts: metadata.tracestate ?? null,

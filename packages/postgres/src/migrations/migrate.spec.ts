@@ -95,6 +95,7 @@ describe.each(engines)('migrations on $name', (engine) => {
         'inbox',
         'inline_marks',
         'migrations',
+        'operator_actions',
         'projections',
         'read_documents',
         'snapshots',

@@ -170,4 +170,31 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE ${s}.events ADD COLUMN traceparent text, ADD COLUMN tracestate text;
     `,
   },
+  {
+    version: 6,
+    name: 'operations',
+    sql: (s) => `
+      -- The type of the message that caused each event (the command, or the event a handler was given), and an
+      -- index on the correlation: the console tells a message's story from them.
+      ALTER TABLE ${s}.events ADD COLUMN causation_type text;
+      CREATE INDEX events_correlation ON ${s}.events (correlation_id);
+
+      -- For each subscription: the event types it reads (null: all), the process holding its lease (while the
+      -- lock is held), and how many events it has handled, for its lag and throughput.
+      ALTER TABLE ${s}.subscriptions ADD COLUMN types jsonb, ADD COLUMN holder text,
+        ADD COLUMN handled bigint NOT NULL DEFAULT 0;
+
+      -- What operators did through the console: replays, discards and rebuilds, by whom and when.
+      CREATE TABLE ${s}.operator_actions (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at timestamptz NOT NULL DEFAULT now(),
+        actor text NOT NULL,
+        action text NOT NULL CHECK (action IN ('replay', 'discard', 'rebuild')),
+        subscription text,
+        event_ids text[],
+        projection text,
+        affected integer NOT NULL
+      );
+    `,
+  },
 ];

@@ -239,15 +239,20 @@ class HandlerConsumer implements Consumer {
     return undefined;
   }
 
-  /** Delivers the held events whose retry has come due, each the first held event of its stream. */
+  /**
+   * Delivers the held events whose retry has come due, each the first held event of its stream. An event waiting
+   * with nothing ahead of it any more (an operator discarded what it waited for) goes too.
+   */
   async tick(lease: Lease): Promise<void> {
     if (this.#heldStreams.size === 0) return;
+    // Held events change outside this runner too (the console discards them): the streams held are read again.
+    await this.acquired();
     const s = this.#database.schema;
     for (;;) {
       const { rows } = await this.#database.query<HeldRow>(
         `SELECT ${eventColumns('e')}, h.attempts FROM ${s}.held_events h
          JOIN ${s}.events e USING (transaction_id, sequence)
-         WHERE h.subscription = $1 AND h.status = 'retrying' AND h.next_attempt_at <= now()
+         WHERE h.subscription = $1 AND h.status IN ('retrying', 'waiting') AND h.next_attempt_at <= now()
            AND NOT EXISTS (SELECT FROM ${s}.held_events o WHERE o.subscription = h.subscription
              AND o.stream_id = h.stream_id AND (o.transaction_id, o.sequence) < (h.transaction_id, h.sequence))
          ORDER BY h.transaction_id, h.sequence LIMIT 100`,

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { LogPosition } from '@myelin/core';
 import { logPosition, positionParts } from '@myelin/core';
 import { type Connection, type Database, prepared, type Sql } from '../database/database.ts';
@@ -66,8 +67,11 @@ export class Leases {
     this.#database = database;
   }
 
-  /** Tries to take the lease on `name`; undefined when another runner (in this process or another) holds it. */
-  async tryAcquire(name: string): Promise<Lease | undefined> {
+  /**
+   * Tries to take the lease on `name`; undefined when another runner (in this process or another) holds it. The
+   * subscription records this process as its holder and the event `types` it reads (all when absent).
+   */
+  async tryAcquire(name: string, types?: readonly string[]): Promise<Lease | undefined> {
     if (this.#held.has(name)) return undefined;
     this.#held.set(name, undefined);
     try {
@@ -82,10 +86,11 @@ export class Leases {
       }
       const s = this.#database.schema;
       const { rows: claimed } = await this.#database.query<{ epoch: string; tx: string; seq: string }>(
-        `INSERT INTO ${s}.subscriptions AS s (name, epoch) VALUES ($1, 1)
-         ON CONFLICT (name) DO UPDATE SET epoch = s.epoch + 1, updated_at = now()
+        `INSERT INTO ${s}.subscriptions AS s (name, epoch, holder, types) VALUES ($1, 1, $2, $3::text::jsonb)
+         ON CONFLICT (name) DO UPDATE
+           SET epoch = s.epoch + 1, holder = EXCLUDED.holder, types = EXCLUDED.types, updated_at = now()
          RETURNING epoch::text, transaction_id::text AS tx, sequence::text AS seq`,
-        [name],
+        [name, processName, types === undefined ? null : JSON.stringify(types)],
       );
       const row = claimed[0] as (typeof claimed)[number];
       const lease = new HeldLease(name, row.epoch, logPosition(row.tx, row.seq), connection);
@@ -106,6 +111,13 @@ export class Leases {
     await held.connection
       .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.#key(lease.name)])
       .catch(() => {});
+  }
+
+  /** How many leases this process holds now. */
+  get held(): number {
+    let held = 0;
+    for (const lease of this.#held.values()) if (lease?.active === true) held++;
+    return held;
   }
 
   /** A runner starts using the leases. */
@@ -158,18 +170,26 @@ export class Leases {
   }
 }
 
-/** Moves a subscription's checkpoint, in the caller's transaction, if its lease is still the current one. */
+/** How the console and the logs name this process: host and pid. */
+export const processName = `${hostname()}/${process.pid}`;
+
+/**
+ * Moves a subscription's checkpoint, in the caller's transaction, if its lease is still the current one, and counts
+ * the events `handled` since the last move (once: a second write of the same position adds none).
+ */
 export async function writeCheckpoint(
   sql: Sql,
   schema: string,
   lease: Lease,
   position: LogPosition,
+  handled = 0,
 ): Promise<void> {
   const { transaction, sequence } = positionParts(position);
   const { rowCount } = await sql.query(
-    `UPDATE ${schema}.subscriptions SET transaction_id = $2::text::xid8, sequence = $3::bigint, updated_at = now()
+    `UPDATE ${schema}.subscriptions SET transaction_id = $2::text::xid8, sequence = $3::bigint, updated_at = now(),
+       handled = handled + CASE WHEN (transaction_id, sequence) = ($2::text::xid8, $3::bigint) THEN 0 ELSE $5::int END
      WHERE name = $1 AND epoch = $4::bigint`,
-    [lease.name, transaction, sequence, lease.epoch],
+    [lease.name, transaction, sequence, lease.epoch, handled],
     prepared,
   );
   if (rowCount === 0) throw new LeaseLostError(lease.name);

@@ -123,7 +123,7 @@ export class SubscriptionRunner {
     while (!signal.aborted) {
       let lease: Lease | undefined;
       try {
-        lease = await leases.tryAcquire(this.#consumer.name);
+        lease = await leases.tryAcquire(this.#consumer.name, this.#consumer.types);
       } catch (error) {
         this.#onError(error, this.#consumer.name);
       }
@@ -182,7 +182,7 @@ export class SubscriptionRunner {
       next.catch(() => {}); // read again, and its error seen, by the next step if this one fails
       this.#ahead = { after: batch.end, batch: next };
     }
-    const checkpoint = (sql: Sql) => writeCheckpoint(sql, s, lease, batch.end);
+    const checkpoint = (sql: Sql) => writeCheckpoint(sql, s, lease, batch.end, batch.events.length);
     let outcome: 'stop' | undefined;
     if (batch.events.length > 0) {
       outcome = await this.#consumer.consume(batch.events, batch.end, checkpoint, lease, !full);
