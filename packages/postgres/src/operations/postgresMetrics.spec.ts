@@ -89,11 +89,28 @@ describe.each(engines)('the PostgreSQL metrics on $name', (engine) => {
       onError: () => {},
     }).start();
     while ((await relay.parked()).length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    const running = await collect(reader);
+    expect(running('myelin.leases.held')).toEqual([{ attributes: {}, value: 1 }]);
     await relay.stop();
     const after = await collect(reader);
-    expect(after('myelin.dead_letters')).toEqual([
-      { attributes: { 'myelin.subscription': relaySubscription(Broken.type, 'metrics.broken') }, value: 1 },
-    ]);
+    const subscription = { 'myelin.subscription': relaySubscription(Broken.type, 'metrics.broken') };
+    expect(after('myelin.dead_letters')).toEqual([{ attributes: subscription, value: 1 }]);
+    // The parked event is behind the handler's checkpoint: no lag, no retry pending.
+    expect(after('myelin.relay.lag')).toEqual([{ attributes: subscription, value: 0 }]);
+    expect(after('myelin.relay.retries')).toEqual([{ attributes: subscription, value: 0 }]);
+    expect(after('myelin.leases.held')).toEqual([{ attributes: {}, value: 0 }]);
+    const connections = after('db.client.connection.max');
+    if (engine.name === 'postgres') {
+      expect(connections).toEqual([
+        { attributes: { 'db.client.connection.pool.name': test.database.schemaName }, value: 10 },
+      ]);
+      expect(after('db.client.connection.count').map((p) => p.attributes['db.client.connection.state'])).toEqual([
+        'used',
+        'idle',
+      ]);
+    } else {
+      expect(connections).toEqual([]); // PGlite has one session, no pool
+    }
   });
 
   it('count the events units of work commit (myelin.events.appended)', async () => {
