@@ -23,6 +23,7 @@ export {
   routes,
 } from './client/route.ts';
 export { AuthenticationError, type AuthOptions, bearerAuthenticator } from './server/auth.ts';
+export type { ConsoleOptions } from './server/console/console.ts';
 export { type DevTokenOptions, type DevUser, issueToken } from './server/devTokens.ts';
 export type { HealthOptions } from './server/health.ts';
 export type { IdempotencyOptions } from './server/idempotency.ts';

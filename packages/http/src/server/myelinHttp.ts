@@ -12,6 +12,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HelmetOptions } from 'helmet';
 import { type AnyRoute, correlationHeader, positionHeader, type RequestParts } from '../client/route.ts';
 import { AuthenticationError, type AuthOptions, bearerAuthenticator } from './auth.ts';
+import { type ConsoleOptions, registerConsole } from './console/console.ts';
 import { correlationIdOf, isCorrelationId } from './correlation.ts';
 import { type DevTokenOptions, issueToken } from './devTokens.ts';
 import { type HealthOptions, registerHealth } from './health.ts';
@@ -55,6 +56,12 @@ export interface MyelinHttpOptions {
    * @example rateLimits: { placeOrder: { max: 30, windowMs: 60_000, anonymousOnly: true } }
    */
   readonly rateLimits?: Readonly<Record<string, RateLimit>>;
+  /**
+   * The operators' console (off by default): a live page at `/_myelin` showing the subscriptions of the log, the
+   * dead letters and a conversation's story, with replays, discards and rebuilds, for one role only. Needs `auth`.
+   * @example console: { role: 'manager' }
+   */
+  readonly console?: ConsoleOptions;
 }
 
 /**
@@ -233,7 +240,12 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
 
   if (options.openapi !== false) registerOpenApi(fastify, app, options.routes, options);
   if (options.health !== false) registerHealth(fastify, app, options.health ?? {});
-  if (options.live !== undefined) registerLive(fastify, app, options.live, authenticate, options.liveLimits);
+  let live = options.live;
+  if (options.console !== undefined) {
+    if (options.auth === undefined) throw new TypeError('console needs `auth`: it is open to one role only');
+    live = { ...live, ...registerConsole(fastify, app, options.console, authenticate) };
+  }
+  if (live !== undefined) registerLive(fastify, app, live, authenticate, options.liveLimits);
 
   // Unknown paths are 404s; known paths asked with another method are 405s that say which methods they take.
   const templates = routes.map(([, route]) => ({
