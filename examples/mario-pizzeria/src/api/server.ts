@@ -38,7 +38,7 @@ export interface PizzeriaServerConfig {
 
 /**
  * The pizzeria's HTTP server: the API of routes.ts (with OpenAPI at /openapi.json and docs at /docs), its live
- * streams, /health and /ready, and the web UI at /. Closing it stops what `onClose` says, then disposes the
+ * streams, /health and /ready, the web UI at / and Myelin's console at /_myelin. Closing it stops what `onClose` says, then disposes the
  * application; whoever opened the database closes it.
  */
 export async function createPizzeriaServer(config: PizzeriaServerConfig): Promise<FastifyInstance> {
@@ -60,6 +60,9 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
     // without signing in (signed-in customers and staff are not counted).
     rateLimits: { placeOrder: config.orderRateLimit ?? { max: 20, windowMs: 60_000, anonymousOnly: true } },
     live: liveStreams(app, database),
+    // Myelin's console at /_myelin: the projections, the relay, dead letters and each order's story, for the
+    // manager only.
+    console: { role: 'manager' },
     ...(config.liveLimits === undefined ? {} : { liveLimits: config.liveLimits }),
     fastify: {
       ...(config.logger === undefined ? { logger: false } : { loggerInstance: config.logger }),

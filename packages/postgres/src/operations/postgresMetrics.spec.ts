@@ -104,10 +104,9 @@ describe.each(engines)('the PostgreSQL metrics on $name', (engine) => {
       expect(connections).toEqual([
         { attributes: { 'db.client.connection.pool.name': test.database.schemaName }, value: 10 },
       ]);
-      expect(after('db.client.connection.count').map((p) => p.attributes['db.client.connection.state'])).toEqual([
-        'used',
-        'idle',
-      ]);
+      expect(
+        after('db.client.connection.count').map((p) => p.attributes['db.client.connection.state']),
+      ).toEqual(['used', 'idle']);
     } else {
       expect(connections).toEqual([]); // PGlite has one session, no pool
     }

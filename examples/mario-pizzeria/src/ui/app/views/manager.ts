@@ -18,10 +18,33 @@ import {
   statusBadge,
   whileBusy,
 } from '../parts.ts';
-import { hasRole } from '../session.ts';
+import { hasRole, token } from '../session.ts';
 import { quickSignIn } from '../signin.ts';
 import { showProblem, toast } from '../toast.ts';
 import { drivers } from './delivery.ts';
+
+/**
+ * Myelin's console, in a tab of its own: the token goes in the address's fragment, which no server or log sees,
+ * and the console keeps it for its tab only.
+ */
+function consoleLink(): HTMLAnchorElement {
+  return h(
+    'a',
+    {
+      href: '/_myelin',
+      target: '_blank',
+      rel: 'noopener noreferrer',
+      testid: 'open-console',
+      on: {
+        click: (event) => {
+          (event.currentTarget as HTMLAnchorElement).href =
+            `/_myelin#token=${encodeURIComponent(token() ?? '')}`;
+        },
+      },
+    },
+    'Open the system console',
+  );
+}
 
 export function renderManager(main: HTMLElement): (() => void) | undefined {
   document.title = "Dashboard · Mario's Pizzeria";
@@ -44,7 +67,7 @@ export function renderManager(main: HTMLElement): (() => void) | undefined {
     pageHeader({
       eyebrow: 'Dashboard',
       title: 'How the evening is going',
-      lead: 'Everything here updates live.',
+      lead: ['Everything here updates live. ', consoleLink()],
       aside: indicator.element,
     }),
     stats.element,

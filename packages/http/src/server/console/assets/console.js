@@ -139,7 +139,7 @@ function time(at) {
 
 /** @param {any} status */
 function render(status) {
-  element('head').textContent = `log at ${status.head}`;
+  element('head').textContent = `last event at ${status.head}`;
   const now = new Date(status.at).getTime();
   const rows = status.subscriptions.map((/** @type {any} */ s) => {
     const last = previous.get(s.name);
