@@ -151,6 +151,7 @@ describe('the packed packages', () => {
         missing: 404,
         invalid: 400,
         docs: 'listed',
+        console: 'served',
       };
       expect(seen.node.startsWith(major), seen.node).toBe(true);
       expect(seen.pglite).toEqual(expected);

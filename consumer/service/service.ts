@@ -11,7 +11,7 @@ import {
   type Repository,
   token,
 } from '@myelin/core';
-import { createServer } from '@myelin/http';
+import { createServer, issueToken } from '@myelin/http';
 import { createClient } from '@myelin/http/client';
 import { type Database, postgresEventSourcedRepository, postgresPersistence } from '@myelin/postgres';
 import { postgresDatabase } from '@myelin/postgres/pg';
@@ -57,7 +57,19 @@ async function application(database: Database): Promise<Application> {
 
 async function run(database: Database): Promise<unknown> {
   const app = await application(database);
-  const server = await createServer({ app, routes: api, disposeOnClose: false });
+  // A secret made for this run: none lives in the repository.
+  const auth = {
+    issuer: 'https://consumer.test',
+    audience: 'consumer',
+    secret: crypto.randomUUID().repeat(2),
+  };
+  const server = await createServer({
+    app,
+    routes: api,
+    auth,
+    console: { role: 'ops' },
+    disposeOnClose: false,
+  });
   try {
     const baseUrl = await server.listen({ port: 0, host: '127.0.0.1' });
     const client = createClient(api, { baseUrl });
@@ -68,7 +80,21 @@ async function run(database: Database): Promise<unknown> {
     // Without the optional renderer installed, /docs is the built-in page of the operations.
     const docs = await fetch(`${baseUrl}/docs`);
     const page = await docs.text();
+    // The console's page and script ship in the package; its API answers the role.
+    const consolePage = await fetch(`${baseUrl}/_myelin`);
+    const consoleScript = await fetch(`${baseUrl}/_myelin/console.js`);
+    const token = await issueToken(auth, { username: 'ops-1', password: '', roles: ['ops'] }, 60);
+    const status = await fetch(`${baseUrl}/_myelin/api/status`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const subscriptions = ((await status.json()) as { subscriptions?: unknown }).subscriptions;
+    const served =
+      consolePage.status === 200 &&
+      (await consolePage.text()).includes('Myelin console') &&
+      consoleScript.status === 200 &&
+      Array.isArray(subscriptions);
     return {
+      console: served ? 'served' : `${consolePage.status} ${consoleScript.status} ${status.status}`,
       docs: docs.status === 200 && page.includes('/notes/{id}') ? 'listed' : `${docs.status}`,
       written: written.ok ? written.data : written.problem.status,
       read: read.ok ? read.data : read.problem.status,
