@@ -206,3 +206,19 @@ export {
   statusTitles,
 } from './results/problemDetails.ts';
 export { isUnavailable, UnavailableError } from './results/unavailable.ts';
+export { Clock, systemClock, TestClock } from './scheduling/clock.ts';
+export {
+  type DeliveryOutcome,
+  executeScheduled,
+  type MessageSchedulerOptions,
+  retryDelay,
+} from './scheduling/delivery.ts';
+export {
+  Schedule,
+  type ScheduleChange,
+  type ScheduledMessage,
+  ScheduledMessageGoneError,
+  type ScheduleOptions,
+  scheduleOf,
+  type When,
+} from './scheduling/schedule.ts';

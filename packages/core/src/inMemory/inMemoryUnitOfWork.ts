@@ -2,9 +2,13 @@ import { type Token, token } from '../dependencyInjection/token.ts';
 import type { AggregateRoot } from '../domain/aggregateRoot.ts';
 import type { ExecutionContext } from '../mediation/executionContext.ts';
 import { type AnyEvent, definitionOf, type EventDefinition, payloadOf } from '../messages/message.ts';
-import type { NewEvent } from '../persistence/eventStore.ts';
+import type { NewEvent, StoredEvent } from '../persistence/eventStore.ts';
 import type { CommitResult, UnitOfWork } from '../persistence/unitOfWork.ts';
+import { type ScheduleChange, ScheduledMessageGoneError } from '../scheduling/schedule.ts';
 import type { DocumentWrite, InMemoryDatabase, StreamAppend } from './inMemoryDatabase.ts';
+
+/** The collection scheduled messages are kept in. @internal */
+export const scheduledCollection = 'myelin.scheduled';
 
 /** The in-memory database of an application (a singleton). */
 export const InMemoryDatabaseToken = token<InMemoryDatabase>('InMemoryDatabase');
@@ -26,6 +30,7 @@ export interface Tracked {
  */
 export class InMemoryUnitOfWork implements UnitOfWork {
   readonly #tracked = new Map<string, Tracked>();
+  readonly #schedule: ScheduleChange[] = [];
 
   readonly database: InMemoryDatabase;
   readonly context: ExecutionContext;
@@ -56,8 +61,13 @@ export class InMemoryUnitOfWork implements UnitOfWork {
       this.#tracked.set(id, entry);
   }
 
+  /** @internal A message scheduled or cancelled by this unit of work, written when it commits. */
+  schedule(change: ScheduleChange): void {
+    this.#schedule.push(change);
+  }
+
   async commit(): Promise<CommitResult> {
-    const documents: DocumentWrite[] = [];
+    const documents: DocumentWrite[] = this.#scheduleWrites();
     const appends: StreamAppend[] = [];
     const raised: { event: AnyEvent; metadata: NewEvent['metadata'] }[] = [];
     for (const entry of this.#tracked.values()) {
@@ -96,9 +106,20 @@ export class InMemoryUnitOfWork implements UnitOfWork {
         }
       }
     }
-    const stored = await this.database.commit(documents, appends);
+    let stored: StoredEvent[];
+    try {
+      stored = await this.database.commit(documents, appends);
+    } catch (error) {
+      // A scheduled command whose message another delivery removed first: not a conflict to retry, but done.
+      const delivered = this.context.scheduled;
+      if (delivered !== undefined && this.database.document(scheduledCollection, delivered) === undefined) {
+        throw new ScheduledMessageGoneError(delivered);
+      }
+      throw error;
+    }
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
     this.#tracked.clear();
+    this.#schedule.length = 0;
     // Delivered after the commit and all of them, even when a handler fails; failures are then thrown together.
     const failures: unknown[] = [];
     for (const { event, metadata } of raised) {
@@ -120,5 +141,36 @@ export class InMemoryUnitOfWork implements UnitOfWork {
 
   async rollback(): Promise<void> {
     this.#tracked.clear();
+    this.#schedule.length = 0;
+  }
+
+  /**
+   * The writes of what this unit of work scheduled or cancelled (each at the version it read, so a concurrent change
+   * fails the commit), and, when it delivers a scheduled command, the removal of that message.
+   */
+  #scheduleWrites(): DocumentWrite[] {
+    const latest = new Map<string, ScheduleChange>();
+    for (const change of this.#schedule)
+      latest.set(change.kind === 'store' ? change.message.id : change.id, change);
+    const delivered = this.context.scheduled;
+    if (delivered !== undefined) {
+      if (this.database.document(scheduledCollection, delivered) === undefined) {
+        throw new ScheduledMessageGoneError(delivered);
+      }
+      if (!latest.has(delivered)) latest.set(delivered, { kind: 'cancel', id: delivered });
+    }
+    const writes: DocumentWrite[] = [];
+    for (const [id, change] of latest) {
+      const current = this.database.document(scheduledCollection, id);
+      if (change.kind === 'cancel' && current === undefined) continue;
+      writes.push({
+        collection: scheduledCollection,
+        id,
+        expectedVersion: current?.version ?? 'no_stream',
+        state: change.kind === 'store' ? change.message : undefined,
+        version: (current?.version ?? 0) + 1,
+      });
+    }
+    return writes;
   }
 }

@@ -9,7 +9,8 @@ export { type DocumentWrite, InMemoryDatabase, type StreamAppend } from './inMem
 export { InMemoryEventStore } from './inMemoryEventStore.ts';
 export { InMemoryIdempotencyStore } from './inMemoryIdempotencyStore.ts';
 export { InMemoryMessageBus } from './inMemoryMessageBus.ts';
-export { inMemoryPersistence } from './inMemoryPersistence.ts';
+export { InMemoryMessageScheduler } from './inMemoryMessageScheduler.ts';
+export { type InMemoryPersistenceOptions, inMemoryPersistence } from './inMemoryPersistence.ts';
 export {
   InMemoryProjectionDaemon,
   type InMemoryProjectionDaemonOptions,

@@ -28,6 +28,11 @@ export interface ExecuteOptions {
    * Read models that are behind wait for it, bounded; without it, queries read what is there.
    */
   readonly minPosition?: LogPosition | undefined;
+  /**
+   * The id of the scheduled message this execution delivers (a scheduler sets it): the unit of work removes the
+   * message in the transaction that commits the command's effects, so that it takes effect once.
+   */
+  readonly scheduled?: string | undefined;
 }
 
 /** What a publisher may say about an event beyond the execution options. */
@@ -87,6 +92,8 @@ export interface ExecutionContext {
   readonly signal: AbortSignal;
   /** The log position a query must see at least (see {@link ExecuteOptions.minPosition}). */
   readonly minPosition: LogPosition | undefined;
+  /** The scheduled message this execution delivers (see {@link ExecuteOptions.scheduled}). */
+  readonly scheduled: string | undefined;
   /** Present while an event handler runs: the event's metadata. */
   readonly event: EventMetadata | undefined;
   /** Present while an event handler runs: which handler it is. */

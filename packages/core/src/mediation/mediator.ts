@@ -14,6 +14,7 @@ import type {
   PublishOptions,
 } from './executionContext.ts';
 import type { EventHandler, RequestHandler } from './handler.ts';
+import { newId } from './ids.ts';
 
 /**
  * Routes commands and queries to their one handler and events to all of theirs, each through its pipeline.
@@ -76,10 +77,6 @@ interface EventDelivery extends Delivery {
 
 const neverAborted = new AbortController().signal;
 
-function newId(): string {
-  return (globalThis as unknown as { crypto: { randomUUID(): string } }).crypto.randomUUID();
-}
-
 const noOptions: ExecuteOptions = Object.freeze({});
 /** What a handler or behavior without dependencies receives as its dependencies. */
 const noDependencies = Object.freeze({});
@@ -139,6 +136,10 @@ class Execution implements ExecutionContext {
 
   get minPosition(): LogPosition | undefined {
     return this.options.minPosition;
+  }
+
+  get scheduled(): string | undefined {
+    return this.options.scheduled;
   }
 
   resolveAll<TDependencies extends Dependencies>(dependencies: TDependencies): Resolved<TDependencies> {

@@ -14,3 +14,4 @@ export {
 export { type MessageBusUnderTest, messageBusContract } from './messageBusContract.ts';
 export { type ProjectionsUnderTest, projectionContract } from './projectionContract.ts';
 export { type PersistenceUnderTest, repositoryContract } from './repositoryContract.ts';
+export { type ScheduledDelivery, type SchedulerUnderTest, schedulerContract } from './schedulerContract.ts';

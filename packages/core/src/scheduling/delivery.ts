@@ -1,0 +1,64 @@
+// Executing a scheduled command when it comes due: the same for every scheduler.
+import type { Application } from '../application/application.ts';
+import type { Request } from '../messages/message.ts';
+import { type ScheduledMessage, ScheduledMessageGoneError } from './schedule.ts';
+
+/** How a scheduler retries. */
+export interface MessageSchedulerOptions {
+  /** Failed deliveries of one message before it is parked; defaults to 5. */
+  readonly maxAttempts?: number;
+  /** The wait before the first retry, doubled after each failure; defaults to 1000 ms. */
+  readonly backoffMs?: number;
+  /** The longest wait between two retries; defaults to 5 minutes. */
+  readonly maxBackoffMs?: number;
+  /** Told of each failed delivery and each refusal; defaults to the application's `Logger`, else the console. */
+  readonly onError?: (error: unknown, message: string) => void;
+}
+
+/** What became of one delivery. */
+export type DeliveryOutcome =
+  /** It took effect: its unit of work removed the message as it committed. */
+  | { readonly outcome: 'delivered' }
+  /** It was answered with a refusal (a 4xx other than a conflict): it will not be tried again. */
+  | { readonly outcome: 'refused'; readonly detail: string }
+  /** Another delivery took effect first, or it was cancelled: nothing to do. */
+  | { readonly outcome: 'gone' }
+  /** It failed (an exception, a 5xx, a conflict): it is tried again later. */
+  | { readonly outcome: 'failed'; readonly error: string };
+
+/**
+ * Executes a scheduled command as the principal who scheduled it, in the conversation that scheduled it. Its unit
+ * of work removes the scheduled message in the transaction of its effects (see `ExecuteOptions.scheduled`).
+ * @internal For schedulers.
+ */
+export async function executeScheduled(
+  app: Application,
+  message: ScheduledMessage,
+): Promise<DeliveryOutcome> {
+  const definition = app.messages.get(message.type);
+  if (definition === undefined || definition.kind !== 'command') {
+    return { outcome: 'failed', error: `This application handles no command '${message.type}'` };
+  }
+  try {
+    const command = new definition(message.payload as never) as Request<unknown>;
+    const result = await app.mediator.execute(command, {
+      messageId: message.id,
+      correlationId: message.correlationId,
+      causationId: message.causationId,
+      principal: message.principal,
+      scheduled: message.id,
+    });
+    if (result.ok) return { outcome: 'delivered' };
+    const { status, detail, title } = result.problem;
+    if (status === 409 || status >= 500) return { outcome: 'failed', error: `${status}: ${detail ?? title}` };
+    return { outcome: 'refused', detail: `${status}: ${detail ?? title}` };
+  } catch (error) {
+    if (error instanceof ScheduledMessageGoneError) return { outcome: 'gone' };
+    return { outcome: 'failed', error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+/** The wait before the next attempt after `attempts` failures: doubling from `backoffMs`, at most `maxMs`. */
+export function retryDelay(attempts: number, backoffMs: number, maxMs: number): number {
+  return Math.min(backoffMs * 2 ** Math.max(0, attempts - 1), maxMs);
+}
