@@ -54,6 +54,11 @@ export {
   type PostgresStateStoredOptions,
   postgresStateStoredRepository,
 } from './repositories/stateStoredRepository.ts';
+export {
+  PostgresMessageScheduler,
+  type PostgresMessageSchedulerOptions,
+  type SchedulerState,
+} from './scheduling/postgresMessageScheduler.ts';
 export { commitFeed } from './subscriptions/commitFeed.ts';
 export { LeaseLostError } from './subscriptions/leases.ts';
 export { type LogBatch, type ReadLogOptions, readLog } from './subscriptions/logReader.ts';

@@ -1,10 +1,14 @@
 import {
   type ApplicationBuilder,
+  Clock,
   EventStore,
   ExecutionContext,
   eventUnitOfWork,
   IdempotencyStore,
   Operations,
+  Schedule,
+  scheduleOf,
+  systemClock,
   token,
   UnitOfWork,
   type UnitOfWorkOptions,
@@ -30,6 +34,8 @@ export interface PostgresPersistenceOptions extends UnitOfWorkOptions {
   readonly upcasters?: readonly Upcaster[];
   /** Close the database when the application is disposed; defaults to false (whoever opened it closes it). */
   readonly closeOnDispose?: boolean;
+  /** The application's clock (scheduled messages come due by it); the system's when absent. */
+  readonly clock?: Clock;
 }
 
 /** The application's database, migrated (when asked) before anything uses it. */
@@ -37,7 +43,8 @@ export const PostgresDatabase = token<Database>('PostgresDatabase');
 
 /**
  * Registers persistence on PostgreSQL or PGlite: the database (migrated at build), the event store, the
- * idempotency keys, the unit of work and its behavior, and the operator's view (`Operations`, which the console of
+ * idempotency keys, the unit of work and its behavior, the clock and the `Schedule` of scheduled messages (a
+ * `PostgresMessageScheduler` delivers them), and the operator's view (`Operations`, which the console of
  * `@myelin/http` serves). Add repositories with `postgresStateStoredRepository`
  * and `postgresEventSourcedRepository`.
  * @example
@@ -81,6 +88,10 @@ export function postgresPersistence(database: Database, options: PostgresPersist
         ({ database, context }) => new PostgresUnitOfWork(database, context),
       )
       .scoped(UnitOfWork, { work: PostgresUnitOfWorkToken }, ({ work }) => work)
+      .singleton(Clock, () => options.clock ?? systemClock)
+      .scoped(Schedule, { work: PostgresUnitOfWorkToken, clock: Clock }, ({ work, clock }) =>
+        scheduleOf(work.context, clock, (change) => work.schedule(change)),
+      )
       .use(unitOfWork(options))
       .use(eventUnitOfWork())
       .use(inbox());

@@ -133,11 +133,11 @@ export class InMemoryMessageScheduler {
 
   /** Writes a due event to the log and removes it from the schedule, at once; then its handlers take it. */
   async #write(message: ScheduledMessage): Promise<void> {
-    const current = this.#database.document(scheduledCollection, message.id);
+    const current = this.#current(message);
     if (current === undefined) return;
     const occurredAt = this.#clock.now();
     const metadata = {
-      eventId: message.id,
+      eventId: message.messageId,
       type: message.type,
       version: message.version,
       occurredAt,
@@ -167,7 +167,7 @@ export class InMemoryMessageScheduler {
     if (definition === undefined || definition.kind !== 'event') return;
     await this.#app.mediator
       .publish(new definition(message.payload as never) as AnyEvent, {
-        eventId: message.id,
+        eventId: message.messageId,
         occurredAt,
         correlationId: message.correlationId,
         causationId: message.causationId,
@@ -175,9 +175,17 @@ export class InMemoryMessageScheduler {
       .catch((error: unknown) => this.#onError(error, message.id));
   }
 
+  /** The stored message, unless it was delivered, cancelled or replaced since it was read. */
+  #current(message: ScheduledMessage): { version: number } | undefined {
+    const current = this.#database.document(scheduledCollection, message.id);
+    return (current?.state as ScheduledMessage | undefined)?.messageId === message.messageId
+      ? current
+      : undefined;
+  }
+
   /** Replaces the message (a retry) or removes it (undefined), if it is still the one read. */
   async #settle(message: ScheduledMessage, next: ScheduledMessage | undefined): Promise<void> {
-    const current = this.#database.document(scheduledCollection, message.id);
+    const current = this.#current(message);
     if (current === undefined) return;
     await this.#database.commit(
       [

@@ -4,7 +4,11 @@ import type { ExecutionContext } from '../mediation/executionContext.ts';
 import { type AnyEvent, definitionOf, type EventDefinition, payloadOf } from '../messages/message.ts';
 import type { NewEvent, StoredEvent } from '../persistence/eventStore.ts';
 import type { CommitResult, UnitOfWork } from '../persistence/unitOfWork.ts';
-import { type ScheduleChange, ScheduledMessageGoneError } from '../scheduling/schedule.ts';
+import {
+  type ScheduleChange,
+  type ScheduledMessage,
+  ScheduledMessageGoneError,
+} from '../scheduling/schedule.ts';
 import type { DocumentWrite, InMemoryDatabase, StreamAppend } from './inMemoryDatabase.ts';
 
 /** The collection scheduled messages are kept in. @internal */
@@ -112,9 +116,8 @@ export class InMemoryUnitOfWork implements UnitOfWork {
     } catch (error) {
       // A scheduled command whose message another delivery removed first: not a conflict to retry, but done.
       const delivered = this.context.scheduled;
-      if (delivered !== undefined && this.database.document(scheduledCollection, delivered) === undefined) {
+      if (delivered !== undefined && !this.#stillScheduled(delivered))
         throw new ScheduledMessageGoneError(delivered);
-      }
       throw error;
     }
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
@@ -154,9 +157,7 @@ export class InMemoryUnitOfWork implements UnitOfWork {
       latest.set(change.kind === 'store' ? change.message.id : change.id, change);
     const delivered = this.context.scheduled;
     if (delivered !== undefined) {
-      if (this.database.document(scheduledCollection, delivered) === undefined) {
-        throw new ScheduledMessageGoneError(delivered);
-      }
+      if (!this.#stillScheduled(delivered)) throw new ScheduledMessageGoneError(delivered);
       if (!latest.has(delivered)) latest.set(delivered, { kind: 'cancel', id: delivered });
     }
     const writes: DocumentWrite[] = [];
@@ -172,5 +173,11 @@ export class InMemoryUnitOfWork implements UnitOfWork {
       });
     }
     return writes;
+  }
+
+  /** Whether the message this execution delivers is still scheduled (not delivered, cancelled or replaced). */
+  #stillScheduled(id: string): boolean {
+    const current = this.database.document(scheduledCollection, id)?.state as ScheduledMessage | undefined;
+    return current?.messageId === this.context.messageId;
   }
 }

@@ -29,8 +29,9 @@ export interface ExecuteOptions {
    */
   readonly minPosition?: LogPosition | undefined;
   /**
-   * The id of the scheduled message this execution delivers (a scheduler sets it): the unit of work removes the
-   * message in the transaction that commits the command's effects, so that it takes effect once.
+   * The id of the scheduled message this execution delivers (a scheduler sets it, with `messageId` the message's
+   * own id): the unit of work removes the message in the transaction that commits the command's effects, so that
+   * it takes effect once.
    */
   readonly scheduled?: string | undefined;
 }

@@ -5,7 +5,7 @@ import { token } from '../dependencyInjection/token.ts';
 import type { LogPosition } from '../log/logPosition.ts';
 
 /** What reads the log: a projection's version, an in-process event handler, the publisher of integration events. */
-export type SubscriptionKind = 'projection' | 'handler' | 'publisher' | 'other';
+export type SubscriptionKind = 'projection' | 'handler' | 'publisher' | 'scheduler' | 'other';
 
 /** A projection version's place in its life: built beside the one serving, serving, or replaced. */
 export type ProjectionState = 'building' | 'serving' | 'retired';

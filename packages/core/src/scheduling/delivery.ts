@@ -42,7 +42,7 @@ export async function executeScheduled(
   try {
     const command = new definition(message.payload as never) as Request<unknown>;
     const result = await app.mediator.execute(command, {
-      messageId: message.id,
+      messageId: message.messageId,
       correlationId: message.correlationId,
       causationId: message.causationId,
       principal: message.principal,

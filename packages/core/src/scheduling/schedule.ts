@@ -34,7 +34,13 @@ export const Schedule = token<Schedule>('Schedule');
 
 /** A scheduled message as stored. */
 export interface ScheduledMessage {
+  /** The schedule's id: cancelling or scheduling again by it reaches this message. */
   readonly id: string;
+  /**
+   * The message's own id, new each time it is scheduled: the command's message id, or the event's id, when it is
+   * delivered (so that an id scheduled again after a delivery is a new message to every inbox).
+   */
+  readonly messageId: string;
   readonly kind: 'command' | 'event';
   readonly type: string;
   /** The event's version (1 for commands). */
@@ -84,6 +90,7 @@ export function scheduleOf(
         kind: 'store',
         message: {
           id,
+          messageId: newId(),
           kind,
           type: definition.type,
           version: kind === 'event' ? ((definition.options as { version?: number }).version ?? 1) : 1,

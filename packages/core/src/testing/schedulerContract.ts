@@ -234,20 +234,26 @@ export function schedulerContract(): ContractCase<SchedulerUnderTest>[] {
             [0, 1],
             'the counts after 5 minutes',
           );
+          // Once delivered, the id is free: scheduled again, it is a new message, delivered again.
+          await w.plan(app, { id: 't4', after: minute, scheduleId: `again-${w.tag}` });
+          await w.clock.advance(minute);
+          expectEqual(await w.count(app, 't4'), 2, 'the count once scheduled again under the same id');
         }),
     },
     {
-      name: 'a scheduled event is written to the log when due, with the schedule’s id as its id',
+      name: 'a scheduled event is written to the log when due, with the scheduled message’s id as its id',
       run: (subject) =>
-        running(subject, {}, async (w, app) => {
+        running(subject, {}, async (w, app, scheduler) => {
           const id = await w.remind(app, 'r1', 15 * minute);
+          const [scheduled] = w.mine(await scheduler.pending());
+          expectEqual(scheduled?.id, id, 'the id the handler was given');
           const store = app.container.root.resolve(EventStore);
           expectEqual(await store.readStream(`reminders-${w.tag}`), [], 'the stream before it is due');
           await w.clock.advance(15 * minute);
           const written = await store.readStream(`reminders-${w.tag}`);
           expectEqual(
             written.map((e) => [e.metadata.eventId, e.metadata.type, e.data]),
-            [[id, w.Reminded.type, { id: 'r1' }]],
+            [[scheduled?.messageId, w.Reminded.type, { id: 'r1' }]],
             'the stream once due',
           );
         }),

@@ -98,6 +98,7 @@ describe.each(engines)('migrations on $name', (engine) => {
         'operator_actions',
         'projections',
         'read_documents',
+        'scheduled_messages',
         'snapshots',
         'streams',
         'subscriptions',

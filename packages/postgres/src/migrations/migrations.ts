@@ -197,4 +197,33 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 7,
+    name: 'scheduled messages',
+    sql: (s) => `
+      -- Commands and events for later, written by the unit of work that scheduled them (so they exist if and only if
+      -- it committed) and removed by the transaction that delivers them (so each takes effect once). id is the
+      -- schedule's (cancelled or replaced by it); message_id the message's own, new each time it is scheduled.
+      -- due_at is by the application's clock, which the scheduler passes in (a test's clock is not the server's).
+      CREATE TABLE ${s}.scheduled_messages (
+        id text PRIMARY KEY,
+        message_id text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('command', 'event')),
+        type text NOT NULL,
+        type_version integer NOT NULL,
+        payload jsonb NOT NULL,
+        due_at timestamptz NOT NULL,
+        stream_id text,
+        correlation_id text NOT NULL,
+        causation_id text,
+        principal jsonb,
+        attempts integer NOT NULL DEFAULT 0,
+        status text NOT NULL DEFAULT 'scheduled' CHECK (status IN ('scheduled', 'parked')),
+        error text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        CHECK ((kind = 'event') = (stream_id IS NOT NULL))
+      );
+      CREATE INDEX scheduled_messages_due ON ${s}.scheduled_messages (due_at) WHERE status = 'scheduled';
+    `,
+  },
 ];

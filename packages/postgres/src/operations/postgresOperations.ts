@@ -22,6 +22,7 @@ import { type EventRow, eventColumns, toStoredEvent } from '../eventStore/postgr
 import { projectionSubscription } from '../projections/projectionSubscription.ts';
 import { documentKey, tableNames } from '../projections/readModels.ts';
 import { integrationSubscription } from '../relay/integrationPublisher.ts';
+import { schedulerLease } from '../scheduling/postgresMessageScheduler.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
 
 /** How many events a story holds at most. */
@@ -56,6 +57,7 @@ export function kindOf(name: string): SubscriptionKind {
   if (name.startsWith('projection:')) return 'projection';
   if (name.startsWith('relay:')) return 'handler';
   if (name === integrationSubscription) return 'publisher';
+  if (name === schedulerLease) return 'scheduler';
   return 'other';
 }
 

@@ -8,6 +8,7 @@ import {
   type ExecutionContext,
   type NewEvent,
   payloadOf,
+  type ScheduleChange,
   type StoredEvent,
   token,
   type UnitOfWork,
@@ -16,6 +17,7 @@ import {
 import { type Counter, type MeterProvider, metrics, SpanKind, trace } from '@opentelemetry/api';
 import type { Database, Sql } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
+import { removeDelivered, writeScheduleChanges } from '../scheduling/scheduledMessages.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
 import { BatchedWrites, type BatchWrite, thenWriteBatched } from './batchedWrites.ts';
 import { groupCommit } from './groupCommit.ts';
@@ -78,6 +80,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
   readonly #tracked = new Map<string, Tracked>();
   readonly #enlisted: { write: Enlisted; when: ((types: ReadonlySet<string>) => boolean) | undefined }[] = [];
   readonly #batched = new BatchedWrites();
+  #scheduled = false;
   readonly database: Database;
   readonly context: ExecutionContext;
 
@@ -124,6 +127,15 @@ export class PostgresUnitOfWork implements UnitOfWork {
     this.#batched.add(key, item, write);
   }
 
+  /** @internal A message scheduled or cancelled by this unit of work (see `Schedule`), written at commit. */
+  schedule(change: ScheduleChange): void {
+    const schema = this.database.schema;
+    this.#scheduled = true;
+    this.enlistBatched('myelin.schedule', change, (sql, changes) =>
+      writeScheduleChanges(sql, schema, changes),
+    );
+  }
+
   /** Commits, in a span of its own (`commit`, with how many events it wrote and where they are in the log). */
   commit(): Promise<CommitResult> {
     return tracer.startActiveSpan('commit', { kind: SpanKind.CLIENT, attributes: commitAttributes }, (span) =>
@@ -158,18 +170,25 @@ export class PostgresUnitOfWork implements UnitOfWork {
       .splice(0)
       .filter(({ when }) => when === undefined || when(written()))
       .map(({ write }) => write);
+    // A scheduled command's delivery removes its message with its effects, or has none (see ExecuteOptions). It
+    // goes first: a second delivery at once waits on the row's lock, then finds it gone, before any other write.
+    const delivered = this.context.scheduled;
     const batched = this.#batched.size > 0 ? this.#batched : undefined;
-    if (changes.length === 0 && enlisted.length === 0 && batched === undefined) {
+    if (changes.length === 0 && enlisted.length === 0 && batched === undefined && delivered === undefined) {
       this.#tracked.clear();
       return { events: [], position: undefined };
     }
     const run = async (sql: Sql) => {
+      if (delivered !== undefined) {
+        await removeDelivered(sql, this.database.schema, delivered, this.context.messageId);
+      }
       const stored: StoredEvent[] = [];
       for (const { entry, change } of changes) stored.push(...(await entry.write(sql, change)));
       for (const write of enlisted) await write(sql, stored);
       return stored;
     };
     const lone =
+      delivered === undefined &&
       changes.length === 1 &&
       enlisted.length === 0 &&
       batched === undefined &&
@@ -184,6 +203,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
           : await this.database.transaction(thenWriteBatched(run, batched));
     } catch (error) {
       this.#batched.clear();
+      this.#scheduled = false;
       if (!isDuplicate(error)) throw error;
       // Another commit stored the same event ids or stream versions first.
       const conflict = new ConcurrencyError('the event log', 'any', undefined);
@@ -193,7 +213,9 @@ export class PostgresUnitOfWork implements UnitOfWork {
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
     this.#tracked.clear();
     this.#batched.clear();
-    if (stored.length > 0) logSignal(this.database).committed();
+    // The scheduler sleeps until the soonest message is due: a new one may be sooner.
+    if (stored.length > 0 || this.#scheduled) logSignal(this.database).committed();
+    this.#scheduled = false;
     return { events: stored, position: stored.at(-1)?.position };
   }
 
@@ -201,6 +223,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
     this.#tracked.clear();
     this.#enlisted.length = 0;
     this.#batched.clear();
+    this.#scheduled = false;
   }
 }
 
