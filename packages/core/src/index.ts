@@ -154,6 +154,21 @@ export {
 } from './persistence/repository.ts';
 export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
 export { type Upcast, type Upcastable, type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
+export { ListProcesses, type ProcessView, processInspection } from './processes/processInspection.ts';
+export {
+  ProcessAdvanced,
+  ProcessInstance,
+  ProcessInstances,
+  type ProcessRecord,
+  processCollection,
+} from './processes/processInstance.ts';
+export {
+  ProcessManager,
+  type ProcessManagerOptions,
+  type ProcessStep,
+  processManager,
+  type StepOutcome,
+} from './processes/processManager.ts';
 export {
   type Projection,
   type ProjectionHandler,

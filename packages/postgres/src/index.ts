@@ -62,6 +62,7 @@ export {
 export { commitFeed } from './subscriptions/commitFeed.ts';
 export { LeaseLostError } from './subscriptions/leases.ts';
 export { type LogBatch, type ReadLogOptions, readLog } from './subscriptions/logReader.ts';
+export { type LogSignal, progressSignal } from './subscriptions/logSignal.ts';
 export { type TailLogOptions, tailLog } from './subscriptions/logTail.ts';
 export {
   type Consumer,

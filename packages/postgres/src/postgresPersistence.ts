@@ -6,6 +6,10 @@ import {
   eventUnitOfWork,
   IdempotencyStore,
   Operations,
+  ProcessInstance,
+  ProcessInstances,
+  processCollection,
+  processInspection,
   Schedule,
   scheduleOf,
   systemClock,
@@ -22,6 +26,7 @@ import { PostgresIdempotencyStore } from './idempotency/postgresIdempotencyStore
 import { type MigrateOptions, migrate } from './migrations/migrate.ts';
 import { PostgresOperations } from './operations/postgresOperations.ts';
 import { inbox } from './relay/inbox.ts';
+import { postgresStateStoredRepository } from './repositories/stateStoredRepository.ts';
 import { PostgresUnitOfWork, PostgresUnitOfWorkToken } from './unitOfWork/postgresUnitOfWork.ts';
 
 export interface PostgresPersistenceOptions extends UnitOfWorkOptions {
@@ -94,6 +99,11 @@ export function postgresPersistence(database: Database, options: PostgresPersist
       )
       .use(unitOfWork(options))
       .use(eventUnitOfWork())
-      .use(inbox());
+      .use(inbox())
+      .include(
+        processInspection(
+          postgresStateStoredRepository(ProcessInstances, ProcessInstance, { collection: processCollection }),
+        ),
+      );
   };
 }

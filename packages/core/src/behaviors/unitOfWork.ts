@@ -87,14 +87,24 @@ export function eventUnitOfWork(): Behavior {
       scope: 'events',
       dependencies: { work: UnitOfWork },
     },
-    async (_event, next, _context, { work }) => {
-      try {
-        await next();
-      } catch (error) {
-        await work.rollback();
-        throw error;
+    async (_event, next, context, { work }) => {
+      const retries = context.delivery?.retryOnConflict ?? 0;
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await next();
+        } catch (error) {
+          await work.rollback();
+          throw error;
+        }
+        try {
+          await work.commit();
+          return;
+        } catch (error) {
+          if (!isConcurrencyError(error) || attempt >= retries) throw error;
+          await work.rollback();
+        }
+        await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * (0.5 + Math.random())));
       }
-      await work.commit();
     },
   );
 }

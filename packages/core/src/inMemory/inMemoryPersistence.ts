@@ -4,6 +4,8 @@ import { ExecutionContext } from '../mediation/executionContext.ts';
 import { EventStore } from '../persistence/eventStore.ts';
 import { IdempotencyStore } from '../persistence/idempotencyStore.ts';
 import { UnitOfWork } from '../persistence/unitOfWork.ts';
+import { processInspection } from '../processes/processInspection.ts';
+import { ProcessInstance, ProcessInstances, processCollection } from '../processes/processInstance.ts';
 import { Clock, systemClock } from '../scheduling/clock.ts';
 import { Schedule, scheduleOf } from '../scheduling/schedule.ts';
 import { InMemoryDatabase } from './inMemoryDatabase.ts';
@@ -47,6 +49,11 @@ export function inMemoryPersistence(
         scheduleOf(work.context, clock, (change) => work.schedule(change)),
       )
       .use(unitOfWork(options))
-      .use(eventUnitOfWork());
+      .use(eventUnitOfWork())
+      .include(
+        processInspection(
+          inMemoryStateStoredRepository(ProcessInstances, ProcessInstance, { collection: processCollection }),
+        ),
+      );
   };
 }

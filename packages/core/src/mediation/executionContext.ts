@@ -58,6 +58,8 @@ export interface Delivery {
   readonly handler: string;
   /** The handler deduplicates by event id (see `eventHandler`'s `idempotent`). */
   readonly idempotent: boolean;
+  /** Re-runs on a conflict at commit (see `eventHandler`'s `retryOnConflict`). */
+  readonly retryOnConflict?: number;
 }
 
 /** The metadata every event carries through the system. */

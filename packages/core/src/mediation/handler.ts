@@ -44,6 +44,8 @@ export interface EventHandler<TDefinition extends EventDefinition = EventDefinit
   readonly name: string;
   /** Redeliveries of an event it handled have no effect: a durable relay records handled ids in an inbox. */
   readonly idempotent: boolean;
+  /** Re-runs of a delivery whose commit met a concurrent change, before it fails (see EventHandlerOptions). */
+  readonly retryOnConflict: number;
   readonly message: TDefinition;
   readonly dependencies: Dependencies;
   readonly handle: HandleEvent<TDefinition, any>;
@@ -96,6 +98,12 @@ export interface EventHandlerOptions {
    * handler's own transaction, so a redelivery has no second effect. Off by default.
    */
   readonly idempotent?: boolean;
+  /**
+   * Re-run the handler, up to this many times, when its unit of work's commit meets a concurrent change (two
+   * events for one aggregate at once), instead of failing the delivery. Safe only when everything the handler does
+   * goes through the unit of work. Defaults to 0.
+   */
+  readonly retryOnConflict?: number;
 }
 
 /**
@@ -125,8 +133,14 @@ export function eventHandler(
   dependenciesOrHandle: Dependencies | HandleEvent<any, any>,
   maybeHandle?: HandleEvent<any, any>,
 ): EventHandler<any> {
-  const { name, idempotent = false } =
-    typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+  const {
+    name,
+    idempotent = false,
+    retryOnConflict = 0,
+  } = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
+  if (!Number.isInteger(retryOnConflict) || retryOnConflict < 0) {
+    throw new TypeError(`retryOnConflict must be a non-negative integer, not ${retryOnConflict}`);
+  }
   if (message.kind !== 'event') {
     throw new TypeError(`${message.type} is a ${message.kind}: declare its handler with handler()`);
   }
@@ -135,5 +149,5 @@ export function eventHandler(
       ? [{}, dependenciesOrHandle]
       : [dependenciesOrHandle, maybeHandle];
   if (typeof handle !== 'function') throw new TypeError(`The event handler '${name}' needs a function`);
-  return { kind: 'event', name, idempotent, message, dependencies, handle };
+  return { kind: 'event', name, idempotent, retryOnConflict, message, dependencies, handle };
 }

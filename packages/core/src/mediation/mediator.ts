@@ -221,6 +221,7 @@ export class MediatorImpl implements Mediator {
         handlers.map((h) => ({
           handler: h.name,
           idempotent: h.idempotent,
+          retryOnConflict: h.retryOnConflict,
           pipeline: this.#compose(behaviors, this.#invoker(h.handle, h.dependencies)),
         })),
       );

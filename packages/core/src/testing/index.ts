@@ -12,6 +12,13 @@ export {
   idempotencyStoreContract,
 } from './idempotencyStoreContract.ts';
 export { type MessageBusUnderTest, messageBusContract } from './messageBusContract.ts';
+export { type ProcessesUnderTest, processContract } from './processContract.ts';
+export {
+  givenProcess,
+  type PendingTimeout,
+  type ProcessOutcome,
+  type ProcessScenario,
+} from './processSpec.ts';
 export { type ProjectionsUnderTest, projectionContract } from './projectionContract.ts';
 export { type PersistenceUnderTest, repositoryContract } from './repositoryContract.ts';
 export { type ScheduledDelivery, type SchedulerUnderTest, schedulerContract } from './schedulerContract.ts';
