@@ -1,4 +1,6 @@
 import { type Application, createApplication, Logger, type Module, metrics, tracing } from '@myelin/core';
+import { alerts } from './alerts/alerts.ts';
+import { type AlertTimes, defaultAlertTimes } from './alerts/orderWatch.ts';
 import { delivery } from './delivery/delivery.ts';
 import { kitchen } from './kitchen/kitchen.ts';
 import { menu } from './menu/menu.ts';
@@ -11,11 +13,13 @@ export interface PizzeriaOptions {
   readonly clock?: () => Date;
   /** The process's logger: background workers report to it what they survive (the console by default). */
   readonly logger?: Logger;
+  /** When an order waits too long (alerts, stale-order cancellation); 10, 15 and 60 minutes by default. */
+  readonly alerts?: Partial<AlertTimes>;
 }
 
 /**
  * The whole pizzeria as one module, given where it keeps its state (`storage.ts`): each area (orders, kitchen,
- * delivery, menu, statistics) with its use cases, each use case its handler and who may send it. The same module
+ * delivery, menu, statistics) with its use cases, each use case its handler and who may send it, and the order watch that raises alerts. The same module
  * runs in every process; what a process does besides (serve HTTP, run the projections) is `main.ts`'s business.
  */
 export function pizzeria(storage: Module, options: PizzeriaOptions = {}): Module {
@@ -24,7 +28,15 @@ export function pizzeria(storage: Module, options: PizzeriaOptions = {}): Module
   return (app) =>
     app
       .use(tracing(), metrics())
-      .include(storage, orders, kitchen, delivery, menu, stats)
+      .include(
+        storage,
+        orders,
+        kitchen,
+        delivery,
+        menu,
+        stats,
+        alerts({ ...defaultAlertTimes, ...options.alerts }),
+      )
       .include((builder) => {
         const logger = options.logger;
         if (logger !== undefined) builder.singleton(Logger, () => logger);

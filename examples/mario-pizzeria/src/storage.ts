@@ -1,6 +1,6 @@
 // Where the pizzeria keeps its state: PostgreSQL (or PGlite) when it runs, memory in handler tests. Handlers
 // depend only on the repository and read-model tokens, so the same pizzeria runs on either.
-import type { Module } from '@myelin/core';
+import type { Clock, Module } from '@myelin/core';
 import {
   InMemoryDatabase,
   inMemoryEventSourcedRepository,
@@ -15,6 +15,7 @@ import {
   postgresProjections,
   postgresStateStoredRepository,
 } from '@myelin/postgres';
+import { alertBoard } from './alerts/alertBoard.ts';
 import { deliveryBoard } from './delivery/deliveryBoard.ts';
 import { Customer } from './domain/customer.ts';
 import { MenuPizza } from './domain/menuPizza.ts';
@@ -26,10 +27,19 @@ import { orderSummaries } from './orders/orderSummaries.ts';
 import { Customers, MenuPizzas, Orders } from './shared/repositories.ts';
 import { statistics } from './stats/statistics.ts';
 
-/** Every read model's projection: two inline (orders, menu), three async (kitchen, delivery, statistics). */
-export const projections = [orderSummaries, menu, kitchenQueue, deliveryBoard, statistics] as const;
+/** Every read model's projection: two inline (orders, menu), four async (kitchen, delivery, statistics, alerts). */
+export const projections = [
+  orderSummaries,
+  menu,
+  kitchenQueue,
+  deliveryBoard,
+  statistics,
+  alertBoard,
+] as const;
 
 export interface StorageOptions {
+  /** The clock scheduled messages come due by (the alerts); tests give a `TestClock`. The system's by default. */
+  readonly scheduleClock?: Clock;
   /** How long a query given a `Myelin-Position` waits for an async read model; defaults to 2 s. */
   readonly readYourWritesTimeoutMs?: number;
 }
@@ -53,7 +63,11 @@ export function postgresStorage(
   return (app) =>
     app
       .include(
-        postgresPersistence(database, { retryOnConflict, closeOnDispose: options.closeDatabase === true }),
+        postgresPersistence(database, {
+          retryOnConflict,
+          closeOnDispose: options.closeDatabase === true,
+          ...(options.scheduleClock === undefined ? {} : { clock: options.scheduleClock }),
+        }),
         postgresProjections(projections, projectionOptions(options)),
       )
       .register(postgresEventSourcedRepository(Orders, Order, { events: orderEvents }))
@@ -66,7 +80,10 @@ export function memoryStorage(database = new InMemoryDatabase(), options: Storag
   return (app) =>
     app
       .include(
-        inMemoryPersistence(database, { retryOnConflict }),
+        inMemoryPersistence(database, {
+          retryOnConflict,
+          ...(options.scheduleClock === undefined ? {} : { clock: options.scheduleClock }),
+        }),
         inMemoryProjections(projections, projectionOptions(options)),
       )
       .register(inMemoryEventSourcedRepository(Orders, Order, { events: orderEvents }))

@@ -5,6 +5,8 @@
 import type { Application, StoredEvent } from '@myelin/core';
 import { type LiveQuery, type LiveRoutes, liveQuery } from '@myelin/http';
 import { commitFeed, type Database } from '@myelin/postgres';
+import { DeliveryOverdue, KitchenOverdue } from '../alerts/alertEvents.ts';
+import { GetAlerts } from '../alerts/contract.ts';
 import { GetDeliveryBoard } from '../delivery/contract.ts';
 import {
   CookingStarted,
@@ -30,7 +32,7 @@ const pageOf = (params: Readonly<Record<string, string>>) => ({
 
 const types = (...definitions: readonly { readonly type: string }[]) => definitions.map((d) => d.type);
 
-/** The four live streams (see the README's API section), by path. */
+/** The five live streams (see the README's API section), by path. */
 export function liveStreams(app: Application, database: Database): LiveRoutes {
   const live = (definition: LiveQuery) => liveQuery(app, commitFeed(database), definition);
   return {
@@ -59,6 +61,13 @@ export function liveStreams(app: Application, database: Database): LiveRoutes {
       query: (params) => new GetDeliveryBoard(pageOf(params)),
       queryParams: ['page'],
       roles: [roles.driver, roles.manager],
+      sharedBy: 'roles',
+    }),
+    '/api/alerts/live': live({
+      event: 'alerts',
+      types: types(KitchenOverdue, DeliveryOverdue, CookingStarted, DeliveryStarted, OrderCancelled),
+      query: () => new GetAlerts({}),
+      roles: [roles.manager],
       sharedBy: 'roles',
     }),
     '/api/stats/live': live({

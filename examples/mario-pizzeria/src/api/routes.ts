@@ -1,4 +1,5 @@
 import { routes } from '@myelin/http/client';
+import { alertsRoutes } from '../alerts/contract.ts';
 import { deliveryRoutes } from '../delivery/contract.ts';
 import { kitchenRoutes } from '../kitchen/contract.ts';
 import { menuRoutes } from '../menu/contract.ts';
@@ -16,4 +17,5 @@ export const api = routes({
   ...deliveryRoutes,
   ...menuRoutes,
   ...statsRoutes,
+  ...alertsRoutes,
 });

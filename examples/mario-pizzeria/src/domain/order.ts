@@ -56,6 +56,7 @@ export interface OrderState {
   readonly deliveredAt?: string;
   readonly cancelledAt?: string;
   readonly cancelledBy?: string;
+  readonly cancelReason?: string;
 }
 
 /**
@@ -145,13 +146,19 @@ export class Order extends AggregateRoot<OrderState, OrderEvent> {
     this.raise(new OrderDelivered({ orderId: this.id, driverId, at: at.toISOString() }));
   }
 
-  cancel(cancelledBy: string, at: Date): void {
+  cancel(cancelledBy: string, at: Date, reason?: string): void {
     const status = this.state.status;
     if (status === 'new' || status === 'delivered' || status === 'cancelled') {
       throw new OrderStatusError(this.id, status, 'be cancelled');
     }
     this.raise(
-      new OrderCancelled({ orderId: this.id, cancelledBy, previousStatus: status, at: at.toISOString() }),
+      new OrderCancelled({
+        orderId: this.id,
+        cancelledBy,
+        previousStatus: status,
+        at: at.toISOString(),
+        ...(reason === undefined ? {} : { reason }),
+      }),
     );
   }
 
@@ -185,7 +192,13 @@ export class Order extends AggregateRoot<OrderState, OrderEvent> {
       return { ...state, status: 'delivering', driverId: event.driverId, deliveryStartedAt: event.at };
     if (event instanceof OrderDelivered) return { ...state, status: 'delivered', deliveredAt: event.at };
     if (event instanceof OrderCancelled) {
-      return { ...state, status: 'cancelled', cancelledAt: event.at, cancelledBy: event.cancelledBy };
+      return {
+        ...state,
+        status: 'cancelled',
+        cancelledAt: event.at,
+        cancelledBy: event.cancelledBy,
+        ...(event.reason === undefined ? {} : { cancelReason: event.reason }),
+      };
     }
     return state;
   }

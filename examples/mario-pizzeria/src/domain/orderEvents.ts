@@ -69,8 +69,15 @@ export const OrderDelivered = event(
 
 export const OrderCancelled = event(
   'order.cancelled.v1',
-  z.object({ orderId: z.string(), cancelledBy: z.string(), previousStatus: z.string(), at }),
-  { description: 'A manager cancelled the order' },
+  z.object({
+    orderId: z.string(),
+    cancelledBy: z.string(),
+    previousStatus: z.string(),
+    at,
+    // Why, when the pizzeria cancelled it by itself (a stale order); absent when a manager did.
+    reason: z.string().optional(),
+  }),
+  { description: 'A manager cancelled the order, or the pizzeria did (with the reason)' },
 );
 
 export type OrderEvent =

@@ -35,6 +35,7 @@ export const OrderDto = z
     deliveryStartedAt: instant.optional(),
     deliveredAt: instant.optional(),
     cancelledAt: instant.optional(),
+    cancelReason: z.string().optional().describe('Why the pizzeria cancelled the order by itself'),
     chef: z.string().optional(),
     version: z.number().int().describe('How many events the order has: its ETag'),
     accessKey: z

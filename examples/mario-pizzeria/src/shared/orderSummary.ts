@@ -63,7 +63,7 @@ export function evolveSummary(
   if (event instanceof OrderDelivered)
     return { ...summary, status: 'delivered', deliveredAt: event.at, version };
   if (event instanceof OrderCancelled)
-    return { ...summary, status: 'cancelled', cancelledAt: event.at, version };
+    return { ...summary, status: 'cancelled', cancelledAt: event.at, cancelReason: event.reason, version };
   return summary;
 }
 

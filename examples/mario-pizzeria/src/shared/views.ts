@@ -29,6 +29,8 @@ export interface OrderSummary {
   readonly deliveryStartedAt?: string | undefined;
   readonly deliveredAt?: string | undefined;
   readonly cancelledAt?: string | undefined;
+  /** Why the pizzeria cancelled it by itself. */
+  readonly cancelReason?: string | undefined;
   readonly chef?: string | undefined;
   /** Who may read it besides staff; never shown (see `OrderAccess`). */
   readonly placedBy?: string | undefined;
@@ -62,6 +64,7 @@ export function toOrderDto(summary: OrderSummary): OrderDto {
       deliveryStartedAt: summary.deliveryStartedAt,
       deliveredAt: summary.deliveredAt,
       cancelledAt: summary.cancelledAt,
+      cancelReason: summary.cancelReason,
       chef: summary.chef,
     }),
     version: summary.version,
@@ -89,6 +92,7 @@ export function summaryOf(order: Order): OrderSummary {
     deliveryStartedAt: state.deliveryStartedAt,
     deliveredAt: state.deliveredAt,
     cancelledAt: state.cancelledAt,
+    cancelReason: state.cancelReason,
     chef: state.chef,
     placedBy: state.access.placedBy,
     accessKeyHash: state.access.accessKeyHash,

@@ -1,7 +1,13 @@
 // Test support (not a spec): the pizzeria on an in-memory PGlite, with its projection daemon running and its
 // menu seeded, and optionally its HTTP server; each test gets its own, so tests run in parallel.
 import type { Application } from '@myelin/core';
-import { type Database, ProjectionDaemon, untilServing } from '@myelin/postgres';
+import {
+  type Database,
+  EventRelay,
+  PostgresMessageScheduler,
+  ProjectionDaemon,
+  untilServing,
+} from '@myelin/postgres';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
 import type { FastifyInstance } from 'fastify';
 import { ephemeralDevelopmentAuth } from '../api/auth.ts';
@@ -20,13 +26,30 @@ export interface TestPizzeria extends AsyncDisposable {
 /** Runners that notice quickly (a test waits on them), and stay quiet about the errors a closing test causes. */
 export const fastRunners = { pollMs: 100, leaseRetryMs: 100, onError: () => {} };
 
-export async function testPizzeria(options: PizzeriaOptions & StorageOptions = {}): Promise<TestPizzeria> {
+export interface TestWorkers {
+  /** Also run the event relay and the scheduler, as a projector does (the order watch needs them). */
+  readonly workers?: boolean;
+}
+
+export async function testPizzeria(
+  options: PizzeriaOptions & StorageOptions & TestWorkers = {},
+): Promise<TestPizzeria> {
   const database = await pgliteDatabase();
   const app = await buildPizzeria(
-    postgresStorage(database, { readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 5000 }),
+    postgresStorage(database, {
+      readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 5000,
+      ...(options.scheduleClock === undefined ? {} : { scheduleClock: options.scheduleClock }),
+    }),
     options,
   );
   const daemon = new ProjectionDaemon(app, database, fastRunners).start();
+  const workers =
+    options.workers === true
+      ? [
+          new EventRelay(app, database, fastRunners).start(),
+          new PostgresMessageScheduler(app, database, fastRunners).start(),
+        ]
+      : [];
   await untilServing(database, projections);
   const seeded = await app.mediator.execute(new SeedMenu({}), { principal: systemPrincipal });
   if (!seeded.ok) throw new Error(`seeding failed: ${seeded.problem.detail}`);
@@ -35,6 +58,7 @@ export async function testPizzeria(options: PizzeriaOptions & StorageOptions = {
     database,
     daemon,
     async [Symbol.asyncDispose]() {
+      for (const worker of workers) await worker.stop();
       await daemon.stop();
       await app.dispose();
       await database.close();
@@ -51,7 +75,7 @@ export interface TestServer extends AsyncDisposable {
 
 /** The pizzeria's HTTP server over a {@link testPizzeria}, with the development users. */
 export async function testServer(
-  options: PizzeriaOptions & StorageOptions = {},
+  options: PizzeriaOptions & StorageOptions & TestWorkers = {},
   serverOptions: Pick<PizzeriaServerConfig, 'orderRateLimit' | 'metrics'> = {},
 ): Promise<TestServer> {
   const pizzeria = await testPizzeria(options);

@@ -56,7 +56,9 @@ function headline(order: OrderDto): readonly [string, string] {
     case 'cancelled':
       return [
         'This order was cancelled',
-        `Cancelled at ${when(order.cancelledAt)}. If that is a surprise, please give us a call.`,
+        order.cancelReason === undefined
+          ? `Cancelled at ${when(order.cancelledAt)}. If that is a surprise, please give us a call.`
+          : `Cancelled at ${when(order.cancelledAt)}: ${order.cancelReason}. We are sorry; please give us a call.`,
       ];
   }
 }
