@@ -3,6 +3,8 @@
 // (`postgresPersistence` registers one), the console of `@myelin/http` serves it.
 import { token } from '../dependencyInjection/token.ts';
 import type { LogPosition } from '../log/logPosition.ts';
+import type { ProcessView } from '../processes/processInspection.ts';
+import type { ProcessRecord } from '../processes/processInstance.ts';
 
 /** What reads the log: a projection's version, an in-process event handler, the publisher of integration events. */
 export type SubscriptionKind = 'projection' | 'handler' | 'publisher' | 'scheduler' | 'other';
@@ -142,6 +144,15 @@ export interface Operations {
   rebuild(projection: string, actor: string): Promise<RebuildOutcome>;
   /** Everything that happened under a correlation id (at most 500 events). */
   story(correlationId: string): Promise<Story>;
+  /**
+   * Process manager instances, most recently changed first: running ones unless `status` says otherwise, of one
+   * process manager when `process` names it (at most `limit`, 100 by default), with their pending timeouts.
+   */
+  processes(options?: {
+    readonly process?: string;
+    readonly status?: ProcessRecord['status'];
+    readonly limit?: number;
+  }): Promise<readonly ProcessView[]>;
 }
 
 /** The system's {@link Operations}, registered by the persistence. */

@@ -7,7 +7,10 @@ import {
   logPosition,
   type Operations,
   type OperatorAction,
+  type ProcessRecord,
+  type ProcessView,
   type ProjectionState,
+  processCollection,
   type RebuildOutcome,
   type Story,
   type StoryCause,
@@ -310,6 +313,23 @@ export class PostgresOperations implements Operations {
         at: row.handled_at,
       }));
     return { correlationId, causes, received };
+  }
+
+  async processes(
+    options: {
+      readonly process?: string;
+      readonly status?: ProcessRecord['status'];
+      readonly limit?: number;
+    } = {},
+  ): Promise<readonly ProcessView[]> {
+    const limit = Math.min(Math.max(1, Math.trunc(options.limit ?? 100)), 1000);
+    const { rows } = await this.#database.query<{ id: string; version: number; state: ProcessRecord }>(
+      `SELECT id, version, state FROM ${this.#database.schema}.documents
+       WHERE collection = $1 AND state ->> 'status' = $2 AND ($3::text IS NULL OR state ->> 'process' = $3)
+       ORDER BY state ->> 'updatedAt' DESC, id LIMIT $4`,
+      [processCollection, options.status ?? 'running', options.process ?? null, limit],
+    );
+    return rows.map((row) => ({ ...row.state, id: row.id, version: row.version }));
   }
 
   /** Every subscription of the log, with its projection, lag (unless `withLag` is false) and held events. */

@@ -3,6 +3,7 @@ import {
   type DeadLetterRef,
   type LogPosition,
   Operations,
+  type ProcessView,
   type RebuildOutcome,
   type Story,
   type SystemStatus,
@@ -56,6 +57,23 @@ class RecordedOperations implements Operations {
   }
   async story(correlationId: string): Promise<Story> {
     return { correlationId, causes: [], received: [] };
+  }
+  async processes(options: { status?: string } = {}): Promise<readonly ProcessView[]> {
+    this.calls.push(['processes', options.status]);
+    return [
+      {
+        id: 'order-watch/o1',
+        version: 1,
+        process: 'order-watch',
+        correlation: 'o1',
+        state: { stage: 'confirmed' },
+        status: 'running',
+        timeouts: { kitchen: '2026-12-03T10:10:00.000Z' },
+        handled: ['e1'],
+        startedAt: '2026-12-03T10:00:00.000Z',
+        updatedAt: '2026-12-03T10:00:00.000Z',
+      },
+    ];
   }
 }
 
@@ -128,6 +146,26 @@ describe('the console', () => {
     expect(ok.statusCode).toBe(200);
     expect(ok.headers['cache-control']).toBe('no-store');
     expect(ok.json().subscriptions[0]).toMatchObject({ name: 'projection:orders:v1', holder: 'host/42' });
+  });
+
+  it('lists process manager instances with their pending timeouts, to the operator only', async () => {
+    const { server, token, operations } = await consoleServer();
+    const as = async (roles: string[], query = '') =>
+      server.inject({
+        url: `/_myelin/api/processes${query}`,
+        headers: { authorization: `Bearer ${await token(roles)}` },
+      });
+    expect((await as(['writer'])).statusCode).toBe(403);
+    const listed = await as(['operator']);
+    expect(listed.statusCode).toBe(200);
+    expect(listed.json().items[0]).toMatchObject({
+      id: 'order-watch/o1',
+      timeouts: { kitchen: '2026-12-03T10:10:00.000Z' },
+    });
+    const bad = await as(['operator'], '?status=%00');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().errors[0].field).toBe('status');
+    expect(operations.calls).toEqual([['processes', 'running']]);
   });
 
   it('replays, discards and rebuilds as the signed-in operator, and names the field it cannot read', async () => {

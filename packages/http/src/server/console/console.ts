@@ -166,6 +166,20 @@ export function registerConsole(
     return json(reply, 202, { projection: name, state: 'building' });
   });
 
+  fastify.get(`${api}/processes`, async (request, reply) => {
+    if ((await operator(request, reply)) === undefined) return reply;
+    const { status = 'running' } = request.query as { status?: string };
+    if (status !== 'running' && status !== 'completed') {
+      return sendProblem(
+        reply,
+        problemOf(400, 'status is running or completed', {
+          errors: [{ field: 'status', pointer: '#/status', detail: 'running or completed' }],
+        }),
+      );
+    }
+    return json(reply, 200, { items: await operations.processes({ status, limit: 200 }) });
+  });
+
   fastify.get(`${api}/stories/:correlationId`, async (request, reply) => {
     if ((await operator(request, reply)) === undefined) return reply;
     const { correlationId } = request.params as { correlationId: string };

@@ -374,6 +374,32 @@ element('discard-all').addEventListener('click', () => {
   if (confirm('Discard every dead letter? Their handlers will never handle them.'))
     act('discard', { all: true });
 });
+/** The running process manager instances, with their state and pending timeouts. */
+async function loadProcesses() {
+  const { items } = await call('/processes');
+  const rows = items.map((/** @type {any} */ p) =>
+    h('tr', {}, [
+      h('td', { text: p.id }),
+      h('td', { text: JSON.stringify(p.state) }),
+      h('td', {
+        text:
+          Object.entries(p.timeouts)
+            .map(([key, due]) => `${key} at ${time(String(due))}`)
+            .join(', ') || '—',
+      }),
+      h('td', { text: String(p.version) }),
+      h('td', { text: time(p.updatedAt) }),
+    ]),
+  );
+  const body = /** @type {HTMLElement} */ (element('processes').querySelector('tbody'));
+  body.replaceChildren(...rows);
+  element('no-processes').hidden = rows.length > 0;
+}
+
+element('processes-refresh').addEventListener('click', () => {
+  loadProcesses().catch((error) => notice(String(error.message)));
+});
+
 element('story-form').addEventListener('submit', (event) => {
   event.preventDefault();
   const id = /** @type {HTMLInputElement} */ (element('correlation')).value.trim();
@@ -381,3 +407,4 @@ element('story-form').addEventListener('submit', (event) => {
 });
 
 open();
+if (token() !== null) loadProcesses().catch((error) => notice(String(error.message)));
