@@ -21,6 +21,7 @@ describe('the configuration', () => {
       liveLimits: {},
       trustProxy: undefined,
       metrics: false,
+      alerts: {},
     });
   });
 
@@ -53,6 +54,16 @@ describe('the configuration', () => {
       liveLimits: { streams: 50_000, streamsPerClient: 5 },
       trustProxy: '10.0.0.0/8, 127.0.0.1',
     });
+    expect(
+      readConfig(
+        [],
+        { KITCHEN_ALERT_MINUTES: '5', DELIVERY_ALERT_MINUTES: '20', STALE_ORDER_MINUTES: '45' },
+        dataDir,
+      ).alerts,
+    ).toEqual({ kitchenMinutes: 5, deliveryMinutes: 20, staleMinutes: 45 });
+    expect(() => readConfig([], { STALE_ORDER_MINUTES: '0' }, dataDir)).toThrow(
+      "STALE_ORDER_MINUTES must be a whole number of 1 or more, not '0'",
+    );
     expect(readConfig([], { METRICS: 'on' }, dataDir).metrics).toBe(true);
     expect(readConfig([], {}, dataDir).metrics).toBe(false);
     expect(() => readConfig([], { METRICS: 'yes' }, dataDir)).toThrow("METRICS must be on or off, not 'yes'");

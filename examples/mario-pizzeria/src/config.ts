@@ -1,4 +1,5 @@
 import type { AuthOptions, LiveLimits } from '@myelin/http';
+import type { AlertTimes } from './alerts/orderWatch.ts';
 
 /** What a process of the pizzeria does: serve the API, run the projections and the relays, or both. */
 export const processRoles = ['api', 'projector', 'all'] as const;
@@ -36,6 +37,11 @@ export interface PizzeriaConfig {
    * the pizzeria is: turn them on where only the scraper can reach the port.
    */
   readonly metrics: boolean;
+  /**
+   * When an order waits too long, in minutes: the kitchen alert (`KITCHEN_ALERT_MINUTES`, 10), the delivery alert
+   * (`DELIVERY_ALERT_MINUTES`, 15), and the stale order's cancellation (`STALE_ORDER_MINUTES`, 60).
+   */
+  readonly alerts: Partial<AlertTimes>;
 }
 
 /** A setting that cannot work: the process says which and stops before opening anything. */
@@ -84,6 +90,11 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
     },
     trustProxy: trustProxyOf(env.TRUST_PROXY),
     metrics: switchOf('METRICS', env.METRICS),
+    alerts: {
+      ...countOf('KITCHEN_ALERT_MINUTES', env.KITCHEN_ALERT_MINUTES, 'kitchenMinutes'),
+      ...countOf('DELIVERY_ALERT_MINUTES', env.DELIVERY_ALERT_MINUTES, 'deliveryMinutes'),
+      ...countOf('STALE_ORDER_MINUTES', env.STALE_ORDER_MINUTES, 'staleMinutes'),
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import {
   DirectoryLockedError,
   EventRelay,
   IntegrationPublisher,
+  PostgresMessageScheduler,
   ProjectionDaemon,
   untilServing,
 } from '@myelin/postgres';
@@ -48,11 +49,15 @@ async function openDatabase(config: DatabaseConfig): Promise<Database> {
   return pgliteDatabase({ dataDir: config.dataDir, schema: config.schema });
 }
 
-/** The projector's work: the async projections, the in-process event handlers and the integration events. */
+/**
+ * The projector's work: the async projections, the in-process event handlers (the order watch among them), the
+ * scheduled messages (its alerts and cancellations) and the integration events.
+ */
 function startWorkers(config: PizzeriaConfig, app: Application, database: Database): Worker[] {
   const workers: Worker[] = [
     new ProjectionDaemon(app, database).start(),
     new EventRelay(app, database).start(),
+    new PostgresMessageScheduler(app, database).start(),
   ];
   if (config.nats !== undefined) workers.push(publishToNats(config.nats, app, database));
   return workers;
@@ -113,7 +118,10 @@ async function run(config: PizzeriaConfig): Promise<void> {
   const logger = pino({ level: config.logLevel });
   const database = await openDatabase(config.database);
   // Migrates the schema, records the projections; the application closes the database when disposed.
-  const app = await buildPizzeria(postgresStorage(database, { closeDatabase: true }), { logger });
+  const app = await buildPizzeria(postgresStorage(database, { closeDatabase: true }), {
+    logger,
+    alerts: config.alerts,
+  });
   const workers = config.role === 'api' ? [] : startWorkers(config, app, database);
 
   // The inline read models must be serving before the first command, or its writes would not show at once.

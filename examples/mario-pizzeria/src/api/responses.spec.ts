@@ -94,6 +94,7 @@ describe('every response', () => {
     await conforms('changePizza', manager.changePizza({ id: added.data.id, description: 'Hot' }));
     await conforms('retirePizza', manager.retirePizza({ id: added.data.id }));
     const stats = await conforms('statistics', manager.statistics({}, { minPosition: delivered.position }));
+    await conforms('alerts', manager.alerts({}));
     expect(stats.data.ordersByStatus.delivered).toBe(1);
     expect([...covered].sort()).toEqual(Object.keys(api).sort());
   });

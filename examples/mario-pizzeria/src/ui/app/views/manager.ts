@@ -1,6 +1,7 @@
 // The manager's dashboard: the numbers and charts (live), the orders in progress (dispatch a driver, cancel),
 // and the menu (add, change, retire).
 import './manager.css';
+import type { AlertsDto } from '../../../alerts/contract.ts';
 import type { MenuPizzaDto, OrderDto, OrderPageDto, StatisticsDto } from '../../../shared/dtos.ts';
 import { call, client } from '../api.ts';
 import { barChart, type DayRevenue, revenueChart } from '../charts.ts';
@@ -61,6 +62,7 @@ export function renderManager(main: HTMLElement): (() => void) | undefined {
   }
   const indicator = liveIndicator();
   const stats = statsPanel();
+  const alerts = alertsPanel();
   const active = activeOrders();
   const menu = menuEditor();
   main.append(
@@ -70,13 +72,15 @@ export function renderManager(main: HTMLElement): (() => void) | undefined {
       lead: ['Everything here updates live. ', consoleLink()],
       aside: indicator.element,
     }),
+    alerts.element,
     stats.element,
     h('div', { class: 'dashboard-grid' }, active.element, stats.top),
     menu.element,
   );
 
-  // One indicator for three streams: live when all are.
-  const states: Record<'stats' | 'kitchen' | 'delivery', LiveState> = {
+  // One indicator for four streams: live when all are.
+  const states: Record<'alerts' | 'stats' | 'kitchen' | 'delivery', LiveState> = {
+    alerts: 'connecting',
     stats: 'connecting',
     kitchen: 'connecting',
     delivery: 'connecting',
@@ -89,6 +93,10 @@ export function renderManager(main: HTMLElement): (() => void) | undefined {
     );
   };
   const stops = [
+    follow<AlertsDto>('/api/alerts/live', 'alerts', alerts.update, {
+      signedIn: true,
+      onState: track('alerts'),
+    }),
     follow<StatisticsDto>('/api/stats/live', 'stats', stats.update, {
       signedIn: true,
       onState: track('stats'),
@@ -107,6 +115,34 @@ export function renderManager(main: HTMLElement): (() => void) | undefined {
     active.dispose();
     stats.dispose();
   };
+}
+
+/** The orders waiting too long (the order watch's alerts): shown only while there are some. */
+function alertsPanel() {
+  const list = h('ul', { class: 'alert-list' });
+  const element = h(
+    'section',
+    { class: 'card alerts', 'aria-live': 'polite', 'aria-label': 'Alerts', testid: 'alerts', hidden: true },
+    h('h2', {}, icon('clock'), 'Waiting too long'),
+    list,
+  );
+  function update(data: AlertsDto): void {
+    element.hidden = data.items.length === 0;
+    list.replaceChildren(
+      ...data.items.map((alert) =>
+        h(
+          'li',
+          { testid: `alert-${alert.orderId}` },
+          h('strong', {}, `Order ${shortId(alert.orderId)}`),
+          alert.kind === 'kitchen'
+            ? ' is not cooking yet: nudge the kitchen.'
+            : ' is ready and not out: reassign it to a driver.',
+          h('span', { class: 'muted' }, ` Since ${ago(alert.since)}.`),
+        ),
+      ),
+    );
+  }
+  return { element, update };
 }
 
 function statsPanel() {
