@@ -10,7 +10,7 @@ import { InMemoryDatabaseToken, scheduledCollection } from './inMemoryUnitOfWork
 /**
  * Delivers the messages an application on `inMemoryPersistence` scheduled, when its clock says they are due: a
  * command is executed (its unit of work removes the message as it commits), an event is written to the log and
- * published to the handlers in process. With a {@link TestClock}, `await clock.advance(ms)` returns once everything
+ * published to the handlers in process. With a `TestClock`, `await clock.advance(ms)` returns once everything
  * that came due has been delivered.
  * @example await using scheduler = new InMemoryMessageScheduler(app).start(); await clock.advance(10 * 60_000);
  */
