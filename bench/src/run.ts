@@ -6,6 +6,7 @@ const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> =
   relay: () => import('./relay.ts'),
   http: () => import('./http.ts'),
   live: () => import('./live.ts'),
+  schedule: () => import('./schedule.ts'),
 };
 
 const requested = process.argv.slice(2);
