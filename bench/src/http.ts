@@ -27,6 +27,7 @@ import {
   myelinSchema,
   poolSize,
   rawSchema,
+  schemaOf,
   seedDocumentsSql,
   seededAccounts,
   seededId,
@@ -219,6 +220,15 @@ async function serverVersion(client: pg.Client): Promise<string> {
   return rows[0]?.server_version ?? 'unknown';
 }
 
+const dropSchemas = [
+  myelinSchema,
+  rawSchema,
+  schemaOf('otelApi', myelinSchema),
+  schemaOf('otelSdk', myelinSchema),
+]
+  .map((schema) => `DROP SCHEMA IF EXISTS ${schema} CASCADE;`)
+  .join(' ');
+
 export async function main(): Promise<void> {
   const client = new pg.Client({ connectionString });
   await client.connect();
@@ -226,25 +236,29 @@ export async function main(): Promise<void> {
   try {
     // Fresh schemas every run, so that repeated runs are comparable: Myelin's is migrated by its application when
     // it is built (in its child), the twin's here, with the same migrations, so its tables and indexes are Myelin's.
-    await client.query(
-      `DROP SCHEMA IF EXISTS ${myelinSchema} CASCADE; DROP SCHEMA IF EXISTS ${rawSchema} CASCADE`,
-    );
+    await client.query(dropSchemas);
     await client.query(`CREATE SCHEMA ${rawSchema}`);
     for (const migration of migrations) await client.query(migration.sql(`"${rawSchema}"`));
 
-    const [myelin, raw] = (await Promise.all([startServer('myelin'), startServer('raw')])) as [
-      Server,
-      Server,
-    ];
-    servers.push(myelin, raw);
+    const [myelin, raw, otelApi, otelSdk] = await Promise.all(
+      (['myelin', 'raw', 'otelApi', 'otelSdk'] as const).map(startServer),
+    );
+    if (!myelin || !raw || !otelApi || !otelSdk) throw new Error('http: a server did not start');
+    servers.push(myelin, raw, otelApi, otelSdk);
 
     // The read model the query reads, seeded alike on both sides: Myelin's async projection would keep it from
     // the deposits; its daemon is not run here, so that nothing but the server under load works during a run.
     // The projection is marked active, as its daemon marks it once caught up.
-    await client.query(seedDocumentsSql(myelinSchema, `${balancesModel}@1`));
-    await client.query(`UPDATE ${myelinSchema}.projections SET status = 'active' WHERE name = $1`, [
-      balancesModel,
-    ]);
+    for (const schema of [
+      myelinSchema,
+      schemaOf('otelApi', myelinSchema),
+      schemaOf('otelSdk', myelinSchema),
+    ]) {
+      await client.query(seedDocumentsSql(schema, `${balancesModel}@1`));
+      await client.query(`UPDATE ${schema}.projections SET status = 'active' WHERE name = $1`, [
+        balancesModel,
+      ]);
+    }
     await client.query(seedDocumentsSql(rawSchema, balancesModel));
     await client.query(`ANALYZE ${myelinSchema}.read_documents; ANALYZE ${rawSchema}.read_documents`);
 
@@ -257,16 +271,16 @@ export async function main(): Promise<void> {
       `per route and side: ${warmupSeconds} s warm-up, then ${measureSeconds} s measured; ${connections} connections, pipelining 1; server pools of ${poolSize}`,
     );
 
-    // Alternating: the command route myelin first, the query route raw first.
+    // Alternating: the command route myelin first, the query route raw first. The command route also runs with
+    // OpenTelemetry's instrumentation on (otelApi: the API alone, no SDK; otelSdk: an SDK sampling everything).
     const plan: readonly { route: RouteName; sides: readonly Server[] }[] = [
-      { route: 'command', sides: [myelin, raw] },
+      { route: 'command', sides: [myelin, otelApi, otelSdk, raw] },
       { route: 'query', sides: [raw, myelin] },
     ];
     const runs = new Map<string, Run>();
-    const deposits = new Map<ServerName, { ok: number; runs: number }>([
-      ['myelin', { ok: 0, runs: 0 }],
-      ['raw', { ok: 0, runs: 0 }],
-    ]);
+    const deposits = new Map<ServerName, { ok: number; runs: number }>(
+      (['myelin', 'raw', 'otelApi', 'otelSdk'] as const).map((name) => [name, { ok: 0, runs: 0 }]),
+    );
     for (const { route, sides } of plan) {
       for (const server of sides) {
         await checkpoint();
@@ -293,6 +307,8 @@ export async function main(): Promise<void> {
     for (const [name, schema] of [
       ['myelin', myelinSchema],
       ['raw', rawSchema],
+      ['otelApi', schemaOf('otelApi', myelinSchema)],
+      ['otelSdk', schemaOf('otelSdk', myelinSchema)],
     ] as const) {
       const tally = deposits.get(name) as { ok: number; runs: number };
       const stored = (await count(client, schema)) - 2; // the two deposits of `check`
@@ -321,7 +337,7 @@ export async function main(): Promise<void> {
       }),
     ) as Record<
       RouteName,
-      {
+      Record<string, number> & {
         myelin: number;
         raw: number;
         myelinP99Ms: number;
@@ -331,6 +347,19 @@ export async function main(): Promise<void> {
         rawCpuMicrosPerRequest: number;
       }
     >;
+
+    // What instrumentation costs on the command route, against the same server without it.
+    const cost = (name: 'otelApi' | 'otelSdk') => {
+      const o = figure('command', name);
+      const m = figure('command', 'myelin');
+      return {
+        [name]: Math.round(o.rate),
+        [`${name}P99Ms`]: o.p99Ms,
+        [`${name}/myelin`]: Math.round((o.rate / m.rate) * 1000) / 1000,
+        [`${name}CpuMicrosPerRequest`]: Math.round(o.cpuMicros),
+      };
+    };
+    Object.assign(results.command, cost('otelApi'), cost('otelSdk'));
 
     console.log();
     console.log(
@@ -344,6 +373,23 @@ export async function main(): Promise<void> {
       if (!met) missed++;
       console.log(
         `| ${route} | ${r.myelin} | ${r.raw} | ${r.myelinP99Ms} | ${r.rawP99Ms} | ${r['myelin/raw'].toFixed(2)} | >= ${targets[route]} | ${met ? 'met' : 'not met'} | ${r.myelinCpuMicrosPerRequest} | ${r.rawCpuMicrosPerRequest} |`,
+      );
+    }
+
+    console.log();
+    console.log('| command route | req/s | /myelin | goal | status | p99 (ms) | server CPU µs/req |');
+    console.log('| --- | ---: | ---: | ---: | --- | ---: | ---: |');
+    const c = results.command;
+    console.log(
+      `| myelin, no instrumentation | ${c.myelin} | 1 | | | ${c.myelinP99Ms} | ${c.myelinCpuMicrosPerRequest} |`,
+    );
+    for (const [name, goal, label] of [
+      ['otelApi', 0.98, 'instrumented, API alone (no SDK)'],
+      ['otelSdk', 0.9, 'instrumented, SDK sampling all, exporter dropping'],
+    ] as const) {
+      const ratio = c[`${name}/myelin`] as number;
+      console.log(
+        `| ${label} | ${c[name]} | ${ratio.toFixed(3)} | >= ${goal} | ${ratio >= goal ? 'met' : 'not met'} | ${c[`${name}P99Ms`]} | ${c[`${name}CpuMicrosPerRequest`]} |`,
       );
     }
 
@@ -370,9 +416,7 @@ export async function main(): Promise<void> {
     if (missed > 0) console.log(`${missed} target(s) not met`);
   } finally {
     await Promise.all(servers.map((server) => server.stop()));
-    await client
-      .query(`DROP SCHEMA IF EXISTS ${myelinSchema} CASCADE; DROP SCHEMA IF EXISTS ${rawSchema} CASCADE`)
-      .catch(() => {});
+    await client.query(dropSchemas).catch(() => {});
     await client.end();
   }
 }

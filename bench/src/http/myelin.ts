@@ -10,12 +10,14 @@ import {
   documents,
   event,
   handler,
+  metrics,
   notFound,
   ok,
   projection,
   query,
   type Repository,
   token,
+  tracing,
 } from '@myelin/core';
 import { createServer, get, post, routes, type ServerOptions } from '@myelin/http';
 import { postgresEventSourcedRepository, postgresPersistence, postgresProjections } from '@myelin/postgres';
@@ -105,12 +107,24 @@ export const api = routes({
  */
 export async function createMyelinServer(
   options: Omit<ServerOptions, 'app' | 'routes'> = {},
+  side: {
+    readonly schema?: string;
+    /** Instrumented as the pizzeria is: `tracing()` and `metrics()` behaviors, and `@fastify/otel`'s spans. */
+    readonly telemetry?: boolean;
+  } = {},
 ): Promise<FastifyInstance> {
-  const database = postgresDatabase({ connectionString, schema: myelinSchema, max: poolSize });
+  const database = postgresDatabase({ connectionString, schema: side.schema ?? myelinSchema, max: poolSize });
   const app = await createApplication()
+    .use(...(side.telemetry === true ? [tracing(), metrics()] : []))
     .include(postgresPersistence(database, { closeOnDispose: true }), postgresProjections([accountBalances]))
     .register(postgresEventSourcedRepository(Accounts, Account, { events: [Deposited] }))
     .handle(deposit, getAccount)
     .build();
-  return createServer({ app, routes: api, fastify: { logger: false }, ...options });
+  return createServer({
+    app,
+    routes: api,
+    fastify: { logger: false },
+    ...(side.telemetry === true ? { telemetry: true } : {}),
+    ...options,
+  });
 }

@@ -1,9 +1,9 @@
-// A child process serving one side (`myelin` or `raw`) on a free port of 127.0.0.1. It tells its parent the
-// address over IPC once it listens, answers 'cpu' with the CPU time it has used so far, and closes (the server,
-// its pool) when the parent sends 'stop' or goes away.
+// A child process serving one side (`myelin`, `raw`, or Myelin instrumented: `otelApi`, `otelSdk`) on a free
+// port of 127.0.0.1. It tells its parent the address over IPC once it listens, answers 'cpu' with the CPU time it
+// has used so far, and closes (the server, its pool) when the parent sends 'stop' or goes away.
 import type { FastifyInstance } from 'fastify';
 
-export type ServerName = 'myelin' | 'raw';
+export type ServerName = 'myelin' | 'raw' | 'otelApi' | 'otelSdk';
 
 /** What the child sends its parent. */
 export type ServerMessage =
@@ -14,10 +14,47 @@ export type ServerMessage =
 
 const name = process.argv[2];
 
+/**
+ * The OpenTelemetry SDK as an application registers it, sampling every trace, with an exporter that drops what it
+ * is given: the cost of recording spans and metrics is measured, not that of sending them anywhere.
+ */
+async function registerSdk(): Promise<void> {
+  const { context, metrics, propagation, trace } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { W3CTraceContextPropagator, ExportResultCode } = await import('@opentelemetry/core');
+  const { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor } = await import(
+    '@opentelemetry/sdk-trace-base'
+  );
+  const { MeterProvider } = await import('@opentelemetry/sdk-metrics');
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const dropping = {
+    export: (_spans: unknown, done: (result: { code: number }) => void) =>
+      done({ code: ExportResultCode.SUCCESS }),
+    shutdown: async () => {},
+  };
+  trace.setGlobalTracerProvider(
+    new BasicTracerProvider({
+      sampler: new AlwaysOnSampler(),
+      spanProcessors: [new BatchSpanProcessor(dropping)],
+    }),
+  );
+  // Recorded into the SDK's aggregations; no reader collects them during the run.
+  metrics.setGlobalMeterProvider(new MeterProvider());
+}
+
 async function create(): Promise<FastifyInstance> {
-  if (name === 'myelin') return (await import('./myelin.ts')).createMyelinServer();
+  const { createMyelinServer } = await import('./myelin.ts');
+  const { myelinSchema, schemaOf } = await import('./workload.ts');
+  if (name === 'myelin') return createMyelinServer();
   if (name === 'raw') return (await import('./raw.ts')).createRawServer();
-  throw new Error(`http server: unknown side '${name}' (myelin or raw)`);
+  if (name === 'otelApi')
+    return createMyelinServer({}, { schema: schemaOf('otelApi', myelinSchema), telemetry: true });
+  if (name === 'otelSdk') {
+    await registerSdk();
+    return createMyelinServer({}, { schema: schemaOf('otelSdk', myelinSchema), telemetry: true });
+  }
+  throw new Error(`http server: unknown side '${name}' (myelin, raw, otelApi or otelSdk)`);
 }
 
 const send = (message: ServerMessage) => process.send?.(message);
