@@ -152,6 +152,7 @@ describe('the packed packages', () => {
         invalid: 400,
         docs: 'listed',
         console: 'served',
+        scheduled: 'remember n1',
       };
       expect(seen.node.startsWith(major), seen.node).toBe(true);
       expect(seen.pglite).toEqual(expected);

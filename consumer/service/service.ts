@@ -4,16 +4,25 @@
 import {
   AggregateRoot,
   type Application,
+  command,
   createApplication,
   handler,
   notFound,
   ok,
   type Repository,
+  Schedule,
+  TestClock,
   token,
+  unchecked,
 } from '@myelin/core';
 import { createServer, issueToken } from '@myelin/http';
 import { createClient } from '@myelin/http/client';
-import { type Database, postgresEventSourcedRepository, postgresPersistence } from '@myelin/postgres';
+import {
+  type Database,
+  PostgresMessageScheduler,
+  postgresEventSourcedRepository,
+  postgresPersistence,
+} from '@myelin/postgres';
 import { postgresDatabase } from '@myelin/postgres/pg';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
 import { api, GetNote, NoteWritten, WriteNote } from './routes.ts';
@@ -34,18 +43,28 @@ class Note extends AggregateRoot<{ text: string }, NoteEvent> {
 
 const Notes = token<Repository<Note>>('Notes');
 
-async function application(database: Database): Promise<Application> {
+/** Scheduled by each note written, a minute later: it writes a second note. */
+const Remind = command('consumer.remind', unchecked<{ id: string }>()).returns<void>();
+
+async function application(database: Database, clock: TestClock): Promise<Application> {
   return createApplication()
-    .include(postgresPersistence(database))
+    .include(postgresPersistence(database, { clock }))
     .register(postgresEventSourcedRepository(Notes, Note, { events: [NoteWritten] }))
     .authorize(WriteNote, { anonymous: true })
     .authorize(GetNote, { anonymous: true })
     .handle(
-      handler(WriteNote, { notes: Notes }, async (c, { notes }) => {
+      handler(WriteNote, { notes: Notes, schedule: Schedule }, async (c, { notes, schedule }) => {
         const note = new Note(c.id);
         note.write(c.text);
         await notes.add(note);
+        schedule.send(new Remind({ id: c.id }), { after: 60_000 });
         return ok({ id: c.id, text: c.text });
+      }),
+      handler(Remind, { notes: Notes }, async (c, { notes }) => {
+        const note = new Note(`${c.id}-reminder`);
+        note.write(`remember ${c.id}`);
+        await notes.add(note);
+        return ok(undefined);
       }),
       handler(GetNote, { notes: Notes }, async (q, { notes }) => {
         const note = await notes.get(q.id);
@@ -56,7 +75,10 @@ async function application(database: Database): Promise<Application> {
 }
 
 async function run(database: Database): Promise<unknown> {
-  const app = await application(database);
+  const clock = new TestClock();
+  const app = await application(database, clock);
+  const scheduler = new PostgresMessageScheduler(app, database).start();
+  await scheduler.active();
   // A secret made for this run: none lives in the repository.
   const auth = {
     issuer: 'https://consumer.test',
@@ -77,6 +99,9 @@ async function run(database: Database): Promise<unknown> {
     const read = await client.getNote({ id: 'n1' });
     const missing = await client.getNote({ id: 'nope' });
     const invalid = await client.writeNote({ id: 'n2', text: '' });
+    // A minute later by the application's clock, the scheduled reminder has written its note.
+    await clock.advance(60_000);
+    const reminder = await client.getNote({ id: 'n1-reminder' });
     // Without the optional renderer installed, /docs is the built-in page of the operations.
     const docs = await fetch(`${baseUrl}/docs`);
     const page = await docs.text();
@@ -100,8 +125,10 @@ async function run(database: Database): Promise<unknown> {
       read: read.ok ? read.data : read.problem.status,
       missing: missing.ok ? 'found' : missing.problem.status,
       invalid: invalid.ok ? 'accepted' : invalid.problem.status,
+      scheduled: reminder.ok ? reminder.data.text : reminder.problem.status,
     };
   } finally {
+    await scheduler.stop();
     await server.close();
     await app.dispose();
   }
