@@ -52,11 +52,12 @@ async function fresh(database: Database): Promise<void> {
   await migrate(database);
 }
 
-async function left(database: Database): Promise<number> {
-  const { rows } = await database.query<{ n: number }>(
-    `SELECT count(*)::int AS n FROM ${database.schema}.scheduled_messages`,
+/** Whether anything is left: one row read, not a count, so that looking costs the drain (almost) nothing. */
+async function anyLeft(database: Database): Promise<boolean> {
+  const { rows } = await database.query<{ any: boolean }>(
+    `SELECT EXISTS (SELECT FROM ${database.schema}.scheduled_messages) AS any`,
   );
-  return rows[0]?.n ?? 0;
+  return rows[0]?.any === true;
 }
 
 /** Myelin's scheduler drains the backlog: events per second from its start until the table is empty. */
@@ -68,7 +69,7 @@ async function drain(database: Database): Promise<number> {
     .build();
   const started = performance.now();
   const scheduler = new PostgresMessageScheduler(app, database, { batchSize: batch }).start();
-  while ((await left(database)) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (await anyLeft(database)) await new Promise((resolve) => setTimeout(resolve, 20));
   const seconds = (performance.now() - started) / 1000;
   await scheduler.stop();
   await app.dispose();

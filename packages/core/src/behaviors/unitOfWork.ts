@@ -67,8 +67,7 @@ export function unitOfWork(options: UnitOfWorkOptions = {}): Behavior {
             },
           });
         }
-        const wait = backoffMs * 2 ** attempt * (0.5 + Math.random());
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        await conflictBackoff(backoffMs, attempt);
       }
     },
   );
@@ -103,8 +102,13 @@ export function eventUnitOfWork(): Behavior {
           if (!isConcurrencyError(error) || attempt >= retries) throw error;
           await work.rollback();
         }
-        await new Promise((resolve) => setTimeout(resolve, 5 * 2 ** attempt * (0.5 + Math.random())));
+        await conflictBackoff(5, attempt);
       }
     },
   );
+}
+
+/** Waits before re-running after a conflict: doubling from `baseMs`, jittered so that the two sides part. */
+function conflictBackoff(baseMs: number, attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, baseMs * 2 ** attempt * (0.5 + Math.random())));
 }

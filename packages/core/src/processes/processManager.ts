@@ -152,19 +152,14 @@ export class ProcessManager<
             async (event: AnyEvent, { instances, schedule, clock }, context) => {
               const correlation = this.correlationOf(event);
               const id = ProcessInstance.idOf(this.name, correlation);
+              const eventId = context.event?.eventId ?? context.messageId;
               const existing = await instances.get(id);
-              const outcome = await this.step(
-                existing?.state,
-                event,
-                context.event?.eventId ?? context.messageId,
-                clock.now(),
-              );
+              const outcome = await this.step(existing?.state, event, eventId, clock.now());
               if (outcome === undefined) return;
               for (const key of outcome.cancelled) schedule.cancel(timeoutId(id, key));
               for (const { key, message, dueAt } of outcome.scheduled) {
                 schedule.send(message, { at: dueAt }, { id: timeoutId(id, key) });
               }
-              const eventId = outcome.record.handled.at(-1) as string;
               outcome.sent.forEach((command, i) => {
                 schedule.send(command, { at: clock.now() }, { id: `${id}/send/${eventId}/${i}` });
               });

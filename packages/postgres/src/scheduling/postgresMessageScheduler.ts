@@ -10,7 +10,7 @@ import {
 } from '@myelin/core';
 import type { Database } from '../database/database.ts';
 import { type Lease, leasesOf } from '../subscriptions/leases.ts';
-import { logSignal } from '../subscriptions/logSignal.ts';
+import { logSignal, scheduleSignal } from '../subscriptions/logSignal.ts';
 import { type ScheduledRow, scheduledColumns, toScheduledMessage } from './scheduledMessages.ts';
 
 export interface PostgresMessageSchedulerOptions extends MessageSchedulerOptions {
@@ -150,7 +150,7 @@ export class PostgresMessageScheduler {
 
   async #run(signal: AbortSignal): Promise<void> {
     const leases = leasesOf(this.#database);
-    const wake = logSignal(this.#database);
+    const wake = scheduleSignal(this.#database);
     while (!signal.aborted) {
       let lease: Lease | undefined;
       try {
@@ -179,8 +179,8 @@ export class PostgresMessageScheduler {
           }
           if (signal.aborted || !lease.active) break;
           const untilDue = await this.#untilNextDue();
-          // Until the next message is due by the clock, or a commit (which may have scheduled a sooner one), or
-          // the poll: a notification from another process is a hint, and may be lost.
+          // Until the next message is due by the clock, or a schedule written (which may be sooner), or the poll:
+          // a notification from another process is a hint, and may be lost.
           const woken = new AbortController();
           const stop = () => woken.abort();
           signal.addEventListener('abort', stop, { once: true });

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { LogPosition } from '@myelin/core';
 import { logPosition, positionParts } from '@myelin/core';
 import { type Connection, type Database, prepared, type Sql } from '../database/database.ts';
-import { logSignal, perDatabase } from './logSignal.ts';
+import { logSignal, perDatabase, scheduleSignal } from './logSignal.ts';
 
 /** A subscription this process runs: its epoch fences every write, and where it had read to. */
 export interface Lease {
@@ -147,8 +147,12 @@ export class Leases {
     if (this.#connection === undefined) {
       const signal = logSignal(this.#database);
       const opening = this.#database.connect().then(async (connection) => {
-        if (this.#database.engine === 'postgres')
+        if (this.#database.engine === 'postgres') {
           await connection.listen(signal.channel, () => signal.wake());
+          // The scheduler runs under a lease too: it hears schedules written by other processes here.
+          const schedules = scheduleSignal(this.#database);
+          await connection.listen(schedules.channel, () => schedules.wake());
+        }
         // The session is gone, and its locks with it: its leases are lost; the next attempt opens a new one.
         void connection.ended.then(() => {
           if (this.#connection === opening) this.#connection = undefined;

@@ -97,3 +97,10 @@ export const logSignal = perDatabase((database) => new LogSignal(database));
  * a runner signals it after each batch it committed, in this process directly and in others by NOTIFY.
  */
 export const progressSignal = perDatabase((database) => new LogSignal(database, 'progress'));
+
+/**
+ * Wakes the scheduler when a unit of work scheduled or cancelled a message (it sleeps until the soonest one is
+ * due, and a new one may be sooner): a signal of its own, so that the scheduler does not look at its table after
+ * every commit to the log, nor the log's readers after every schedule.
+ */
+export const scheduleSignal = perDatabase((database) => new LogSignal(database, 'schedule'));

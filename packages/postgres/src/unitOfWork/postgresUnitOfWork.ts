@@ -18,7 +18,7 @@ import { type Counter, type MeterProvider, metrics, SpanKind, trace } from '@ope
 import type { Database, Sql } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
 import { removeDelivered, writeScheduleChanges } from '../scheduling/scheduledMessages.ts';
-import { logSignal } from '../subscriptions/logSignal.ts';
+import { logSignal, scheduleSignal } from '../subscriptions/logSignal.ts';
 import { BatchedWrites, type BatchWrite, thenWriteBatched } from './batchedWrites.ts';
 import { groupCommit } from './groupCommit.ts';
 
@@ -213,8 +213,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
     this.#tracked.clear();
     this.#batched.clear();
-    // The scheduler sleeps until the soonest message is due: a new one may be sooner.
-    if (stored.length > 0 || this.#scheduled) logSignal(this.database).committed();
+    if (stored.length > 0) logSignal(this.database).committed();
+    if (this.#scheduled) scheduleSignal(this.database).committed();
     this.#scheduled = false;
     return { events: stored, position: stored.at(-1)?.position };
   }
