@@ -24,6 +24,11 @@ export interface Projection<TModel extends ReadModel = ReadModel> {
   /** Raise it when the handlers change what they write: the new version is built beside the old one. */
   readonly version: number;
   readonly mode: ProjectionMode;
+  /**
+   * How many partitions an async projection's log is split into, by a hash of the stream id (a stream's events
+   * stay in order within its partition). Each is leased on its own, so processes share the work. 1: unsplit.
+   */
+  readonly partitions: number;
   readonly model: TModel;
   readonly handlers: ReadonlyMap<
     string,
@@ -41,7 +46,17 @@ export interface ProjectionOptions {
   readonly version?: number;
   /** Defaults to 'async'. */
   readonly mode?: ProjectionMode;
+  /**
+   * Splits an async projection's work into this many partitions (by a hash of the stream id), each leased on its
+   * own, so that several processes catch it up together; defaults to 1. Its handlers must then write only what
+   * belongs to the event's stream: two partitions run at once, and a row written from two streams' events would
+   * see them in either order. Changing it needs a new version (the partitions are rebuilt).
+   */
+  readonly partitions?: number;
 }
+
+/** The most partitions a projection may have: each is a lease, a runner and a reader of the log. */
+const maxPartitions = 64;
 
 /**
  * Declares the projection writing a read model; it takes the read model's name.
@@ -58,19 +73,33 @@ export function projection<TModel extends ReadModel>(
   if (!Number.isInteger(version) || version < 1) {
     throw new TypeError(`The version of projection '${model.modelName}' must be a positive integer`);
   }
-  return make(model, version, options.mode ?? 'async', new Map());
+  const mode = options.mode ?? 'async';
+  const partitions = options.partitions ?? 1;
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > maxPartitions) {
+    throw new TypeError(
+      `The partitions of projection '${model.modelName}' must be an integer from 1 to ${maxPartitions}`,
+    );
+  }
+  if (mode === 'inline' && partitions > 1) {
+    throw new TypeError(
+      `Projection '${model.modelName}' is inline: it runs in the commit that writes its events, and only an async projection is partitioned`,
+    );
+  }
+  return make(model, version, mode, partitions, new Map());
 }
 
 function make<TModel extends ReadModel>(
   model: TModel,
   version: number,
   mode: ProjectionMode,
+  partitions: number,
   handlers: Projection<TModel>['handlers'],
 ): Projection<TModel> {
   return Object.freeze({
     name: model.modelName,
     version,
     mode,
+    partitions,
     model,
     handlers,
     on<TDefinition extends EventDefinition>(
@@ -85,7 +114,13 @@ function make<TModel extends ReadModel>(
       if (handlers.has(definition.type)) {
         throw new TypeError(`Projection '${model.modelName}' already handles ${definition.type}`);
       }
-      return make(model, version, mode, new Map([...handlers, [definition.type, { definition, handle }]]));
+      return make(
+        model,
+        version,
+        mode,
+        partitions,
+        new Map([...handlers, [definition.type, { definition, handle }]]),
+      );
     },
   });
 }

@@ -65,8 +65,17 @@ function world(subject: ProjectionsUnderTest) {
     key: ['counter'],
   });
   /** Sums per counter; `scale` tells versions apart, a negative tick fails (to test what a failure undoes). */
-  const sums = (options: { mode: 'inline' | 'async'; version?: number; scale?: number }) =>
-    projection(totals, { mode: options.mode, version: options.version ?? 1 }).on(Ticked, async (e, docs) => {
+  const sums = (options: {
+    mode: 'inline' | 'async';
+    version?: number;
+    scale?: number;
+    partitions?: number;
+  }) =>
+    projection(totals, {
+      mode: options.mode,
+      version: options.version ?? 1,
+      partitions: options.partitions ?? 1,
+    }).on(Ticked, async (e, docs) => {
       if (e.by < 0) throw new Error('a negative tick');
       const by = e.by * (options.scale ?? 1);
       const updated = await docs.update(e.counter, (d) => ({ total: d.total + by, ticks: d.ticks + 1 }));
@@ -231,6 +240,53 @@ export function projectionContract(): ContractCase<ProjectionsUnderTest>[] {
           for (let i = 0; i < 6; i++) await w.send(i % 2 === 0 ? one : two, 'a', 1);
           await subject.caughtUp(one, [sums.name]);
           expectEqual(await w.totalsOf(two, 'a'), { total: 6, ticks: 6 }, 'the totals after six ticks');
+        });
+      },
+    },
+    {
+      name: 'a partitioned projection, run by two runners, applies each event once and reads its writes',
+      async run(subject) {
+        const w = world(subject);
+        const sums = w.sums({ mode: 'async', partitions: 4 });
+        await using one = await w.build([sums]);
+        await using two = await w.build([sums]);
+        const counters = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+        await running(subject, [one, two], async () => {
+          let last: LogPosition | undefined;
+          for (let i = 0; i < 24; i++)
+            last = await w.send(i % 2 === 0 ? one : two, counters[i % 8] as string, i);
+          // Every partition has read as far as the last tick: every counter's totals are there.
+          for (const [k, counter] of counters.entries()) {
+            // Ticked by k, k + 8 and k + 16.
+            const expected = { total: 3 * k + 24, ticks: 3 };
+            expectEqual(await w.totalsOf(one, counter, last), expected, `the totals of ${counter}`);
+          }
+          await subject.caughtUp(two, [sums.name]);
+        });
+      },
+    },
+    {
+      name: 'a partitioned version is built beside the one serving, and serves once every partition caught up',
+      async run(subject) {
+        const w = world(subject);
+        await using first = await w.build([w.sums({ mode: 'async' })]);
+        await running(subject, [first], async () => {
+          for (const counter of ['a', 'b', 'c']) await w.send(first, counter, 1);
+          await subject.caughtUp(first, [w.sums({ mode: 'async' }).name]);
+        });
+        const v2 = w.sums({ mode: 'async', version: 2, scale: 10, partitions: 3 });
+        await using second = await w.build([v2]);
+        expectEqual(await w.totalsOf(second, 'a'), { total: 1, ticks: 1 }, 'the totals while v2 builds');
+        await running(subject, [second], async () => {
+          await subject.caughtUp(second, [v2.name]);
+          for (const counter of ['a', 'b', 'c'])
+            expectEqual(
+              await w.totalsOf(second, counter),
+              { total: 10, ticks: 1 },
+              `v2's totals of ${counter}`,
+            );
+          const at = await w.send(second, 'c', 2);
+          expectEqual(await w.totalsOf(second, 'c', at), { total: 30, ticks: 2 }, 'the totals after a tick');
         });
       },
     },

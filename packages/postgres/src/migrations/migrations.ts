@@ -226,4 +226,16 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX scheduled_messages_due ON ${s}.scheduled_messages (due_at) WHERE status = 'scheduled';
     `,
   },
+  {
+    version: 8,
+    name: 'partitioned projections',
+    sql: (s) => `
+      -- How many partitions an async projection's log is split into, each a subscription of its own, named after
+      -- the version with ':p<index>'; and, for each subscription, whether it has caught up with the log since its
+      -- version began building: a partitioned version serves once all its partitions have.
+      ALTER TABLE ${s}.projections ADD COLUMN partitions integer NOT NULL DEFAULT 1
+        CHECK (partitions BETWEEN 1 AND 64);
+      ALTER TABLE ${s}.subscriptions ADD COLUMN caught_up boolean NOT NULL DEFAULT false;
+    `,
+  },
 ];

@@ -22,11 +22,12 @@ import {
 } from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
 import { type EventRow, eventColumns, toStoredEvent } from '../eventStore/postgresEventStore.ts';
-import { projectionSubscription } from '../projections/projectionSubscription.ts';
+import { projectionSubscription, subscriptionsOfRow } from '../projections/projectionSubscription.ts';
 import { documentKey, tableNames } from '../projections/readModels.ts';
 import { integrationSubscription } from '../relay/integrationPublisher.ts';
 import { schedulerLease } from '../scheduling/postgresMessageScheduler.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
+import { partitionOf } from '../subscriptions/partitions.ts';
 
 /** How many events a story holds at most. */
 const storyLimit = 500;
@@ -180,7 +181,7 @@ export class PostgresOperations implements Operations {
       if (serving === undefined || rows.some((row) => row.status === 'building')) return 'already-building';
       const { version } = serving;
       const subscription = projectionSubscription(projection, version);
-      // Back to the start, and a new epoch: the runner holding the lease finds its next write refused, lets the
+      // Back to the start (every partition of it), and a new epoch: the runner holding the lease finds its next write refused, lets the
       // lease go and takes it again, reading from the start. Commits stop applying it inline while it builds.
       await sql.query(
         `UPDATE ${s}.projections SET status = 'building', activated_at = NULL WHERE name = $1 AND version = $2`,
@@ -188,7 +189,7 @@ export class PostgresOperations implements Operations {
       );
       await sql.query(
         `UPDATE ${s}.subscriptions SET transaction_id = '0', sequence = 0, handled = 0, epoch = epoch + 1,
-           updated_at = now() WHERE name = $1`,
+           caught_up = false, updated_at = now() WHERE name = $1 OR starts_with(name, $1 || ':p')`,
         [subscription],
       );
       await sql.query(`DELETE FROM ${s}.read_documents WHERE model = $1`, [documentKey(projection, version)]);
@@ -338,8 +339,9 @@ export class PostgresOperations implements Operations {
     const lockKey = `'myelin.subscription:' || $1 || ':' || n.name`;
     const { rows } = await this.#database.query<SubscriptionRow>(
       `WITH names AS (
-         SELECT name FROM ${s}.subscriptions
-         UNION SELECT 'projection:' || name || ':v' || version FROM ${s}.projections
+         SELECT part.name, p.name AS projection, p.version, part.k
+         FROM ${s}.projections p CROSS JOIN LATERAL ${subscriptionsOfRow} part
+         UNION ALL SELECT name, NULL, NULL, NULL FROM ${s}.subscriptions WHERE NOT starts_with(name, 'projection:')
        )
        SELECT n.name, coalesce(sub.transaction_id, '0')::text AS tx, coalesce(sub.sequence, 0)::text AS seq,
          coalesce(sub.handled, 0)::text AS handled, coalesce(p.types, sub.types) AS types,
@@ -353,7 +355,7 @@ export class PostgresOperations implements Operations {
          coalesce(held.retrying, 0) AS retrying, coalesce(held.parked, 0) AS parked
        FROM names n
        LEFT JOIN ${s}.subscriptions sub ON sub.name = n.name
-       LEFT JOIN ${s}.projections p ON 'projection:' || p.name || ':v' || p.version = n.name
+       LEFT JOIN ${s}.projections p ON p.name = n.projection AND p.version = n.version
        LEFT JOIN LATERAL (
          SELECT count(*)::int AS n,
            (extract(epoch FROM now() - min(e.occurred_at)) * 1000)::float8 AS age_ms
@@ -362,6 +364,7 @@ export class PostgresOperations implements Operations {
            AND (e.transaction_id, e.sequence) > (coalesce(sub.transaction_id, '0'), coalesce(sub.sequence, 0))
            AND (coalesce(p.types, sub.types) IS NULL
              OR e.type IN (SELECT jsonb_array_elements_text(coalesce(p.types, sub.types))))
+           AND (p.partitions IS NULL OR p.partitions = 1 OR ${partitionOf('e.stream_id', 'p.partitions')} = n.k)
        ) pending ON true
        LEFT JOIN LATERAL (
          SELECT count(*) FILTER (WHERE h.status <> 'parked')::int AS retrying,

@@ -87,9 +87,9 @@ async function register(database: Database, p: Projection): Promise<void> {
     ]);
     // An inline projection with nothing to catch up on (the first version of its name, and no event of its types
     // in the log: a fresh schema) serves at once, so its queries work without a daemon; any other version builds.
-    const { rows } = await sql.query<{ status: string; mode: string }>(
-      `INSERT INTO ${s}.projections AS p (name, version, mode, status, types, activated_at)
-       SELECT $1, $2, $3, status, $4::text::jsonb, CASE WHEN status = 'active' THEN now() END FROM (
+    const { rows } = await sql.query<{ status: string; mode: string; partitions: number }>(
+      `INSERT INTO ${s}.projections AS p (name, version, mode, status, types, partitions, activated_at)
+       SELECT $1, $2, $3, status, $4::text::jsonb, $5, CASE WHEN status = 'active' THEN now() END FROM (
          SELECT CASE
            WHEN EXISTS (SELECT FROM ${s}.projections WHERE name = $1 AND version > $2) THEN 'retired'
            WHEN $3 = 'inline' AND NOT EXISTS (SELECT FROM ${s}.projections WHERE name = $1)
@@ -98,13 +98,19 @@ async function register(database: Database, p: Projection): Promise<void> {
            ELSE 'building' END AS status
        ) chosen
        ON CONFLICT (name, version) DO UPDATE SET types = EXCLUDED.types
-       RETURNING status, mode`,
-      [p.name, p.version, p.mode, JSON.stringify([...p.handlers.keys()])],
+       RETURNING status, mode, partitions`,
+      [p.name, p.version, p.mode, JSON.stringify([...p.handlers.keys()]), p.partitions],
     );
     // Switching modes in place would drop (async → inline) or repeat (inline → async) the events in between.
     if (rows[0]?.mode !== p.mode) {
       throw new Error(
         `Projection '${p.name}' version ${p.version} was registered as ${rows[0]?.mode}; raise its version to make it ${p.mode}`,
+      );
+    }
+    // Splitting the log another way moves streams between partitions, whose checkpoints would then skip or repeat.
+    if (rows[0]?.partitions !== p.partitions) {
+      throw new Error(
+        `Projection '${p.name}' version ${p.version} was registered with ${rows[0]?.partitions} partition(s); raise its version to run it with ${p.partitions}`,
       );
     }
     if (p.model.kind !== 'table' || rows[0]?.status === 'retired') return;

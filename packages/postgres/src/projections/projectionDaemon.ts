@@ -19,6 +19,7 @@ import {
   PostgresUpcasting,
   toStoredEvent,
 } from '../eventStore/postgresEventStore.ts';
+import type { Partition } from '../subscriptions/partitions.ts';
 import {
   type Consumer,
   type RunnerOptions,
@@ -42,9 +43,23 @@ export class ProjectionDaemon {
     const projections = app.container.root.resolve(RegisteredProjections);
     const upcast = app.container.root.resolve(PostgresUpcasting);
     const runnerOptions = { ...options, onError: options.onError ?? reportErrors(app, 'projection') };
-    this.#runners = projections.map(
-      (p) => new SubscriptionRunner(database, new ProjectionConsumer(database, p, upcast), runnerOptions),
+    // A partitioned projection is a runner per partition; the processes running it share them.
+    this.#runners = projections.flatMap((p) =>
+      Array.from(
+        { length: p.partitions },
+        (_, index) =>
+          new SubscriptionRunner(
+            database,
+            new ProjectionConsumer(database, p, upcast, p.partitions === 1 ? undefined : index),
+            runnerOptions,
+          ),
+      ),
     );
+  }
+
+  /** The subscriptions (a version, or a partition of one) this daemon runs now: the leases this process holds. */
+  get held(): readonly string[] {
+    return this.#runners.filter((runner) => runner.state === 'active').map((runner) => runner.name);
   }
 
   start(): this {
@@ -67,13 +82,23 @@ const tracer = trace.getTracer('@myelin/postgres');
 class ProjectionConsumer implements Consumer {
   readonly name: string;
   readonly types: readonly string[];
+  readonly partition: Partition | undefined;
   readonly #database: Database;
   readonly #projection: Projection;
   readonly #upcast: (event: StoredEvent) => StoredEvent;
 
-  constructor(database: Database, p: Projection, upcast: (event: StoredEvent) => StoredEvent) {
-    this.name = projectionSubscription(p.name, p.version);
+  constructor(
+    database: Database,
+    p: Projection,
+    upcast: (event: StoredEvent) => StoredEvent,
+    partition?: number,
+  ) {
+    this.name = projectionSubscription(p.name, p.version, partition);
     this.types = [...p.handlers.keys()];
+    this.partition =
+      partition === undefined
+        ? undefined
+        : { group: projectionSubscription(p.name, p.version), index: partition, count: p.partitions };
     this.#database = database;
     this.#projection = p;
     this.#upcast = upcast;
@@ -126,8 +151,10 @@ class ProjectionConsumer implements Consumer {
     // events/s waiting for the disk, 300k without.)
     return this.#database.transaction(async (sql) => {
       // FOR UPDATE: inline commits (FOR SHARE) and a switch of another version wait for this batch.
+      // Partitions share the lock, or their batches (the work worth sharing) would run one at a time.
       const { rows } = await sql.query<{ status: string }>(
-        `SELECT status FROM ${s}.projections WHERE name = $1 AND version = $2 FOR UPDATE`,
+        `SELECT status FROM ${s}.projections WHERE name = $1 AND version = $2
+         ${this.partition === undefined ? 'FOR UPDATE' : 'FOR SHARE'}`,
         [p.name, p.version],
         prepared,
       );
@@ -148,10 +175,32 @@ class ProjectionConsumer implements Consumer {
       if (events.length > 0) await checkpoint(sql);
       if (status === 'building' && caughtUp) {
         await checkpoint(sql); // fails if this runner lost its lease: a stale runner must not switch
+        if (!(await this.#allCaughtUp(sql))) return undefined;
         return this.#switch(sql, end);
       }
       return undefined;
     }, asynchronousCommit);
+  }
+
+  /**
+   * Whether this partition, now caught up, is the one to switch its version in: all its partitions have caught
+   * up once, and no other is switching it (one that holds the row's share lock and waits for the update would
+   * deadlock with another doing the same, so only the holder of the advisory lock waits).
+   */
+  async #allCaughtUp(sql: Sql): Promise<boolean> {
+    if (this.partition === undefined) return true;
+    const s = this.#database.schema;
+    const { group, count } = this.partition;
+    await sql.query(`UPDATE ${s}.subscriptions SET caught_up = true WHERE name = $1 AND NOT caught_up`, [
+      this.name,
+    ]);
+    const { rows } = await sql.query<{ switching: boolean }>(
+      `SELECT CASE WHEN count(*) = $2 THEN pg_try_advisory_xact_lock(hashtextextended($3, 0)) ELSE false END
+         AS switching
+       FROM ${s}.subscriptions WHERE starts_with(name, $1 || ':p') AND caught_up`,
+      [group, count, `myelin.switch:${this.#database.schemaName}:${group}`],
+    );
+    return rows[0]?.switching === true;
   }
 
   /** Makes this version the one serving, retires the others and drops their read models. */

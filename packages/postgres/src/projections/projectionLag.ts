@@ -1,7 +1,8 @@
 // How far behind each projection version is: for health checks and dashboards.
 import { type LogPosition, logPosition, startOfLog } from '@myelin/core';
 import type { Database } from '../database/database.ts';
-import { subscriptionOfRow } from './projectionSubscription.ts';
+import { partitionOf } from '../subscriptions/partitions.ts';
+import { subscriptionsOfRow } from './projectionSubscription.ts';
 
 /** How far behind a projection is. */
 export interface ProjectionLag {
@@ -32,20 +33,28 @@ export async function projectionLag(database: Database): Promise<readonly Projec
     age_ms: number | null;
     head: string | null;
   }>(
+    // Per subscription (each partition's, for a partitioned version): its checkpoint and the events after it in
+    // its part of the log; per version: the least checkpoint, and the sums.
     `SELECT p.name, p.version, p.mode, p.status,
-       coalesce(s.transaction_id, '0')::text AS tx, coalesce(s.sequence, 0)::text AS seq,
-       pending.n AS pending, pending.age_ms,
+       (array_agg(part.tx::text ORDER BY part.tx, part.seq))[1] AS tx,
+       (array_agg(part.seq::text ORDER BY part.tx, part.seq))[1] AS seq,
+       sum(pending.n)::int AS pending, max(pending.age_ms) AS age_ms,
        (SELECT transaction_id::text || '.' || sequence::text FROM ${s}.events
         ORDER BY transaction_id DESC, sequence DESC LIMIT 1) AS head
      FROM ${s}.projections p
-     LEFT JOIN ${s}.subscriptions s ON s.name = ${subscriptionOfRow}
+     CROSS JOIN LATERAL (
+       SELECT n.k, coalesce(sub.transaction_id, '0') AS tx, coalesce(sub.sequence, 0) AS seq
+       FROM ${subscriptionsOfRow} n LEFT JOIN ${s}.subscriptions sub ON sub.name = n.name
+     ) part
      CROSS JOIN LATERAL (
        SELECT count(*)::int AS n, (extract(epoch FROM now() - min(e.occurred_at)) * 1000)::float8 AS age_ms
        FROM ${s}.events e
-       WHERE (e.transaction_id, e.sequence) > (coalesce(s.transaction_id, '0'), coalesce(s.sequence, 0))
+       WHERE (e.transaction_id, e.sequence) > (part.tx, part.seq)
          AND e.type IN (SELECT jsonb_array_elements_text(p.types))
+         AND (p.partitions = 1 OR ${partitionOf('e.stream_id', 'p.partitions')} = part.k)
      ) pending
-     WHERE p.status <> 'retired' ORDER BY p.name, p.version`,
+     WHERE p.status <> 'retired'
+     GROUP BY p.name, p.version, p.mode, p.status ORDER BY p.name, p.version`,
   );
   return rows.map((row) => ({
     name: row.name,

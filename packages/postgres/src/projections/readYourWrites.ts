@@ -1,9 +1,9 @@
 // Read your writes: a query with a `minPosition` waits until its read model has applied the log that far.
-import { comparePositions, type LogPosition, logPosition, positionParts } from '@myelin/core';
+import { type LogPosition, positionParts } from '@myelin/core';
 import type { Database } from '../database/database.ts';
 import { listenForCommits } from '../subscriptions/commitListener.ts';
 import { progressSignal } from '../subscriptions/logSignal.ts';
-import { subscriptionOfRow } from './projectionSubscription.ts';
+import { subscriptionsOfRow } from './projectionSubscription.ts';
 
 /**
  * Waits (bounded by `timeoutMs`) until the read model serving `name` has applied the log up to `position`. It is
@@ -48,22 +48,21 @@ async function inTheFuture(database: Database, position: LogPosition): Promise<b
 
 /** Whether the read model serving `name` has applied the log up to `position`. */
 export async function caughtUp(database: Database, name: string, position: LogPosition): Promise<boolean> {
-  const { rows } = await database.query<{
-    mode: string;
-    status: string;
-    tx: string | null;
-    seq: string | null;
-  }>(
-    `SELECT p.mode, p.status, s.transaction_id::text AS tx, s.sequence::text AS seq
-     FROM ${database.schema}.projections p
-     LEFT JOIN ${database.schema}.subscriptions s ON s.name = ${subscriptionOfRow}
-     WHERE p.name = $1 AND p.status <> 'retired' ORDER BY p.status = 'active' DESC, p.version DESC LIMIT 1`,
-    [name],
+  const { transaction, sequence } = positionParts(position);
+  // Every partition (or the one subscription) of the version serving must have read that far.
+  const { rows } = await database.query<{ mode: string; status: string; reached: boolean }>(
+    `SELECT p.mode, p.status,
+       bool_and(s.name IS NOT NULL AND (s.transaction_id, s.sequence) >= ($2::text::xid8, $3::bigint)) AS reached
+     FROM (SELECT * FROM ${database.schema}.projections WHERE name = $1 AND status <> 'retired'
+           ORDER BY status = 'active' DESC, version DESC LIMIT 1) p
+     CROSS JOIN LATERAL ${subscriptionsOfRow} part
+     LEFT JOIN ${database.schema}.subscriptions s ON s.name = part.name
+     GROUP BY p.mode, p.status`,
+    [name, transaction, sequence],
   );
   const row = rows[0];
   if (row === undefined) return true;
-  if (row.tx !== null && row.seq !== null && comparePositions(logPosition(row.tx, row.seq), position) >= 0)
-    return true;
+  if (row.reached) return true;
   // An active inline projection was written in the very transaction of the write, which marked it.
   return row.mode === 'inline' && row.status === 'active' && (await markedBy(database, name, position));
 }

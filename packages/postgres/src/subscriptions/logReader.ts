@@ -7,6 +7,7 @@ import {
 } from '@myelin/core';
 import { prepared, type Sql } from '../database/database.ts';
 import { type EventRow, eventColumns, toStoredEvent } from '../eventStore/postgresEventStore.ts';
+import { type Partition, partitionOf } from './partitions.ts';
 
 export interface LogBatch {
   /** The events after the position, in log order, of the wanted types. */
@@ -22,6 +23,8 @@ export interface ReadLogOptions {
   readonly after: LogPosition;
   /** Only events of these type names; every event when absent. */
   readonly types?: readonly string[] | undefined;
+  /** Only the events of the streams in this partition; all when absent. */
+  readonly partition?: Partition | undefined;
   readonly limit: number;
 }
 
@@ -39,6 +42,7 @@ export async function readLog(sql: Sql, schema: string, options: ReadLogOptions)
        WHERE (transaction_id, sequence) > ($1::text::xid8, $2::bigint)
          AND transaction_id < h.horizon::xid8
          AND ($3::text IS NULL OR type IN (SELECT jsonb_array_elements_text($3::text::jsonb)))
+         AND ($5::int IS NULL OR ${partitionOf('stream_id', '$6::int')} = $5::int)
        ORDER BY transaction_id, sequence LIMIT $4
      ) ev ON true`,
     [
@@ -46,6 +50,8 @@ export async function readLog(sql: Sql, schema: string, options: ReadLogOptions)
       sequence,
       options.types === undefined ? null : JSON.stringify(options.types),
       options.limit,
+      options.partition?.index ?? null,
+      options.partition?.count ?? null,
     ],
     // Every runner sends it for every batch: planned once per connection.
     prepared,

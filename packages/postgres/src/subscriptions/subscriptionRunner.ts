@@ -3,6 +3,7 @@ import type { Database, Sql } from '../database/database.ts';
 import { type Lease, LeaseLostError, leasesOf, writeCheckpoint } from './leases.ts';
 import { type LogBatch, readLog } from './logReader.ts';
 import { logSignal, progressSignal } from './logSignal.ts';
+import { type Partition, partitionsOf } from './partitions.ts';
 
 /** What reads the log through a runner: an event handler's relay, a projection. */
 export interface Consumer {
@@ -10,6 +11,8 @@ export interface Consumer {
   readonly name: string;
   /** The event types it wants; all when absent. */
   readonly types?: readonly string[] | undefined;
+  /** The partition of the log it reads (the events of the streams that hash to it); the whole log when absent. */
+  readonly partition?: Partition | undefined;
   /**
    * Handles a batch read after the checkpoint. It must move the checkpoint to `end` through `checkpoint`, in the
    * transaction that makes its effects durable (or after them, for at-least-once effects).
@@ -98,6 +101,8 @@ export class SubscriptionRunner {
   start(): this {
     if (this.#loop === undefined) {
       leasesOf(this.#database).retain();
+      if (this.#consumer.partition !== undefined)
+        partitionsOf(this.#database).retain(this.#consumer.partition);
       this.#loop = this.#run();
     }
     return this;
@@ -110,7 +115,11 @@ export class SubscriptionRunner {
       const loop = this.#loop;
       this.#loop = Promise.resolve();
       await loop;
-      if (loop !== undefined) await leasesOf(this.#database).unretain();
+      if (loop !== undefined) {
+        await leasesOf(this.#database).unretain();
+        const partition = this.#consumer.partition;
+        if (partition !== undefined) await partitionsOf(this.#database).unretain(partition);
+      }
       this.#state = 'stopped';
     })();
     return this.#stopping;
@@ -120,10 +129,15 @@ export class SubscriptionRunner {
     const signal = this.#stop.signal;
     const leases = leasesOf(this.#database);
     const wake = logSignal(this.#database);
+    const partition = this.#consumer.partition;
+    const partitions = partitionsOf(this.#database);
     while (!signal.aborted) {
       let lease: Lease | undefined;
       try {
-        lease = await leases.tryAcquire(this.#consumer.name, this.#consumer.types);
+        // A partition is taken only while this process holds fewer than its share of them.
+        if (partition === undefined || (await partitions.mayAcquire(partition, this.#leaseRetryMs))) {
+          lease = await leases.tryAcquire(this.#consumer.name, this.#consumer.types);
+        }
       } catch (error) {
         this.#onError(error, this.#consumer.name);
       }
@@ -132,11 +146,18 @@ export class SubscriptionRunner {
         continue;
       }
       void lease.lost.then(() => wake.wake());
+      if (partition !== undefined) partitions.acquired(partition);
       this.#state = 'active';
+      let yielded = false;
       try {
         await this.#consumer.acquired?.(lease);
         this.#position = lease.checkpoint;
         while (!signal.aborted && lease.active) {
+          // Another process joined: the partitions beyond this one's share go back, between two batches.
+          if (partition !== undefined && (await partitions.shouldYield(partition, this.#leaseRetryMs))) {
+            yielded = true;
+            break;
+          }
           const seen = wake.generation; // before the read: a commit during it must not wait for the poll
           const step = await this.#step(lease);
           if (step === 'stop') {
@@ -154,6 +175,7 @@ export class SubscriptionRunner {
         this.#position = undefined;
         this.#ahead = undefined;
         await leases.release(lease);
+        if (partition !== undefined) partitions.released(partition, yielded);
       }
     }
   }
@@ -162,6 +184,7 @@ export class SubscriptionRunner {
     return readLog(this.#database, this.#database.schema, {
       after,
       types: this.#consumer.types,
+      partition: this.#consumer.partition,
       limit: this.#batchSize,
     });
   }

@@ -1,0 +1,134 @@
+// Partitioned projections across processes: two database handles on one schema are two processes to PostgreSQL
+// (each its own sessions, leases and member slot), which is what sharing and rebalancing are about.
+import {
+  type Application,
+  createApplication,
+  documents,
+  EventStore,
+  event,
+  projection,
+  unchecked,
+} from '@myelin/core';
+import { newEvent } from '@myelin/core/testing';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from '../database/database.ts';
+import { postgresDatabase } from '../database/postgresDatabase.ts';
+import { migrate } from '../migrations/migrate.ts';
+import { postgresPersistence } from '../postgresPersistence.ts';
+import { postgresUrl, testSchema } from '../testing/databases.ts';
+import { postgresProjections } from './postgresProjections.ts';
+import { ProjectionDaemon } from './projectionDaemon.ts';
+import { projectionLag } from './projectionLag.ts';
+
+const Counted = event('partitions.counted', unchecked<{ stream: string; n: number }>());
+interface Count {
+  readonly count: number;
+  readonly last: number;
+  /** Set when an event came before one of its stream that precedes it. */
+  readonly disordered: boolean;
+}
+const counts = documents<Count>('partition-counts');
+const counting = projection(counts, { partitions: 4 }).on(Counted, async (e, docs) => {
+  const updated = await docs.update(e.stream, (d) => ({
+    count: d.count + 1,
+    last: e.n,
+    disordered: d.disordered || e.n !== d.last + 1,
+  }));
+  if (!updated) await docs.put(e.stream, { count: 1, last: e.n, disordered: e.n !== 1 });
+});
+
+const streams = 40;
+const fast = { pollMs: 200, leaseRetryMs: 100, onError: () => {} };
+
+async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('a partitioned projection run by two processes (PostgreSQL)', () => {
+  const schema = testSchema();
+  // Each "process" its own pool, named, so that one can be cut off from the server as a crash would.
+  const pools = ['a', 'b'].map((name) => {
+    const pool = new pg.Pool({
+      connectionString: postgresUrl,
+      max: 6,
+      application_name: `${schema}-${name}`,
+    });
+    pool.on('error', () => {}); // idle clients of the one cut off: the pool's owner (this test) expects them
+    return pool;
+  });
+  const [a, b] = pools.map((pool) => postgresDatabase({ pool, schema })) as [Database, Database];
+  let written = 0;
+
+  const build = (database: Database): Promise<Application> =>
+    createApplication()
+      .include(postgresPersistence(database), postgresProjections([counting]))
+      .build();
+
+  /** Appends the next `perStream` events of every stream. */
+  async function write(app: Application, perStream: number): Promise<void> {
+    const store = app.container.root.resolve(EventStore);
+    for (let i = 0; i < perStream; i++) {
+      written++;
+      for (let s = 0; s < streams; s++) {
+        await store.append(`s${s}`, [newEvent(Counted.type, { stream: `s${s}`, n: written })]);
+      }
+    }
+  }
+
+  beforeAll(async () => {
+    await migrate(a);
+  });
+  afterAll(async () => {
+    await a.exec(`DROP SCHEMA IF EXISTS ${a.schema} CASCADE`);
+    await Promise.all(pools.map((pool) => pool.end()));
+  });
+
+  it('shares the partitions, rebalances when a process joins and when one dies, and applies each event once, in order', {
+    timeout: 60_000,
+  }, async () => {
+    const appA = await build(a);
+    const appB = await build(b);
+    const one = new ProjectionDaemon(appA, a, fast).start();
+    const two = new ProjectionDaemon(appB, b, fast);
+    try {
+      await write(appA, 3);
+      await eventually(() => one.held.length === 4, 'the first process holds every partition');
+
+      two.start();
+      await eventually(
+        () => one.held.length === 2 && two.held.length === 2,
+        `the partitions shared two and two (${one.held.length} and ${two.held.length})`,
+      );
+      await write(appB, 3);
+      expect([...one.held, ...two.held].sort()).toEqual(
+        [0, 1, 2, 3].map((k) => `projection:partition-counts:v1:p${k}`),
+      );
+
+      // The second process dies: the server ends its sessions, and with them its leases and its member slot.
+      await a.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1', [
+        `${schema}-b`,
+      ]);
+      const stopped = two.stop(); // (so that it does not come back: a dead process does not)
+      await write(appA, 3);
+      await eventually(() => one.held.length === 4, 'the survivor holds every partition again');
+      await stopped;
+
+      await eventually(async () => {
+        const lag = await projectionLag(a);
+        return lag.length === 1 && lag[0]?.status === 'active' && lag[0].pendingEvents === 0;
+      }, 'the projection caught up');
+      const { rows } = await a.query<{ id: string; doc: Count }>(
+        `SELECT id, doc FROM ${a.schema}.read_documents WHERE model = 'partition-counts@1'`,
+      );
+      expect(rows).toHaveLength(streams);
+      for (const { doc } of rows) expect(doc).toEqual({ count: 9, last: written, disordered: false });
+    } finally {
+      await Promise.all([one.stop(), two.stop()]);
+    }
+  });
+});
