@@ -94,7 +94,7 @@ export function tableWriter<TRow extends Record<string, unknown>>(
         (await sql.query<TResult>(text, params)).rows,
     },
     async get(row) {
-      const { rows } = await sql.query<TRow>(`SELECT * FROM ${physical} WHERE ${where}`, keyOf(row));
+      const { rows } = await sql.query<TRow>(`SELECT * FROM ${physical} WHERE ${where}`, keyOf(row), prepared);
       return rows[0];
     },
     async upsert(row) {
@@ -109,6 +109,7 @@ export function tableWriter<TRow extends Record<string, unknown>>(
              : `UPDATE SET ${updates.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`
          }`,
         columns.map((column) => row[column]),
+        prepared, // one text per set of columns written: a handful per table
       );
     },
     async update(row, change) {
@@ -118,7 +119,7 @@ export function tableWriter<TRow extends Record<string, unknown>>(
       return true;
     },
     async delete(row) {
-      await sql.query(`DELETE FROM ${physical} WHERE ${where}`, keyOf(row));
+      await sql.query(`DELETE FROM ${physical} WHERE ${where}`, keyOf(row), prepared);
     },
   };
   return writer;
