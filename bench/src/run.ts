@@ -7,6 +7,7 @@ const benchmarks: Record<string, () => Promise<{ main: () => Promise<void> }>> =
   http: () => import('./http.ts'),
   live: () => import('./live.ts'),
   schedule: () => import('./schedule.ts'),
+  partitions: () => import('./partitions.ts'),
 };
 
 const requested = process.argv.slice(2);
