@@ -3,16 +3,11 @@
 // JetStream (streams of this run's own). An order placed through one API is read through the other at once,
 // reaches the kitchen queue through the projector, and its readiness reaches NATS as an integration event, in the
 // trace of the command that made the order ready, from the API process through the projector to this one.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NatsMessageBus } from '@myelin/nats';
-import { postgresDatabase } from '@myelin/postgres/pg';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
@@ -20,135 +15,24 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderDto } from './shared/dtos.ts';
 import { type Collector, startCollector } from './testing/otlpCollector.ts';
+import {
+  databaseUrl,
+  json,
+  natsUrl,
+  PizzeriaRun,
+  type Role,
+  requireServices,
+  stop,
+} from './testing/pizzeriaProcesses.ts';
 
-const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const natsUrl = process.env.NATS_URL ?? '127.0.0.1:4222';
-const run = crypto.randomUUID().replaceAll('-', '').slice(0, 10);
-const schema = `pizzeria_test_${run}`;
-const natsPrefix = `pizzeria_test_${run}`;
-const stream = `${natsPrefix.toUpperCase()}_EVENTS`;
-const exampleDir = fileURLToPath(new URL('..', import.meta.url));
-
-/** The real services are required: a missing one fails this test (in CI and everywhere), it never skips. */
-async function requireServices(): Promise<void> {
-  const database = postgresDatabase({ connectionString: databaseUrl, schema: 'public', max: 1 });
-  try {
-    await database.query('SELECT 1');
-  } catch (error) {
-    throw new Error(`PostgreSQL is not reachable at ${databaseUrl} (set DATABASE_URL): ${String(error)}`);
-  } finally {
-    await database.close();
-  }
-  try {
-    await (await connect({ servers: natsUrl, timeout: 5000 })).close();
-  } catch (error) {
-    throw new Error(`NATS is not reachable at ${natsUrl} (set NATS_URL): ${String(error)}`);
-  }
-}
-
-interface Started {
-  readonly child: ChildProcess;
-  readonly output: () => string;
-  /** The first line matching, once the process prints it. */
-  readonly line: (pattern: RegExp, timeoutMs?: number) => Promise<RegExpMatchArray>;
-}
-
-const processes: Started[] = [];
-
-/** This run's token issuer: a secret made for it, as a deployment's identity provider would hold one. */
-const issuer = {
-  JWT_ISSUER: 'https://id.pizzeria.test',
-  JWT_AUDIENCE: 'pizzeria',
-  JWT_SECRET: Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64url'),
-};
-
-/** A token of this run's issuer, as a signed-in member of staff would hold one. */
-function tokenFor(role: string): Promise<string> {
-  return new SignJWT({ roles: [role] })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(role)
-    .setIssuer(issuer.JWT_ISSUER)
-    .setAudience(issuer.JWT_AUDIENCE)
-    .setExpirationTime('10m')
-    .sign(new TextEncoder().encode(issuer.JWT_SECRET));
-}
-
-/** The environment of a production process of this run. */
-const production = {
-  OTEL_EXPORTER_OTLP_ENDPOINT: '', // set once the collector listens
-  DATABASE_URL: databaseUrl,
-  DATABASE_SCHEMA: schema,
-  NATS_URL: natsUrl,
-  NATS_PREFIX: natsPrefix,
-  ...issuer,
-};
-
-/** Starts `src/main.ts` with a role, as `npm start` does (through npx, so on the repository's Node). */
-function start(role: 'api' | 'projector' | 'all', env: Record<string, string> = production): Started {
-  const { DATABASE_URL: _url, NATS_URL: _nats, ...inherited } = process.env;
-  const child = spawn('npx', ['node', '--conditions=@myelin/source', 'src/main.ts', '--role', role], {
-    cwd: exampleDir,
-    env: { ...inherited, PORT: '0', LOG_LEVEL: 'warn', ...env },
-    // Its own process group: stopping it stops npx and the node it started, together.
-    detached: true,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const started: Started = {
-    child,
-    output: () => output,
-    async line(pattern, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const match = output.match(pattern);
-        if (match !== null) return match;
-        if (child.exitCode !== null) throw new Error(`${role} exited (${child.exitCode}):\n${output}`);
-        if (Date.now() > deadline)
-          throw new Error(`${role} printed no ${pattern} in ${timeoutMs} ms:\n${output}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-  };
-  processes.push(started);
-  return started;
-}
-
-/** Whether any process of the group is still there. */
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * SIGTERM to the group (a graceful stop), SIGKILL if it takes too long. npx dies of the signal at once; the node
- * it started shuts down gracefully (requests, workers, database), so the wait is for the whole group to be gone.
- */
-async function stop(started: Started): Promise<void> {
-  const pid = started.child.pid;
-  if (pid === undefined || !groupAlive(pid)) return;
-  process.kill(-pid, 'SIGTERM');
-  const deadline = Date.now() + 10_000;
-  while (groupAlive(pid)) {
-    if (Date.now() > deadline) process.kill(-pid, 'SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-async function json<T>(response: Response): Promise<T> {
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${response.status}: ${text}`);
-  return JSON.parse(text) as T;
-}
+const pizzeria = new PizzeriaRun();
+const { natsPrefix, stream, production, processes } = pizzeria;
+const start = (role: Role, env?: Record<string, string>) => pizzeria.start(role, env);
+// After every case: later ones start production processes on the run's schema too.
+afterAll(() => pizzeria.cleanUp(), 30_000);
 
 describe('two API processes and a projector on PostgreSQL and NATS', () => {
   let collector: Collector;
@@ -165,17 +49,10 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
   }, 15_000);
 
   afterAll(async () => {
-    await Promise.all(processes.map(stop));
+    await Promise.all(processes.map((started) => stop(started)));
     await collector[Symbol.asyncDispose]();
     trace.disable();
     context.disable();
-    const database = postgresDatabase({ connectionString: databaseUrl, schema, max: 1 });
-    await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
-    await database.close();
-    const nats = await connect({ servers: natsUrl });
-    const jsm = await jetstreamManager(nats);
-    for (const name of [stream, `${stream}_DEAD`]) await jsm.streams.delete(name).catch(() => false);
-    await nats.close();
   }, 30_000);
 
   it('reads through API 2 an order placed through API 1, sees it in the kitchen queue, and tells NATS it is ready', {
@@ -192,7 +69,7 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
 
     // Listen for the integration event first: JetStream keeps it for a consumer created later anyway.
     const bus = await NatsMessageBus.connect({
-      service: `test-${run}`,
+      service: `test-${pizzeria.id}`,
       servers: natsUrl,
       stream,
       subjectPrefix: `${natsPrefix}.events`,
@@ -230,7 +107,7 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
         body: JSON.stringify({ username: 'manager', password: 'manager' }),
       });
       expect(login.status).toBe(404);
-      const chef = { authorization: `Bearer ${await tokenFor('chef')}` };
+      const chef = { authorization: `Bearer ${await pizzeria.tokenFor('chef')}` };
       let queue: { items: OrderDto[] } = { items: [] };
       const deadline = Date.now() + 20_000;
       while (!queue.items.some((o) => o.id === order.id) && Date.now() < deadline) {
@@ -261,7 +138,7 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
     }
 
     // One trace across three processes: the API's command, the projector's send to NATS, this one's delivery.
-    await Promise.all(processes.map(stop)); // a graceful stop sends the spans still batched
+    await Promise.all(processes.map((started) => stop(started))); // a graceful stop sends the spans still batched
     const delivery = exporter
       .getFinishedSpans()
       .find((span) => span.name === `process ${natsPrefix}.events.order.ready.v1`);

@@ -7,18 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Collector, startCollector } from './testing/otlpCollector.ts';
+import { groupAlive } from './testing/pizzeriaProcesses.ts';
 
 const exampleDir = new URL('..', import.meta.url).pathname;
-
-/** Whether any process of the group is still there. */
-function groupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('tracing to an OpenTelemetry collector', () => {
   let collector: Collector;

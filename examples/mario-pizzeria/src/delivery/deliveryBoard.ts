@@ -7,10 +7,11 @@ export const DeliveryBoard = documents<OrderSummary>('delivery-board');
 
 /**
  * Async. It follows orders from the start (not only once ready) because an event carries only what changed:
- * the customer's address and the pizzas come with `order.placed.v1`, long before `order.ready.v1`.
+ * the customer's address and the pizzas come with `order.placed.v1`, long before `order.ready.v1`. In 4
+ * partitions, as the kitchen queue (version 2: version 1 was one partition).
  */
 export const deliveryBoard = orderSummaryProjection(
   DeliveryBoard,
-  { mode: 'async' },
+  { mode: 'async', version: 2, partitions: 4 },
   (order) => order.status !== 'delivered' && order.status !== 'cancelled',
 );

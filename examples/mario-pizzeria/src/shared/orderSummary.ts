@@ -1,7 +1,7 @@
 import {
   type DocumentModel,
   type Projection,
-  type ProjectionMode,
+  type ProjectionOptions,
   projection,
   type StoredEvent,
 } from '@myelin/core';
@@ -73,7 +73,7 @@ export function evolveSummary(
  */
 export function orderSummaryProjection(
   model: DocumentModel<OrderSummary>,
-  options: { readonly mode: ProjectionMode; readonly version?: number },
+  options: ProjectionOptions,
   keep: (summary: OrderSummary) => boolean,
 ): Projection<DocumentModel<OrderSummary>> {
   let p = projection(model, options);
