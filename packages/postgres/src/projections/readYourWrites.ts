@@ -3,6 +3,7 @@ import { type LogPosition, positionParts } from '@myelin/core';
 import type { Database } from '../database/database.ts';
 import { listenForCommits } from '../subscriptions/commitListener.ts';
 import { progressSignal } from '../subscriptions/logSignal.ts';
+import { runningHere } from '../subscriptions/subscriptionRunner.ts';
 import { subscriptionsOfRow } from './projectionSubscription.ts';
 
 /**
@@ -21,16 +22,25 @@ export async function readYourWrites(
   const deadline = Date.now() + timeoutMs;
   const progress = progressSignal(database);
   let stopListening: (() => Promise<void>) | undefined;
+  let lookedAhead = false;
   try {
     for (;;) {
       const seen = progress.generation;
-      if (await caughtUp(database, name, position)) return;
+      const { reached, subscriptions } = await caughtUp(database, name, position);
+      if (reached) return;
       if (Date.now() >= deadline || signal.aborted) return; // bounded: then read what is there
-      if (stopListening === undefined) {
+      if (!lookedAhead) {
         if (await inTheFuture(database, position)) return;
-        stopListening = await listenForCommits(database);
+        lookedAhead = true;
       }
-      await progress.wait(Math.max(0, deadline - Date.now()), signal, seen);
+      // Runners in this process signal their progress directly; another's is heard through the commit listener,
+      // whose connection may have to be opened first (milliseconds that a query waiting on a local runner, as in
+      // a single-process application, need not spend). A local runner may lose its lease meanwhile: look again
+      // every so often then.
+      const local = subscriptions.every((subscription) => runningHere(database).has(subscription));
+      if (!local) stopListening ??= await listenForCommits(database);
+      const remaining = Math.max(0, deadline - Date.now());
+      await progress.wait(stopListening === undefined ? Math.min(remaining, 100) : remaining, signal, seen);
     }
   } finally {
     await stopListening?.();
@@ -46,12 +56,24 @@ async function inTheFuture(database: Database, position: LogPosition): Promise<b
   return rows[0]?.future === true;
 }
 
-/** Whether the read model serving `name` has applied the log up to `position`. */
-export async function caughtUp(database: Database, name: string, position: LogPosition): Promise<boolean> {
+/**
+ * Whether the read model serving `name` has applied the log up to `position`, and the subscriptions (the version's
+ * own, or its partitions') that apply it.
+ */
+async function caughtUp(
+  database: Database,
+  name: string,
+  position: LogPosition,
+): Promise<{ reached: boolean; subscriptions: readonly string[] }> {
   const { transaction, sequence } = positionParts(position);
   // Every partition (or the one subscription) of the version serving must have read that far.
-  const { rows } = await database.query<{ mode: string; status: string; reached: boolean }>(
-    `SELECT p.mode, p.status,
+  const { rows } = await database.query<{
+    mode: string;
+    status: string;
+    reached: boolean;
+    subscriptions: string[];
+  }>(
+    `SELECT p.mode, p.status, array_agg(part.name) AS subscriptions,
        bool_and(s.name IS NOT NULL AND (s.transaction_id, s.sequence) >= ($2::text::xid8, $3::bigint)) AS reached
      FROM (SELECT * FROM ${database.schema}.projections WHERE name = $1 AND status <> 'retired'
            ORDER BY status = 'active' DESC, version DESC LIMIT 1) p
@@ -61,10 +83,12 @@ export async function caughtUp(database: Database, name: string, position: LogPo
     [name, transaction, sequence],
   );
   const row = rows[0];
-  if (row === undefined) return true;
-  if (row.reached) return true;
+  if (row === undefined) return { reached: true, subscriptions: [] };
   // An active inline projection was written in the very transaction of the write, which marked it.
-  return row.mode === 'inline' && row.status === 'active' && (await markedBy(database, name, position));
+  const reached =
+    row.reached ||
+    (row.mode === 'inline' && row.status === 'active' && (await markedBy(database, name, position)));
+  return { reached, subscriptions: row.subscriptions };
 }
 
 /** Whether the transaction of a log position applied the active version of an inline projection itself. */

@@ -2,7 +2,7 @@ import { comparePositions, type LogPosition, type StoredEvent } from '@myelin/co
 import type { Database, Sql } from '../database/database.ts';
 import { type Lease, LeaseLostError, leasesOf, writeCheckpoint } from './leases.ts';
 import { type LogBatch, readLog } from './logReader.ts';
-import { logSignal, progressSignal } from './logSignal.ts';
+import { logSignal, perDatabase, progressSignal } from './logSignal.ts';
 import { type Partition, partitionsOf } from './partitions.ts';
 
 /** What reads the log through a runner: an event handler's relay, a projection. */
@@ -47,6 +47,9 @@ export interface RunnerOptions {
 }
 
 export type RunnerState = 'standby' | 'active' | 'stopped';
+
+/** The subscriptions whose runner is active in this process, by database: their progress is signalled here. */
+export const runningHere = perDatabase((): Set<string> => new Set());
 
 /** The least time between two checkpoint writes that only skip events of no interest. */
 const skipEveryMs = 50;
@@ -148,6 +151,7 @@ export class SubscriptionRunner {
       void lease.lost.then(() => wake.wake());
       if (partition !== undefined) partitions.acquired(partition);
       this.#state = 'active';
+      runningHere(this.#database).add(this.#consumer.name);
       let yielded = false;
       try {
         await this.#consumer.acquired?.(lease);
@@ -172,6 +176,7 @@ export class SubscriptionRunner {
         if (!(error instanceof LeaseLostError)) await wake.wait(this.#leaseRetryMs, signal);
       } finally {
         this.#state = 'standby';
+        runningHere(this.#database).delete(this.#consumer.name);
         this.#position = undefined;
         this.#ahead = undefined;
         await leases.release(lease);
