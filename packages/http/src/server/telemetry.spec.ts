@@ -54,6 +54,10 @@ describe('telemetry', () => {
     expect(root?.attributes).toMatchObject({ 'http.request.method': 'GET' });
     expect(chain.length).toBeGreaterThan(1);
     expect(new Set(spans.map((span) => span.spanContext().traceId)).size).toBe(1);
+    // The request, its handler and the application's spans: no span per Fastify lifecycle hook.
+    expect(
+      spans.map((span) => span.name).filter((name) => /^(onRequest|preHandler|onSend|onResponse)/.test(name)),
+    ).toEqual([]);
   });
 
   it('records the path of a request without its query, where credentials travel', async () => {
