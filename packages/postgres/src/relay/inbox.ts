@@ -1,5 +1,5 @@
 import { type Behavior, BehaviorOrder, behavior } from '@myelin/core';
-import type { Database, Sql } from '../database/database.ts';
+import { type Database, prepared, type Sql } from '../database/database.ts';
 import { PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
 import { relaySubscription } from './eventRelay.ts';
 
@@ -78,12 +78,25 @@ function handled(database: Database, consumer: string, eventId: string): Promise
   });
 }
 
+/**
+ * The ids among `$2` that consumer `$1`'s inbox holds. One index probe per id, whatever the statistics say: with
+ * `event_id = ANY($2)`, a table that grew since it was last analyzed (a new service catching up) was read as a
+ * bitmap of every row of the consumer, filtered, which made each lookup cost as much as the whole inbox. The
+ * lateral subquery with LIMIT cannot be turned into such a scan or a hash join. @internal
+ */
+export function inboxLookup(schema: string): string {
+  return `SELECT i.id AS event_id FROM unnest($2::text[]) AS i(id) CROSS JOIN LATERAL (
+    SELECT FROM ${schema}.inbox WHERE consumer = $1 AND event_id = i.id LIMIT 1) handled`;
+}
+
 async function look(database: Database, consumer: string, lookup: Lookup): Promise<void> {
   try {
     const ids = [...lookup.ids.keys()];
+    // Prepared: a consumer sends it for every batch of deliveries.
     const { rows } = await database.query<{ event_id: string }>(
-      `SELECT event_id FROM ${database.schema}.inbox WHERE consumer = $1 AND event_id = ANY($2::text[])`,
+      inboxLookup(database.schema),
       [consumer, ids],
+      prepared,
     );
     const seen = new Set(rows.map((row) => row.event_id));
     for (const [id, resolvers] of lookup.ids) for (const resolve of resolvers) resolve(seen.has(id));
