@@ -123,6 +123,30 @@ describe('the NATS JetStream message bus', () => {
     expect(told?.json()).toMatchObject({ data: { orderId: 'o-2' }, principal: 'alice' });
   });
 
+  it('rejects a batch when JetStream stores not every message of it, so that the relay keeps its place and sends it again', async () => {
+    const options = isolated();
+    const bus = await open(options);
+    const jsm = await jetstreamManager(admin);
+    const stream = options.stream as string;
+    // Refused with an error reply: a message over the stream's size limit, between two that fit.
+    const { config } = await jsm.streams.info(stream);
+    await jsm.streams.update(stream, { ...config, max_msg_size: 1024 });
+    const batch = [
+      message('order.placed.v1', { n: 1 }),
+      message('order.placed.v1', { note: 'x'.repeat(2000) }),
+      message('order.placed.v1', { n: 3 }),
+    ];
+    await expect(bus.publish(batch)).rejects.toThrow(/refused.*maximum/i);
+    expect((await jsm.streams.info(stream)).state.messages).toBe(2);
+    // Answered 503: no stream takes the subject any more.
+    await jsm.streams.delete(stream);
+    await expect(bus.publish([message('order.placed.v1', { n: 4 })])).rejects.toThrow(/no JetStream stream/);
+    // And once there is one again, the same batch goes through.
+    const again = await open(options);
+    await again.publish([message('order.placed.v1', { n: 4 }, 'four')]);
+    expect((await jsm.streams.info(stream)).state.messages).toBe(1);
+  });
+
   it('carries the trace context as the CloudEvents tracing extension, and a subscriber reads it back', async () => {
     const options = isolated();
     const bus = await open(options);

@@ -19,8 +19,25 @@ import {
   jetstreamManager,
   StorageType,
 } from '@nats-io/jetstream';
-import { connect, headers, type NatsConnection, nanos } from '@nats-io/transport-node';
-import { type Attributes, context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import {
+  connect,
+  createInbox,
+  headers,
+  type Msg,
+  type MsgHdrs,
+  type NatsConnection,
+  nanos,
+  type Subscription,
+} from '@nats-io/transport-node';
+import {
+  type Attributes,
+  context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
 import { cloudEventContentType, fromCloudEvent, toCloudEvent } from './cloudEvent.ts';
 
 export interface NatsMessageBusOptions {
@@ -85,6 +102,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
   readonly #onError: (error: unknown, subscription: string) => void;
   readonly #subscriptions = new Set<Promise<unknown>>();
   readonly #stops = new Set<() => void>();
+  #acks: PublishAcks | undefined;
 
   private constructor(
     connection: NatsConnection,
@@ -158,38 +176,40 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
 
   async publish(messages: readonly BusMessage[]): Promise<void> {
     const source = `myelin://${this.#options.service}`;
+    this.#acks ??= new PublishAcks(this.#connection);
     // All sent before any acknowledgement is awaited: one connection keeps them in order on the wire, and the
     // server stores a subject's messages in the order they arrive. When one fails, the caller sends the batch
     // again; what was stored the first time is dropped by id (so a retried message may land after later ones).
-    const acks = messages.map((message) => {
-      const subject = this.subjectOf(message.metadata.type);
-      // A send span in the trace of the work that wrote the event; the CloudEvent carries the send span, so the
-      // consumer's span is its child.
-      return tracer.startActiveSpan(
-        `send ${subject}`,
-        { kind: SpanKind.PRODUCER, attributes: messagingAttributes(subject, message, 'send') },
-        contextOf(message.metadata, context.active()),
-        (span) =>
-          withinSpan(span, () => {
-            const h = headers();
-            h.set('Content-Type', cloudEventContentType);
-            // Without an SDK the span is the message's own context: the message already carries it.
-            const sent = span.isRecording()
-              ? { ...message, metadata: { ...message.metadata, ...activeTraceContext() } }
-              : message;
-            return this.#js.publish(
-              subject,
-              JSON.stringify(
-                toCloudEvent(sent, source, { includePrincipal: this.#options.includePrincipal }),
-              ),
-              { msgID: message.metadata.eventId, headers: h },
-            );
-          }),
-      );
-    });
-    const settled = await Promise.allSettled(acks);
-    const failed = settled.find((outcome) => outcome.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    await this.#acks.all(
+      messages.map((message) => {
+        const subject = this.subjectOf(message.metadata.type);
+        // A send span in the trace of the work that wrote the event, ended by its acknowledgement; the CloudEvent
+        // carries the send span, so the consumer's span is its child.
+        const span = tracer.startSpan(
+          `send ${subject}`,
+          { kind: SpanKind.PRODUCER, attributes: messagingAttributes(subject, message, 'send') },
+          contextOf(message.metadata, context.active()),
+        );
+        // Without an SDK the span is the message's own context: the message already carries it.
+        const sent = span.isRecording()
+          ? {
+              ...message,
+              metadata: {
+                ...message.metadata,
+                ...context.with(trace.setSpan(context.active(), span), activeTraceContext),
+              },
+            }
+          : message;
+        const h = headers();
+        h.set('Content-Type', cloudEventContentType);
+        // JetStream's dedupe key: a second publication of the id within the duplicate window is dropped.
+        h.set('Nats-Msg-Id', message.metadata.eventId);
+        const payload = JSON.stringify(
+          toCloudEvent(sent, source, { includePrincipal: this.#options.includePrincipal }),
+        );
+        return { subject, payload, headers: h, span };
+      }),
+    );
   }
 
   subscribe(type: string, handler: BusHandler, options: SubscribeOptions = {}): () => void {
@@ -212,6 +232,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
   async close(): Promise<void> {
     for (const stop of [...this.#stops]) stop();
     await Promise.all(this.#subscriptions);
+    this.#acks?.close();
     if (this.#owned && !this.#connection.isClosed()) await this.#connection.drain();
   }
 
@@ -293,13 +314,42 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     signal.addEventListener('abort', stop, { once: true });
     if (signal.aborted) stop(); // stopped while the consumer was being set up
     const inFlight = new Set<Promise<void>>();
+    // Resolved when a handling ends, while the loop waits for a free slot. (Not Promise.race over those in
+    // flight: that adds a reaction to every one of them per message, `concurrency` allocations each time.)
+    let slotFreed: (() => void) | undefined;
+    // A slow handler is still working: tell JetStream, so that it does not redeliver the message meanwhile. One
+    // timer for the subscription, not one per message.
+    const working = new Set<JsMsg>();
+    const heartbeat = setInterval(
+      () => {
+        for (const message of working) {
+          try {
+            message.working();
+          } catch {
+            // the connection is going: the message will be redelivered, which is what should happen
+          }
+        }
+      },
+      Math.max(o.ackWaitMs / 3, 100),
+    );
     try {
       for await (const message of messages) {
-        const handling = this.#handle(message, type, name, handler).finally(() => inFlight.delete(handling));
+        working.add(message);
+        const handling = this.#handle(message, type, name, handler).finally(() => {
+          working.delete(message);
+          inFlight.delete(handling);
+          slotFreed?.();
+        });
         inFlight.add(handling);
-        if (inFlight.size >= concurrency) await Promise.race(inFlight);
+        if (inFlight.size >= concurrency) {
+          await new Promise<void>((resolve) => {
+            slotFreed = resolve;
+          });
+          slotFreed = undefined;
+        }
       }
     } finally {
+      clearInterval(heartbeat);
       signal.removeEventListener('abort', stop);
       await Promise.all(inFlight);
     }
@@ -323,17 +373,6 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       );
       return;
     }
-    // A slow handler is still working: tell JetStream, so that it does not redeliver the message meanwhile.
-    const heartbeat = setInterval(
-      () => {
-        try {
-          message.working();
-        } catch {
-          // the connection is going: the message will be redelivered, which is what should happen
-        }
-      },
-      Math.max(this.#options.ackWaitMs / 3, 100),
-    );
     try {
       await tracer.startActiveSpan(
         `process ${message.subject}`,
@@ -353,8 +392,6 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       } else {
         message.nak(Math.min(this.#options.backoffMs * 2 ** (deliveries - 1), 60_000));
       }
-    } finally {
-      clearInterval(heartbeat);
     }
   }
 
@@ -416,4 +453,112 @@ function messagingAttributes(
     'messaging.message.conversation_id': message.metadata.correlationId,
     ...(consumerGroup === undefined ? {} : { 'messaging.consumer.group.name': consumerGroup }),
   };
+}
+
+/** How long a batch's publications may wait for their acknowledgements (a frozen server) before the batch fails. */
+const publishTimeoutMs = 5000;
+
+interface Publication {
+  readonly subject: string;
+  readonly payload: string;
+  readonly headers: MsgHdrs;
+  readonly span: Span;
+}
+
+/** A batch's publications still unacknowledged, and its first failure. */
+interface PendingBatch {
+  unacknowledged: number;
+  failure: Error | undefined;
+  readonly settled: () => void;
+}
+
+/**
+ * JetStream publications, acknowledged through one subscription. `js.publish` makes each publication a request of
+ * its own: a timer, an entry in the connection's request table, and an Error object built for every reply (when
+ * the settled request is cancelled). Here each publication's reply subject is a token under one inbox, and one
+ * timer bounds a whole batch: the relay's publishing side went from about 70 to 35 µs of CPU per event.
+ */
+class PublishAcks {
+  readonly #connection: NatsConnection;
+  readonly #inbox: string;
+  readonly #subscription: Subscription;
+  readonly #waiting = new Map<string, { readonly batch: PendingBatch; readonly span: Span }>();
+  #next = 0;
+
+  constructor(connection: NatsConnection) {
+    this.#connection = connection;
+    // Under the connection's inbox prefix, as nats.js's own requests: an account may subscribe only there.
+    this.#inbox = createInbox((connection as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    this.#subscription = connection.subscribe(`${this.#inbox}.*`, {
+      callback: (_error, reply) => this.#acknowledged(reply),
+    });
+  }
+
+  /** Publishes every message, then resolves once all are stored, or rejects with the first failure. */
+  all(publications: readonly Publication[]): Promise<void> {
+    if (publications.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const replies: string[] = [];
+      const timer = setTimeout(() => {
+        for (const reply of replies)
+          this.#settle(reply, new Error(`no acknowledgement from JetStream in ${publishTimeoutMs} ms`));
+      }, publishTimeoutMs);
+      const batch: PendingBatch = {
+        unacknowledged: publications.length,
+        failure: undefined,
+        settled: () => {
+          clearTimeout(timer);
+          if (batch.failure === undefined) resolve();
+          else reject(batch.failure);
+        },
+      };
+      for (const { subject, payload, headers, span } of publications) {
+        const reply = `${this.#inbox}.${(this.#next++).toString(36)}`;
+        replies.push(reply);
+        this.#waiting.set(reply, { batch, span });
+        try {
+          this.#connection.publish(subject, payload, { reply, headers });
+        } catch (error) {
+          this.#settle(reply, error as Error); // the connection is closed
+        }
+      }
+    });
+  }
+
+  /** Fails the batches still waiting: their acknowledgements can no longer arrive. */
+  close(): void {
+    this.#subscription.unsubscribe();
+    for (const reply of [...this.#waiting.keys()]) this.#settle(reply, new Error('the NATS bus was closed'));
+  }
+
+  #acknowledged(reply: Msg): void {
+    let failure: Error | undefined;
+    if (reply.headers?.hasError === true) {
+      // 503, "no responders": no stream takes the subject
+      failure = new Error(`no JetStream stream took the message (${reply.headers.status})`);
+    } else {
+      try {
+        const ack = reply.json<{ error?: { description?: string } }>();
+        if (ack.error !== undefined)
+          failure = new Error(`JetStream refused the message: ${ack.error.description}`);
+      } catch (error) {
+        failure = error as Error;
+      }
+    }
+    this.#settle(reply.subject, failure);
+  }
+
+  #settle(reply: string, failure: Error | undefined): void {
+    const waiting = this.#waiting.get(reply);
+    if (waiting === undefined) return; // settled already (it timed out)
+    this.#waiting.delete(reply);
+    const { batch, span } = waiting;
+    if (failure !== undefined) {
+      span.recordException(failure);
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      batch.failure ??= failure;
+    }
+    span.end();
+    if (--batch.unacknowledged === 0) batch.settled();
+  }
 }
