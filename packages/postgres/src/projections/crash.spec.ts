@@ -76,7 +76,7 @@ async function undelivered(database: Database): Promise<number> {
 }
 
 // Killed while the handler is in the middle of a batch of 10: some events delivered, the checkpoint not moved.
-const midBatch = (p: number, t: number) => p >= 30 && t >= 30 && t % 10 >= 3 && t % 10 <= 7;
+const midBatch = (p: number, t: number) => p >= 30 && p < events && t >= 30 && t % 10 >= 3 && t % 10 <= 7;
 
 async function seed(database: Database): Promise<void> {
   await migrate(database);

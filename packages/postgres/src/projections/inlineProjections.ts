@@ -78,9 +78,11 @@ export async function apply(
   events: readonly StoredEvent[],
   upcast: (event: StoredEvent) => StoredEvent,
 ): Promise<void> {
+  const documents =
+    p.model.kind === 'documents' ? documentWriter(sql, schema, documentKey(p.name, p.version)) : undefined;
   const writer =
     p.model.kind === 'documents'
-      ? documentWriter(sql, schema, documentKey(p.name, p.version))
+      ? documents
       : tableWriter(sql, tableNames(schema, p.name, p.version), p.model.key);
   for (const stored of events) {
     const handler = p.handlers.get(stored.metadata.type);
@@ -88,4 +90,5 @@ export async function apply(
     const event = upcast(stored);
     await handler.handle(new handler.definition(event.data), writer as never, event);
   }
+  await documents?.flush(); // the documents written, once each, in the same transaction
 }

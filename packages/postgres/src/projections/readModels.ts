@@ -15,25 +15,42 @@ export function tableNames(schema: string, name: string, version?: number): stri
   return `${schema}."${version === undefined ? base : `${base}_v${version}`}"`;
 }
 
+/** A documents writer whose writes wait for `flush`: what a projection batch (or a commit) applies at its end. */
+export interface BufferedDocumentWriter<TDocument> extends DocumentWriter<TDocument> {
+  /** Writes what the handlers left, in two statements at most: the documents put, and those deleted. */
+  flush(): Promise<void>;
+}
+
+/**
+ * Writes documents in a transaction, buffered: a document read once is kept, a write replaces what is kept, and
+ * `flush` writes the last state of each one written. A batch of events touching a document twice costs one read
+ * and its share of one write, where it cost a round trip per read and per write, each waiting its turn behind the
+ * commands sharing the machine (the lag's tail). Documents are kept as JSON text, so that a handler changing an
+ * object it got, without putting it, changes nothing, as with the database.
+ */
 export function documentWriter<TDocument>(
   sql: Sql,
   schema: string,
   model: string,
-): DocumentWriter<TDocument> {
+): BufferedDocumentWriter<TDocument> {
+  /** By id: the document's JSON as the handlers left it (null: deleted or absent), and whether to write it. */
+  const kept = new Map<string, { json: string | null; dirty: boolean }>();
+  const parse = (json: string | null) => (json === null ? undefined : (JSON.parse(json) as TDocument));
   return {
     async get(id) {
-      const { rows } = await sql.query<{ doc: TDocument }>(
-        `SELECT doc FROM ${schema}.read_documents WHERE model = $1 AND id = $2`,
+      const known = kept.get(id);
+      if (known !== undefined) return parse(known.json);
+      const { rows } = await sql.query<{ doc: string }>(
+        `SELECT doc::text AS doc FROM ${schema}.read_documents WHERE model = $1 AND id = $2`,
         [model, id],
+        prepared,
       );
-      return rows[0]?.doc;
+      const json = rows[0]?.doc ?? null;
+      kept.set(id, { json, dirty: false });
+      return parse(json);
     },
     async put(id, document) {
-      await sql.query(
-        `INSERT INTO ${schema}.read_documents (model, id, doc) VALUES ($1, $2, $3::jsonb)
-         ON CONFLICT (model, id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()`,
-        [model, id, JSON.stringify(document)],
-      );
+      kept.set(id, { json: JSON.stringify(document), dirty: true });
     },
     async update(id, change) {
       const current = await this.get(id);
@@ -42,7 +59,33 @@ export function documentWriter<TDocument>(
       return true;
     },
     async delete(id) {
-      await sql.query(`DELETE FROM ${schema}.read_documents WHERE model = $1 AND id = $2`, [model, id]);
+      kept.set(id, { json: null, dirty: true });
+    },
+    async flush() {
+      const put: [string, string][] = [];
+      const deleted: string[] = [];
+      for (const [id, { json, dirty }] of kept) {
+        if (!dirty) continue;
+        if (json === null) deleted.push(id);
+        else put.push([id, json]);
+      }
+      kept.clear();
+      if (put.length > 0) {
+        await sql.query(
+          `INSERT INTO ${schema}.read_documents (model, id, doc)
+           SELECT $1, id, doc::jsonb FROM unnest($2::text[], $3::text[]) AS d(id, doc)
+           ON CONFLICT (model, id) DO UPDATE SET doc = EXCLUDED.doc, updated_at = now()`,
+          [model, put.map(([id]) => id), put.map(([, json]) => json)],
+          prepared,
+        );
+      }
+      if (deleted.length > 0) {
+        await sql.query(
+          `DELETE FROM ${schema}.read_documents WHERE model = $1 AND id = ANY($2::text[])`,
+          [model, deleted],
+          prepared,
+        );
+      }
     },
   };
 }
@@ -94,7 +137,11 @@ export function tableWriter<TRow extends Record<string, unknown>>(
         (await sql.query<TResult>(text, params)).rows,
     },
     async get(row) {
-      const { rows } = await sql.query<TRow>(`SELECT * FROM ${physical} WHERE ${where}`, keyOf(row), prepared);
+      const { rows } = await sql.query<TRow>(
+        `SELECT * FROM ${physical} WHERE ${where}`,
+        keyOf(row),
+        prepared,
+      );
       return rows[0];
     },
     async upsert(row) {
