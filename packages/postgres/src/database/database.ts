@@ -42,8 +42,18 @@ export interface Sql {
 export interface Connection extends Sql {
   /** Calls `onNotify` for each notification on `channel`. */
   listen(channel: string, onNotify: () => void): Promise<void>;
-  /** Settles when the connection is lost (with the error) or released; the session's locks are gone then. */
+  /**
+   * Settles when the connection is lost (with the error), given up or released: this process holds none of the
+   * session's locks from then on (the server may hold them a little longer, until it ends the session too).
+   */
   readonly ended: Promise<Error | undefined>;
+  /**
+   * Whether the session is still this process's to count on. False once ended, and from the moment the server has
+   * not been heard from for so long that it might be ending the session on its side (a network cut: see
+   * `leaseMs` of `postgresDatabase`), a margin before it could: the session is then given up, so that what its
+   * locks guard stops here before another process can take them. Statements on such a session must be short.
+   */
+  readonly alive: boolean;
   release(): Promise<void>;
 }
 

@@ -77,6 +77,7 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
       }),
     async connect(): Promise<Connection> {
       const unlisten: (() => Promise<void>)[] = [];
+      let released = false;
       let end: (error: Error | undefined) => void = () => {};
       const ended = new Promise<Error | undefined>((resolve) => (end = resolve));
       return {
@@ -85,7 +86,12 @@ export async function pgliteDatabase(options: PgliteDatabaseOptions = {}): Promi
           unlisten.push(await pglite.listen(channel, onNotify));
         },
         ended,
+        // In process: no network between this side and the engine, nothing to lose but the release.
+        get alive() {
+          return !released;
+        },
         async release() {
+          released = true;
           for (const stop of unlisten.splice(0)) await stop().catch(() => {});
           end(undefined);
         },

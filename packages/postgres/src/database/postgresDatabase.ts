@@ -25,6 +25,16 @@ export interface PostgresDatabaseOptions {
    * boundary answer 503) rather than hang. Each in milliseconds, 0 for none; ignored with `pool` (its own apply).
    */
   readonly timeouts?: PostgresTimeouts;
+  /**
+   * The lease time, in milliseconds: after a network cut, the longest a standby waits to take over a lease held
+   * by this process (a subscription, a projection, the scheduler), and longer than this process goes on writing
+   * under it. The server ends a session it has not heard from for half of it (TCP keep-alives and
+   * `tcp_user_timeout`, on every session), which releases the session's locks; this process gives its sessions up
+   * (and its leases with them) when it has not heard the server for 0.4 of it, so it stops before the server could
+   * let a standby in. Each session of its own asks the server something every tenth of it. Defaults to 10 s; at
+   * least 2 s. A process killed outright loses its leases at once, whatever this is: its server sees it go.
+   */
+  readonly leaseMs?: number;
 }
 
 export interface PostgresTimeouts {
@@ -44,6 +54,44 @@ export interface PostgresTimeouts {
 /** The client gives the server this long past its own statement timeout, which should answer first. */
 const clientGraceMs = 5000;
 
+/** The lease time when none is given: a standby takes over within 10 s of a network cut. */
+const defaultLeaseMs = 10_000;
+
+/**
+ * What the lease time means for a session, on each side. `server`: the settings that make the server end a
+ * session it has not heard from for `leaseMs / 2`: `tcp_user_timeout` for what it sent and was never acknowledged,
+ * and keep-alives otherwise (a probe after `leaseMs / 4` without a word, then every tenth of the lease time, a second
+ * at least). On Linux `tcp_user_timeout` decides both, so the session ends between `leaseMs / 2` and about `leaseMs`
+ * after the last word (the latter when the server began sending just as its probes were giving up); elsewhere the
+ * probes count. `heartbeatMs`: how often a session of its own asks the server something. `giveUpMs`: how long
+ * after sending the last statement the server answered this process stops counting on the session, a tenth of the
+ * lease time short of the server's earliest end: room for a round trip and a late timer.
+ */
+function leaseTimes(leaseMs: number): {
+  readonly server: Readonly<Record<string, number>>;
+  readonly heartbeatMs: number;
+  readonly giveUpMs: number;
+} {
+  if (!Number.isFinite(leaseMs) || leaseMs < 2000) {
+    throw new RangeError(
+      `leaseMs must be at least 2000 ms (the server counts keep-alives in seconds): ${leaseMs}`,
+    );
+  }
+  const userTimeoutMs = Math.round(leaseMs / 2);
+  const idle = Math.max(1, Math.floor(userTimeoutMs / 2000));
+  const interval = Math.max(1, Math.floor(userTimeoutMs / 5000));
+  return {
+    server: {
+      tcp_user_timeout: userTimeoutMs,
+      tcp_keepalives_idle: idle,
+      tcp_keepalives_interval: interval,
+      tcp_keepalives_count: Math.max(1, Math.ceil((userTimeoutMs / 1000 - idle) / interval)),
+    },
+    heartbeatMs: Math.round(leaseMs / 10),
+    giveUpMs: userTimeoutMs - Math.round(leaseMs / 10),
+  };
+}
+
 /**
  * Myelin's tables on a PostgreSQL server, through a `pg` connection pool.
  * @example const db = postgresDatabase({ connectionString: process.env.DATABASE_URL, schema: 'orders' });
@@ -58,6 +106,13 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     lockMs: options.timeouts?.lockMs ?? 5000,
     idleInTransactionMs: options.timeouts?.idleInTransactionMs ?? 30_000,
   };
+  const lease = leaseTimes(options.leaseMs ?? defaultLeaseMs);
+  // Sent at connection start (no round trip): the server gives up on a pooled session as on a leases' one, so a
+  // transaction of a vanished process (its row locks, a projection's) ends within the lease time too. A connection
+  // string's own `options` replace these.
+  const serverOptions = Object.entries(lease.server)
+    .map(([name, value]) => `-c ${name}=${value}`)
+    .join(' ');
   // pg reads 0 as "the pool's": no limit is the longest timer Node keeps (24 days).
   const clientTimeout = (ms: number) => (ms === 0 ? 2 ** 31 - 1 : ms + clientGraceMs);
   const pool =
@@ -70,6 +125,11 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
       lock_timeout: timeouts.lockMs,
       idle_in_transaction_session_timeout: timeouts.idleInTransactionMs,
       query_timeout: timeouts.statementMs === 0 ? 0 : clientTimeout(timeouts.statementMs),
+      options: [process.env.PGOPTIONS, serverOptions].filter(Boolean).join(' '),
+      // A statement waiting for an answer on a session the server has dropped (a network cut) hears of it when the
+      // network is back, from the reset answering a probe, rather than at its timeout.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: Math.min(5000, lease.giveUpMs),
     });
   // A connection that breaks while idle in the pool (a server restart) must not crash the process: the pool
   // drops it and the next query opens a fresh one.
@@ -152,22 +212,82 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     async connect(): Promise<Connection> {
       // Outside the pool, with the pool's settings: a session held for hours must not take a pooled slot.
       const client = new pg.Client({ ...pool.options, keepAlive: true, keepAliveInitialDelayMillis: 5000 });
+      // When this process last knew the server alive: the sending time of the latest statement it answered. The
+      // server counts its silence from when it last heard this side, which is no earlier.
+      let heardAt = performance.now();
+      let over = false;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let deadline: NodeJS.Timeout | undefined;
       let end: (error: Error | undefined) => void = () => {};
-      const ended = new Promise<Error | undefined>((resolve) => (end = resolve));
+      const ended = new Promise<Error | undefined>((resolve) => {
+        end = (error) => {
+          over = true;
+          clearInterval(heartbeat);
+          clearTimeout(deadline);
+          resolve(error);
+        };
+      });
       client.on('error', (error) => end(error));
       client.on('end', () => end(undefined));
+      // Not heard for too long: the server may be about to end the session (and free its locks for another
+      // process), so it is given up now, before it could. Its statements fail; its users open another.
+      const giveUp = () => {
+        if (over) return;
+        end(
+          new UnavailableError(
+            `PostgreSQL was not heard from for ${lease.giveUpMs} ms: the session is given up`,
+            {
+              retryAfterSeconds: 2,
+            },
+          ),
+        );
+        client.connection.stream.destroy();
+      };
+      const expired = () => !over && performance.now() - heardAt >= lease.giveUpMs;
+      const watch = () => {
+        if (over) return;
+        const left = heardAt + lease.giveUpMs - performance.now();
+        if (left <= 0) giveUp();
+        else deadline = setTimeout(watch, left).unref();
+      };
+      // Heard: an answer, or the server's refusal of a statement (but not a timeout of this side's).
+      const raw = on(client);
+      const heard = <T>(work: () => Promise<T>): Promise<T> => {
+        const sent = performance.now();
+        return work().then(
+          (result) => {
+            heardAt = Math.max(heardAt, sent);
+            return result;
+          },
+          (error: unknown) => {
+            if (!connectionLost(error)) heardAt = Math.max(heardAt, sent);
+            throw error;
+          },
+        );
+      };
       await client.connect().catch((error: unknown) => {
         throw unavailableOr(error);
       });
-      // TCP keep-alives on both ends: if this host goes away, the server gives up on the session after 5 s of
-      // silence and 5 unanswered probes 2 s apart, and releases its locks (a lease held here), rather than after
-      // the operating system's default of two hours.
-      await client.query(
-        'SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2; SET tcp_keepalives_count = 5',
-      );
+      // TCP keep-alives and a user timeout on the server's side: if this host goes away, the server gives up on the
+      // session within the lease time and releases its locks (a lease held here), rather than after the operating
+      // system's default of two hours. Set here as well as at connection start, where a connection string's own
+      // options may have replaced them.
+      await heard(() =>
+        raw.exec(
+          Object.entries(lease.server)
+            .map(([name, value]) => `SET ${name} = ${value}`)
+            .join('; '),
+        ),
+      ).catch(async (error: unknown) => {
+        await client.end().catch(() => {});
+        throw error;
+      });
       // A session is shared (every lease of a process lives on one): its statements go one after the other, as
       // pg 9 will require, instead of being queued inside the client.
-      const serial = serialized(on(client));
+      const serial = serialized({
+        query: (text, params, options) => heard(() => raw.query(text, params, options)),
+        exec: (text, options) => heard(() => raw.exec(text, options)),
+      });
       // A statement that timed out on this side is still running in the client: the next would run beside it
       // (pg 9 refuses that). A session that lost its server, or stopped hearing it, is ended; its users reopen.
       const guarded = <T>(work: Promise<T>): Promise<T> =>
@@ -182,6 +302,18 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
         query: (text, params, options) => guarded(serial.query(text, params, options)),
         exec: (text, options) => guarded(serial.exec(text, options)),
       };
+      // Asked something every tenth of the lease time, one question at a time, so that a cut is noticed while
+      // nothing else is said; and watched, so that the session is given up on time however busy this process is.
+      let asking = false;
+      heartbeat = setInterval(() => {
+        if (asking || over) return;
+        asking = true;
+        session
+          .query('SELECT 1')
+          .catch(() => {})
+          .finally(() => (asking = false));
+      }, lease.heartbeatMs).unref();
+      watch();
       return {
         ...session,
         async listen(channel, onNotify) {
@@ -191,8 +323,22 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
           await session.exec(`LISTEN "${channel}"`);
         },
         ended,
+        get alive() {
+          // Read before every effect of a lease: given up here at once when its time has passed, even if the
+          // timer that watches for it has not run yet (a busy event loop).
+          if (expired()) giveUp();
+          return !over;
+        },
         async release() {
+          if (over) {
+            client.connection.stream.destroy();
+            return;
+          }
+          end(undefined);
+          // Said goodbye to, unless the server cannot be reached: then dropped, since the server ends it anyway.
+          const bye = setTimeout(() => client.connection.stream.destroy(), lease.giveUpMs).unref();
           await client.end().catch(() => {});
+          clearTimeout(bye);
         },
       };
     },
