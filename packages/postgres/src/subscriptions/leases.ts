@@ -9,7 +9,10 @@ export interface Lease {
   readonly name: string;
   readonly epoch: string;
   readonly checkpoint: LogPosition;
-  /** False once the session holding its lock has ended: stop before the next effect. */
+  /**
+   * False once the session holding its lock has ended, or has gone unheard from for long enough that the server
+   * may soon end it (a network cut): stop before the next effect. It never turns true again.
+   */
   readonly active: boolean;
   /** Settles when the lease is lost. */
   readonly lost: Promise<void>;
@@ -17,8 +20,9 @@ export interface Lease {
 
 /** A write made under a lease the process no longer holds: another process runs the subscription now. */
 export class LeaseLostError extends Error {
-  constructor(name: string) {
-    super(`The lease on subscription '${name}' was lost: another process runs it now`);
+  /** `why`: what happened, when more is known than that the lease is gone. */
+  constructor(name: string, why = 'another process runs it now') {
+    super(`The lease on subscription '${name}' was lost: ${why}`);
     this.name = 'LeaseLostError';
   }
 }
@@ -41,6 +45,8 @@ class HeldLease implements Lease {
   }
 
   get active(): boolean {
+    // Asked of the session each time: a cut is noticed here before the timers that watch for it run.
+    if (this.#active && !this.connection.alive) this.markLost();
     return this.#active;
   }
 
@@ -53,8 +59,15 @@ class HeldLease implements Lease {
 /**
  * The leases of one process on one database: a session-level advisory lock per subscription, all held by one
  * connection of its own (which also LISTENs for commits). When the process dies, PostgreSQL ends the session and
- * releases its locks, so a standby's next attempt takes over. Taking a lease moves the subscription's epoch; every
- * write of a runner checks it, so a runner that lost its lease without noticing (a network partition) cannot write.
+ * releases its locks, so a standby's next attempt takes over.
+ *
+ * Across a network cut the server does not see the process go, so the lease is bounded in time on both sides (the
+ * database's `leaseMs`): the server ends a session it has not heard from for half the lease time, which frees its
+ * locks; this side gives the session up when it has not heard the server for 0.4 of it, a margin earlier, and its
+ * leases are lost from that moment (`active` turns false, `lost` settles). So the holder stops before a standby can
+ * take over. Taking a lease moves the subscription's epoch, and every checkpoint write checks it in its own
+ * transaction: a write of the old holder that arrives late (sent before it stopped, delayed in the network) is
+ * refused, and its transaction rolls back with its effects.
  */
 export class Leases {
   readonly #database: Database;
@@ -85,14 +98,26 @@ export class Leases {
         return undefined;
       }
       const s = this.#database.schema;
-      const { rows: claimed } = await this.#database.query<{ epoch: string; tx: string; seq: string }>(
-        `INSERT INTO ${s}.subscriptions AS s (name, epoch, holder, types) VALUES ($1, 1, $2, $3::text::jsonb)
-         ON CONFLICT (name) DO UPDATE
-           SET epoch = s.epoch + 1, holder = EXCLUDED.holder, types = EXCLUDED.types, updated_at = now()
-         RETURNING epoch::text, transaction_id::text AS tx, sequence::text AS seq`,
-        [name, processName, types === undefined ? null : JSON.stringify(types)],
-      );
-      const row = claimed[0] as (typeof claimed)[number];
+      // The epoch moves once the lock is held: a write of the previous holder still in flight waits for this (the
+      // row's lock) or, arriving after it, finds its epoch gone.
+      const claimed = await this.#database
+        .query<{ epoch: string; tx: string; seq: string }>(
+          `INSERT INTO ${s}.subscriptions AS s (name, epoch, holder, types) VALUES ($1, 1, $2, $3::text::jsonb)
+           ON CONFLICT (name) DO UPDATE
+             SET epoch = s.epoch + 1, holder = EXCLUDED.holder, types = EXCLUDED.types, updated_at = now()
+           RETURNING epoch::text, transaction_id::text AS tx, sequence::text AS seq`,
+          [name, processName, types === undefined ? null : JSON.stringify(types)],
+        )
+        .catch(async (error: unknown) => {
+          // Not taken after all (the row's lock is held by the previous holder's transaction, still open on a
+          // server that has not yet ended its session): the lock goes back. Session locks count, and one taken
+          // twice would need two unlocks, so kept it would outlive this lease.
+          await connection
+            .query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [this.#key(name)])
+            .catch(() => {});
+          throw error;
+        });
+      const row = claimed.rows[0] as (typeof claimed.rows)[number];
       const lease = new HeldLease(name, row.epoch, logPosition(row.tx, row.seq), connection);
       this.#held.set(name, lease);
       return lease;
@@ -188,6 +213,9 @@ export async function writeCheckpoint(
   position: LogPosition,
   handled = 0,
 ): Promise<void> {
+  // Lost on this side already (a cut noticed): not even sent, and the caller's transaction rolls back.
+  if (!lease.active)
+    throw new LeaseLostError(lease.name, 'this process no longer holds it, and did not write');
   const { transaction, sequence } = positionParts(position);
   const { rowCount } = await sql.query(
     `UPDATE ${schema}.subscriptions SET transaction_id = $2::text::xid8, sequence = $3::bigint, updated_at = now(),
@@ -196,7 +224,8 @@ export async function writeCheckpoint(
     [lease.name, transaction, sequence, lease.epoch, handled],
     prepared,
   );
-  if (rowCount === 0) throw new LeaseLostError(lease.name);
+  if (rowCount === 0)
+    throw new LeaseLostError(lease.name, 'another process took it over, and this write was refused');
 }
 
 /** The leases of this process on a database handle. */
