@@ -162,6 +162,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
 
   let closed = false;
   let notifier: Promise<pg.Client> | undefined;
+  let notifying: Promise<unknown> = Promise.resolve();
   const database: Database = {
     engine: 'postgres',
     schemaName,
@@ -351,8 +352,13 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
         return client;
       })();
       const opening = notifier;
+      // One at a time on the client (several channels notify at once): pg 9 refuses a query beside another.
+      const sent = notifying.then(async () =>
+        (await opening).query('SELECT pg_notify($1, $2)', [channel, '']),
+      );
+      notifying = sent.catch(() => {});
       try {
-        await (await opening).query('SELECT pg_notify($1, $2)', [channel, '']);
+        await sent;
       } catch (error) {
         if (notifier === opening) notifier = undefined;
         throw error;
