@@ -46,6 +46,8 @@ export interface EventHandler<TDefinition extends EventDefinition = EventDefinit
   readonly idempotent: boolean;
   /** Re-runs of a delivery whose commit met a concurrent change, before it fails (see EventHandlerOptions). */
   readonly retryOnConflict: number;
+  /** How many partitions a durable relay splits its deliveries into, by stream (see EventHandlerOptions). */
+  readonly partitions: number;
   readonly message: TDefinition;
   readonly dependencies: Dependencies;
   readonly handle: HandleEvent<TDefinition, any>;
@@ -104,6 +106,13 @@ export interface EventHandlerOptions {
    * goes through the unit of work. Defaults to 0.
    */
   readonly retryOnConflict?: number;
+  /**
+   * Split a durable relay's deliveries to this handler into this many partitions, by a hash of the stream id (a
+   * stream's events stay in order within their partition), each leased on its own, so that several processes
+   * share the work. Changing it moves streams between partitions: do it with the handler's events delivered.
+   * Defaults to 1; at most 64.
+   */
+  readonly partitions?: number;
 }
 
 /**
@@ -137,9 +146,15 @@ export function eventHandler(
     name,
     idempotent = false,
     retryOnConflict = 0,
+    partitions = 1,
   } = typeof nameOrOptions === 'string' ? { name: nameOrOptions } : nameOrOptions;
   if (!Number.isInteger(retryOnConflict) || retryOnConflict < 0) {
     throw new TypeError(`retryOnConflict must be a non-negative integer, not ${retryOnConflict}`);
+  }
+  if (!Number.isInteger(partitions) || partitions < 1 || partitions > 64) {
+    throw new TypeError(
+      `The partitions of event handler '${name}' must be an integer from 1 to 64, not ${partitions}`,
+    );
   }
   if (message.kind !== 'event') {
     throw new TypeError(`${message.type} is a ${message.kind}: declare its handler with handler()`);
@@ -149,5 +164,5 @@ export function eventHandler(
       ? [{}, dependenciesOrHandle]
       : [dependenciesOrHandle, maybeHandle];
   if (typeof handle !== 'function') throw new TypeError(`The event handler '${name}' needs a function`);
-  return { kind: 'event', name, idempotent, retryOnConflict, message, dependencies, handle };
+  return { kind: 'event', name, idempotent, retryOnConflict, partitions, message, dependencies, handle };
 }

@@ -9,6 +9,7 @@ import {
 } from '../eventStore/postgresEventStore.ts';
 import { type Lease, LeaseLostError } from '../subscriptions/leases.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
+import type { Partition } from '../subscriptions/partitions.ts';
 import {
   type Consumer,
   type RunnerOptions,
@@ -39,9 +40,37 @@ export interface ParkedEvent {
   readonly waiting: number;
 }
 
-/** The subscription name of a handler of an event type. */
-export function relaySubscription(type: string, handler: string): string {
-  return `relay:${type}:${handler}`;
+/** The subscription name of a handler of an event type (and of one of its partitions, among `count`). */
+export function relaySubscription(type: string, handler: string, partition?: Partition): string {
+  const base = `relay:${type}:${handler}`;
+  return partition === undefined ? base : `${base}:p${partition.index}of${partition.count}`;
+}
+
+/**
+ * Makes the subscriptions of the partitions of handlers that have none yet (the handler was not partitioned, or
+ * differently), each at the least position the handler's earlier subscriptions had read to: the events after it
+ * are delivered again to those whose partition had passed them (at least once; an idempotent handler's inbox,
+ * kept by handler, absorbs them), and none is skipped. Events an earlier subscription held (retrying or parked)
+ * stay with it: change the partitions of a handler with none.
+ */
+async function startPartitions(
+  database: Database,
+  partitioned: readonly { readonly group: string; readonly count: number }[],
+): Promise<void> {
+  const s = database.schema;
+  for (const { group, count } of partitioned) {
+    const names = Array.from({ length: count }, (_, index) => `${group}:p${index}of${count}`);
+    await database.query(
+      `INSERT INTO ${s}.subscriptions (name, transaction_id, sequence)
+       SELECT n, earlier.transaction_id, earlier.sequence FROM unnest($2::text[]) AS n,
+         (SELECT transaction_id, sequence FROM ${s}.subscriptions
+          WHERE (name = $1 OR starts_with(name, $1 || ':p')) AND NOT (name = ANY($2::text[]))
+          ORDER BY transaction_id, sequence LIMIT 1) AS earlier
+       WHERE NOT EXISTS (SELECT FROM ${s}.subscriptions WHERE name = ANY($2::text[]))
+       ON CONFLICT (name) DO NOTHING`,
+      [group, names],
+    );
+  }
 }
 
 /**
@@ -57,19 +86,41 @@ export function relaySubscription(type: string, handler: string): string {
 export class EventRelay {
   readonly #database: Database;
   readonly #runners: SubscriptionRunner[];
+  readonly #partitioned: readonly { readonly group: string; readonly count: number }[];
+  readonly #onError: (error: unknown, consumer: string) => void;
+  #starting: Promise<void> | undefined;
+  #stopped = false;
 
   constructor(app: Application, database: Database, options: EventRelayOptions = {}) {
     this.#database = database;
     const upcast = tryResolve(app);
-    const runnerOptions = { ...options, onError: options.onError ?? reportErrors(app, 'relay') };
-    this.#runners = app.eventHandlers.map(
-      (handler) =>
-        new SubscriptionRunner(
-          database,
-          new HandlerConsumer(app, database, handler, upcast, options),
-          runnerOptions,
-        ),
+    this.#onError = options.onError ?? reportErrors(app, 'relay');
+    const runnerOptions = { ...options, onError: this.#onError };
+    // A partitioned handler is a runner per partition; the processes running a relay share them.
+    this.#runners = app.eventHandlers.flatMap((handler) =>
+      Array.from(
+        { length: handler.partitions },
+        (_, index) =>
+          new SubscriptionRunner(
+            database,
+            new HandlerConsumer(
+              app,
+              database,
+              handler,
+              upcast,
+              options,
+              handler.partitions === 1 ? undefined : index,
+            ),
+            runnerOptions,
+          ),
+      ),
     );
+    this.#partitioned = app.eventHandlers
+      .filter((handler) => handler.partitions > 1)
+      .map((handler) => ({
+        group: relaySubscription(handler.message.type, handler.name),
+        count: handler.partitions,
+      }));
   }
 
   /** The handlers' subscription names. */
@@ -78,11 +129,20 @@ export class EventRelay {
   }
 
   start(): this {
-    for (const runner of this.#runners) runner.start();
+    if (this.#starting !== undefined) return this;
+    // The partitions of a handler new to them start where the handler had read to, not at the log's start.
+    this.#starting = startPartitions(this.#database, this.#partitioned).then(
+      () => {
+        if (!this.#stopped) for (const runner of this.#runners) runner.start();
+      },
+      (error: unknown) => this.#onError(error, 'relay'),
+    );
     return this;
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#starting;
     await Promise.all(this.#runners.map((runner) => runner.stop()));
   }
 
@@ -155,6 +215,7 @@ interface HeldRow extends EventRow {
 class HandlerConsumer implements Consumer {
   readonly name: string;
   readonly types: readonly string[];
+  readonly partition: Partition | undefined;
   readonly #app: Application;
   readonly #database: Database;
   readonly #handler: EventHandler<any>;
@@ -171,8 +232,17 @@ class HandlerConsumer implements Consumer {
     handler: EventHandler<any>,
     upcast: (event: StoredEvent) => StoredEvent,
     options: EventRelayOptions,
+    partition?: number,
   ) {
-    this.name = relaySubscription(handler.message.type, handler.name);
+    this.partition =
+      partition === undefined
+        ? undefined
+        : {
+            group: relaySubscription(handler.message.type, handler.name),
+            index: partition,
+            count: handler.partitions,
+          };
+    this.name = relaySubscription(handler.message.type, handler.name, this.partition);
     this.types = [handler.message.type];
     this.#app = app;
     this.#database = database;
