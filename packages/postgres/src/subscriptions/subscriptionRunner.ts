@@ -210,6 +210,8 @@ export class SubscriptionRunner {
       next.catch(() => {}); // read again, and its error seen, by the next step if this one fails
       this.#ahead = { after: batch.end, batch: next };
     }
+    // A read that ended after the lease's session was given up (a network cut) starts no batch.
+    if (!lease.active) throw new LeaseLostError(lease.name, 'its session was given up before the batch began');
     const checkpoint = (sql: Sql) => writeCheckpoint(sql, s, lease, batch.end, batch.events.length);
     let outcome: 'stop' | undefined;
     if (batch.events.length > 0) {
