@@ -118,7 +118,7 @@ export class PostgresEventStore implements EventStore {
         ? settle(database, schema, streamId, events, expectedVersion)
         : Promise.reject(error),
     );
-    logSignal(database).committed();
+    logSignal(database).committed(lastPosition);
     return { nextVersion, lastPosition };
   }
 

@@ -1,3 +1,4 @@
+import { comparePositions, type LogPosition } from '@myelin/core';
 import type { Database } from '../database/database.ts';
 
 /**
@@ -13,6 +14,7 @@ export class LogSignal {
   readonly #waiters = new Set<() => void>();
   #notifyPending = false;
   #generation = 0;
+  #latest: LogPosition | undefined;
   static readonly coalesceMs = 25;
 
   constructor(database: Database, topic = 'log') {
@@ -25,8 +27,14 @@ export class LogSignal {
     return `myelin_${this.#topic}_${this.#database.schemaName}`;
   }
 
-  /** Something was committed to the log. */
-  committed(): void {
+  /** Something was committed to the log (ending at `position`, when known). */
+  committed(position?: LogPosition): void {
+    if (
+      position !== undefined &&
+      (this.#latest === undefined || comparePositions(position, this.#latest) > 0)
+    ) {
+      this.#latest = position;
+    }
     this.wake();
     if (this.#notifyPending) return;
     this.#notifyPending = true;
@@ -35,6 +43,15 @@ export class LogSignal {
       // A failed hint is not an error: the readers poll.
       this.#database.notify(this.channel).catch(() => {});
     }, LogSignal.coalesceMs).unref();
+  }
+
+  /**
+   * Whether a read that reached `end` stopped short of a commit made in this process: its events are committed,
+   * but a transaction older than theirs (anywhere on the server: another application's, autovacuum's) was still
+   * running, so the horizon held them back. Nothing wakes a reader when that transaction ends: it must look again.
+   */
+  behind(end: LogPosition): boolean {
+    return this.#latest !== undefined && comparePositions(end, this.#latest) <= 0;
   }
 
   /** Wakes this process's readers (a notification from another process arrived). */

@@ -73,6 +73,8 @@ export class SubscriptionRunner {
   /** When the checkpoint last moved past events of no interest, and whether a move is owed since. */
   #skippedAt = 0;
   #skipOwed = false;
+  /** How far the last read reached: the horizon, when its batch was not full. */
+  #readTo: LogPosition | undefined;
   /** The next batch, being read while the current one is handled. */
   #ahead: { readonly after: LogPosition; readonly batch: Promise<LogBatch> } | undefined;
 
@@ -156,6 +158,7 @@ export class SubscriptionRunner {
       try {
         await this.#consumer.acquired?.(lease);
         this.#position = lease.checkpoint;
+        let heldFor = 0;
         while (!signal.aborted && lease.active) {
           // Another process joined: the partitions beyond this one's share go back, between two batches.
           if (partition !== undefined && (await partitions.shouldYield(partition, this.#leaseRetryMs))) {
@@ -168,8 +171,15 @@ export class SubscriptionRunner {
             this.#stop.abort();
             break;
           }
-          // A skip-ahead held back is written on the next turn, soon: read-your-writes may be waiting for it.
-          if (step === 'idle') await wake.wait(this.#skipOwed ? skipEveryMs : this.#pollMs, signal, seen);
+          // A skip-ahead held back is written on the next turn, soon: read-your-writes may be waiting for it. A
+          // read held back by an older transaction looks again soon too (nothing wakes it when that one ends),
+          // backing off while it runs long.
+          if (step === 'idle') {
+            const held = this.#readTo !== undefined && wake.behind(this.#readTo);
+            heldFor = held ? Math.min(heldFor === 0 ? 2 : heldFor * 2, skipEveryMs) : 0;
+            const wait = held ? heldFor : this.#skipOwed ? skipEveryMs : this.#pollMs;
+            await wake.wait(wait, signal, seen);
+          }
         }
       } catch (error) {
         this.#onError(error, this.#consumer.name);
@@ -203,6 +213,7 @@ export class SubscriptionRunner {
     this.#ahead = undefined;
     const batch = await (ahead !== undefined && ahead.after === after ? ahead.batch : this.#read(after));
     const full = batch.events.length === this.#batchSize;
+    this.#readTo = batch.end;
     // Catching up, the next batch is read while this one is handled, on another connection: the reads then cost
     // (almost) nothing. Not for a consumer with a tick, which may change what the next read should see.
     if (full && this.#consumer.tick === undefined) {
@@ -211,7 +222,8 @@ export class SubscriptionRunner {
       this.#ahead = { after: batch.end, batch: next };
     }
     // A read that ended after the lease's session was given up (a network cut) starts no batch.
-    if (!lease.active) throw new LeaseLostError(lease.name, 'its session was given up before the batch began');
+    if (!lease.active)
+      throw new LeaseLostError(lease.name, 'its session was given up before the batch began');
     const checkpoint = (sql: Sql) => writeCheckpoint(sql, s, lease, batch.end, batch.events.length);
     let outcome: 'stop' | undefined;
     if (batch.events.length > 0) {

@@ -213,7 +213,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
     this.#tracked.clear();
     this.#batched.clear();
-    if (stored.length > 0) logSignal(this.database).committed();
+    if (stored.length > 0) logSignal(this.database).committed(stored.at(-1)?.position);
     if (this.#scheduled) scheduleSignal(this.database).committed();
     this.#scheduled = false;
     return { events: stored, position: stored.at(-1)?.position };
