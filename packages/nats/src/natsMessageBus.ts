@@ -7,7 +7,6 @@ import {
   type Logger,
   type MessageBus,
   type SubscribeOptions,
-  withinSpan,
 } from '@myelin/core';
 import {
   AckPolicy,
@@ -313,10 +312,21 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     const stop = () => void messages.stop();
     signal.addEventListener('abort', stop, { once: true });
     if (signal.aborted) stop(); // stopped while the consumer was being set up
-    const inFlight = new Set<Promise<void>>();
-    // Resolved when a handling ends, while the loop waits for a free slot. (Not Promise.race over those in
-    // flight: that adds a reaction to every one of them per message, `concurrency` allocations each time.)
-    let slotFreed: (() => void) | undefined;
+    // How many handlings are running, and who waits for one to end: the loop, for a free slot, or the close, for
+    // the last. (Not a set of their promises raced against each other: Promise.race adds a reaction to every one
+    // of them, `concurrency` allocations per message.)
+    let running = 0;
+    let ended: (() => void) | undefined;
+    const end = () => {
+      running--;
+      const waiting = ended;
+      ended = undefined;
+      waiting?.();
+    };
+    const oneEnds = () =>
+      new Promise<void>((resolve) => {
+        ended = resolve;
+      });
     // A slow handler is still working: tell JetStream, so that it does not redeliver the message meanwhile. One
     // timer for the subscription, not one per message.
     const working = new Set<JsMsg>();
@@ -334,28 +344,27 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     );
     try {
       for await (const message of messages) {
-        working.add(message);
-        const handling = this.#handle(message, type, name, handler).finally(() => {
-          working.delete(message);
-          inFlight.delete(handling);
-          slotFreed?.();
+        running++;
+        void this.#handle(message, type, name, handler, working).then(end, (error: unknown) => {
+          end();
+          this.#onError(error, name);
         });
-        inFlight.add(handling);
-        if (inFlight.size >= concurrency) {
-          await new Promise<void>((resolve) => {
-            slotFreed = resolve;
-          });
-          slotFreed = undefined;
-        }
+        if (running >= concurrency) await oneEnds();
       }
     } finally {
       clearInterval(heartbeat);
       signal.removeEventListener('abort', stop);
-      await Promise.all(inFlight);
+      while (running > 0) await oneEnds();
     }
   }
 
-  async #handle(message: JsMsg, type: string, name: string, handler: BusHandler): Promise<void> {
+  async #handle(
+    message: JsMsg,
+    type: string,
+    name: string,
+    handler: BusHandler,
+    working: Set<JsMsg>,
+  ): Promise<void> {
     let parsed: BusMessage;
     try {
       parsed = fromCloudEvent(message.json());
@@ -373,18 +382,23 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       );
       return;
     }
+    const parent = contextOf(parsed.metadata, ROOT_CONTEXT);
+    const span = tracer.startSpan(
+      `process ${message.subject}`,
+      { kind: SpanKind.CONSUMER, attributes: messagingAttributes(message.subject, parsed, 'process', name) },
+      parent,
+    );
+    working.add(message);
     try {
-      await tracer.startActiveSpan(
-        `process ${message.subject}`,
-        {
-          kind: SpanKind.CONSUMER,
-          attributes: messagingAttributes(message.subject, parsed, 'process', name),
-        },
-        contextOf(parsed.metadata, ROOT_CONTEXT),
-        (span) => withinSpan(span, async () => handler(parsed)),
-      );
+      // In the span's context when it is one to continue (an SDK records it, or the event carried a trace);
+      // otherwise there is nothing for the handler to see in it, and entering it is only allocations.
+      await (span.isRecording() || trace.isSpanContextValid(span.spanContext())
+        ? context.with(trace.setSpan(parent, span), handler, undefined, parsed)
+        : handler(parsed));
       message.ack();
     } catch (error) {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR });
       const deliveries = message.info.deliveryCount;
       const reason = error instanceof Error ? error.message : String(error);
       if (deliveries >= this.#options.maxDeliveries) {
@@ -392,6 +406,9 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       } else {
         message.nak(Math.min(this.#options.backoffMs * 2 ** (deliveries - 1), 60_000));
       }
+    } finally {
+      working.delete(message);
+      span.end();
     }
   }
 
