@@ -1,5 +1,6 @@
 import { type Behavior, BehaviorOrder, behavior } from '@myelin/core';
 import { type Database, prepared, type Sql } from '../database/database.ts';
+import type { BatchWrite } from '../unitOfWork/batchedWrites.ts';
 import { PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
 import { relaySubscription } from './eventRelay.ts';
 
@@ -21,11 +22,10 @@ export function inbox(): Behavior {
       const { delivery, event } = context;
       if (delivery?.idempotent !== true || event === undefined) return next();
       const consumer = relaySubscription(event.type, delivery.handler);
-      if (await handled(work.database, consumer, event.eventId)) return;
+      if ((await handled(work.database, consumer, event.eventId)).has(event.eventId)) return;
       // One statement for every delivery committing in the same transaction (see GroupCommit).
-      const schema = work.database.schema;
       const entry: InboxEntry = { consumer, eventId: event.eventId };
-      work.enlistBatched('myelin.inbox', entry, (sql, entries) => recordHandled(sql, schema, entries));
+      work.enlistBatched('myelin.inbox', entry, recorder(work.database.schema));
       return next();
     },
   );
@@ -36,46 +36,55 @@ interface InboxEntry {
   readonly eventId: string;
 }
 
-async function recordHandled(sql: Sql, schema: string, entries: readonly InboxEntry[]): Promise<void> {
-  await sql.query(
-    `INSERT INTO ${schema}.inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::text[])`,
-    [entries.map((entry) => entry.consumer), entries.map((entry) => entry.eventId)],
-  );
+const recorders = new Map<string, BatchWrite<InboxEntry>>();
+
+/** Writes a batch's inbox entries into the schema's inbox, in one statement: one function per schema, not per event. */
+function recorder(schema: string): BatchWrite<InboxEntry> {
+  let record = recorders.get(schema);
+  if (record === undefined) {
+    record = (sql: Sql, entries: readonly InboxEntry[]) =>
+      sql.query(
+        `INSERT INTO ${schema}.inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::text[])`,
+        [entries.map((entry) => entry.consumer), entries.map((entry) => entry.eventId)],
+      );
+    recorders.set(schema, record);
+  }
+  return record;
 }
 
 interface Lookup {
-  readonly ids: Map<string, ((seen: boolean) => void)[]>;
-  readonly failed: ((error: unknown) => void)[];
+  readonly ids: Set<string>;
+  /** Settles the lookup's outcome, shared by every delivery that asked: the ids the inbox holds. */
+  readonly answer: (seen: Promise<ReadonlySet<string>>) => void;
+  readonly seen: Promise<ReadonlySet<string>>;
 }
 
 const pending = new WeakMap<Database, Map<string, Lookup>>();
 
 /**
- * Whether the inbox holds the id. A bus consumer delivers many messages at once; the lookups they make in one
- * turn of the event loop go to the database as one query per consumer, not one each.
+ * The ids, among those asked for in this turn of the event loop, that the consumer's inbox holds. A bus consumer
+ * delivers many messages at once; their lookups go to the database as one query per consumer, not one each, and
+ * they share its answer (one promise for all, rather than one each).
  */
-function handled(database: Database, consumer: string, eventId: string): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    let byConsumer = pending.get(database);
-    if (byConsumer === undefined) {
-      byConsumer = new Map();
-      pending.set(database, byConsumer);
-      const batch = byConsumer;
-      setImmediate(() => {
-        pending.delete(database);
-        for (const [name, lookup] of batch) void look(database, name, lookup);
-      });
-    }
-    let lookup = byConsumer.get(consumer);
-    if (lookup === undefined) {
-      lookup = { ids: new Map(), failed: [] };
-      byConsumer.set(consumer, lookup);
-    }
-    const waiting = lookup.ids.get(eventId);
-    if (waiting === undefined) lookup.ids.set(eventId, [resolve]);
-    else waiting.push(resolve);
-    lookup.failed.push(reject);
-  });
+function handled(database: Database, consumer: string, eventId: string): Promise<ReadonlySet<string>> {
+  let byConsumer = pending.get(database);
+  if (byConsumer === undefined) {
+    const batch = new Map<string, Lookup>();
+    byConsumer = batch;
+    pending.set(database, batch);
+    setImmediate(() => {
+      pending.delete(database);
+      for (const [name, lookup] of batch) lookup.answer(look(database, name, lookup.ids));
+    });
+  }
+  let lookup = byConsumer.get(consumer);
+  if (lookup === undefined) {
+    const { promise, resolve } = Promise.withResolvers<ReadonlySet<string>>();
+    lookup = { ids: new Set(), answer: resolve, seen: promise };
+    byConsumer.set(consumer, lookup);
+  }
+  lookup.ids.add(eventId);
+  return lookup.seen;
 }
 
 /**
@@ -89,18 +98,16 @@ export function inboxLookup(schema: string): string {
     SELECT FROM ${schema}.inbox WHERE consumer = $1 AND event_id = i.id LIMIT 1) handled`;
 }
 
-async function look(database: Database, consumer: string, lookup: Lookup): Promise<void> {
-  try {
-    const ids = [...lookup.ids.keys()];
-    // Prepared: a consumer sends it for every batch of deliveries.
-    const { rows } = await database.query<{ event_id: string }>(
-      inboxLookup(database.schema),
-      [consumer, ids],
-      prepared,
-    );
-    const seen = new Set(rows.map((row) => row.event_id));
-    for (const [id, resolvers] of lookup.ids) for (const resolve of resolvers) resolve(seen.has(id));
-  } catch (error) {
-    for (const reject of lookup.failed) reject(error);
-  }
+async function look(
+  database: Database,
+  consumer: string,
+  ids: ReadonlySet<string>,
+): Promise<ReadonlySet<string>> {
+  // Prepared: a consumer sends it for every batch of deliveries.
+  const { rows } = await database.query<{ event_id: string }>(
+    inboxLookup(database.schema),
+    [consumer, [...ids]],
+    prepared,
+  );
+  return new Set(rows.map((row) => row.event_id));
 }
