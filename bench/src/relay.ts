@@ -214,6 +214,9 @@ export async function main(): Promise<void> {
       prefix: 'r',
       dataSql: `jsonb_build_object('n', g)`,
     });
+    // The first reader of rows just written sets their hint bits (writing each page again) and autovacuum soon
+    // comes to the new table: both would fall on whichever twin runs first. Done here, before either.
+    await source.exec(`VACUUM ANALYZE ${source.schema}.events`);
     console.log(`relay: ${events} integration events in the log`);
     const natsDurable = await myelin(source, target, id);
     const rawRate = await raw(source, 'bench_relay_raw', id);
