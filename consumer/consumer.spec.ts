@@ -92,7 +92,10 @@ afterAll(() => {
   for (const dir of [packs, project]) if (dir !== '') rmSync(dir, { recursive: true, force: true });
 });
 
-describe('the packed packages', () => {
+// Each case installs, builds or runs npm: bounded by its commands' own timeouts (minutes on a busy machine), not by
+// the suite's 30 s per test, which the scaffolding case passed by a few seconds on a quiet machine and not on a
+// loaded one.
+describe('the packed packages', { timeout: 600_000 }, () => {
   it('ship built JavaScript and declarations, and pass publint and Are The Types Wrong', async () => {
     expect([...tarballs.keys()].sort()).toEqual([...packages].sort());
     for (const [name, file] of tarballs) {
