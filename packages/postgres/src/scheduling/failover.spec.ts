@@ -3,49 +3,24 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { migrate } from '../migrations/migrate.ts';
+import { childLines } from '../testing/childLines.ts';
 import { postgresUrl, testSchema } from '../testing/databases.ts';
 
 const script = fileURLToPath(new URL('../testing/schedulerProcess.ts', import.meta.url));
 const messages = 1000;
 const children: ChildProcess[] = [];
 
-/** A scheduler process; `lines` resolves the first line that `match` accepts, from then on. */
+/** A scheduler process, and what it says line by line. */
 function schedulerProcess(schema: string) {
   const child = spawn(process.execPath, ['--conditions=@myelin/source', script, postgresUrl, schema], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const seen: string[] = [];
-  const waiting = new Set<{ match: (line: string) => boolean; resolve: (line: string) => void }>();
-  let rest = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    const lines = (rest + chunk.toString()).split('\n');
-    rest = lines.pop() ?? '';
-    for (const line of lines) {
-      seen.push(line);
-      for (const waiter of [...waiting]) {
-        if (waiter.match(line)) {
-          waiting.delete(waiter);
-          waiter.resolve(line);
-        }
-      }
-    }
-  });
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const lines = childLines(child, 'the scheduler process');
   return {
     child,
-    deliveries: () => seen.filter((line) => line.startsWith('d ')).length,
-    /** The first line (seen already, or to come) that `match` accepts; fails if the process exits first. */
-    line(match: (line: string) => boolean): Promise<string> {
-      const found = seen.find(match);
-      if (found !== undefined) return Promise.resolve(found);
-      return Promise.race([
-        new Promise<string>((resolve) => waiting.add({ match, resolve })),
-        exited.then(() => Promise.reject(new Error(`the scheduler process exited: ${stderr}`))),
-      ]);
-    },
+    deliveries: () => lines.seen.filter((line) => line.startsWith('d ')).length,
+    line: (match: (line: string) => boolean) => lines.line(match, 120_000),
   };
 }
 

@@ -146,7 +146,6 @@ export class Partitions {
           return;
         }
         group.slot = slot;
-        group.countedAt = Number.NEGATIVE_INFINITY;
         this.#changed(); // the others count again, and give up what is now beyond their share
         return;
       }
@@ -169,9 +168,14 @@ export class Partitions {
 
   /** Tells every process that the members or the partitions held changed: they count again and try at once. */
   #changed(): void {
+    this.#recount();
+    this.#database.notify(this.#channel).catch(() => {}); // a hint: the others also count every so often
+  }
+
+  /** Counts the members again at the next look, which the runners take now. */
+  #recount(): void {
     for (const group of this.#groups.values()) group.countedAt = Number.NEGATIVE_INFINITY;
     logSignal(this.#database).wake();
-    this.#database.notify(this.#channel).catch(() => {}); // a hint: the others also count every so often
   }
 
   get #channel(): string {
@@ -186,10 +190,7 @@ export class Partitions {
   #connect(): Promise<Connection> {
     if (this.#connection === undefined) {
       const opening = this.#database.connect().then(async (connection) => {
-        await connection.listen(this.#channel, () => {
-          for (const group of this.#groups.values()) group.countedAt = Number.NEGATIVE_INFINITY;
-          logSignal(this.#database).wake();
-        });
+        await connection.listen(this.#channel, () => this.#recount());
         // The session is gone, and the member locks with it: join again on the next attempt.
         void connection.ended.then(() => {
           if (this.#connection === opening) this.#connection = undefined;
