@@ -17,6 +17,7 @@ import {
   runFor,
   type Writer,
 } from './append/workload.ts';
+import { inRotatedRounds, median, pairedRatio } from './harness.ts';
 
 const implementations = ['raw', 'myelin', 'emmett'] as const;
 type Implementation = (typeof implementations)[number];
@@ -90,28 +91,12 @@ async function measureInRounds(subjects: readonly Subject[]): Promise<Rates> {
     subject.units += (await runFor(subject.workers, subject.operation, options.warmupMs)).units;
   }
   const rates = new Map(subjects.map((subject): [Implementation, number[]] => [subject.name, []]));
-  for (let round = 0; round < options.rounds; round++) {
-    for (let k = 0; k < subjects.length; k++) {
-      const subject = subjects[(round + k) % subjects.length] as Subject;
-      const run = await runFor(subject.workers, subject.operation, options.measureMs);
-      subject.units += run.units;
-      rates.get(subject.name)?.push(run.rate);
-    }
-  }
+  await inRotatedRounds(subjects, options.rounds, async (subject) => {
+    const run = await runFor(subject.workers, subject.operation, options.measureMs);
+    subject.units += run.units;
+    rates.get(subject.name)?.push(run.rate);
+  });
   return rates;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = sorted.length / 2;
-  return sorted.length % 2 === 1
-    ? (sorted[Math.floor(middle)] as number)
-    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
-/** The median of the per-round ratios of two subjects' rates: both ran in the same round, moments apart. */
-function pairedRatio(numerator: readonly number[], denominator: readonly number[]): number {
-  return median(numerator.map((rate, round) => rate / (denominator[round] ?? Number.NaN)));
 }
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;

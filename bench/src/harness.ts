@@ -78,6 +78,39 @@ function quantile(sorted: readonly number[], q: number): number {
   return a + (b - a) * (position - low);
 }
 
+/** The median of some numbers (NaN for none). */
+export function median(values: readonly number[]): number {
+  return quantile(
+    [...values].sort((x, y) => x - y),
+    0.5,
+  );
+}
+
+/**
+ * The median of the per-round ratios of two series measured in the same rounds (`numerator[r] / denominator[r]`):
+ * both ran in the same round, moments apart, so a slow spell of the machine weighs on both sides of each ratio.
+ */
+export function pairedRatio(numerator: readonly number[], denominator: readonly number[]): number {
+  return median(numerator.map((value, round) => value / (denominator[round] ?? Number.NaN)));
+}
+
+/**
+ * Runs `rounds` rounds, each running every subject once, the order rotated by one every round (round r starts
+ * with subject r mod n), so that no subject is always the one run first, or always the one run after another's
+ * load. The caller warms the subjects up first and keeps what `run` measures.
+ */
+export async function inRotatedRounds<T>(
+  subjects: readonly T[],
+  rounds: number,
+  run: (subject: T, round: number) => Promise<void>,
+): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    for (let k = 0; k < subjects.length; k++) {
+      await run(subjects[(round + k) % subjects.length] as T, round);
+    }
+  }
+}
+
 /**
  * Warms every case up (first in small interleaved turns, then in two interleaved passes), fixes each case's
  * iteration count from its warm speed, then runs `rounds` rounds, rotating the order every round.

@@ -1,16 +1,24 @@
 // The HTTP boundary under load (issue 5): Myelin's routes (request → message, validation, handler, event-sourced
 // save on PostgreSQL, commit → response) against a raw Fastify twin doing the same work by hand, driven by
-// autocannon with 50 connections for 10 s per side and route.
+// autocannon with 50 connections.
 //   command  POST /accounts/{id}/deposits {"amount":1}: load or open an event-sourced account, deposit, append
 //            the event with the expected-version check (see ./http/myelin.ts and ./http/raw.ts)
 //   query    GET /accounts/{id}: one document of the account-balances read model, a random one of 10,000
+// The command route also runs on Myelin with OpenTelemetry's instrumentation on (otelApi: the API alone, no SDK;
+// otelSdk: an SDK sampling everything), to measure what instrumentation costs.
 // Figures: requests/s (2xx responses over the run's duration), autocannon's p99 latency, and the server process's CPU
 // time per response.
+//
+// Per route, every side is warmed up first, then the sides are measured in rounds: each round runs every side once,
+// the order rotated by one every round, and a side's figures are its medians over the rounds; a ratio is the median
+// of the per-round ratios. Run one after the other for 10 s each, the sides measured first did worse for it, and the
+// machine's drift (2 cores, PostgreSQL on them) fell on whichever side ran at the time: otelApi/myelin came out 1.33
+// and 0.92 in two consecutive runs, against a goal of 0.98.
 //
 // Each server runs in a child process of its own (forked with this Node and `--conditions=@myelin/source`), and
 // autocannon runs here, in the parent: the machine has 2 cores, and a load generator in the server's process would
 // take its event loop's time and be counted against the server. Here the server has a core's worth of event loop
-// to itself, sharing the machine with autocannon and PostgreSQL alike on both sides. Both children are started
+// to itself, sharing the machine with autocannon and PostgreSQL alike on all sides. All the children are started
 // at once and stay up; only the one under load does any work.
 import { type ChildProcess, fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -18,6 +26,7 @@ import { cpus } from 'node:os';
 import { migrations } from '@myelin/postgres';
 import autocannon from 'autocannon';
 import pg from 'pg';
+import { inRotatedRounds, median, pairedRatio } from './harness.ts';
 import type { ServerMessage, ServerName } from './http/server.ts';
 import {
   accountOf,
@@ -37,7 +46,10 @@ const connections = 50;
 // `BENCH_QUICK=1` for a smoke run of a few seconds; its figures are not worth keeping, so it writes no results.
 const quick = process.env.BENCH_QUICK === '1';
 const warmupSeconds = quick ? 1 : 2;
-const measureSeconds = quick ? 2 : 10;
+// Eight rounds of 3 s: with four sides, each side runs at each place of the order twice, and the whole bench takes
+// about three minutes. Each round's figures come from about 6,000 deposits per side (2,000/s) or 20,000 reads.
+const roundSeconds = quick ? 1 : 3;
+const rounds = quick ? 2 : 8;
 
 type RouteName = 'command' | 'query';
 
@@ -163,6 +175,53 @@ async function checkpoint(): Promise<void> {
   }
 }
 
+/**
+ * Measures one route on its sides: each side warmed up first, then `rounds` rounds, each running every side once
+ * for `roundSeconds`, the order rotated every round, with a `CHECKPOINT` before every run. Answers each side's runs,
+ * in round order; counts the deposits answered into `deposits`.
+ */
+async function measureRoute(
+  route: RouteName,
+  sides: readonly Server[],
+  deposits: ReadonlyMap<ServerName, { ok: number; runs: number }>,
+): Promise<Map<ServerName, Run[]>> {
+  const counted = (server: Server, run: Run, what: string): Run => {
+    if (run.failed > 0)
+      console.log(`  ${route}, ${server.name}, ${what}: ${run.failed} requests failed (non-2xx or errors)`);
+    const tally = deposits.get(server.name);
+    if (route === 'command' && tally !== undefined) {
+      tally.ok += run.ok;
+      tally.runs++;
+    }
+    return run;
+  };
+  const warm: string[] = [];
+  for (const server of sides) {
+    await checkpoint();
+    const run = counted(server, await load(server, route, warmupSeconds, `warm-${server.name}`), 'warm-up');
+    warm.push(`${server.name} ${Math.round(run.rate)}/s`);
+  }
+  console.log(`  ${route}, warm-up: ${warm.join(', ')}`);
+  const runs = new Map(sides.map((server): [ServerName, Run[]] => [server.name, []]));
+  let line: string[] = [];
+  await inRotatedRounds(sides, rounds, async (server, round) => {
+    await checkpoint();
+    // Every run deposits to accounts of its own, so that each opens and continues its accounts alike.
+    const run = counted(
+      server,
+      await load(server, route, roundSeconds, `r${round}-${server.name}`),
+      `round ${round + 1}`,
+    );
+    runs.get(server.name)?.push(run);
+    line.push(`${server.name} ${Math.round(run.rate)}/s p99 ${run.p99Ms} ms ${Math.round(run.cpuMicros)} µs`);
+    if (line.length === sides.length) {
+      console.log(`  ${route}, round ${round + 1}: ${line.join(', ')}`);
+      line = [];
+    }
+  });
+  return runs;
+}
+
 async function expectResponse(
   server: Server,
   what: string,
@@ -268,39 +327,16 @@ export async function main(): Promise<void> {
     const postgres = await serverVersion(client);
     console.log(`http: Node ${process.version}, ${machine}, PostgreSQL ${postgres}`);
     console.log(
-      `per route and side: ${warmupSeconds} s warm-up, then ${measureSeconds} s measured; ${connections} connections, pipelining 1; server pools of ${poolSize}`,
+      `per route: ${warmupSeconds} s warm-up per side, then ${rounds} rounds of ${roundSeconds} s per side, the order rotated every round; ${connections} connections, pipelining 1; server pools of ${poolSize}`,
     );
 
-    // Alternating: the command route myelin first, the query route raw first. The command route also runs with
-    // OpenTelemetry's instrumentation on (otelApi: the API alone, no SDK; otelSdk: an SDK sampling everything).
-    const plan: readonly { route: RouteName; sides: readonly Server[] }[] = [
-      { route: 'command', sides: [myelin, otelApi, otelSdk, raw] },
-      { route: 'query', sides: [raw, myelin] },
-    ];
-    const runs = new Map<string, Run>();
     const deposits = new Map<ServerName, { ok: number; runs: number }>(
       (['myelin', 'raw', 'otelApi', 'otelSdk'] as const).map((name) => [name, { ok: 0, runs: 0 }]),
     );
-    for (const { route, sides } of plan) {
-      for (const server of sides) {
-        await checkpoint();
-        const warm = await load(server, route, warmupSeconds, `warm-${server.name}`);
-        const run = await load(server, route, measureSeconds, `run-${server.name}`);
-        for (const r of [warm, run]) {
-          if (r.failed > 0)
-            console.log(`  ${route}, ${server.name}: ${r.failed} requests failed (non-2xx or errors)`);
-        }
-        if (route === 'command') {
-          const tally = deposits.get(server.name) as { ok: number; runs: number };
-          tally.ok += warm.ok + run.ok;
-          tally.runs += 2;
-        }
-        runs.set(`${route}:${server.name}`, run);
-        console.log(
-          `  ${route}, ${server.name}: ${Math.round(run.rate)} requests/s, p99 ${run.p99Ms} ms, server CPU ${Math.round(run.cpuMicros)} µs/request (warm-up ${Math.round(warm.rate)}/s)`,
-        );
-      }
-    }
+    const measured = {
+      command: await measureRoute('command', [myelin, otelApi, otelSdk, raw], deposits),
+      query: await measureRoute('query', [raw, myelin], deposits),
+    };
 
     // Every deposit answered 200 was stored, once: the events are at least those answered, and at most as many
     // more as requests were in flight when autocannon stopped each run (it does not wait for their answers).
@@ -317,7 +353,36 @@ export async function main(): Promise<void> {
       }
     }
 
-    const figure = (route: RouteName, name: ServerName) => runs.get(`${route}:${name}`) as Run;
+    const runsOf = (route: RouteName, name: ServerName) => measured[route].get(name) as readonly Run[];
+    const ratesOf = (route: RouteName, name: ServerName) => runsOf(route, name).map((run) => run.rate);
+    /** A side's figures: each its median over the rounds. */
+    const figure = (route: RouteName, name: ServerName) => {
+      const runs = runsOf(route, name);
+      return {
+        rate: median(runs.map((run) => run.rate)),
+        p99Ms: median(runs.map((run) => run.p99Ms)),
+        cpuMicros: median(runs.map((run) => run.cpuMicros)),
+      };
+    };
+    /** The median of the per-round ratios of two sides' rates, and the least and greatest of them. */
+    const ratio = (route: RouteName, numerator: ServerName, denominator: ServerName) => {
+      const d = ratesOf(route, denominator);
+      const perRound = ratesOf(route, numerator).map((rate, round) => rate / (d[round] ?? Number.NaN));
+      return {
+        value: pairedRatio(ratesOf(route, numerator), d),
+        min: Math.min(...perRound),
+        max: Math.max(...perRound),
+      };
+    };
+    const ratios = {
+      command: {
+        'myelin/raw': ratio('command', 'myelin', 'raw'),
+        'otelApi/myelin': ratio('command', 'otelApi', 'myelin'),
+        'otelSdk/myelin': ratio('command', 'otelSdk', 'myelin'),
+      },
+      query: { 'myelin/raw': ratio('query', 'myelin', 'raw') },
+    };
+
     const results = Object.fromEntries(
       (['command', 'query'] as const).map((route) => {
         const m = figure(route, 'myelin');
@@ -329,7 +394,7 @@ export async function main(): Promise<void> {
             raw: Math.round(r.rate),
             myelinP99Ms: m.p99Ms,
             rawP99Ms: r.p99Ms,
-            'myelin/raw': Math.round((m.rate / r.rate) * 100) / 100,
+            'myelin/raw': Math.round(ratios[route]['myelin/raw'].value * 100) / 100,
             myelinCpuMicrosPerRequest: Math.round(m.cpuMicros),
             rawCpuMicrosPerRequest: Math.round(r.cpuMicros),
           },
@@ -351,47 +416,53 @@ export async function main(): Promise<void> {
     // What instrumentation costs on the command route, against the same server without it.
     const cost = (name: 'otelApi' | 'otelSdk') => {
       const o = figure('command', name);
-      const m = figure('command', 'myelin');
       return {
         [name]: Math.round(o.rate),
         [`${name}P99Ms`]: o.p99Ms,
-        [`${name}/myelin`]: Math.round((o.rate / m.rate) * 1000) / 1000,
+        [`${name}/myelin`]: Math.round(ratios.command[`${name}/myelin`].value * 1000) / 1000,
         [`${name}CpuMicrosPerRequest`]: Math.round(o.cpuMicros),
       };
     };
     Object.assign(results.command, cost('otelApi'), cost('otelSdk'));
 
+    const range = ({ min, max }: { min: number; max: number }, digits: number) =>
+      `${min.toFixed(digits)}–${max.toFixed(digits)}`;
     console.log();
     console.log(
-      '| route | myelin (req/s) | raw (req/s) | myelin p99 (ms) | raw p99 (ms) | myelin/raw | target | status | server CPU µs/req, myelin | raw |',
+      '| route | myelin (req/s) | raw (req/s) | myelin p99 (ms) | raw p99 (ms) | myelin/raw | rounds | target | status | server CPU µs/req, myelin | raw |',
     );
-    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
     let missed = 0;
     for (const route of ['command', 'query'] as const) {
       const r = results[route];
       const met = r['myelin/raw'] >= targets[route];
       if (!met) missed++;
       console.log(
-        `| ${route} | ${r.myelin} | ${r.raw} | ${r.myelinP99Ms} | ${r.rawP99Ms} | ${r['myelin/raw'].toFixed(2)} | >= ${targets[route]} | ${met ? 'met' : 'not met'} | ${r.myelinCpuMicrosPerRequest} | ${r.rawCpuMicrosPerRequest} |`,
+        `| ${route} | ${r.myelin} | ${r.raw} | ${r.myelinP99Ms} | ${r.rawP99Ms} | ${r['myelin/raw'].toFixed(2)} | ${range(ratios[route]['myelin/raw'], 2)} | >= ${targets[route]} | ${met ? 'met' : 'not met'} | ${r.myelinCpuMicrosPerRequest} | ${r.rawCpuMicrosPerRequest} |`,
       );
     }
 
     console.log();
-    console.log('| command route | req/s | /myelin | goal | status | p99 (ms) | server CPU µs/req |');
-    console.log('| --- | ---: | ---: | ---: | --- | ---: | ---: |');
+    console.log(
+      '| command route | req/s | /myelin | rounds | goal | status | p99 (ms) | server CPU µs/req |',
+    );
+    console.log('| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
     const c = results.command;
     console.log(
-      `| myelin, no instrumentation | ${c.myelin} | 1 | | | ${c.myelinP99Ms} | ${c.myelinCpuMicrosPerRequest} |`,
+      `| myelin, no instrumentation | ${c.myelin} | 1 | | | | ${c.myelinP99Ms} | ${c.myelinCpuMicrosPerRequest} |`,
     );
     for (const [name, goal, label] of [
       ['otelApi', 0.98, 'instrumented, API alone (no SDK)'],
       ['otelSdk', 0.9, 'instrumented, SDK sampling all, exporter dropping'],
     ] as const) {
-      const ratio = c[`${name}/myelin`] as number;
+      const value = c[`${name}/myelin`] as number;
       console.log(
-        `| ${label} | ${c[name]} | ${ratio.toFixed(3)} | >= ${goal} | ${ratio >= goal ? 'met' : 'not met'} | ${c[`${name}P99Ms`]} | ${c[`${name}CpuMicrosPerRequest`]} |`,
+        `| ${label} | ${c[name]} | ${value.toFixed(3)} | ${range(ratios.command[`${name}/myelin`], 3)} | >= ${goal} | ${value >= goal ? 'met' : 'not met'} | ${c[`${name}P99Ms`]} | ${c[`${name}CpuMicrosPerRequest`]} |`,
       );
     }
+    console.log(
+      '(each figure the median over the rounds; a ratio the median of the per-round ratios, "rounds" their range)',
+    );
 
     if (quick) {
       console.log('\nBENCH_QUICK: results/http.json not written');
@@ -401,9 +472,18 @@ export async function main(): Promise<void> {
       const json = {
         unit: 'requests/s',
         connections,
-        durationSeconds: measureSeconds,
+        durationSeconds: roundSeconds,
         warmupSeconds,
+        rounds,
         results,
+        roundRates: Object.fromEntries(
+          (['command', 'query'] as const).map((route) => [
+            route,
+            Object.fromEntries(
+              [...measured[route]].map(([name, runs]) => [name, runs.map((run) => Math.round(run.rate))]),
+            ),
+          ]),
+        ),
         targets,
         machine,
         node: process.version,
