@@ -21,7 +21,7 @@ export {
 } from './application/application.ts';
 export { consumeFromBus } from './application/busConsumers.ts';
 export type { AuthorizationPolicy } from './behaviors/authorization.ts';
-export { type CachePolicy, stableStringify } from './behaviors/caching.ts';
+export { type CachePolicy, clearQueryCaches, stableStringify } from './behaviors/caching.ts';
 export { Logger, logging, reportErrors } from './behaviors/logging.ts';
 export {
   eventUnitOfWork,
@@ -154,6 +154,26 @@ export {
 } from './persistence/repository.ts';
 export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
 export { type Upcast, type Upcastable, type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
+export { localMasterKey, type MasterKey, newMasterKey } from './personalData/masterKey.ts';
+export {
+  type Erasure,
+  erased,
+  type ForgetOptions,
+  PersonalData,
+  type PersonalDataDeclaration,
+  type PersonalFields,
+  personalDataOf,
+  type TextFieldOf,
+} from './personalData/personalData.ts';
+export {
+  DataKeyGoneError,
+  type DataKeyStore,
+  envelopeOf,
+  keyIdsOf,
+  PersonalDataCipher,
+  type SealedEvents,
+  type StoredDataKey,
+} from './personalData/personalDataCipher.ts';
 export { ListProcesses, type ProcessView, processInspection } from './processes/processInspection.ts';
 export {
   ProcessAdvanced,
@@ -170,6 +190,8 @@ export {
   type StepOutcome,
 } from './processes/processManager.ts';
 export {
+  type ErasureHook,
+  type ErasureModel,
   type Projection,
   type ProjectionHandler,
   type ProjectionMode,

@@ -24,6 +24,7 @@ export { type Migration, migrations } from './migrations/migrations.ts';
 export { type PostgresMetricsOptions, postgresMetrics } from './operations/postgresMetrics.ts';
 export { PostgresOperations } from './operations/postgresOperations.ts';
 export { postgresReadiness, type ReadinessOptions } from './operations/readiness.ts';
+export type { PersonalDataOptions } from './personalData/protection.ts';
 export {
   PostgresDatabase,
   type PostgresPersistenceOptions,

@@ -6,6 +6,7 @@ import {
   eventUnitOfWork,
   IdempotencyStore,
   Operations,
+  PersonalData,
   ProcessInstance,
   ProcessInstances,
   processCollection,
@@ -25,6 +26,14 @@ import { PostgresEventStore, PostgresUpcasting } from './eventStore/postgresEven
 import { PostgresIdempotencyStore } from './idempotency/postgresIdempotencyStore.ts';
 import { type MigrateOptions, migrate } from './migrations/migrate.ts';
 import { PostgresOperations } from './operations/postgresOperations.ts';
+import {
+  eventReading,
+  type PersonalDataOptions,
+  PostgresEventReading,
+  PostgresProtection,
+  Protection,
+  personalDataService,
+} from './personalData/protection.ts';
 import { inbox } from './relay/inbox.ts';
 import { postgresStateStoredRepository } from './repositories/stateStoredRepository.ts';
 import { PostgresUnitOfWork, PostgresUnitOfWorkToken } from './unitOfWork/postgresUnitOfWork.ts';
@@ -41,6 +50,11 @@ export interface PostgresPersistenceOptions extends UnitOfWorkOptions {
   readonly closeOnDispose?: boolean;
   /** The application's clock (scheduled messages come due by it); the system's when absent. */
   readonly clock?: Clock;
+  /**
+   * The master key that protects personal data (see `PersonalData`). Without it, appending an event that declares
+   * personal data fails: nothing personal is written in clear.
+   */
+  readonly personalData?: PersonalDataOptions;
 }
 
 /** The application's database, migrated (when asked) before anything uses it. */
@@ -72,10 +86,23 @@ export function postgresPersistence(database: Database, options: PostgresPersist
       )
       .singleton(PostgresUpcasting, () => upcasting(options.upcasters ?? []))
       .singleton(
-        EventStore,
+        PostgresProtection,
         { database: PostgresDatabase },
-        ({ database }) =>
-          new PostgresEventStore(database, options.upcasters ? { upcasters: options.upcasters } : {}),
+        ({ database }) => new Protection(database, options.personalData),
+      )
+      .singleton(
+        PostgresEventReading,
+        { protection: PostgresProtection, upcast: PostgresUpcasting },
+        ({ protection, upcast }) => eventReading(protection, upcast),
+      )
+      .singleton(
+        EventStore,
+        { database: PostgresDatabase, protection: PostgresProtection },
+        ({ database, protection }) =>
+          new PostgresEventStore(database, {
+            ...(options.upcasters ? { upcasters: options.upcasters } : {}),
+            protection,
+          }),
       )
       .singleton(
         IdempotencyStore,
@@ -89,8 +116,14 @@ export function postgresPersistence(database: Database, options: PostgresPersist
       )
       .scoped(
         PostgresUnitOfWorkToken,
-        { database: PostgresDatabase, context: ExecutionContext },
-        ({ database, context }) => new PostgresUnitOfWork(database, context),
+        { database: PostgresDatabase, context: ExecutionContext, protection: PostgresProtection },
+        ({ database, context, protection }) => new PostgresUnitOfWork(database, context, protection),
+      )
+      // Without projections; postgresProjections replaces it with one that runs their erasure hooks.
+      .scoped(
+        PersonalData,
+        { work: PostgresUnitOfWorkToken, protection: PostgresProtection },
+        ({ work, protection }) => personalDataService(work, protection, []),
       )
       .scoped(UnitOfWork, { work: PostgresUnitOfWorkToken }, ({ work }) => work)
       .singleton(Clock, () => options.clock ?? systemClock)

@@ -22,6 +22,19 @@ export interface CachePolicy<TQuery = any> {
 interface Entry {
   readonly result: OperationResult<unknown>;
   readonly expiresAt: number;
+  readonly generation: number;
+}
+
+// Bumped by clearQueryCaches: every cache of the process drops what it held before (results may hold personal
+// data of someone just forgotten, and no cache knows whose data its results hold).
+let generation = 0;
+
+/**
+ * Drops every cached query result of every application in this process, as forgetting a subject does once it has
+ * committed (see `PersonalData`).
+ */
+export function clearQueryCaches(): void {
+  generation += 1;
 }
 
 /** Query results in memory, per query type. */
@@ -38,7 +51,7 @@ export class QueryCache {
     const entries = this.#entries.get(type);
     const entry = entries?.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= this.now()) {
+    if (entry.expiresAt <= this.now() || entry.generation !== generation) {
       entries?.delete(key);
       return undefined;
     }
@@ -48,7 +61,7 @@ export class QueryCache {
   set(type: string, key: string, result: OperationResult<unknown>, ttlMs: number): void {
     let entries = this.#entries.get(type);
     if (entries === undefined) this.#entries.set(type, (entries = new Map()));
-    entries.set(key, { result, expiresAt: this.now() + ttlMs });
+    entries.set(key, { result, expiresAt: this.now() + ttlMs, generation });
   }
 
   /** Forgets every cached result of a query type. */

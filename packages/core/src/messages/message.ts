@@ -1,4 +1,5 @@
 import type { StandardJSONSchemaV1, StandardSchemaV1 } from '@standard-schema/spec';
+import { declarePersonalData, type PersonalDataDeclaration } from '../personalData/personalData.ts';
 
 /** What a message asks for: a change (command), an answer (query), or tells what happened (event). */
 export type MessageKind = 'command' | 'query' | 'event';
@@ -42,6 +43,11 @@ export interface EventOptions extends MessageOptions {
   readonly version?: number;
   /** True for events other services may consume (integration events); they leave the process on the bus. */
   readonly integration?: boolean;
+  /**
+   * Which fields are a person's, and the field naming whose: sealed with that person's key when appended, read
+   * back in clear until they are forgotten, as placeholders after (see `PersonalData`).
+   */
+  readonly personal?: PersonalDataDeclaration;
 }
 
 /** JSON Schema targets Myelin asks schema libraries for. */
@@ -164,7 +170,7 @@ export function event<
 >(
   type: TType,
   schema?: TSchema,
-  options?: EventOptions,
+  options?: EventOptions & { readonly personal?: PersonalDataDeclaration<PayloadOfSchema<TSchema>> },
 ): MessageDefinition<'event', TType, PayloadOfSchema<TSchema>, void, InputOfSchema<TSchema>> {
   return declareMessage('event', type, schema, options) as never;
 }
@@ -202,6 +208,10 @@ function declareMessage(
     throw new TypeError(
       `Invalid ${kind} type name '${type}': use letters, digits, '.', '_', ':' or '-', starting with a letter`,
     );
+  }
+  if (options.personal !== undefined) {
+    if (kind !== 'event') throw new TypeError(`Only events declare personal data, and ${type} is a ${kind}`);
+    declarePersonalData(type, options.personal);
   }
   let resultSchema: StandardSchemaV1 | undefined;
   // A class, so that `new PlaceOrder({...})` reads naturally and users may extend it with methods.

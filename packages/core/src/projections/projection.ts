@@ -3,7 +3,8 @@
 import { token } from '../dependencyInjection/token.ts';
 import type { EventDefinition } from '../messages/message.ts';
 import type { StoredEvent } from '../persistence/eventStore.ts';
-import type { ReadModel, WriterOf } from './readModel.ts';
+import type { FindQuery, Page } from '../persistence/repository.ts';
+import type { DocumentModel, ReadModel, TableModel, WriterOf } from './readModel.ts';
 
 /**
  * Inline: applied in the transaction of the command that wrote the events, so the read model is never behind.
@@ -17,6 +18,23 @@ export type ProjectionHandler<TDefinition extends EventDefinition, TModel extend
   model: WriterOf<TModel>,
   stored: StoredEvent,
 ) => unknown; // awaited, then ignored
+
+/** What an erasure hook writes a read model with: its writer, and a search over the version it erases. */
+export type ErasureModel<TModel> = WriterOf<TModel> & {
+  find(
+    query?: FindQuery<
+      TModel extends DocumentModel<infer D> ? D : TModel extends TableModel<infer R, any> ? R : never
+    >,
+  ): Promise<
+    Page<TModel extends DocumentModel<infer D> ? D : TModel extends TableModel<infer R, any> ? R : never>
+  >;
+};
+
+/**
+ * What a projection does when a subject is forgotten: remove or blank what its read model holds of them in
+ * clear. It runs in the transaction that deletes their keys, on every version of the read model in use.
+ */
+export type ErasureHook<TModel extends ReadModel> = (subject: string, model: ErasureModel<TModel>) => unknown;
 
 /** A named, versioned projection: the read model it writes and what it does per event type. */
 export interface Projection<TModel extends ReadModel = ReadModel> {
@@ -34,11 +52,22 @@ export interface Projection<TModel extends ReadModel = ReadModel> {
     string,
     { readonly definition: EventDefinition; readonly handle: ProjectionHandler<any, TModel> }
   >;
+  /** What it does when a subject is forgotten, if its read model holds personal data in clear. */
+  readonly erasure: ErasureHook<TModel> | undefined;
   /** Adds the handler of an event type (one per type). */
   on<TDefinition extends EventDefinition>(
     definition: TDefinition,
     handle: ProjectionHandler<TDefinition, TModel>,
   ): Projection<TModel>;
+  /**
+   * Sets what forgetting a subject does to the read model (see `PersonalData`): a read model built from events
+   * with personal data keeps it in clear, and only this reaches it. Rebuilt later, it holds placeholders anyway.
+   * @example .erase(async (customerId, orders) => {
+   *   for (const order of (await orders.find({ where: { customerId } })).items)
+   *     await orders.put(order.id, { ...order, customerName: erased });
+   * })
+   */
+  erase(hook: ErasureHook<TModel>): Projection<TModel>;
 }
 
 export interface ProjectionOptions {
@@ -85,7 +114,7 @@ export function projection<TModel extends ReadModel>(
       `Projection '${model.modelName}' is inline: it runs in the commit that writes its events, and only an async projection is partitioned`,
     );
   }
-  return make(model, version, mode, partitions, new Map());
+  return make(model, version, mode, partitions, new Map(), undefined);
 }
 
 function make<TModel extends ReadModel>(
@@ -94,6 +123,7 @@ function make<TModel extends ReadModel>(
   mode: ProjectionMode,
   partitions: number,
   handlers: Projection<TModel>['handlers'],
+  erasure: ErasureHook<TModel> | undefined,
 ): Projection<TModel> {
   return Object.freeze({
     name: model.modelName,
@@ -102,6 +132,7 @@ function make<TModel extends ReadModel>(
     partitions,
     model,
     handlers,
+    erasure,
     on<TDefinition extends EventDefinition>(
       definition: TDefinition,
       handle: ProjectionHandler<TDefinition, TModel>,
@@ -120,7 +151,13 @@ function make<TModel extends ReadModel>(
         mode,
         partitions,
         new Map([...handlers, [definition.type, { definition, handle }]]),
+        erasure,
       );
+    },
+    erase(hook: ErasureHook<TModel>): Projection<TModel> {
+      if (erasure !== undefined)
+        throw new TypeError(`Projection '${model.modelName}' already has an erasure hook`);
+      return make(model, version, mode, partitions, handlers, hook);
     },
   });
 }

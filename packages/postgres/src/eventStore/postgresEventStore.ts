@@ -1,8 +1,10 @@
 import {
   type AppendResult,
   ConcurrencyError,
+  DataKeyGoneError,
   type EventStore,
   type ExpectedVersion,
+  keyIdsOf,
   logPosition,
   type NewEvent,
   positionParts,
@@ -16,11 +18,19 @@ import {
   upcasting,
 } from '@myelin/core';
 import { constraintOf, type Database, prepared, type Sql, sqlState } from '../database/database.ts';
+import { type PersonalDataOptions, Protection } from '../personalData/protection.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
 
 export interface PostgresEventStoreOptions {
   /** Turn old versions of events into the current shape when read. */
   readonly upcasters?: readonly Upcaster[];
+  /**
+   * The master key protecting personal data: sealed on append, opened on read. Without it, appending an event
+   * that declares personal data fails, and so does reading a sealed one.
+   */
+  readonly personalData?: PersonalDataOptions;
+  /** @internal The application's protection, shared with its unit of work (instead of `personalData`). */
+  readonly protection?: Protection;
 }
 
 /** How the application's upcasters turn stored events into their current shape (identity without upcasters). */
@@ -91,11 +101,13 @@ export function toStoredEvent(row: EventRow): StoredEvent {
  */
 export class PostgresEventStore implements EventStore {
   readonly database: Database;
-  readonly #read: (event: StoredEvent) => StoredEvent;
+  readonly #upcast: (event: StoredEvent) => StoredEvent;
+  readonly #protection: Protection;
 
   constructor(database: Database, options: PostgresEventStoreOptions = {}) {
     this.database = database;
-    this.#read = upcasting(options.upcasters ?? []);
+    this.#upcast = upcasting(options.upcasters ?? []);
+    this.#protection = options.protection ?? new Protection(database, options.personalData);
   }
 
   async append(
@@ -105,21 +117,35 @@ export class PostgresEventStore implements EventStore {
   ): Promise<AppendResult> {
     const { database } = this;
     const { schema } = database;
-    // An append is atomic, so when one of its event ids is stored already it writes nothing: then the append is a
-    // retry (a no-op) or carries some new events, which are appended on their own.
-    const { nextVersion, lastPosition } = await appendToStream(
-      database,
-      schema,
-      streamId,
-      events,
-      expectedVersion,
-    ).catch((error: unknown) =>
-      isDuplicate(error)
-        ? settle(database, schema, streamId, events, expectedVersion)
-        : Promise.reject(error),
-    );
-    logSignal(database).committed(lastPosition);
-    return { nextVersion, lastPosition };
+    for (let attempt = 1; ; attempt++) {
+      const sealed = await this.#protection.seal(events);
+      try {
+        // An append is atomic, so when one of its event ids is stored already it writes nothing: then the append
+        // is a retry (a no-op) or carries some new events, which are appended on their own.
+        const { nextVersion, lastPosition } = await appendToStream(
+          database,
+          schema,
+          streamId,
+          sealed,
+          expectedVersion,
+        ).catch((error: unknown) =>
+          isDuplicate(error)
+            ? settle(database, schema, streamId, sealed, expectedVersion)
+            : Promise.reject(error),
+        );
+        logSignal(database).committed(lastPosition);
+        return { nextVersion, lastPosition };
+      } catch (error) {
+        // A subject forgotten since the events were sealed: sealed again, with the subject's new key.
+        if (!(error instanceof DataKeyGoneError) || attempt === 3) throw error;
+        this.#protection.forgotten(undefined, error.keyIds);
+      }
+    }
+  }
+
+  /** Stored events as readers see them: personal data opened (or placeholders), then upcast. */
+  async #read(events: readonly StoredEvent[]): Promise<readonly StoredEvent[]> {
+    return (await this.#protection.reveal(events)).map(this.#upcast);
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<readonly StoredEvent[]> {
@@ -131,7 +157,7 @@ export class PostgresEventStore implements EventStore {
       [streamId, options.from ?? (backwards ? 2147483647 : 1), options.limit ?? null],
       prepared,
     );
-    return rows.map((row) => this.#read(toStoredEvent(row)));
+    return this.#read(rows.map(toStoredEvent));
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<readonly StoredEvent[]> {
@@ -144,7 +170,7 @@ export class PostgresEventStore implements EventStore {
       [transaction, sequence, options.limit ?? null],
       prepared,
     );
-    return rows.map((row) => this.#read(toStoredEvent(row)));
+    return this.#read(rows.map(toStoredEvent));
   }
 }
 
@@ -162,15 +188,26 @@ const statements = new Map<string, string>();
  * version, or a retry of an append that succeeded). An event id stored already fails the statement on the log's
  * unique index, writing nothing: no probe is needed, which keeps the statement as cheap as the hand-written one.
  */
-function appendStatement(schema: string, expected: 'new' | 'exact' | 'any', single: boolean): string {
-  const key = `${schema}:${expected}:${single}`;
+function appendStatement(
+  schema: string,
+  expected: 'new' | 'exact' | 'any',
+  single: boolean,
+  sealed: boolean,
+): string {
+  const key = `${schema}:${expected}:${single}:${sealed}`;
   let text = statements.get(key);
   if (text !== undefined) return text;
+  // Events with sealed personal data take their data keys' rows in share mode and are written only if every key
+  // still exists: forgetting a subject (deleting the row) waits for the append, or the append finds the key gone
+  // and writes nothing. The ids are the statement's last parameter.
+  const keys = `$${(single ? 10 : 0) + (expected === 'exact' ? 4 : 3) + 1}::text[]`;
+  const guard = sealed ? `(SELECT count(*) FROM keys) = cardinality(${keys})` : 'true';
   const stream =
     expected === 'exact'
       ? `UPDATE ${schema}.streams SET version = $4 + $3 WHERE stream_id = $1 AND version = $4
-         RETURNING version`
-      : `INSERT INTO ${schema}.streams AS s (stream_id, version) VALUES ($1, $3)
+         ${sealed ? `AND ${guard}` : ''} RETURNING version`
+      : `INSERT INTO ${schema}.streams AS s (stream_id, version)
+         ${sealed ? `SELECT $1::text, $3::integer WHERE ${guard}` : 'VALUES ($1, $3)'}
          ON CONFLICT (stream_id) DO ${expected === 'new' ? 'NOTHING' : 'UPDATE SET version = s.version + EXCLUDED.version'}
          RETURNING version`;
   // One event (what most commands append) goes as parameters of its own, after the expected version: no JSON
@@ -188,7 +225,10 @@ function appendStatement(schema: string, expected: 'new' | 'exact' | 'any', sing
       AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, ct text, who text,
         tp text, ts text)
     ORDER BY e.i`;
-  text = `WITH stream AS (${stream})
+  const locked = sealed
+    ? `keys AS (SELECT id FROM ${schema}.personal_keys WHERE id = ANY (${keys}) FOR KEY SHARE), `
+    : '';
+  text = `WITH ${locked}stream AS (${stream})
     INSERT INTO ${schema}.events
       (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id, causation_id,
        causation_type, principal, traceparent, tracestate)
@@ -259,12 +299,18 @@ export async function appendToStream(
     }));
     params = [streamId, JSON.stringify(payload), ...head];
   }
+  const keyIds = keyIdsOf(events);
+  const sealed = keyIds.length > 0;
+  if (sealed) params.push(keyIds);
   const { rows } = await sql.query<{ tx: string; seq: string; stream_version: number }>(
-    appendStatement(schema, kind, single),
+    appendStatement(schema, kind, single, sealed),
     params,
     prepared,
   );
-  if (rows.length === 0) return settle(sql, schema, streamId, events, expectedVersion);
+  if (rows.length === 0) {
+    if (sealed) await keysStillThere(sql, schema, keyIds);
+    return settle(sql, schema, streamId, events, expectedVersion);
+  }
   // Rows come back in insertion order, which is the events' order (ORDER BY e.i), each at the next version.
   const stored = events.map((event, i): StoredEvent => {
     const row = rows[i] as (typeof rows)[number];
@@ -272,6 +318,18 @@ export async function appendToStream(
   });
   const last = stored.at(-1) as StoredEvent;
   return { nextVersion: last.streamVersion, lastPosition: last.position, events: stored };
+}
+
+/** Throws a DataKeyGoneError when some of these data keys were deleted: an append sealed with them wrote nothing. */
+async function keysStillThere(sql: Sql, schema: string, keyIds: readonly string[]): Promise<void> {
+  const { rows } = await sql.query<{ id: string }>(
+    `SELECT id FROM ${schema}.personal_keys WHERE id = ANY ($1::text[])`,
+    [keyIds],
+  );
+  if (rows.length < keyIds.length) {
+    const found = new Set(rows.map((row) => row.id));
+    throw new DataKeyGoneError(keyIds.filter((id) => !found.has(id)));
+  }
 }
 
 /**

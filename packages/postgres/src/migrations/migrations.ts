@@ -238,4 +238,30 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE ${s}.subscriptions ADD COLUMN caught_up boolean NOT NULL DEFAULT false;
     `,
   },
+  {
+    version: 9,
+    name: 'personal data keys and erasures',
+    sql: (s) => `
+      -- Each subject's data key, wrapped by the application's master key (which is never stored here): the
+      -- personal fields of their events are sealed with it. Forgetting the subject deletes the row, and with it
+      -- every way to read those fields, in the log, its backups and on the bus. One key per subject at a time.
+      CREATE TABLE ${s}.personal_keys (
+        id text PRIMARY KEY,
+        subject text NOT NULL UNIQUE,
+        wrapped text NOT NULL,
+        master_key text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- What each erasure reached, who asked and when: never the erased data.
+      CREATE TABLE ${s}.erasures (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        subject text NOT NULL,
+        requested_by text NOT NULL,
+        reason text,
+        erased_at timestamptz NOT NULL DEFAULT now(),
+        keys integer NOT NULL,
+        read_models jsonb NOT NULL
+      );
+    `,
+  },
 ];

@@ -2,13 +2,14 @@
 // apply those events again.
 import { type Projection, positionParts, type StoredEvent } from '@myelin/core';
 import type { Sql } from '../database/database.ts';
+import type { ReadEvents } from '../personalData/protection.ts';
 import type { PostgresUnitOfWork } from '../unitOfWork/postgresUnitOfWork.ts';
 import { documentKey, documentWriter, tableNames, tableWriter } from './readModels.ts';
 
 /** Enlists the inline projections in a unit of work: they run in its commit when it writes their events. */
 export function enlistInline(inline: readonly Projection[]) {
   const typesOf = new Map(inline.map((p) => [p, new Set(p.handlers.keys())]));
-  return (work: PostgresUnitOfWork, upcast: (event: StoredEvent) => StoredEvent): void => {
+  return (work: PostgresUnitOfWork, read: ReadEvents): void => {
     for (const p of inline) {
       const types = typesOf.get(p) as Set<string>;
       work.enlist(
@@ -22,7 +23,7 @@ export function enlistInline(inline: readonly Projection[]) {
           );
           // While building, its runner applies these events; once retired, a newer version serves.
           if (rows[0]?.status !== 'active') return;
-          await apply(sql, work.database.schema, p, events, upcast);
+          await apply(sql, work.database.schema, p, events, read);
           await markApplied(sql, work.database.schema, p, ['current']);
         },
         (written) => [...written].some((type) => types.has(type)),
@@ -76,7 +77,7 @@ export async function apply(
   schema: string,
   p: Projection,
   events: readonly StoredEvent[],
-  upcast: (event: StoredEvent) => StoredEvent,
+  read: ReadEvents,
 ): Promise<void> {
   const documents =
     p.model.kind === 'documents' ? documentWriter(sql, schema, documentKey(p.name, p.version)) : undefined;
@@ -84,10 +85,10 @@ export async function apply(
     p.model.kind === 'documents'
       ? documents
       : tableWriter(sql, tableNames(schema, p.name, p.version), p.model.key);
-  for (const stored of events) {
-    const handler = p.handlers.get(stored.metadata.type);
+  const handled = events.filter((event) => p.handlers.has(event.metadata.type));
+  for (const event of await read(sql, handled)) {
+    const handler = p.handlers.get(event.metadata.type);
     if (handler === undefined) continue;
-    const event = upcast(stored);
     await handler.handle(new handler.definition(event.data), writer as never, event);
   }
   await documents?.flush(); // the documents written, once each, in the same transaction

@@ -17,6 +17,7 @@ import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresUrl, testSchema } from '../testing/databases.ts';
+import { eventually as waitFor } from '../testing/eventually.ts';
 import { postgresProjections } from './postgresProjections.ts';
 import { ProjectionDaemon } from './projectionDaemon.ts';
 import { projectionLag } from './projectionLag.ts';
@@ -41,13 +42,8 @@ const counting = projection(counts, { partitions: 4 }).on(Counted, async (e, doc
 const streams = 40;
 const fast = { pollMs: 200, leaseRetryMs: 100, onError: () => {} };
 
-async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const eventually = (check: () => boolean | Promise<boolean>, what: string, ms = 20_000) =>
+  waitFor(check, what, ms);
 
 describe('a partitioned projection run by two processes (PostgreSQL)', () => {
   const schema = testSchema();

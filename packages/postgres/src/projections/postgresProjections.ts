@@ -5,12 +5,14 @@ import {
   BehaviorOrder,
   behavior,
   ExecutionContext,
+  PersonalData,
   type Projection,
   RegisteredProjections,
   type Token,
 } from '@myelin/core';
+import type { Provider } from '@myelin/core/container';
 import type { Database, Sql } from '../database/database.ts';
-import { PostgresUpcasting } from '../eventStore/postgresEventStore.ts';
+import { PostgresEventReading, PostgresProtection, personalDataService } from '../personalData/protection.ts';
 import { PostgresDatabase } from '../postgresPersistence.ts';
 import { PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
 import { enlistInline } from './inlineProjections.ts';
@@ -41,6 +43,18 @@ export function postgresProjections(projections: readonly Projection[], options:
       for (const p of projections) await register(database, p);
       return projections;
     });
+    // Forgetting a subject runs these projections' erasure hooks too.
+    const erasing = {
+      work: PostgresUnitOfWorkToken,
+      protection: PostgresProtection,
+      registered: RegisteredProjections,
+    };
+    builder.replace<PersonalData>({
+      token: PersonalData,
+      lifetime: 'scoped',
+      dependencies: erasing,
+      factory: ({ work, protection, registered }) => personalDataService(work, protection, registered),
+    } satisfies Provider<PersonalData, typeof erasing>);
     for (const p of projections) {
       builder.scoped(
         p.model as Token<unknown>,
@@ -56,19 +70,19 @@ export function postgresProjections(projections: readonly Projection[], options:
     }
     const inline = projections.filter((p) => p.mode === 'inline');
     if (inline.length === 0) return;
-    const dependencies = { work: PostgresUnitOfWorkToken, upcast: PostgresUpcasting };
+    const dependencies = { work: PostgresUnitOfWorkToken, read: PostgresEventReading };
     const order = BehaviorOrder.unitOfWork + 2;
     const run = enlistInline(inline);
     builder.use(
       behavior(
         { name: 'inlineProjections', order, scope: 'commands', dependencies },
         (_c, next, _x, deps) => {
-          run(deps.work, deps.upcast);
+          run(deps.work, deps.read);
           return next();
         },
       ),
       behavior({ name: 'inlineProjections', order, scope: 'events', dependencies }, (_e, next, _x, deps) => {
-        run(deps.work, deps.upcast);
+        run(deps.work, deps.read);
         return next();
       }),
     );

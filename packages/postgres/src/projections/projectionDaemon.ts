@@ -13,12 +13,8 @@ import {
 } from '@myelin/core';
 import { type Link, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { type Database, prepared, type Sql, type TransactionOptions } from '../database/database.ts';
-import {
-  type EventRow,
-  eventColumns,
-  PostgresUpcasting,
-  toStoredEvent,
-} from '../eventStore/postgresEventStore.ts';
+import { type EventRow, eventColumns, toStoredEvent } from '../eventStore/postgresEventStore.ts';
+import { PostgresEventReading, type ReadEvents } from '../personalData/protection.ts';
 import type { Partition } from '../subscriptions/partitions.ts';
 import {
   type Consumer,
@@ -41,7 +37,7 @@ export class ProjectionDaemon {
 
   constructor(app: Application, database: Database, options: RunnerOptions = {}) {
     const projections = app.container.root.resolve(RegisteredProjections);
-    const upcast = app.container.root.resolve(PostgresUpcasting);
+    const read = app.container.root.resolve(PostgresEventReading);
     const runnerOptions = { ...options, onError: options.onError ?? reportErrors(app, 'projection') };
     // A partitioned projection is a runner per partition; the processes running it share them.
     this.#runners = projections.flatMap((p) =>
@@ -50,7 +46,7 @@ export class ProjectionDaemon {
         (_, index) =>
           new SubscriptionRunner(
             database,
-            new ProjectionConsumer(database, p, upcast, p.partitions === 1 ? undefined : index),
+            new ProjectionConsumer(database, p, read, p.partitions === 1 ? undefined : index),
             runnerOptions,
           ),
       ),
@@ -85,14 +81,9 @@ class ProjectionConsumer implements Consumer {
   readonly partition: Partition | undefined;
   readonly #database: Database;
   readonly #projection: Projection;
-  readonly #upcast: (event: StoredEvent) => StoredEvent;
+  readonly #read: ReadEvents;
 
-  constructor(
-    database: Database,
-    p: Projection,
-    upcast: (event: StoredEvent) => StoredEvent,
-    partition?: number,
-  ) {
+  constructor(database: Database, p: Projection, read: ReadEvents, partition?: number) {
     this.name = projectionSubscription(p.name, p.version, partition);
     this.types = [...p.handlers.keys()];
     this.partition =
@@ -101,7 +92,7 @@ class ProjectionConsumer implements Consumer {
         : { group: projectionSubscription(p.name, p.version), index: partition, count: p.partitions };
     this.#database = database;
     this.#projection = p;
-    this.#upcast = upcast;
+    this.#read = read;
   }
 
   consume(
@@ -163,14 +154,14 @@ class ProjectionConsumer implements Consumer {
       if (p.mode === 'inline' && status === 'active') {
         // The commits that applied it left a mark; the others' events (a direct append, a process running other
         // code) are applied here. Marks behind this batch will not be read again.
-        await apply(sql, s, p, await unmarked(sql, s, p, events), this.#upcast);
+        await apply(sql, s, p, await unmarked(sql, s, p, events), this.#read);
         await sql.query(
           `DELETE FROM ${s}.inline_marks WHERE projection = $1 AND version = $2
              AND transaction_id < $3::text::xid8`,
           [p.name, p.version, positionParts(end).transaction],
         );
       } else {
-        await apply(sql, s, p, events, this.#upcast);
+        await apply(sql, s, p, events, this.#read);
       }
       if (events.length > 0) await checkpoint(sql);
       if (status === 'building' && caughtUp) {
@@ -224,7 +215,7 @@ class ProjectionConsumer implements Consumer {
         [transaction, sequence, JSON.stringify(this.types)],
       );
       const caughtUp = rows.map(toStoredEvent);
-      await apply(sql, s, p, caughtUp, this.#upcast);
+      await apply(sql, s, p, caughtUp, this.#read);
       // Read again by the runner once active: marked, so that it does not apply them twice.
       await markApplied(sql, s, p, [
         ...new Set(caughtUp.map((event) => positionParts(event.position).transaction)),

@@ -27,6 +27,7 @@ import { appendToStream, PostgresEventStore } from '../eventStore/postgresEventS
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { engines, postgresUrl, type TestDatabase } from '../testing/databases.ts';
+import { eventually } from '../testing/eventually.ts';
 import { postgresProjections } from './postgresProjections.ts';
 import { ProjectionDaemon } from './projectionDaemon.ts';
 import { projectionLag } from './projectionLag.ts';
@@ -114,14 +115,6 @@ function build(
       }),
     )
     .build();
-}
-
-async function eventually(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const fast = { pollMs: 200, leaseRetryMs: 100, onError: () => {} };

@@ -1,6 +1,14 @@
 // The read models on PostgreSQL: documents in `read_documents` (one key per projection version), tables of their
 // own per version behind a view; and, for SQL of your own over a table read model, `sqlOf`.
-import type { DocumentReader, DocumentWriter, TableReader, TableWriter } from '@myelin/core';
+import type {
+  DocumentReader,
+  DocumentWriter,
+  FindQuery,
+  Page,
+  Projection,
+  TableReader,
+  TableWriter,
+} from '@myelin/core';
 import { prepared, type Sql } from '../database/database.ts';
 import { findJson } from '../repositories/jsonQuery.ts';
 
@@ -254,4 +262,41 @@ export function documentReader<TDocument>(
       return { items: rows.map((row) => row.doc), ...page };
     },
   };
+}
+
+/**
+ * What an erasure hook writes one version of a read model with, in the erasure's transaction: the version's writer
+ * (documents buffered until `flush`) and a search over that version alone.
+ */
+export function erasingModel(
+  sql: Sql,
+  schema: string,
+  p: Projection,
+  version: number,
+): { find(query?: FindQuery<any>): Promise<Page<any>>; flush(): Promise<void> } & object {
+  if (p.model.kind === 'documents') {
+    const model = documentKey(p.name, version);
+    const writer = documentWriter(sql, schema, model);
+    return {
+      ...writer,
+      async find(query = {}) {
+        const { rows, ...page } = await findJson<{ doc: unknown }>(
+          sql,
+          {
+            table: `${schema}.read_documents`,
+            column: 'doc',
+            select: 'doc',
+            scope: 'model = $1',
+            scopeParams: [model],
+            key: 'id',
+          },
+          query,
+        );
+        return { items: rows.map((row) => row.doc), ...page };
+      },
+    };
+  }
+  const physical = tableNames(schema, p.name, version);
+  const reader = tableReader(sql, physical, p.model.key, async () => {});
+  return { ...tableWriter(sql, physical, p.model.key), find: reader.find, flush: async () => {} };
 }

@@ -14,6 +14,7 @@ import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { appendToStream, PostgresEventStore } from '../eventStore/postgresEventStore.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { engines, postgresUrl, type TestDatabase } from '../testing/databases.ts';
+import { eventually } from '../testing/eventually.ts';
 import { EventRelay, relaySubscription } from './eventRelay.ts';
 
 // Each test reads the whole log from its start, so each has an event type of its own.
@@ -27,17 +28,6 @@ function noted(stream: string, n: number, type: string = Noted.type): NewEvent {
 }
 
 /** Resolves when `check` holds, polling; fails after `ms` with what was seen. */
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  describe: () => unknown,
-  ms = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms; saw ${JSON.stringify(describe())}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 const fast = { pollMs: 200, leaseRetryMs: 100, backoffMs: 20, onError: () => {} };
 

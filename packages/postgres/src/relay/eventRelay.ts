@@ -7,6 +7,7 @@ import {
   PostgresUpcasting,
   toStoredEvent,
 } from '../eventStore/postgresEventStore.ts';
+import { PostgresProtection, Protection } from '../personalData/protection.ts';
 import { type Lease, LeaseLostError } from '../subscriptions/leases.ts';
 import { logSignal } from '../subscriptions/logSignal.ts';
 import type { Partition } from '../subscriptions/partitions.ts';
@@ -93,7 +94,7 @@ export class EventRelay {
 
   constructor(app: Application, database: Database, options: EventRelayOptions = {}) {
     this.#database = database;
-    const upcast = tryResolve(app);
+    const read = readerOf(app, database);
     this.#onError = options.onError ?? reportErrors(app, 'relay');
     const runnerOptions = { ...options, onError: this.#onError };
     // A partitioned handler is a runner per partition; the processes running a relay share them.
@@ -107,7 +108,7 @@ export class EventRelay {
               app,
               database,
               handler,
-              upcast,
+              read,
               options,
               handler.partitions === 1 ? undefined : index,
             ),
@@ -199,12 +200,16 @@ export class EventRelay {
   }
 }
 
-function tryResolve(app: Application): (event: StoredEvent) => StoredEvent {
-  try {
-    return app.container.root.resolve(PostgresUpcasting);
-  } catch {
-    return (event) => event;
-  }
+/** How the relay reads an event for a handler: personal data opened (or placeholders), then upcast. */
+function readerOf(app: Application, database: Database): (event: StoredEvent) => Promise<StoredEvent> {
+  const { container } = app;
+  const upcast = container.has(PostgresUpcasting)
+    ? container.root.resolve(PostgresUpcasting)
+    : (event: StoredEvent) => event;
+  const protection = container.has(PostgresProtection)
+    ? container.root.resolve(PostgresProtection)
+    : new Protection(database, undefined);
+  return async (event) => upcast(((await protection.reveal([event])) as StoredEvent[])[0] as StoredEvent);
 }
 
 interface HeldRow extends EventRow {
@@ -219,7 +224,7 @@ class HandlerConsumer implements Consumer {
   readonly #app: Application;
   readonly #database: Database;
   readonly #handler: EventHandler<any>;
-  readonly #upcast: (event: StoredEvent) => StoredEvent;
+  readonly #read: (event: StoredEvent) => Promise<StoredEvent>;
   readonly #maxAttempts: number;
   readonly #backoffMs: number;
   readonly #maxBackoffMs: number;
@@ -230,7 +235,7 @@ class HandlerConsumer implements Consumer {
     app: Application,
     database: Database,
     handler: EventHandler<any>,
-    upcast: (event: StoredEvent) => StoredEvent,
+    read: (event: StoredEvent) => Promise<StoredEvent>,
     options: EventRelayOptions,
     partition?: number,
   ) {
@@ -247,7 +252,7 @@ class HandlerConsumer implements Consumer {
     this.#app = app;
     this.#database = database;
     this.#handler = handler;
-    this.#upcast = upcast;
+    this.#read = read;
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#backoffMs = options.backoffMs ?? 100;
     this.#maxBackoffMs = options.maxBackoffMs ?? 60_000;
@@ -378,10 +383,10 @@ class HandlerConsumer implements Consumer {
 
   /** Runs the handler; the failure's message when it threw. */
   async #deliver(stored: StoredEvent): Promise<string | undefined> {
-    const event = this.#upcast(stored);
-    const { metadata } = event;
     const definition = this.#handler.message;
     try {
+      const event = await this.#read(stored);
+      const { metadata } = event;
       await this.#app.mediator.publish(new definition(event.data), {
         handler: this.#handler.name,
         eventId: metadata.eventId,

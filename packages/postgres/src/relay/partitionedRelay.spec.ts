@@ -4,22 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { engines, type TestDatabase } from '../testing/databases.ts';
+import { eventually } from '../testing/eventually.ts';
 import { EventRelay } from './eventRelay.ts';
 
 const Counted = event('test.partitioned.v1', unchecked<{ stream: string; n: number }>());
 const fast = { pollMs: 200, leaseRetryMs: 100, onError: () => {} };
-
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  what: () => unknown,
-  ms = 15_000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms; saw ${JSON.stringify(what())}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe.each(engines)('an event handler in partitions on $name', (engine) => {
   let test: TestDatabase;

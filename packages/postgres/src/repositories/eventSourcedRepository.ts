@@ -10,6 +10,7 @@ import {
 import type { Provider } from '@myelin/core/container';
 import { prepared, type Sql } from '../database/database.ts';
 import { appendToStream, PostgresUpcasting, streamVersion } from '../eventStore/postgresEventStore.ts';
+import { PostgresProtection } from '../personalData/protection.ts';
 import {
   type Change,
   type PostgresUnitOfWork,
@@ -57,7 +58,14 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
   repositoryToken: Token<Repository<TAggregate>>,
   type: AggregateType<TAggregate>,
   options: PostgresEventSourcedOptions,
-): Provider<Repository<TAggregate>, { work: Token<PostgresUnitOfWork>; upcast: typeof PostgresUpcasting }> {
+): Provider<
+  Repository<TAggregate>,
+  {
+    work: Token<PostgresUnitOfWork>;
+    upcast: typeof PostgresUpcasting;
+    protection: typeof PostgresProtection;
+  }
+> {
   const prefix = options.stream ?? type.name;
   const snapshotEvery = options.snapshotEvery;
   const snapshotVersion = options.snapshotVersion ?? 1;
@@ -65,6 +73,13 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
     throw new TypeError(`snapshotEvery must be a positive integer, not ${snapshotEvery}`);
   }
   const definitions = new Map(options.events.map((definition) => [definition.type, definition]));
+  const personal = options.events.find((definition) => definition.options.personal !== undefined);
+  if (snapshotEvery !== undefined && personal !== undefined) {
+    // A snapshot is the aggregate's state, in clear: it would keep what forgetting the subject must reach.
+    throw new TypeError(
+      `${type.name} repository: its event '${personal.type}' has personal data, which a snapshot would keep in clear; snapshots of such aggregates are not supported`,
+    );
+  }
   const snapshotDue = (change: Change) =>
     snapshotEvery !== undefined &&
     change.operation !== 'remove' &&
@@ -74,8 +89,12 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
   return {
     token: repositoryToken,
     lifetime: 'scoped',
-    dependencies: { work: PostgresUnitOfWorkToken, upcast: PostgresUpcasting },
-    factory: ({ work, upcast }) => {
+    dependencies: {
+      work: PostgresUnitOfWorkToken,
+      upcast: PostgresUpcasting,
+      protection: PostgresProtection,
+    },
+    factory: ({ work, upcast, protection }) => {
       const { database } = work;
       const s = database.schema;
       const key = (id: string) => `events:${prefix}:${id}`;
@@ -167,9 +186,19 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
             prepared,
           );
           if (rows.length === 0 || rows[0]?.removed === true) return undefined;
-          const events = rows
-            .filter((row): row is HistoryRow & { readonly type: string } => row.type !== null)
-            .map(toEvent);
+          const history = rows.filter(
+            (row): row is HistoryRow & { readonly type: string } => row.type !== null,
+          );
+          // Personal data opened (placeholders once forgotten): only events that have any cost a look-up.
+          const opened =
+            personal === undefined
+              ? history
+              : (
+                  await protection.reveal(
+                    history.map((row) => ({ data: row.data, metadata: { type: row.type } })),
+                  )
+                ).map((event, i) => ({ ...(history[i] as (typeof history)[number]), data: event.data }));
+          const events = opened.map(toEvent);
           const aggregate = new type(id).loadFromHistory(events, snapshot?.version ?? 0, snapshot?.state);
           work.track(key(id), tracking(aggregate, 'loaded'));
           return aggregate;

@@ -3,6 +3,7 @@ import {
   type AnyEvent,
   type CommitResult,
   ConcurrencyError,
+  DataKeyGoneError,
   definitionOf,
   type EventDefinition,
   type ExecutionContext,
@@ -17,6 +18,7 @@ import {
 import { type Counter, type MeterProvider, metrics, SpanKind, trace } from '@opentelemetry/api';
 import type { Database, Sql } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
+import type { Protection } from '../personalData/protection.ts';
 import { removeDelivered, writeScheduleChanges } from '../scheduling/scheduledMessages.ts';
 import { logSignal, scheduleSignal } from '../subscriptions/logSignal.ts';
 import { BatchedWrites, type BatchWrite, thenWriteBatched } from './batchedWrites.ts';
@@ -80,13 +82,21 @@ export class PostgresUnitOfWork implements UnitOfWork {
   readonly #tracked = new Map<string, Tracked>();
   readonly #enlisted: { write: Enlisted; when: ((types: ReadonlySet<string>) => boolean) | undefined }[] = [];
   readonly #batched = new BatchedWrites();
+  readonly #afterCommit: (() => void)[] = [];
+  readonly #protection: Protection | undefined;
   #scheduled = false;
   readonly database: Database;
   readonly context: ExecutionContext;
 
-  constructor(database: Database, context: ExecutionContext) {
+  constructor(database: Database, context: ExecutionContext, protection?: Protection) {
     this.database = database;
     this.context = context;
+    this.#protection = protection;
+  }
+
+  /** @internal Runs `then` once this unit of work has committed (not if it fails or rolls back). */
+  afterCommit(then: () => void): void {
+    this.#afterCommit.push(then);
   }
 
   /** @internal The aggregate tracked under `key`, if any: one instance per aggregate per command. */
@@ -150,15 +160,46 @@ export class PostgresUnitOfWork implements UnitOfWork {
   }
 
   async #commit(): Promise<CommitResult> {
+    // A subject forgotten after the events were sealed fails the append (its key is gone), writing nothing: sealed
+    // again, with the subject's new key, the second attempt stands.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#commitOnce();
+      } catch (error) {
+        if (!(error instanceof DataKeyGoneError)) throw error;
+        this.#protection?.forgotten(undefined, error.keyIds);
+        if (attempt === 3) {
+          this.#enlisted.length = 0;
+          this.#batched.clear();
+          this.#scheduled = false;
+          throw error;
+        }
+      }
+    }
+  }
+
+  async #commitOnce(): Promise<CommitResult> {
     const changes: { entry: Tracked; change: Change }[] = [];
+    const raised: NewEvent[][] = [];
     for (const entry of this.#tracked.values()) {
-      const events = entry.aggregate.pendingEvents.map((event): NewEvent => {
-        const definition = definitionOf(event) as EventDefinition;
-        return {
-          data: payloadOf(event),
-          metadata: this.context.eventMetadata(definition.type, definition.options.version ?? 1),
-        };
-      });
+      raised.push(
+        entry.aggregate.pendingEvents.map((event): NewEvent => {
+          const definition = definitionOf(event) as EventDefinition;
+          return {
+            data: payloadOf(event),
+            metadata: this.context.eventMetadata(definition.type, definition.options.version ?? 1),
+          };
+        }),
+      );
+    }
+    // Sealed together: one look-up of the subjects' keys for the whole commit.
+    const all = raised.flat();
+    const sealed = this.#protection === undefined ? all : await this.#protection.seal(all);
+    let next = 0;
+    for (const [i, entry] of [...this.#tracked.values()].entries()) {
+      const count = raised[i]?.length ?? 0;
+      const events = sealed.slice(next, next + count);
+      next += count;
       const change: Change = { aggregate: entry.aggregate, operation: entry.operation, events };
       if (entry.changed(change)) changes.push({ entry, change });
     }
@@ -166,8 +207,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
     let types: ReadonlySet<string> | undefined;
     const written = () =>
       (types ??= new Set(changes.flatMap(({ change }) => change.events.map((event) => event.metadata.type))));
+    // Kept until the commit ends: a commit sealed with a key deleted meanwhile is tried again, with them.
     const enlisted = this.#enlisted
-      .splice(0)
       .filter(({ when }) => when === undefined || when(written()))
       .map(({ write }) => write);
     // A scheduled command's delivery removes its message with its effects, or has none (see ExecuteOptions). It
@@ -176,6 +217,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
     const batched = this.#batched.size > 0 ? this.#batched : undefined;
     if (changes.length === 0 && enlisted.length === 0 && batched === undefined && delivered === undefined) {
       this.#tracked.clear();
+      this.#enlisted.length = 0;
+      this.#committed();
       return { events: [], position: undefined };
     }
     const run = async (sql: Sql) => {
@@ -202,6 +245,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
           ? await groupCommit(this.database).commit(run, batched)
           : await this.database.transaction(thenWriteBatched(run, batched));
     } catch (error) {
+      if (error instanceof DataKeyGoneError) throw error; // tried again by commit(), with everything
+      this.#enlisted.length = 0;
       this.#batched.clear();
       this.#scheduled = false;
       if (!isDuplicate(error)) throw error;
@@ -212,14 +257,21 @@ export class PostgresUnitOfWork implements UnitOfWork {
     }
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
     this.#tracked.clear();
+    this.#enlisted.length = 0;
     this.#batched.clear();
     if (stored.length > 0) logSignal(this.database).committed(stored.at(-1)?.position);
     if (this.#scheduled) scheduleSignal(this.database).committed();
     this.#scheduled = false;
+    this.#committed();
     return { events: stored, position: stored.at(-1)?.position };
   }
 
+  #committed(): void {
+    for (const then of this.#afterCommit.splice(0)) then();
+  }
+
   async rollback(): Promise<void> {
+    this.#afterCommit.length = 0;
     this.#tracked.clear();
     this.#enlisted.length = 0;
     this.#batched.clear();

@@ -1,0 +1,297 @@
+// Crypto-shredding: an event's personal fields are sealed (AES-256-GCM) with a data key of their subject's own when
+// it is appended, and opened when it is read while that key exists. Forgetting the subject deletes the key: every
+// copy of the sealed fields (the log, its backups, the bus, other services) is noise from then on, and reads give
+// placeholders instead, so projections, handlers and aggregates carry on.
+//
+// A sealed event keeps its other fields as they were and its personal ones under `$personal`:
+//   { orderId: 'o-1', customerId: 'c-7', $personal: { key: '<data key id>', fields: ['name', 'phone'],
+//     sealed: '<base64: iv, then the fields as JSON encrypted, then the tag>' } }
+// The field names stay in clear, so a reader that does not know the declaration (another service) still knows
+// which fields to fill with placeholders once the key is gone.
+import type { NewEvent } from '../persistence/eventStore.ts';
+import { concat, fromBase64, keyBytes, type MasterKey, toBase64 } from './masterKey.ts';
+import { erased, type PersonalFields, personalDataOf, sealedField } from './personalData.ts';
+
+/** A subject's data key as stored: wrapped by the master key named `masterKey`. */
+export interface StoredDataKey {
+  readonly id: string;
+  readonly subject: string;
+  readonly wrapped: Uint8Array;
+  readonly masterKey: string;
+}
+
+/** Where data keys live: a table beside the log (PostgreSQL) or memory. Adapters implement it. */
+export interface DataKeyStore {
+  /** The keys of these subjects that exist. */
+  bySubject(subjects: readonly string[]): Promise<ReadonlyMap<string, StoredDataKey>>;
+  /** Stores the keys of subjects that have none; answers each subject's key as it now is (theirs if they had one). */
+  create(keys: readonly StoredDataKey[]): Promise<ReadonlyMap<string, StoredDataKey>>;
+  /** The keys with these ids that exist: the authority on whether a subject is forgotten. */
+  byId(ids: readonly string[]): Promise<ReadonlyMap<string, StoredDataKey>>;
+}
+
+/** What `seal` made: the events to store, and the ids of the keys they were sealed with. */
+export interface SealedEvents {
+  readonly events: readonly NewEvent[];
+  /** Distinct; empty when no event had personal data. An append must fail if one was deleted meanwhile. */
+  readonly keyIds: readonly string[];
+}
+
+interface Envelope {
+  readonly key: string;
+  readonly fields: readonly string[];
+  readonly sealed: string;
+}
+
+/** Thrown by an append whose data key was deleted (the subject forgotten) after the events were sealed with it. */
+export class DataKeyGoneError extends Error {
+  override readonly name = 'DataKeyGoneError';
+  readonly keyIds: readonly string[];
+  constructor(keyIds: readonly string[]) {
+    super(
+      `The data key ${keyIds.join(', ')} was deleted (its subject forgotten) while the events were appended`,
+    );
+    this.keyIds = keyIds;
+  }
+}
+
+const ivBytes = 12;
+/** WebCrypto's key object, named through `crypto.subtle` (with Node's types only, `CryptoKey` is not a type). */
+type CryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Seals and opens events' personal fields. It caches unwrapped keys (a KMS would otherwise be asked per event),
+ * but never trusts the cache on whether a key exists: each `reveal` asks the store.
+ */
+export class PersonalDataCipher {
+  readonly #masterKey: MasterKey;
+  readonly #cacheSize: number;
+  /** By subject: the key to seal their new events with. A stale entry is caught by the append (DataKeyGoneError). */
+  readonly #bySubject = new Map<string, { readonly id: string; readonly key: Promise<CryptoKey> }>();
+  /** By key id: the unwrapped key. */
+  readonly #byId = new Map<string, Promise<CryptoKey>>();
+
+  constructor(masterKey: MasterKey, options: { readonly cacheSize?: number } = {}) {
+    this.#masterKey = masterKey;
+    this.#cacheSize = options.cacheSize ?? 10_000;
+  }
+
+  /** Whether any of these event types declared personal data (most appends have none: they skip sealing). */
+  static needed(events: readonly NewEvent[]): boolean {
+    return events.some((event) => personalDataOf(event.metadata.type) !== undefined);
+  }
+
+  /** The events with their personal fields sealed by their subjects' keys (made for subjects who have none). */
+  async seal(events: readonly NewEvent[], store: DataKeyStore): Promise<SealedEvents> {
+    const wanted: { event: NewEvent; personal: PersonalFields; subject: string }[] = [];
+    for (const event of events) {
+      const personal = personalDataOf(event.metadata.type);
+      if (personal === undefined || !hasAny(event.data, personal.fields)) continue;
+      const subject = (event.data as Record<string, unknown>)[personal.subject];
+      if (typeof subject !== 'string' || subject === '') {
+        throw new TypeError(
+          `Event '${personal.type}' has personal data but no subject: its field '${personal.subject}' must name one`,
+        );
+      }
+      wanted.push({ event, personal, subject });
+    }
+    if (wanted.length === 0) return { events, keyIds: [] };
+    await this.#keysFor([...new Set(wanted.map((w) => w.subject))], store);
+    const keyIds = new Set<string>();
+    const sealed = new Map<NewEvent, NewEvent>();
+    await Promise.all(
+      wanted.map(async ({ event, personal, subject }) => {
+        const key = this.#bySubject.get(subject) as { id: string; key: Promise<CryptoKey> };
+        keyIds.add(key.id);
+        sealed.set(event, await sealEvent(event, personal, key.id, await key.key));
+      }),
+    );
+    return { events: events.map((event) => sealed.get(event) ?? event), keyIds: [...keyIds] };
+  }
+
+  /**
+   * The events with their personal fields opened, or set to their placeholders where the key is gone. Events
+   * with none are answered as they are, and then the store is not asked.
+   */
+  async reveal<TEvent extends { readonly data: unknown; readonly metadata: { readonly type: string } }>(
+    events: readonly TEvent[],
+    store: DataKeyStore,
+  ): Promise<TEvent[]> {
+    const ids = new Set<string>();
+    for (const event of events) {
+      const envelope = envelopeOf(event.data);
+      if (envelope !== undefined) ids.add(envelope.key);
+    }
+    if (ids.size === 0) return events as TEvent[];
+    const existing = await store.byId([...ids]);
+    for (const id of ids) if (!existing.has(id)) this.#drop(id);
+    return Promise.all(
+      events.map(async (event) => {
+        const envelope = envelopeOf(event.data);
+        if (envelope === undefined) return event;
+        const stored = existing.get(envelope.key);
+        const fields =
+          stored === undefined
+            ? placeholders(event.metadata.type, envelope.fields)
+            : await openEnvelope(event.metadata.type, envelope, await this.#unwrapped(stored));
+        const { [sealedField]: _, ...rest } = event.data as Record<string, unknown>;
+        return { ...event, data: { ...rest, ...fields } };
+      }),
+    );
+  }
+
+  /** Forgets what this process cached of these subjects and keys (after it deleted them). */
+  forgotten(subjects: readonly string[], keyIds: readonly string[]): void {
+    for (const subject of subjects) this.#bySubject.delete(subject);
+    for (const id of keyIds) this.#drop(id);
+  }
+
+  async #keysFor(subjects: readonly string[], store: DataKeyStore): Promise<void> {
+    const missing = subjects.filter((subject) => !this.#bySubject.has(subject));
+    if (missing.length === 0) return;
+    const found = new Map(await store.bySubject(missing));
+    const unknown = missing.filter((subject) => !found.has(subject));
+    if (unknown.length > 0) {
+      const made = await Promise.all(
+        unknown.map(async (subject): Promise<StoredDataKey> => {
+          const raw = crypto.getRandomValues(new Uint8Array(keyBytes));
+          return {
+            id: crypto.randomUUID(),
+            subject,
+            wrapped: await this.#masterKey.wrap(raw),
+            masterKey: this.#masterKey.id,
+          };
+        }),
+      );
+      for (const [subject, key] of await store.create(made)) found.set(subject, key);
+    }
+    for (const subject of missing) {
+      const stored = found.get(subject);
+      if (stored === undefined) throw new Error(`No data key could be made for a subject`);
+      remember(this.#bySubject, subject, { id: stored.id, key: this.#unwrapped(stored) }, this.#cacheSize);
+    }
+  }
+
+  #unwrapped(stored: StoredDataKey): Promise<CryptoKey> {
+    let key = this.#byId.get(stored.id);
+    if (key === undefined) {
+      if (stored.masterKey !== this.#masterKey.id) {
+        return Promise.reject(
+          new Error(
+            `Data key ${stored.id} is wrapped by master key '${stored.masterKey}', not by '${this.#masterKey.id}'`,
+          ),
+        );
+      }
+      key = this.#masterKey
+        .unwrap(stored.wrapped)
+        .then((raw) =>
+          crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, ['encrypt', 'decrypt']),
+        );
+      // A failed unwrap (a KMS outage) is not kept: the next read asks again.
+      key.catch(() => this.#byId.delete(stored.id));
+      remember(this.#byId, stored.id, key, this.#cacheSize);
+    }
+    return key;
+  }
+
+  #drop(id: string): void {
+    this.#byId.delete(id);
+    for (const [subject, entry] of this.#bySubject) if (entry.id === id) this.#bySubject.delete(subject);
+  }
+}
+
+/** The sealed part of an event's data, if it has one. */
+export function envelopeOf(data: unknown): Envelope | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
+  const envelope = (data as Record<string, unknown>)[sealedField] as Envelope | undefined;
+  return typeof envelope === 'object' && envelope !== null && typeof envelope.key === 'string'
+    ? envelope
+    : undefined;
+}
+
+/** The ids of the data keys a set of stored events was sealed with. */
+export function keyIdsOf(events: readonly { readonly data: unknown }[]): string[] {
+  const ids = new Set<string>();
+  for (const event of events) {
+    const envelope = envelopeOf(event.data);
+    if (envelope !== undefined) ids.add(envelope.key);
+  }
+  return [...ids];
+}
+
+function hasAny(data: unknown, fields: readonly string[]): boolean {
+  const record = data as Record<string, unknown>;
+  return fields.some((field) => record[field] !== undefined);
+}
+
+function remember<TValue>(cache: Map<string, TValue>, key: string, value: TValue, size: number): void {
+  cache.delete(key);
+  cache.set(key, value);
+  // The oldest first: a Map iterates in insertion order.
+  if (cache.size > size) cache.delete(cache.keys().next().value as string);
+}
+
+/** Binds the sealed bytes to their key, event type and field names: moved or relabelled, they do not open. */
+function additionalData(type: string, key: string, fields: readonly string[]): Uint8Array<ArrayBuffer> {
+  return encoder.encode(`${type}\n${key}\n${fields.join('\n')}`);
+}
+
+async function sealEvent(
+  event: NewEvent,
+  personal: PersonalFields,
+  keyId: string,
+  key: CryptoKey,
+): Promise<NewEvent> {
+  const rest: Record<string, unknown> = {};
+  const secret: Record<string, unknown> = {};
+  const fields: string[] = [];
+  for (const [name, value] of Object.entries(event.data as Record<string, unknown>)) {
+    if (personal.fields.includes(name) && value !== undefined) {
+      secret[name] = value;
+      fields.push(name);
+    } else {
+      rest[name] = value;
+    }
+  }
+  const iv = crypto.getRandomValues(new Uint8Array(ivBytes));
+  const sealed = await crypto.subtle.encrypt(
+    { name: 'AES-GCM', iv, additionalData: additionalData(event.metadata.type, keyId, fields) },
+    key,
+    encoder.encode(JSON.stringify(secret)),
+  );
+  const envelope: Envelope = { key: keyId, fields, sealed: toBase64(concat(iv, new Uint8Array(sealed))) };
+  return { data: { ...rest, [sealedField]: envelope }, metadata: event.metadata };
+}
+
+async function openEnvelope(
+  type: string,
+  envelope: Envelope,
+  key: CryptoKey,
+): Promise<Record<string, unknown>> {
+  const bytes = fromBase64(envelope.sealed);
+  let opened: ArrayBuffer;
+  try {
+    opened = await crypto.subtle.decrypt(
+      {
+        name: 'AES-GCM',
+        iv: bytes.subarray(0, ivBytes),
+        additionalData: additionalData(type, envelope.key, envelope.fields),
+      },
+      key,
+      bytes.subarray(ivBytes),
+    );
+  } catch {
+    // Not an erasure (the key exists): the bytes were changed, or moved from another event. Loud, not a placeholder.
+    throw new Error(`The personal data of a '${type}' event does not open with its key: it was altered`);
+  }
+  return JSON.parse(decoder.decode(opened)) as Record<string, unknown>;
+}
+
+function placeholders(type: string, fields: readonly string[]): Record<string, unknown> {
+  const personal = personalDataOf(type);
+  const values: Record<string, unknown> = {};
+  for (const field of fields) values[field] = personal === undefined ? erased : personal.placeholder(field);
+  return values;
+}

@@ -1,0 +1,243 @@
+// Personal data on PostgreSQL: data keys in `personal_keys`, sealing on append, opening on read, and forgetting.
+// Every reader of the log (projections, the relay's handlers, repositories, the event store's reads) goes through
+// `reveal`; every writer through `seal`. See @myelin/core's personalDataCipher.ts for the envelope.
+import {
+  clearQueryCaches,
+  type DataKeyStore,
+  personalDataOf as declaredPersonalData,
+  type Erasure,
+  type ForgetOptions,
+  keyIdsOf,
+  type MasterKey,
+  type NewEvent,
+  type PersonalData,
+  PersonalDataCipher,
+  type Projection,
+  type StoredDataKey,
+  type StoredEvent,
+  token,
+  type Upcast,
+} from '@myelin/core';
+import type { Database, Sql } from '../database/database.ts';
+import { prepared } from '../database/database.ts';
+import { erasingModel } from '../projections/readModels.ts';
+import type { PostgresUnitOfWork } from '../unitOfWork/postgresUnitOfWork.ts';
+
+/** How personal data is protected: the master key wrapping the data keys, and how many unwrapped keys to cache. */
+export interface PersonalDataOptions {
+  readonly masterKey: MasterKey;
+  /** Unwrapped data keys kept in memory; defaults to 10,000. */
+  readonly cacheSize?: number;
+}
+
+interface KeyRow {
+  readonly id: string;
+  readonly subject: string;
+  readonly wrapped: string;
+  readonly master_key: string;
+}
+
+/** Seals, opens and forgets personal data in one schema. One per application (a singleton). */
+export class Protection {
+  readonly #database: Database;
+  readonly #cipher: PersonalDataCipher | undefined;
+
+  constructor(database: Database, options: PersonalDataOptions | undefined) {
+    this.#database = database;
+    this.#cipher =
+      options === undefined
+        ? undefined
+        : new PersonalDataCipher(
+            options.masterKey,
+            options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize },
+          );
+  }
+
+  /**
+   * The events with their personal fields sealed, keys made for subjects who have none (each in a statement of
+   * its own, outside the caller's transaction: a key nobody used yet harms nothing).
+   */
+  async seal(events: readonly NewEvent[]): Promise<readonly NewEvent[]> {
+    if (!PersonalDataCipher.needed(events)) return events;
+    const type = events.find((event) => declaredPersonalData(event.metadata.type) !== undefined)?.metadata
+      .type;
+    return (await this.#cipherFor(type).seal(events, keyStore(this.#database, this.#database.schema))).events;
+  }
+
+  /**
+   * The events with their personal fields opened (placeholders where the subject was forgotten). With `lock`,
+   * inside a transaction that writes what it read (a projection's batch), the keys' rows are held in share mode
+   * until it commits, so that forgetting a subject waits for it and its erasure hooks then see what it wrote.
+   */
+  async reveal<TEvent extends { readonly data: unknown; readonly metadata: { readonly type: string } }>(
+    events: readonly TEvent[],
+    sql: Sql = this.#database,
+    lock = false,
+  ): Promise<TEvent[]> {
+    if (keyIdsOf(events).length === 0) return events as TEvent[];
+    const sealedType = events.find((event) => keyIdsOf([event]).length > 0)?.metadata.type;
+    return this.#cipherFor(sealedType).reveal(events, keyStore(sql, this.#database.schema, lock));
+  }
+
+  /** Drops what this process cached of deleted keys. */
+  forgotten(subject: string | undefined, keyIds: readonly string[]): void {
+    this.#cipher?.forgotten(subject === undefined ? [] : [subject], keyIds);
+  }
+
+  /**
+   * Forgets a subject through `sql` (a transaction): deletes their keys, runs the erasure hooks of the
+   * projections given on every version that is not retired, and records the erasure.
+   */
+  async forget(
+    sql: Sql,
+    subject: string,
+    options: ForgetOptions,
+    projections: readonly Projection[],
+  ): Promise<Erasure & { readonly keyIds: readonly string[] }> {
+    if (typeof subject !== 'string' || subject === '') throw new TypeError('forget needs a subject');
+    if (typeof options.requestedBy !== 'string' || options.requestedBy === '') {
+      throw new TypeError('forget needs requestedBy: who asked for the erasure');
+    }
+    const s = this.#database.schema;
+    const { rows: deleted } = await sql.query<{ id: string }>(
+      `DELETE FROM ${s}.personal_keys WHERE subject = $1 RETURNING id`,
+      [subject],
+    );
+    const keyIds = deleted.map((row) => row.id);
+    const reached: string[] = [];
+    const hooked = projections.filter((p) => p.erasure !== undefined);
+    if (hooked.length > 0) {
+      const { rows: versions } = await sql.query<{ name: string; version: number }>(
+        `SELECT name, version FROM ${s}.projections WHERE name = ANY ($1::text[]) AND status <> 'retired'
+         ORDER BY name, version`,
+        [hooked.map((p) => p.name)],
+      );
+      for (const { name, version } of versions) {
+        const p = hooked.find((candidate) => candidate.name === name) as Projection;
+        const model = erasingModel(sql, s, p, version);
+        await p.erasure?.(subject, model as never);
+        await model.flush();
+        reached.push(`${name} v${version}`);
+      }
+    }
+    const { rows } = await sql.query<{ id: string; erased_at: Date }>(
+      `INSERT INTO ${s}.erasures (subject, requested_by, reason, keys, read_models)
+       VALUES ($1, $2, $3, $4, $5::text::jsonb) RETURNING id::text, erased_at`,
+      [subject, options.requestedBy, options.reason ?? null, keyIds.length, JSON.stringify(reached)],
+    );
+    const row = rows[0] as { id: string; erased_at: Date };
+    return {
+      id: row.id,
+      subject,
+      requestedBy: options.requestedBy,
+      reason: options.reason,
+      at: new Date(row.erased_at),
+      keys: keyIds.length,
+      readModels: reached,
+      keyIds,
+    };
+  }
+
+  #cipherFor(type: string | undefined): PersonalDataCipher {
+    if (this.#cipher !== undefined) return this.#cipher;
+    const declared = type === undefined ? undefined : declaredPersonalData(type);
+    throw new Error(
+      `Event '${type}' ${declared === undefined ? 'carries sealed' : 'declares'} personal data, and no master key is configured: give postgresPersistence(database, { personalData: { masterKey } })`,
+    );
+  }
+}
+
+/** The data keys of a schema, through `sql`; with `lock`, the rows read are held in share mode. */
+function keyStore(sql: Sql, schema: string, lock = false): DataKeyStore {
+  const columns = 'id, subject, wrapped, master_key';
+  const toKeys = (rows: readonly KeyRow[], by: 'id' | 'subject') =>
+    new Map(
+      rows.map((row): [string, StoredDataKey] => [
+        row[by],
+        { id: row.id, subject: row.subject, wrapped: fromBase64(row.wrapped), masterKey: row.master_key },
+      ]),
+    );
+  const bySubject = async (subjects: readonly string[]) => {
+    const { rows } = await sql.query<KeyRow>(
+      `SELECT ${columns} FROM ${schema}.personal_keys WHERE subject = ANY ($1::text[])`,
+      [subjects],
+      prepared,
+    );
+    return toKeys(rows, 'subject');
+  };
+  return {
+    bySubject,
+    async create(keys) {
+      await sql.query(
+        `INSERT INTO ${schema}.personal_keys (id, subject, wrapped, master_key)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[])
+         ON CONFLICT (subject) DO NOTHING`,
+        [
+          keys.map((key) => key.id),
+          keys.map((key) => key.subject),
+          keys.map((key) => Buffer.from(key.wrapped).toString('base64')),
+          keys.map((key) => key.masterKey),
+        ],
+      );
+      // A statement of its own: it sees the keys another process made first, as well as these.
+      return bySubject(keys.map((key) => key.subject));
+    },
+    async byId(ids) {
+      const { rows } = await sql.query<KeyRow>(
+        `SELECT ${columns} FROM ${schema}.personal_keys WHERE id = ANY ($1::text[])${lock ? ' FOR KEY SHARE' : ''}`,
+        [ids],
+        prepared,
+      );
+      return toKeys(rows, 'id');
+    },
+  };
+}
+
+function fromBase64(text: string): Uint8Array {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/**
+ * How the log's readers that write what they read (projections, event handlers) read events: personal data opened
+ * through their transaction with the keys held until it commits (see `reveal`), then upcast.
+ */
+export type ReadEvents = (sql: Sql, events: readonly StoredEvent[]) => Promise<readonly StoredEvent[]>;
+
+/** The application's way of reading events for projections and event handlers. */
+export const PostgresEventReading = token<ReadEvents>('PostgresEventReading');
+
+/** Reads events through `protection`, then `upcast`. */
+export function eventReading(protection: Protection, upcast: Upcast): ReadEvents {
+  return async (sql, events) => (await protection.reveal(events, sql, true)).map((event) => upcast(event));
+}
+
+/** The application's protection of personal data (a singleton `postgresPersistence` registers). */
+export const PostgresProtection = token<Protection>('PostgresProtection');
+
+/**
+ * The `PersonalData` of a command: forgetting enlists in its unit of work, so that the keys' deletion, the read
+ * models' erasure hooks, the erasure's record and the command's own changes (the subject's documents removed,
+ * say) commit together or not at all. Once committed, this process drops the keys it cached and every cached
+ * query result.
+ */
+export function personalDataService(
+  work: PostgresUnitOfWork,
+  protection: Protection,
+  projections: readonly Projection[],
+): PersonalData {
+  return {
+    async forget(subject, options) {
+      if (typeof subject !== 'string' || subject === '') throw new TypeError('forget needs a subject');
+      if (typeof options?.requestedBy !== 'string' || options.requestedBy === '') {
+        throw new TypeError('forget needs requestedBy: who asked for the erasure');
+      }
+      work.enlist(async (sql) => {
+        const erasure = await protection.forget(sql, subject, options, projections);
+        work.afterCommit(() => {
+          protection.forgotten(subject, erasure.keyIds);
+          clearQueryCaches();
+        });
+      });
+    },
+  };
+}
