@@ -161,6 +161,7 @@ export {
   type ForgetOptions,
   PersonalData,
   type PersonalDataDeclaration,
+  PersonalDataReader,
   type PersonalFields,
   personalDataOf,
   type TextFieldOf,

@@ -7,6 +7,7 @@ import {
   IdempotencyStore,
   Operations,
   PersonalData,
+  PersonalDataReader,
   ProcessInstance,
   ProcessInstances,
   processCollection,
@@ -90,6 +91,9 @@ export function postgresPersistence(database: Database, options: PostgresPersist
         { database: PostgresDatabase },
         ({ database }) => new Protection(database, options.personalData),
       )
+      .singleton(PersonalDataReader, { protection: PostgresProtection }, ({ protection }) => ({
+        reveal: (events) => protection.reveal(events),
+      }))
       .singleton(
         PostgresEventReading,
         { protection: PostgresProtection, upcast: PostgresUpcasting },

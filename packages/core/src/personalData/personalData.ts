@@ -93,6 +93,11 @@ export interface ForgetOptions {
   readonly requestedBy: string;
   /** Why, in words with no personal data in them (a ticket number, "customer's request"). */
   readonly reason?: string;
+  /**
+   * The subject's own user id (a token's subject), when they have one: the answers kept for their requests'
+   * idempotency keys (which may repeat what they sent) are deleted too.
+   */
+  readonly principal?: string;
 }
 
 /** What an erasure did, as its record keeps it (the console lists these). */
@@ -106,6 +111,8 @@ export interface Erasure {
   readonly keys: number;
   /** The read models whose erasure hooks ran, each with its version. */
   readonly readModels: readonly string[];
+  /** How many kept answers to the subject's idempotent requests were deleted. */
+  readonly responses: number;
 }
 
 /**
@@ -120,3 +127,16 @@ export interface PersonalData {
 
 /** The service that forgets subjects; persistence adapters register it. */
 export const PersonalData = token<PersonalData>('PersonalData');
+
+/**
+ * Opens the personal data of events that arrive from elsewhere (a bus consumer's), with the application's keys:
+ * placeholders once forgotten. Persistence adapters register it.
+ */
+export interface PersonalDataReader {
+  reveal<TEvent extends { readonly data: unknown; readonly metadata: { readonly type: string } }>(
+    events: readonly TEvent[],
+  ): Promise<TEvent[]>;
+}
+
+/** The application's reader of sealed personal data. */
+export const PersonalDataReader = token<PersonalDataReader>('PersonalDataReader');

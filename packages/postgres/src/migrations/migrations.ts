@@ -260,7 +260,8 @@ export const migrations: readonly Migration[] = [
         reason text,
         erased_at timestamptz NOT NULL DEFAULT now(),
         keys integer NOT NULL,
-        read_models jsonb NOT NULL
+        read_models jsonb NOT NULL,
+        responses integer NOT NULL DEFAULT 0
       );
     `,
   },

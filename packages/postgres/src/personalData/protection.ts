@@ -120,10 +120,26 @@ export class Protection {
         reached.push(`${name} v${version}`);
       }
     }
+    // The HTTP layer scopes a signed-in user's idempotency keys `user:<subject> <method> <url>`.
+    const responses =
+      options.principal === undefined
+        ? 0
+        : (
+            await sql.query(`DELETE FROM ${s}.idempotency_keys WHERE starts_with(scope, $1)`, [
+              `user:${options.principal} `,
+            ])
+          ).rowCount;
     const { rows } = await sql.query<{ id: string; erased_at: Date }>(
-      `INSERT INTO ${s}.erasures (subject, requested_by, reason, keys, read_models)
-       VALUES ($1, $2, $3, $4, $5::text::jsonb) RETURNING id::text, erased_at`,
-      [subject, options.requestedBy, options.reason ?? null, keyIds.length, JSON.stringify(reached)],
+      `INSERT INTO ${s}.erasures (subject, requested_by, reason, keys, read_models, responses)
+       VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) RETURNING id::text, erased_at`,
+      [
+        subject,
+        options.requestedBy,
+        options.reason ?? null,
+        keyIds.length,
+        JSON.stringify(reached),
+        responses,
+      ],
     );
     const row = rows[0] as { id: string; erased_at: Date };
     return {
@@ -134,6 +150,7 @@ export class Protection {
       at: new Date(row.erased_at),
       keys: keyIds.length,
       readModels: reached,
+      responses,
       keyIds,
     };
   }
