@@ -89,6 +89,7 @@ describe.each(engines)('migrations on $name', (engine) => {
       );
       expect(rows.map((r) => r.table_name)).toEqual([
         'documents',
+        'erasures',
         'events',
         'held_events',
         'idempotency_keys',
@@ -96,6 +97,7 @@ describe.each(engines)('migrations on $name', (engine) => {
         'inline_marks',
         'migrations',
         'operator_actions',
+        'personal_keys',
         'projections',
         'read_documents',
         'scheduled_messages',
