@@ -153,23 +153,24 @@ export class PersonalDataCipher {
     if (missing.length === 0) return;
     const found = new Map(await store.bySubject(missing));
     const unknown = missing.filter((subject) => !found.has(subject));
+    /** The keys made here, by id: used as they are, not unwrapped again (a KMS call each). */
+    const made = new Map<string, Uint8Array<ArrayBuffer>>();
     if (unknown.length > 0) {
-      const made = await Promise.all(
+      const keys = await Promise.all(
         unknown.map(async (subject): Promise<StoredDataKey> => {
           const raw = crypto.getRandomValues(new Uint8Array(keyBytes));
-          return {
-            id: crypto.randomUUID(),
-            subject,
-            wrapped: await this.#masterKey.wrap(raw),
-            masterKey: this.#masterKey.id,
-          };
+          const id = crypto.randomUUID();
+          made.set(id, raw);
+          return { id, subject, wrapped: await this.#masterKey.wrap(raw), masterKey: this.#masterKey.id };
         }),
       );
-      for (const [subject, key] of await store.create(made)) found.set(subject, key);
+      for (const [subject, key] of await store.create(keys)) found.set(subject, key);
     }
     for (const subject of missing) {
       const stored = found.get(subject);
       if (stored === undefined) throw new Error(`No data key could be made for a subject`);
+      const raw = made.get(stored.id);
+      if (raw !== undefined) remember(this.#byId, stored.id, importKey(raw), this.#cacheSize);
       remember(this.#bySubject, subject, { id: stored.id, key: this.#unwrapped(stored) }, this.#cacheSize);
     }
   }
@@ -200,6 +201,10 @@ export class PersonalDataCipher {
     this.#byId.delete(id);
     for (const [subject, entry] of this.#bySubject) if (entry.id === id) this.#bySubject.delete(subject);
   }
+}
+
+function importKey(raw: Uint8Array): Promise<CryptoKey> {
+  return crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, ['encrypt', 'decrypt']);
 }
 
 /** The sealed part of an event's data, if it has one. */

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { event, unchecked } from '../messages/message.ts';
+import type { NewEvent } from '../persistence/eventStore.ts';
+import { newEvent } from '../testing/events.ts';
+import { localMasterKey, type MasterKey, newMasterKey } from './masterKey.ts';
+import { erased } from './personalData.ts';
+import { type DataKeyStore, PersonalDataCipher, type StoredDataKey } from './personalDataCipher.ts';
+
+const Signed = event(
+  'cipher.signed.v1',
+  unchecked<{ memberId: string; name: string; email?: string; age: number; club: string }>(),
+  { personal: { subject: 'memberId', fields: ['name', 'email'], placeholders: { age: -1 } } },
+);
+
+/** Keys in a Map: what an adapter's table does, with a way to delete them. */
+function keyStore() {
+  const keys = new Map<string, StoredDataKey>();
+  const store: DataKeyStore = {
+    async bySubject(subjects) {
+      return new Map(
+        [...keys.values()].filter((k) => subjects.includes(k.subject)).map((k) => [k.subject, k]),
+      );
+    },
+    async create(made) {
+      for (const key of made) {
+        if (![...keys.values()].some((k) => k.subject === key.subject)) keys.set(key.id, key);
+      }
+      return store.bySubject(made.map((key) => key.subject));
+    },
+    async byId(ids) {
+      return new Map(ids.flatMap((id) => (keys.has(id) ? [[id, keys.get(id) as StoredDataKey]] : [])));
+    },
+  };
+  const forget = (subject: string) => {
+    for (const [id, key] of keys) if (key.subject === subject) keys.delete(id);
+  };
+  return { store, keys, forget };
+}
+
+const signed = (memberId: string, extra: Partial<{ email: string }> = {}) =>
+  newEvent(Signed.type, { memberId, name: `Name of ${memberId}`, age: 41, club: 'chess', ...extra });
+
+describe('sealing personal data', () => {
+  it('seals the declared fields under the subject’s key and opens them while it exists', async () => {
+    const { store, keys } = keyStore();
+    const cipher = new PersonalDataCipher(localMasterKey(newMasterKey()));
+    const events: NewEvent[] = [signed('m1', { email: 'm1@example.com' }), signed('m2'), signed('m1')];
+    const sealed = await cipher.seal(events, store);
+    expect(keys.size).toBe(2);
+    expect(sealed.keyIds).toHaveLength(2);
+    const text = JSON.stringify(sealed.events.map((e) => e.data));
+    expect(text).not.toContain('Name of');
+    expect(text).not.toContain('m1@example.com');
+    expect(text).not.toContain('41');
+    expect(sealed.events[0]?.data).toEqual({
+      memberId: 'm1',
+      club: 'chess',
+      $personal: { key: expect.any(String), fields: ['name', 'age', 'email'], sealed: expect.any(String) },
+    });
+    const opened = await cipher.reveal(sealed.events, store);
+    expect(opened.map((e) => e.data)).toEqual(events.map((e) => e.data));
+  });
+
+  it('reads placeholders once the subject’s key is gone, and carries on', async () => {
+    const { store, forget } = keyStore();
+    const cipher = new PersonalDataCipher(localMasterKey(newMasterKey()));
+    const sealed = await cipher.seal([signed('m1', { email: 'e' }), signed('m2')], store);
+    forget('m1');
+    const opened = await cipher.reveal(sealed.events, store);
+    // The declared placeholder for a number; the text fields read as erased; the rest is as it was.
+    expect(opened[0]?.data).toEqual({ memberId: 'm1', club: 'chess', name: erased, email: erased, age: -1 });
+    expect(opened[1]?.data).toMatchObject({ memberId: 'm2', name: 'Name of m2' });
+    // A subject that writes again gets a new key: the old events stay erased, the new ones open.
+    cipher.forgotten(['m1'], []);
+    const again = await cipher.seal([signed('m1')], store);
+    expect(again.keyIds[0]).not.toBe(sealed.keyIds[0]);
+    expect((await cipher.reveal(again.events, store))[0]?.data).toMatchObject({ name: 'Name of m1' });
+  });
+
+  it('leaves events with no personal data, or none given, as they are', async () => {
+    const { store, keys } = keyStore();
+    const cipher = new PersonalDataCipher(localMasterKey(newMasterKey()));
+    const plain = newEvent('cipher.other.v1', { name: 'not declared' });
+    const sealed = await cipher.seal([plain], store);
+    expect(sealed).toEqual({ events: [plain], keyIds: [] });
+    expect(keys.size).toBe(0);
+  });
+
+  it('refuses an event with personal data but no subject', async () => {
+    const cipher = new PersonalDataCipher(localMasterKey(newMasterKey()));
+    await expect(cipher.seal([signed('')], keyStore().store)).rejects.toThrow(
+      "Event 'cipher.signed.v1' has personal data but no subject: its field 'memberId' must name one",
+    );
+  });
+
+  it('opens with the master key that wrapped the key, and says so when it is another', async () => {
+    const { store } = keyStore();
+    const sealed = await new PersonalDataCipher(localMasterKey(newMasterKey(), 'k1')).seal(
+      [signed('m1')],
+      store,
+    );
+    await expect(
+      new PersonalDataCipher(localMasterKey(newMasterKey(), 'k2')).reveal(sealed.events, store),
+    ).rejects.toThrow(/wrapped by master key 'k1', not by 'k2'/);
+    // Same name, other bytes: the wrapped key does not open.
+    await expect(
+      new PersonalDataCipher(localMasterKey(newMasterKey(), 'k1')).reveal(sealed.events, store),
+    ).rejects.toThrow();
+  });
+
+  it('asks a KMS once per key, and again after it failed', async () => {
+    const { store } = keyStore();
+    const local = localMasterKey(newMasterKey());
+    let unwraps = 0;
+    let down = false;
+    const kms: MasterKey = {
+      id: 'kms',
+      wrap: (key) => local.wrap(key),
+      unwrap: async (wrapped) => {
+        unwraps += 1;
+        if (down) throw new Error('KMS unavailable');
+        return local.unwrap(wrapped);
+      },
+    };
+    const sealed = await new PersonalDataCipher(kms).seal([signed('m1')], store);
+    const reader = new PersonalDataCipher(kms);
+    down = true;
+    await expect(reader.reveal(sealed.events, store)).rejects.toThrow('KMS unavailable');
+    down = false;
+    for (let i = 0; i < 3; i++) await reader.reveal(sealed.events, store);
+    expect(unwraps).toBe(2);
+  });
+
+  it('checks a master key given to localMasterKey', () => {
+    expect(() => localMasterKey(undefined)).toThrow(/A master key is required/);
+    expect(() => localMasterKey('c2hvcnQ=')).toThrow(
+      'A master key is 32 bytes (44 characters of base64), not 5',
+    );
+    expect(() => localMasterKey('not base64 at all!')).toThrow('Not base64');
+  });
+});
