@@ -8,13 +8,16 @@ import {
   erased,
   event,
   handler,
+  type Logger,
   localMasterKey,
+  logging,
   type MasterKey,
   newMasterKey,
   notFound,
   ok,
   PersonalData,
   projection,
+  query,
   type Repository,
   token,
   unchecked,
@@ -97,8 +100,21 @@ function cards(name: string, mode: 'inline' | 'async', version = 1, withHook = t
 const inlineCards = cards('patient-cards', 'inline');
 const asyncCards = cards('patient-cards-async', 'async');
 
+const GetCard = query('patient.card', unchecked<{ id: string }>()).returns<Card>();
+
+/** Every line the application logged, as JSON. */
+const logged: string[] = [];
+const logger = Object.fromEntries(
+  ['debug', 'info', 'warn', 'error'].map((level) => [
+    level,
+    (fields: object, message?: string) => logged.push(JSON.stringify({ ...fields, message })),
+  ]),
+) as unknown as Logger;
+
 function build(database: Database, masterKey: MasterKey | undefined): Promise<Application> {
   return createApplication()
+    .use(...logging(logger))
+    .cache(GetCard, { ttlMs: 600_000 })
     .include(
       postgresPersistence(database, masterKey === undefined ? {} : { personalData: { masterKey } }),
       postgresProjections([inlineCards.projection, asyncCards.projection]),
@@ -117,6 +133,10 @@ function build(database: Database, masterKey: MasterKey | undefined): Promise<Ap
         patient.move(c.ward);
         await patients.update(patient);
         return ok(patient.state);
+      }),
+      handler(GetCard, { cards: inlineCards.model }, async (q, { cards }) => {
+        const found = await cards.get(q.id);
+        return found === undefined ? notFound('Card', q.id) : ok(found);
       }),
       handler(Forget, { personal: PersonalData }, async (c, { personal }) => {
         await personal.forget(c.id, { requestedBy: 'dpo', reason: 'ticket 17' });
@@ -178,7 +198,14 @@ describe.each(engines)('personal data on $name', (engine) => {
   });
 
   it('forgets a subject everywhere: log, aggregates, read models, and records the erasure', async () => {
+    // A cached answer holding Peach's data, before she is forgotten.
+    expect(await app.mediator.execute(new GetCard({ id: peach.id }))).toMatchObject({
+      data: { name: peach.name },
+    });
     expect((await app.mediator.execute(new Forget({ id: peach.id }))).ok).toBe(true);
+    expect(await app.mediator.execute(new GetCard({ id: peach.id }))).toMatchObject({
+      data: { name: erased },
+    });
     expect(await rowsContaining(test.database, peach.name)).toEqual([]);
     expect(await rowsContaining(test.database, peach.phone)).toEqual([]);
     // Daisy is untouched.
@@ -201,6 +228,11 @@ describe.each(engines)('personal data on $name', (engine) => {
     );
     expect(await card(test.database, 'patient-cards-async', peach.id)).toMatchObject({ name: erased });
 
+    // What was logged along the way names no one's data.
+    expect(logged.length).toBeGreaterThan(5);
+    for (const needle of [peach.name, peach.phone, daisy.name, daisy.phone]) {
+      expect(logged.filter((line) => line.includes(needle))).toEqual([]);
+    }
     const { rows } = await test.database.query(
       `SELECT subject, requested_by, reason, keys, read_models FROM ${test.database.schema}.erasures`,
     );
