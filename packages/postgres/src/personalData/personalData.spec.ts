@@ -26,6 +26,7 @@ import { newEvent } from '@myelin/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../database/database.ts';
 import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
+import { PostgresIdempotencyStore } from '../idempotency/postgresIdempotencyStore.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresProjections } from '../projections/postgresProjections.ts';
 import { ProjectionDaemon } from '../projections/projectionDaemon.ts';
@@ -68,7 +69,7 @@ const Register = command(
   unchecked<{ id: string; name: string; phone: string; ward: string }>(),
 ).returns<void>();
 const Move = command('patient.move', unchecked<{ id: string; ward: string }>()).returns<PatientState>();
-const Forget = command('patient.forget', unchecked<{ id: string }>()).returns<void>();
+const Forget = command('patient.forget', unchecked<{ id: string; principal?: string }>()).returns<void>();
 
 type Card = { id: string; name: string; phone: string; ward: string };
 const cardOf = (e: InstanceType<typeof Registered>): Card => ({
@@ -139,7 +140,11 @@ function build(database: Database, masterKey: MasterKey | undefined): Promise<Ap
         return found === undefined ? notFound('Card', q.id) : ok(found);
       }),
       handler(Forget, { personal: PersonalData }, async (c, { personal }) => {
-        await personal.forget(c.id, { requestedBy: 'dpo', reason: 'ticket 17' });
+        await personal.forget(c.id, {
+          requestedBy: 'dpo',
+          reason: 'ticket 17',
+          ...(c.principal === undefined ? {} : { principal: c.principal }),
+        });
         return ok(undefined);
       }),
     )
@@ -306,6 +311,30 @@ describe.each(engines)('personal data on $name', (engine) => {
     } finally {
       await other.dispose();
     }
+  });
+
+  it('deletes the answers kept for the subject’s own idempotent requests, and no one else’s', async () => {
+    const lily = { id: `l-${unique}`, name: `Lily ${unique}`, phone: `560-${unique}`, ward: 'F' };
+    expect((await app.mediator.execute(new Register(lily))).ok).toBe(true);
+    const store = new PostgresIdempotencyStore(test.database);
+    const answer = { status: 201, headers: {}, body: JSON.stringify(lily) };
+    for (const scope of [`user:lily-${unique} POST /patients`, `user:lily-${unique}x POST /patients`]) {
+      await store.claim(scope, 'k1', 'f', new Date(Date.now() + 60_000));
+      await store.complete(scope, 'k1', answer);
+    }
+    expect(await rowsContaining(test.database, lily.name)).toContainEqual({
+      table: 'idempotency_keys',
+      rows: 2,
+    });
+    const forgotten = await app.mediator.execute(new Forget({ id: lily.id, principal: `lily-${unique}` }));
+    expect(forgotten.ok).toBe(true);
+    // The other user's answer (a subject whose id merely starts the same) is kept.
+    expect(await rowsContaining(test.database, lily.name)).toEqual([{ table: 'idempotency_keys', rows: 1 }]);
+    const { rows } = await test.database.query<{ responses: number }>(
+      `SELECT responses FROM ${test.database.schema}.erasures WHERE subject = $1`,
+      [lily.id],
+    );
+    expect(rows).toEqual([{ responses: 1 }]);
   });
 
   it('refuses to append personal data in clear when no master key is configured', async () => {
