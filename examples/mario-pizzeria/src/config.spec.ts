@@ -1,9 +1,11 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { localMasterKey, newMasterKey } from '@myelin/core';
 import { describe, expect, it } from 'vitest';
 import { developmentAuth, developmentKeyFile } from './api/auth.ts';
 import { ConfigError, readConfig } from './config.ts';
+import { developmentMasterKey, keptKey } from './keptKeys.ts';
 
 const dataDir = '/somewhere/.data';
 
@@ -17,6 +19,7 @@ describe('the configuration', () => {
       nats: undefined,
       auth: 'development',
       devTokens: true,
+      masterKey: 'development',
       logLevel: 'warn',
       liveLimits: {},
       trustProxy: undefined,
@@ -26,6 +29,7 @@ describe('the configuration', () => {
   });
 
   it('takes PostgreSQL, NATS, a real issuer and a role from the environment and the command line', () => {
+    const masterKey = newMasterKey();
     const config = readConfig(
       ['--role', 'api'],
       {
@@ -40,6 +44,7 @@ describe('the configuration', () => {
         LIVE_STREAMS: '50000',
         LIVE_STREAMS_PER_CLIENT: '5',
         TRUST_PROXY: '10.0.0.0/8, 127.0.0.1',
+        MYELIN_MASTER_KEY: masterKey,
       },
       dataDir,
     );
@@ -53,6 +58,7 @@ describe('the configuration', () => {
       devTokens: false,
       liveLimits: { streams: 50_000, streamsPerClient: 5 },
       trustProxy: '10.0.0.0/8, 127.0.0.1',
+      masterKey,
     });
     expect(
       readConfig(
@@ -69,7 +75,12 @@ describe('the configuration', () => {
     expect(() => readConfig([], { METRICS: 'yes' }, dataDir)).toThrow("METRICS must be on or off, not 'yes'");
     expect(readConfig([], { TRUST_PROXY: '1' }, dataDir).trustProxy).toBe(1);
     expect(readConfig([], { TRUST_PROXY: 'true' }, dataDir).trustProxy).toBe(true);
-    const issuer = { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_JWKS_URL: 'https://i/jwks.json' };
+    const issuer = {
+      JWT_ISSUER: 'i',
+      JWT_AUDIENCE: 'a',
+      JWT_JWKS_URL: 'https://i/jwks.json',
+      MYELIN_MASTER_KEY: newMasterKey(),
+    };
     expect(readConfig(['--role=projector'], { DATABASE_URL: 'postgres://db', ...issuer }, dataDir).role).toBe(
       'projector',
     );
@@ -80,7 +91,13 @@ describe('the configuration', () => {
     for (const production of [{ DATABASE_URL: 'postgres://db' }, { NODE_ENV: 'production' }]) {
       expect(refused(production)).toThrow(ConfigError);
       expect(refused(production)).toThrow(/JWT_ISSUER and JWT_AUDIENCE, with JWT_JWKS_URL .* or JWT_SECRET/);
-      const withSecret = { ...production, JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_SECRET: 'x'.repeat(32) };
+      const withSecret = {
+        ...production,
+        JWT_ISSUER: 'i',
+        JWT_AUDIENCE: 'a',
+        JWT_SECRET: 'x'.repeat(32),
+        MYELIN_MASTER_KEY: newMasterKey(),
+      };
       expect(readConfig([], withSecret, dataDir).devTokens).toBe(false);
       expect(refused({ ...withSecret, DEV_TOKENS: 'true' })).toThrow(
         /DEV_TOKENS=true is refused in production mode/,
@@ -88,6 +105,32 @@ describe('the configuration', () => {
     }
     expect(refused({ NODE_ENV: 'production' })).toThrow('NODE_ENV=production');
     expect(refused({ DATABASE_URL: 'postgres://db' })).toThrow('DATABASE_URL is set');
+  });
+
+  it('requires the master key of personal data in production mode, and makes one for embedded development', () => {
+    const issuer = { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_SECRET: 'x'.repeat(32) };
+    for (const production of [{ DATABASE_URL: 'postgres://db' }, { NODE_ENV: 'production' }]) {
+      for (const missing of [{}, { MYELIN_MASTER_KEY: '' }, { MYELIN_MASTER_KEY: '  ' }]) {
+        const refused = () => readConfig([], { ...production, ...issuer, ...missing }, dataDir);
+        expect(refused).toThrow(ConfigError);
+        expect(refused).toThrow(
+          /production mode \(.*\) needs MYELIN_MASTER_KEY: .* 32 random bytes in base64/,
+        );
+      }
+    }
+    // Embedded development mode keeps a key of its own in the data directory, unless one is given.
+    expect(readConfig([], {}, dataDir).masterKey).toBe('development');
+    const given = newMasterKey();
+    expect(readConfig([], { MYELIN_MASTER_KEY: given }, dataDir).masterKey).toBe(given);
+    expect(readConfig([], { MYELIN_MASTER_KEY: ` ${given}\n` }, dataDir).masterKey).toBe(given);
+    // A key that is not one is refused, whatever the mode, without showing it.
+    const short = Buffer.alloc(16, 7).toString('base64');
+    expect(() => readConfig([], { MYELIN_MASTER_KEY: short }, dataDir)).toThrow(
+      'MYELIN_MASTER_KEY: A master key is 32 bytes (44 characters of base64), not 16',
+    );
+    expect(() => readConfig([], { MYELIN_MASTER_KEY: 'not base64!' }, dataDir)).toThrow(
+      'MYELIN_MASTER_KEY: Not base64',
+    );
   });
 
   it('turns development tokens off with a real issuer, unless DEV_TOKENS=true with a shared secret', () => {
@@ -112,6 +155,24 @@ describe('the configuration', () => {
     expect(refused([], { LIVE_STREAMS: '0' })).toThrow('LIVE_STREAMS must be a whole number');
     expect(refused([], { LIVE_STREAMS_PER_CLIENT: 'many' })).toThrow('LIVE_STREAMS_PER_CLIENT');
     expect(refused([], { TRUST_PROXY: 'everyone' })).toThrow('TRUST_PROXY');
+  });
+
+  it('makes the development master key on the first start, readable by its owner alone, and keeps it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pizzeria-master-key-'));
+    try {
+      const first = keptKey(join(dir, 'data'), developmentMasterKey);
+      expect(() => localMasterKey(first)).not.toThrow(); // 32 bytes in base64
+      expect(statSync(join(dir, 'data', developmentMasterKey.file)).mode & 0o777).toBe(0o600);
+      expect(keptKey(join(dir, 'data'), developmentMasterKey)).toBe(first);
+      expect(keptKey(join(dir, 'other'), developmentMasterKey)).not.toBe(first);
+      // A damaged key is not replaced (the data sealed under the old one would be lost): the start fails, saying so.
+      writeFileSync(join(dir, 'data', developmentMasterKey.file), 'short');
+      expect(() => keptKey(join(dir, 'data'), developmentMasterKey)).toThrow(
+        /master key of personal data in .* is not 32 bytes in base64/,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('makes the development key on the first start, readable by its owner alone, and keeps it', () => {

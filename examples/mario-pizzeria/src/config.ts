@@ -1,3 +1,4 @@
+import { localMasterKey } from '@myelin/core';
 import type { AuthOptions, LiveLimits } from '@myelin/http';
 import type { AlertTimes } from './alerts/orderWatch.ts';
 
@@ -23,6 +24,12 @@ export interface PizzeriaConfig {
   readonly auth: AuthOptions | 'development';
   /** `POST /api/auth/token` for the development users: embedded development mode only. */
   readonly devTokens: boolean;
+  /**
+   * The master key that wraps each customer's data key (their personal data is sealed in the log with it): 32 bytes
+   * in base64 from `MYELIN_MASTER_KEY`, which production mode requires; or `'development'`: a key made on the first
+   * start and kept in the data directory (embedded development mode only).
+   */
+  readonly masterKey: string | 'development';
   /** Fastify's log level (`LOG_LEVEL`); `warn` by default, so the console shows the URL and what goes wrong. */
   readonly logLevel: string;
   /** Open live streams allowed in all (`LIVE_STREAMS`) and per client (`LIVE_STREAMS_PER_CLIENT`). */
@@ -83,6 +90,7 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
     database,
     nats,
     ...authOf(env, production),
+    masterKey: masterKeyOf(env, production),
     logLevel: env.LOG_LEVEL ?? 'warn',
     liveLimits: {
       ...countOf('LIVE_STREAMS', env.LIVE_STREAMS, 'streams'),
@@ -195,6 +203,25 @@ function authOf(env: Environment, production: boolean): Pick<PizzeriaConfig, 'au
   const auth: AuthOptions =
     secret !== undefined ? { issuer, audience, secret } : { issuer, audience, jwksUrl: jwksUrl ?? '' };
   return { auth, devTokens };
+}
+
+/** `MYELIN_MASTER_KEY`, checked; without it, the development key, which production mode refuses. */
+function masterKeyOf(env: Environment, production: boolean): string | 'development' {
+  const key = env.MYELIN_MASTER_KEY?.trim() ?? '';
+  if (key === '') {
+    if (production) {
+      throw new ConfigError(
+        `production mode (${whyProduction(env)}) needs MYELIN_MASTER_KEY: the master key that protects customers’ personal data, 32 random bytes in base64 (openssl rand -base64 32), from your secret store and kept apart from the database’s backups; the same key for every process, for as long as the data lives`,
+      );
+    }
+    return 'development';
+  }
+  try {
+    localMasterKey(key);
+  } catch (error) {
+    throw new ConfigError(`MYELIN_MASTER_KEY: ${(error as Error).message}`);
+  }
+  return key;
 }
 
 function whyProduction(env: Environment): string {

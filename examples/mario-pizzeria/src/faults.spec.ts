@@ -4,7 +4,7 @@
 // order it answered 201 for is there afterwards; while NATS is away, orders go on and every integration event is
 // published once it is back.
 
-import type { Application } from '@myelin/core';
+import { type Application, localMasterKey, newMasterKey } from '@myelin/core';
 import { NatsMessageBus } from '@myelin/nats';
 import {
   type Database,
@@ -51,7 +51,7 @@ beforeAll(async () => {
   postgres = await ownPostgres();
   nats = await ownNats();
   database = postgresDatabase({ connectionString: postgres.url, schema: 'pizzeria', timeouts });
-  app = await buildPizzeria(postgresStorage(database));
+  app = await buildPizzeria(postgresStorage(database, { masterKey: localMasterKey(newMasterKey()) }));
   const bus = await NatsMessageBus.connect({
     service: 'mario-pizzeria',
     servers: nats.url,

@@ -2,7 +2,7 @@
 // embedded database (PGlite in ./.data); the environment and --role turn it into the processes of a deployment.
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Application } from '@myelin/core';
+import { type Application, localMasterKey, type MasterKey } from '@myelin/core';
 import { serve } from '@myelin/http';
 import { NatsMessageBus } from '@myelin/nats';
 import {
@@ -21,6 +21,7 @@ import { developmentAuth } from './api/auth.ts';
 import { prometheusMetrics } from './api/metrics.ts';
 import { createPizzeriaServer } from './api/server.ts';
 import { ConfigError, type DatabaseConfig, type PizzeriaConfig, readConfig } from './config.ts';
+import { developmentMasterKey, keptKey } from './keptKeys.ts';
 import { SeedMenu } from './menu/contract.ts';
 import { menu } from './menu/menuProjection.ts';
 import { orderSummaries } from './orders/orderSummaries.ts';
@@ -117,8 +118,9 @@ async function run(config: PizzeriaConfig): Promise<void> {
   // projection daemon, the NATS consumers), all as JSON lines with the same fields.
   const logger = pino({ level: config.logLevel });
   const database = await openDatabase(config.database);
+  const masterKey = masterKeyOf(config);
   // Migrates the schema, records the projections; the application closes the database when disposed.
-  const app = await buildPizzeria(postgresStorage(database, { closeDatabase: true }), {
+  const app = await buildPizzeria(postgresStorage(database, { masterKey, closeDatabase: true }), {
     logger,
     alerts: config.alerts,
   });
@@ -170,10 +172,20 @@ async function run(config: PizzeriaConfig): Promise<void> {
   }
 }
 
-/** Where the development issuer keeps its key: beside the embedded database, which production mode has not. */
+/** Where the development keys are kept: beside the embedded database, which production mode has not. */
 function dataDirOf(config: PizzeriaConfig): string {
-  if (config.database.engine !== 'pglite') throw new ConfigError('the development issuer needs DATA_DIR');
+  if (config.database.engine !== 'pglite') throw new ConfigError('the development keys need DATA_DIR');
   return config.database.dataDir;
+}
+
+/**
+ * The master key of customers' personal data: `MYELIN_MASTER_KEY`, or in embedded development mode the key made on
+ * the first start and kept beside the database (it goes with it: without it the data in the log cannot be read).
+ */
+function masterKeyOf(config: PizzeriaConfig): MasterKey {
+  return localMasterKey(
+    config.masterKey === 'development' ? keptKey(dataDirOf(config), developmentMasterKey) : config.masterKey,
+  );
 }
 
 function describe(config: PizzeriaConfig): string {

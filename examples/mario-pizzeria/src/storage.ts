@@ -1,6 +1,6 @@
 // Where the pizzeria keeps its state: PostgreSQL (or PGlite) when it runs, memory in handler tests. Handlers
 // depend only on the repository and read-model tokens, so the same pizzeria runs on either.
-import type { Clock, Module } from '@myelin/core';
+import type { Clock, MasterKey, Module } from '@myelin/core';
 import {
   InMemoryDatabase,
   inMemoryEventSourcedRepository,
@@ -56,15 +56,22 @@ const retryOnConflict = { retries: 3 };
 export function postgresStorage(
   database: Database,
   options: StorageOptions & {
+    /**
+     * Wraps each customer's data key: their personal data (`order.placed.v1`'s and the customer events' marked
+     * fields) is sealed in the log with it, and erasing a customer deletes their key. Required: without it an order
+     * could not be stored.
+     */
+    readonly masterKey: MasterKey;
     /** Close the database when the application is disposed (the process owns both); defaults to false. */
     readonly closeDatabase?: boolean;
-  } = {},
+  },
 ): Module {
   return (app) =>
     app
       .include(
         postgresPersistence(database, {
           retryOnConflict,
+          personalData: { masterKey: options.masterKey },
           closeOnDispose: options.closeDatabase === true,
           ...(options.scheduleClock === undefined ? {} : { clock: options.scheduleClock }),
         }),

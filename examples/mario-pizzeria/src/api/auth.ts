@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { AuthOptions, DevUser } from '@myelin/http';
+import { type KeptKey, keptKey } from '../keptKeys.ts';
 import { roles } from '../shared/roles.ts';
 
 /**
@@ -21,43 +20,21 @@ export const developmentIssuer = {
 /** The file in the data directory that holds the development issuer's key. */
 export const developmentKeyFile = 'development-signing-key';
 
+/** The development issuer's key, kept in the data directory (see keptKeys.ts). */
+const developmentSigningKey: KeptKey = {
+  file: developmentKeyFile,
+  what: 'development signing key',
+  make: () => randomBytes(32).toString('base64url'),
+  problem: (key) => (key.length < 32 ? 'is too short; delete the file' : undefined),
+};
+
 /**
  * The development issuer, signing with a key made on the first start and kept in the data directory (readable by
  * its owner alone), so that a restart keeps a browser signed in while nobody else can sign tokens: the key is
- * this machine's, not the repository's. Made atomically: two processes starting at once end with one key.
+ * this machine's, not the repository's.
  */
 export function developmentAuth(dataDir: string): AuthOptions {
-  const file = join(dataDir, developmentKeyFile);
-  const existing = readKey(file);
-  if (existing !== undefined) return { ...developmentIssuer, secret: existing };
-  mkdirSync(dataDir, { recursive: true });
-  // Written whole under a name of its own, then linked into place: a reader never sees half a key, and link()
-  // fails if another process won the race, whose key is then the one.
-  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
-  writeFileSync(draft, randomBytes(32).toString('base64url'), { mode: 0o600, flag: 'wx' });
-  try {
-    linkSync(draft, file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    rmSync(draft, { force: true });
-  }
-  const key = readKey(file);
-  if (key === undefined) throw new Error(`The development signing key in ${file} is unreadable or too short`);
-  return { ...developmentIssuer, secret: key };
-}
-
-function readKey(file: string): string | undefined {
-  let key: string;
-  try {
-    key = readFileSync(file, 'utf8').trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  if (key.length < 32)
-    throw new Error(`The development signing key in ${file} is too short; delete the file`);
-  return key;
+  return { ...developmentIssuer, secret: keptKey(dataDir, developmentSigningKey) };
 }
 
 /** The development issuer with a key made for one test (or one throwaway process) and kept nowhere. */

@@ -2,6 +2,7 @@
 // starts one, on PostgreSQL and NATS JetStream (a schema and streams of the run's own).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { newMasterKey } from '@myelin/core';
 import { postgresDatabase } from '@myelin/postgres/pg';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -58,14 +59,16 @@ export class PizzeriaRun {
     NATS_URL: natsUrl,
     NATS_PREFIX: this.natsPrefix,
     ...this.issuer,
+    // Every process of a deployment has the same master key (from its secret store).
+    MYELIN_MASTER_KEY: newMasterKey(),
   };
   readonly processes: Started[] = [];
 
-  /** A token of this run's issuer, as a signed-in member of staff would hold one. */
-  tokenFor(role: string): Promise<string> {
+  /** A token of this run's issuer, as a signed-in user with this role would hold one (its subject the role's name). */
+  tokenFor(role: string, subject = role): Promise<string> {
     return new SignJWT({ roles: [role] })
       .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(role)
+      .setSubject(subject)
       .setIssuer(this.issuer.JWT_ISSUER)
       .setAudience(this.issuer.JWT_AUDIENCE)
       .setExpirationTime('10m')

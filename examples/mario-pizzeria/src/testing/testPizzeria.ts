@@ -1,6 +1,6 @@
 // Test support (not a spec): the pizzeria on an in-memory PGlite, with its projection daemon running and its
 // menu seeded, and optionally its HTTP server; each test gets its own, so tests run in parallel.
-import type { Application } from '@myelin/core';
+import { type Application, localMasterKey, newMasterKey } from '@myelin/core';
 import {
   type Database,
   EventRelay,
@@ -37,6 +37,7 @@ export async function testPizzeria(
   const database = await pgliteDatabase();
   const app = await buildPizzeria(
     postgresStorage(database, {
+      masterKey: localMasterKey(newMasterKey()),
       readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 5000,
       ...(options.scheduleClock === undefined ? {} : { scheduleClock: options.scheduleClock }),
     }),
