@@ -4,6 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NatsMessageBus, type NatsMessageBusOptions } from './natsMessageBus.ts';
+import { eventually } from './testing/eventually.ts';
 
 const servers = process.env.NATS_URL ?? '127.0.0.1:4222';
 
@@ -32,18 +33,6 @@ function message(type: string, data: unknown, eventId: string = crypto.randomUUI
       principal: 'alice',
     },
   };
-}
-
-async function eventually(
-  check: () => boolean | Promise<boolean>,
-  what: () => unknown,
-  ms = 8000,
-): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms: ${JSON.stringify(what())}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 describe('the NATS JetStream message bus', () => {

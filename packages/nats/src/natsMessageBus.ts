@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import {
+  type Application,
   activeTraceContext,
   type BusHandler,
   type BusMessage,
   contextOf,
+  envelopeOf,
   type Logger,
   type MessageBus,
+  PersonalDataReader,
   type SubscribeOptions,
 } from '@myelin/core';
 import {
@@ -82,6 +85,14 @@ export interface NatsMessageBusOptions {
   readonly logger?: Pick<Logger, 'error'>;
   /** Told of those errors instead, when given. */
   readonly onError?: (error: unknown, subscription: string) => void;
+  /**
+   * The application whose handlers consume from this bus. Events with personal data arrive sealed (as the
+   * publisher's log holds them); its `PersonalDataReader` (which `postgresPersistence` registers) opens them for
+   * the handlers, or gives their placeholders once the subject was forgotten. It needs the publisher's data keys
+   * and master key. Without a reader, a message carrying sealed personal data fails (it is redelivered, then
+   * dead-lettered, and reported through `onError`) rather than reach a handler sealed.
+   */
+  readonly application?: Pick<Application, 'container'>;
 }
 
 /**
@@ -97,10 +108,15 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
   readonly #owned: boolean;
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
-  readonly #options: Required<Omit<NatsMessageBusOptions, 'servers' | 'connection' | 'onError' | 'logger'>>;
+  readonly #options: Required<
+    Omit<NatsMessageBusOptions, 'servers' | 'connection' | 'onError' | 'logger' | 'application'>
+  >;
   readonly #onError: (error: unknown, subscription: string) => void;
   readonly #subscriptions = new Set<Promise<unknown>>();
   readonly #stops = new Set<() => void>();
+  readonly #application: Pick<Application, 'container'> | undefined;
+  /** The application's reader of sealed personal data, once looked up (null: it has none). */
+  #reader: PersonalDataReader | null | undefined;
   #acks: PublishAcks | undefined;
 
   private constructor(
@@ -127,6 +143,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       concurrency: options.concurrency ?? 1,
       includePrincipal: options.includePrincipal ?? false,
     };
+    this.#application = options.application;
     const logger = options.logger;
     this.#onError =
       options.onError ??
@@ -390,11 +407,12 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     );
     working.add(message);
     try {
+      const delivered = await this.#opened(parsed, name);
       // In the span's context when it is one to continue (an SDK records it, or the event carried a trace);
       // otherwise there is nothing for the handler to see in it, and entering it is only allocations.
       await (span.isRecording() || trace.isSpanContextValid(span.spanContext())
-        ? context.with(trace.setSpan(parent, span), handler, undefined, parsed)
-        : handler(parsed));
+        ? context.with(trace.setSpan(parent, span), handler, undefined, delivered)
+        : handler(delivered));
       message.ack();
     } catch (error) {
       span.recordException(error instanceof Error ? error : String(error));
@@ -410,6 +428,38 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       working.delete(message);
       span.end();
     }
+  }
+
+  /**
+   * The message with its sealed personal data opened by the application's reader: clear while the subject's key
+   * exists, placeholders once they were forgotten. A message that cannot be opened (no reader, no master key, a
+   * key wrapped by another master key, altered bytes) throws, reported through `onError` as well: it is a fault of
+   * the set-up, not of the handler, and its handler must never see the data sealed.
+   */
+  async #opened(message: BusMessage, name: string): Promise<BusMessage> {
+    if (envelopeOf(message.data) === undefined) return message;
+    try {
+      const reader = this.#personalDataReader();
+      if (reader === undefined) {
+        throw new Error(
+          `A '${message.metadata.type}' event arrived with sealed personal data, and nothing here can open it: give NatsMessageBus.connect({ application }) the consuming application, with the publisher's data keys and master key (postgresPersistence(database, { personalData: { masterKey } }))`,
+        );
+      }
+      const [opened] = await reader.reveal([message]);
+      return opened as BusMessage;
+    } catch (error) {
+      this.#onError(error, name);
+      throw error;
+    }
+  }
+
+  #personalDataReader(): PersonalDataReader | undefined {
+    if (this.#reader === undefined) {
+      const container = this.#application?.container;
+      this.#reader =
+        container?.has(PersonalDataReader) === true ? container.root.resolve(PersonalDataReader) : null;
+    }
+    return this.#reader ?? undefined;
   }
 
   /** Publishes the message to the dead-letter subject with why and where it failed, then stops its delivery. */
