@@ -1,6 +1,7 @@
 import { AggregateRoot, event } from '@myelin/core';
 import * as z from 'zod';
 
+// A customer's details are theirs: sealed in the log under their own key, and placeholders once they are erased.
 export const CustomerRegistered = event(
   'customer.registered.v1',
   z.object({
@@ -10,6 +11,7 @@ export const CustomerRegistered = event(
     address: z.string().optional(),
     email: z.string().optional(),
   }),
+  { personal: { subject: 'customerId', fields: ['name', 'phone', 'address', 'email'] } },
 );
 export const CustomerDetailsChanged = event(
   'customer.details.changed.v1',
@@ -19,6 +21,7 @@ export const CustomerDetailsChanged = event(
     address: z.string().optional(),
     email: z.string().optional(),
   }),
+  { personal: { subject: 'customerId', fields: ['name', 'address', 'email'] } },
 );
 export const DeliveryRecorded = event(
   'customer.delivery.recorded.v1',
@@ -39,13 +42,29 @@ export interface CustomerState {
   readonly lastDeliveredOrderId?: string;
 }
 
+const signedIn = 'customer-';
+
 /**
  * A customer is who signed in: their id comes from their token's subject, never from what they type (anyone can
  * type anyone's phone number). Two first orders at the same moment collide on the id (one commit wins, the other
  * retries and finds the customer) instead of creating the customer twice.
  */
 export function customerIdFor(subject: string): string {
-  return `customer-${subject}`;
+  return `${signedIn}${subject}`;
+}
+
+/** The token subject of a signed-in customer's id; undefined for a guest's. */
+export function subjectOf(customerId: string): string | undefined {
+  return customerId.startsWith(signedIn) ? customerId.slice(signedIn.length) : undefined;
+}
+
+/**
+ * Whose an order placed without signing in is: no stored customer, so a subject of the order's own. Its personal
+ * data is sealed under a key of its own, and erasing it reaches that order alone (one id for every guest would be
+ * one key: erasing one guest would erase them all).
+ */
+export function guestIdFor(orderId: string): string {
+  return `guest-${orderId}`;
 }
 
 /** The details a customer gives with an order. */

@@ -10,6 +10,8 @@ export const OrderPlaced = event(
   'order.placed.v1',
   z.object({
     orderId: z.string(),
+    // Whose the order is: `customer-<token subject>` for a signed-in customer, `guest-<order id>` for an order
+    // placed without signing in (see customer.ts). The subject of its personal data.
     customerId: z.string(),
     // The customer's details as they were for this order: where it goes, whom to call.
     customerName: z.string(),
@@ -33,7 +35,18 @@ export const OrderPlaced = event(
     placedBy: z.string().optional(),
     accessKeyHash: z.string().optional(),
   }),
-  { description: 'An order was placed and, having at least one pizza, confirmed' },
+  {
+    description: 'An order was placed and, having at least one pizza, confirmed',
+    // The customer's: sealed in the log under their own key, and placeholders once they are erased. The notes too,
+    // being what they typed ("leave it with Mrs Rossi next door"). And what let them read the order back: erased,
+    // it reads as absent, so that a read model rebuilt after the erasure gives them no access, as its erasure hook
+    // took it away (the token subject in placedBy is in the customer id anyway, which stays in clear to find them).
+    personal: {
+      subject: 'customerId',
+      fields: ['customerName', 'customerPhone', 'customerAddress', 'customerEmail', 'notes'],
+      placeholders: { placedBy: undefined, accessKeyHash: undefined },
+    },
+  },
 );
 
 export const CookingStarted = event(

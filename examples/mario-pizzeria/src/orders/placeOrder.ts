@@ -1,5 +1,5 @@
 import { badRequest, created, type FieldError, handler, type Module } from '@myelin/core';
-import { Customer, customerIdFor } from '../domain/customer.ts';
+import { Customer, customerIdFor, guestIdFor } from '../domain/customer.ts';
 import { type MenuPizza, menuKey } from '../domain/menuPizza.ts';
 import { Order } from '../domain/order.ts';
 import { OrderItem } from '../domain/orderItem.ts';
@@ -9,9 +9,6 @@ import { roles } from '../shared/roles.ts';
 import { mapper, OrderDtoTarget } from '../shared/views.ts';
 import { PlaceOrder } from './contract.ts';
 import { newAccessKey } from './orderAccess.ts';
-
-/** The customer id of an order placed without signing in: it belongs to no stored customer. */
-const guest = 'guest';
 
 /**
  * Places an order: prices each pizza from the menu and adds the new order. A signed-in customer's details go on
@@ -83,7 +80,7 @@ export const placeOrder: Module = (app) =>
             return created(mapper.map(order, OrderDtoTarget), `/api/orders/${id}`);
           }
           const access = newAccessKey();
-          const order = Order.place(id, { customerId: guest, ...details }, items, notes, clock(), {
+          const order = Order.place(id, { customerId: guestIdFor(id), ...details }, items, notes, clock(), {
             accessKeyHash: access.hash,
           });
           await orders.add(order);
