@@ -3,7 +3,7 @@
 import { comparePositions, type LogPosition, startOfLog } from '../log/logPosition.ts';
 import type { StoredEvent } from '../persistence/eventStore.ts';
 import type { FindQuery, Page } from '../persistence/repository.ts';
-import type { Projection } from '../projections/projection.ts';
+import type { ErasureModel, Projection } from '../projections/projection.ts';
 import type {
   DocumentReader,
   DocumentWriter,
@@ -27,6 +27,8 @@ const deleted = Symbol('deleted');
 /** Writes to read models that land together, when {@link Staged.apply} runs, or never. */
 export interface Staged {
   writer(version: ProjectionVersion): DocumentWriter<unknown> | TableWriter<Record<string, unknown>>;
+  /** What an erasure hook writes a version with: its writer, and `find` over its rows as staged so far. */
+  erasing(version: ProjectionVersion): ErasureModel<ReadModel>;
   apply(): void;
 }
 
@@ -126,7 +128,7 @@ export class InMemoryReadModels {
       if (rows === undefined) changes.set(key, (rows = new Map()));
       rows.set(id, value === undefined ? deleted : structuredClone(value));
     };
-    return {
+    const staged: Staged = {
       writer: (version) => {
         const key = rowsKey(version);
         const model = version.projection.model;
@@ -162,6 +164,21 @@ export class InMemoryReadModels {
         };
         return writer;
       },
+      erasing: (version) => {
+        const key = rowsKey(version);
+        const rows = (): Rows => {
+          const merged = new Map(this.#rows.get(key));
+          for (const [id, value] of changes.get(key) ?? []) {
+            if (value === deleted) merged.delete(id);
+            else merged.set(id, value);
+          }
+          return merged;
+        };
+        return {
+          ...staged.writer(version),
+          find: (query) => findRows(rows(), query),
+        } as ErasureModel<ReadModel>;
+      },
       apply: () => {
         for (const [key, rows] of changes) {
           let target = this.#rows.get(key);
@@ -173,6 +190,7 @@ export class InMemoryReadModels {
         }
       },
     };
+    return staged;
   }
 
   /** How queries read a read model: the rows of the version serving it, once `ready` resolves. */
@@ -187,22 +205,7 @@ export class InMemoryReadModels {
     };
     const find = async (query: FindQuery<any> = {}): Promise<Page<any>> => {
       await ready();
-      const page = query.page ?? 1;
-      const pageSize = query.pageSize ?? 50;
-      if (!Number.isInteger(page) || page < 1)
-        throw new RangeError(`page must be a positive integer, not ${page}`);
-      if (!Number.isInteger(pageSize) || pageSize < 1)
-        throw new RangeError(`pageSize must be a positive integer, not ${pageSize}`);
-      const matching = [...rows()]
-        .filter(([, row]) => matches(row as Record<string, unknown>, query.where ?? {}))
-        // Ties in the order asked for go by key, so that pages are stable (as PostgreSQL orders them).
-        .sort(
-          ([idA, a], [idB, b]) =>
-            compare(a as Record<string, unknown>, b as Record<string, unknown>, query.sort ?? []) ||
-            (idA < idB ? -1 : idA > idB ? 1 : 0),
-        );
-      const items = matching.slice((page - 1) * pageSize, page * pageSize).map(([, row]) => copy(row));
-      return { items, total: matching.length, page, pageSize };
+      return findRows(rows(), query);
     };
     if (model.kind === 'documents') {
       return {
@@ -222,6 +225,25 @@ export class InMemoryReadModels {
       find,
     };
   }
+}
+
+/** A page of the rows matching a query, in its order (ties by key, so that pages are stable, as PostgreSQL's). */
+async function findRows(rows: Rows, query: FindQuery<any> = {}): Promise<Page<any>> {
+  const page = query.page ?? 1;
+  const pageSize = query.pageSize ?? 50;
+  if (!Number.isInteger(page) || page < 1)
+    throw new RangeError(`page must be a positive integer, not ${page}`);
+  if (!Number.isInteger(pageSize) || pageSize < 1)
+    throw new RangeError(`pageSize must be a positive integer, not ${pageSize}`);
+  const matching = [...rows]
+    .filter(([, row]) => matches(row as Record<string, unknown>, query.where ?? {}))
+    .sort(
+      ([idA, a], [idB, b]) =>
+        compare(a as Record<string, unknown>, b as Record<string, unknown>, query.sort ?? []) ||
+        (idA < idB ? -1 : idA > idB ? 1 : 0),
+    );
+  const items = matching.slice((page - 1) * pageSize, page * pageSize).map(([, row]) => copy(row));
+  return { items, total: matching.length, page, pageSize };
 }
 
 function rowsKey(version: ProjectionVersion): string {
