@@ -5,6 +5,7 @@ import type {
 } from '../persistence/idempotencyStore.ts';
 
 interface Entry {
+  readonly scope: string;
   readonly fingerprint: string;
   readonly expiresAt: number;
   response: StoredIdempotentResponse | undefined;
@@ -36,7 +37,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     }
     // Deleted first so that a taken-over key moves to the end of the claim order.
     this.#entries.delete(id);
-    this.#entries.set(id, { fingerprint, expiresAt: expiresAt.getTime(), response: undefined });
+    this.#entries.set(id, { scope, fingerprint, expiresAt: expiresAt.getTime(), response: undefined });
     return { state: 'claimed' };
   }
 
@@ -51,6 +52,20 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   async release(scope: string, key: string): Promise<void> {
     const id = idOf(scope, key);
     if (this.#entries.get(id)?.response === undefined) this.#entries.delete(id);
+  }
+
+  /**
+   * Deletes the records whose scope starts with `prefix` (a forgotten user's, `user:<id> `: the answers kept may
+   * repeat what they sent); answers how many there were.
+   */
+  deleteScoped(prefix: string): number {
+    let deleted = 0;
+    for (const [id, entry] of this.#entries) {
+      if (!entry.scope.startsWith(prefix)) continue;
+      this.#entries.delete(id);
+      deleted++;
+    }
+    return deleted;
   }
 
   /** Drops expired records from the oldest until one is live; the ones left behind count as absent anyway. */
