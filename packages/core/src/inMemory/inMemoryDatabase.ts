@@ -1,7 +1,10 @@
 import { type LogPosition, logPosition, startOfLog } from '../log/logPosition.ts';
 import type { ExpectedVersion, NewEvent, StoredEvent } from '../persistence/eventStore.ts';
 import { ConcurrencyError } from '../persistence/repository.ts';
-import { InMemoryReadModels } from './inMemoryReadModels.ts';
+import type { Erasure } from '../personalData/personalData.ts';
+import { InMemoryDataKeys } from './inMemoryDataKeys.ts';
+import { InMemoryProtection } from './inMemoryPersonalData.ts';
+import { InMemoryReadModels, type Staged } from './inMemoryReadModels.ts';
 
 /** A document write: insert when `expectedVersion` is 'no_stream', else replace or delete at that version. */
 export interface DocumentWrite {
@@ -19,6 +22,22 @@ export interface StreamAppend {
   readonly events: readonly NewEvent[];
 }
 
+/**
+ * Work that commits with a commit, in its turn (forgetting a subject): it may write read models through `staged`,
+ * and answers what else it changes, which runs when the commit lands (and only then).
+ */
+export type Enlisted = (staged: Staged) => Promise<(() => void) | undefined>;
+
+/** What a commit does besides its writes. */
+export interface CommitOptions {
+  /**
+   * Seals the personal data of the events appended, and opens it for the inline projections; the database's own
+   * (with its random master key) when absent.
+   */
+  readonly protection?: InMemoryProtection;
+  readonly enlisted?: readonly Enlisted[];
+}
+
 interface StoredDocument {
   readonly state: unknown;
   readonly version: number;
@@ -33,6 +52,10 @@ interface StoredDocument {
 export class InMemoryDatabase {
   /** The projections' versions, checkpoints and read models. */
   readonly readModels = new InMemoryReadModels();
+  /** The subjects' data keys, which seal their personal data. */
+  readonly dataKeys = new InMemoryDataKeys();
+  readonly #erasures: Erasure[] = [];
+  #protection: InMemoryProtection | undefined;
   readonly #documents = new Map<string, Map<string, StoredDocument>>();
   readonly #streams = new Map<string, StoredEvent[]>();
   readonly #log: StoredEvent[] = [];
@@ -58,19 +81,49 @@ export class InMemoryDatabase {
   }
 
   /**
-   * Commits documents and events atomically, with the inline projections that handle those events: when a check
-   * or a projection fails, nothing lands.
+   * Commits documents and events atomically, the events' personal data sealed, with the inline projections that
+   * handle those events and the work enlisted: when a check, a projection or an enlisted work fails, nothing lands.
    */
-  commit(documents: readonly DocumentWrite[], appends: readonly StreamAppend[]): Promise<StoredEvent[]> {
+  commit(
+    documents: readonly DocumentWrite[],
+    appends: readonly StreamAppend[],
+    options: CommitOptions = {},
+  ): Promise<StoredEvent[]> {
+    const protection = options.protection ?? this.protection;
     return this.exclusive(async () => {
-      const write = this.#prepare(documents, appends);
+      const write = this.#prepare(documents, await protection.seal(appends));
       const staged = this.readModels.stage();
-      await this.readModels.applyInline(write.stored, staged);
+      await this.readModels.applyInline(await protection.reveal(write.stored), staged);
+      const landing: (() => void)[] = [];
+      for (const work of options.enlisted ?? []) {
+        const then = await work(staged);
+        if (then !== undefined) landing.push(then);
+      }
       write.apply();
       staged.apply();
+      for (const then of landing) then();
       this.changed();
       return write.stored;
     });
+  }
+
+  /**
+   * How the log is sealed and opened when no application's protection is at hand: with a random master key made
+   * once for this database (memory is never persisted), which the applications that configure none share.
+   */
+  get protection(): InMemoryProtection {
+    this.#protection ??= new InMemoryProtection(this);
+    return this.#protection;
+  }
+
+  /** The erasures committed so far (who asked, when, what was reached), oldest first; never the erased data. */
+  get erasures(): readonly Erasure[] {
+    return this.#erasures;
+  }
+
+  /** @internal Records an erasure, as its commit lands. */
+  recordErasure(erasure: Erasure): void {
+    this.#erasures.push(Object.freeze({ ...erasure, readModels: Object.freeze([...erasure.readModels]) }));
   }
 
   /** Wakes whoever waits for a change (runners, queries reading their writes). */

@@ -10,22 +10,41 @@ import type {
 } from '../persistence/eventStore.ts';
 import { type Upcaster, upcasting } from '../persistence/upcasting.ts';
 import { InMemoryDatabase } from './inMemoryDatabase.ts';
+import { type InMemoryPersonalDataOptions, InMemoryProtection } from './inMemoryPersonalData.ts';
 
 /** Options of the in-memory event store. */
 export interface InMemoryEventStoreOptions {
   /** Turn old versions of events into the current shape when read. */
   readonly upcasters?: readonly Upcaster[];
+  /**
+   * The master key protecting personal data: sealed on append, opened on read. Without it, the database's own
+   * (random, made once: memory is never persisted).
+   */
+  readonly personalData?: InMemoryPersonalDataOptions;
+  /** @internal The application's protection, shared with its unit of work (instead of `personalData`). */
+  readonly protection?: InMemoryProtection;
 }
 
 /** The event store port over memory: the semantics of the PostgreSQL store, for tests and examples. */
 export class InMemoryEventStore implements EventStore {
   readonly database: InMemoryDatabase;
-  readonly #read: (event: StoredEvent) => StoredEvent;
+  readonly #upcast: (event: StoredEvent) => StoredEvent;
+  readonly #protection: InMemoryProtection;
 
   constructor(database: InMemoryDatabase = new InMemoryDatabase(), options: InMemoryEventStoreOptions = {}) {
     this.database = database;
     const upcast = upcasting(options.upcasters ?? []);
-    this.#read = (event) => upcast(copy(event));
+    this.#upcast = (event) => upcast(copy(event));
+    this.#protection =
+      options.protection ??
+      (options.personalData === undefined
+        ? database.protection
+        : new InMemoryProtection(database, options.personalData));
+  }
+
+  /** Stored events as readers see them: personal data opened (or placeholders), then upcast. */
+  async #read(events: readonly StoredEvent[]): Promise<readonly StoredEvent[]> {
+    return (await this.#protection.reveal(events)).map(this.#upcast);
   }
 
   async append(
@@ -33,7 +52,9 @@ export class InMemoryEventStore implements EventStore {
     events: readonly NewEvent[],
     expectedVersion: ExpectedVersion = 'any',
   ): Promise<AppendResult> {
-    const stored = await this.database.commit([], [{ streamId, expectedVersion, events }]);
+    const stored = await this.database.commit([], [{ streamId, expectedVersion, events }], {
+      protection: this.#protection,
+    });
     const last = stored.at(-1) ?? this.database.storedEvent(events.at(-1)?.metadata.eventId ?? '');
     return {
       nextVersion: this.database.stream(streamId)?.length ?? 0,
@@ -46,10 +67,10 @@ export class InMemoryEventStore implements EventStore {
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
     if (options.direction === 'backwards') {
       const from = options.from ?? stream.length;
-      return stream.slice(0, from).reverse().slice(0, limit).map(this.#read);
+      return this.#read(stream.slice(0, from).reverse().slice(0, limit));
     }
     const from = options.from ?? 1;
-    return stream.slice(from - 1, from - 1 + limit).map(this.#read);
+    return this.#read(stream.slice(from - 1, from - 1 + limit));
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<readonly StoredEvent[]> {
@@ -57,7 +78,7 @@ export class InMemoryEventStore implements EventStore {
     const after = options.after ?? startOfLog;
     let start = log.findIndex((event) => comparePositions(event.position, after) > 0);
     if (start === -1) start = log.length;
-    return log.slice(start, start + (options.limit ?? Number.POSITIVE_INFINITY)).map(this.#read);
+    return this.#read(log.slice(start, start + (options.limit ?? Number.POSITIVE_INFINITY)));
   }
 }
 

@@ -5,6 +5,7 @@ import { Clock, TestClock } from '../scheduling/clock.ts';
 import { executeScheduled, type MessageSchedulerOptions, retryDelay } from '../scheduling/delivery.ts';
 import type { ScheduledMessage } from '../scheduling/schedule.ts';
 import type { InMemoryDatabase } from './inMemoryDatabase.ts';
+import { type InMemoryProtection, protectionOf } from './inMemoryPersonalData.ts';
 import { InMemoryDatabaseToken, scheduledCollection } from './inMemoryUnitOfWork.ts';
 
 /**
@@ -17,6 +18,7 @@ import { InMemoryDatabaseToken, scheduledCollection } from './inMemoryUnitOfWork
 export class InMemoryMessageScheduler {
   readonly #app: Application;
   readonly #database: InMemoryDatabase;
+  readonly #protection: InMemoryProtection;
   readonly #clock: Clock;
   readonly #maxAttempts: number;
   readonly #backoffMs: number;
@@ -31,6 +33,7 @@ export class InMemoryMessageScheduler {
   constructor(app: Application, options: MessageSchedulerOptions = {}) {
     this.#app = app;
     this.#database = app.container.root.resolve(InMemoryDatabaseToken);
+    this.#protection = protectionOf(app, this.#database);
     this.#clock = app.container.root.resolve(Clock);
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#backoffMs = options.backoffMs ?? 1000;
@@ -162,6 +165,7 @@ export class InMemoryMessageScheduler {
           events: [{ data: message.payload, metadata }],
         },
       ],
+      { protection: this.#protection },
     );
     const definition = this.#app.messages.get(message.type);
     if (definition === undefined || definition.kind !== 'event') return;

@@ -3,6 +3,7 @@ import { reportErrors } from '../behaviors/logging.ts';
 import { comparePositions, positionParts } from '../log/logPosition.ts';
 import { RegisteredProjections } from '../projections/projection.ts';
 import type { InMemoryDatabase } from './inMemoryDatabase.ts';
+import { type InMemoryProtection, protectionOf } from './inMemoryPersonalData.ts';
 import type { ProjectionVersion } from './inMemoryReadModels.ts';
 import { InMemoryDatabaseToken } from './inMemoryUnitOfWork.ts';
 
@@ -26,6 +27,7 @@ export interface InMemoryProjectionDaemonOptions {
  */
 export class InMemoryProjectionDaemon {
   readonly #database: InMemoryDatabase;
+  readonly #protection: InMemoryProtection;
   readonly #batchSize: number;
   readonly #retryMs: number;
   readonly #onError: (error: unknown, projection: string) => void;
@@ -35,6 +37,7 @@ export class InMemoryProjectionDaemon {
   constructor(app: Application, options: InMemoryProjectionDaemonOptions = {}) {
     app.container.root.resolve(RegisteredProjections); // registered at build: fails here if the module is missing
     this.#database = app.container.root.resolve(InMemoryDatabaseToken);
+    this.#protection = protectionOf(app, this.#database);
     this.#batchSize = options.batchSize ?? 500;
     this.#retryMs = options.retryMs ?? 1000;
     this.#onError = options.onError ?? reportErrors(app, 'projection');
@@ -98,7 +101,8 @@ export class InMemoryProjectionDaemon {
     const database = this.#database;
     if (version.status === 'retired') return;
     const start = Number(positionParts(version.checkpoint).sequence); // a position's sequence counts the log
-    const events = database.log.slice(start, start + this.#batchSize);
+    // Opened in the batch's turn: no erasure lands before the batch, so its hooks see what the batch wrote.
+    const events = await this.#protection.reveal(database.log.slice(start, start + this.#batchSize));
     const staged = database.readModels.stage();
     await database.readModels.apply(version, events, staged);
     staged.apply();

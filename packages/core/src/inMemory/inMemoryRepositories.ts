@@ -106,7 +106,8 @@ export function inMemoryEventSourcedRepository<TAggregate extends AggregateRoot<
           if (tracked !== undefined) return tracked as TAggregate;
           const stream = work.database.stream(`${prefix}-${id}`);
           if (stream === undefined || isRemoved(id)) return undefined;
-          const events = stream.map((stored) => {
+          // A copy of the stream as it is: commits landing while it is opened add to it.
+          const events = (await work.protection.reveal(stream.slice())).map((stored) => {
             const definition = definitions.get(stored.metadata.type);
             if (definition === undefined) {
               throw new Error(

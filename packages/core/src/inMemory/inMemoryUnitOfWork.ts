@@ -9,7 +9,8 @@ import {
   type ScheduledMessage,
   ScheduledMessageGoneError,
 } from '../scheduling/schedule.ts';
-import type { DocumentWrite, InMemoryDatabase, StreamAppend } from './inMemoryDatabase.ts';
+import type { DocumentWrite, Enlisted, InMemoryDatabase, StreamAppend } from './inMemoryDatabase.ts';
+import type { InMemoryProtection } from './inMemoryPersonalData.ts';
 
 /** The collection scheduled messages are kept in. @internal */
 export const scheduledCollection = 'myelin.scheduled';
@@ -35,13 +36,17 @@ export interface Tracked {
 export class InMemoryUnitOfWork implements UnitOfWork {
   readonly #tracked = new Map<string, Tracked>();
   readonly #schedule: ScheduleChange[] = [];
+  readonly #enlisted: Enlisted[] = [];
 
   readonly database: InMemoryDatabase;
   readonly context: ExecutionContext;
+  /** Seals the personal data of the events it commits; repositories open it with it. */
+  readonly protection: InMemoryProtection;
 
-  constructor(database: InMemoryDatabase, context: ExecutionContext) {
+  constructor(database: InMemoryDatabase, context: ExecutionContext, protection = database.protection) {
     this.database = database;
     this.context = context;
+    this.protection = protection;
   }
 
   /** @internal */
@@ -68,6 +73,11 @@ export class InMemoryUnitOfWork implements UnitOfWork {
   /** @internal A message scheduled or cancelled by this unit of work, written when it commits. */
   schedule(change: ScheduleChange): void {
     this.#schedule.push(change);
+  }
+
+  /** @internal Work that commits with this unit of work, in its commit's turn (forgetting a subject). */
+  enlist(work: Enlisted): void {
+    this.#enlisted.push(work);
   }
 
   async commit(): Promise<CommitResult> {
@@ -112,7 +122,10 @@ export class InMemoryUnitOfWork implements UnitOfWork {
     }
     let stored: StoredEvent[];
     try {
-      stored = await this.database.commit(documents, appends);
+      stored = await this.database.commit(documents, appends, {
+        protection: this.protection,
+        enlisted: this.#enlisted.splice(0),
+      });
     } catch (error) {
       // A scheduled command whose message another delivery removed first: not a conflict to retry, but done.
       const delivered = this.context.scheduled;
@@ -124,10 +137,14 @@ export class InMemoryUnitOfWork implements UnitOfWork {
     this.#tracked.clear();
     this.#schedule.length = 0;
     // Delivered after the commit and all of them, even when a handler fails; failures are then thrown together.
+    // In clear, as the aggregate raised them, unless their subject is forgotten by now (by this very commit, say):
+    // then with placeholders, as a handler reading them from the log would get them.
+    const erased = await this.protection.erasedAmong(stored);
     const failures: unknown[] = [];
     for (const { event, metadata } of raised) {
+      const opened = erased.get(metadata.eventId);
       await this.context
-        .publish(event, {
+        .publish(opened === undefined ? event : new (definitionOf(event) as EventDefinition)(opened.data), {
           eventId: metadata.eventId,
           occurredAt: metadata.occurredAt,
           correlationId: metadata.correlationId,
@@ -145,6 +162,7 @@ export class InMemoryUnitOfWork implements UnitOfWork {
   async rollback(): Promise<void> {
     this.#tracked.clear();
     this.#schedule.length = 0;
+    this.#enlisted.length = 0;
   }
 
   /**
