@@ -28,7 +28,7 @@ describe('user email, the CQRS way', () => {
       version: 2,
     });
     // ...the event was published...
-    expect(t.eventsOf(UserEmailUpdated)).toEqual([{ userId: 'u1', email: 'mario@new.example' }]);
+    expect(await t.eventsOf(UserEmailUpdated)).toEqual([{ userId: 'u1', email: 'mario@new.example' }]);
     // ...the separate read store was updated by its handler...
     expect(readStore.get('u1')).toEqual({ userId: 'u1', name: 'Mario', email: 'mario@new.example' });
     // ...and the query model reads it.

@@ -135,7 +135,7 @@ describe('the in-memory unit of work', () => {
         ),
     );
     await expect(t.execute(new Open({ id: 'a', amount: 3 }))).rejects.toThrow("'mailer' (smtp down)");
-    expect(t.eventsOf(Deposited)).toEqual([{ amount: 3 }]);
+    expect(await t.eventsOf(Deposited)).toEqual([{ amount: 3 }]);
     expect(expectSuccess(await t.execute(new Balance({ id: 'a' })))).toBe(3);
   });
 });

@@ -16,10 +16,10 @@ export interface TestApplication extends AsyncDisposable {
   readonly bus: InMemoryMessageBus;
   execute<TResult>(request: Request<TResult>, options?: ExecuteOptions): Promise<OperationResult<TResult>>;
   publish(event: AnyEvent, options?: PublishOptions): Promise<void>;
-  /** Every event committed so far, in log order. */
+  /** Every event committed so far, in log order, as stored (personal fields sealed). */
   readonly events: readonly StoredEvent[];
-  /** The payloads of the committed events of one type. */
-  eventsOf<TPayload>(definition: EventDefinition<TPayload>): TPayload[];
+  /** The payloads of the committed events of one type, as their readers see them (personal fields opened). */
+  eventsOf<TPayload>(definition: EventDefinition<TPayload>): Promise<TPayload[]>;
 }
 
 /**
@@ -27,7 +27,7 @@ export interface TestApplication extends AsyncDisposable {
  * @example
  * await using t = await testApplication((app) => app.include(ordersModule));
  * const order = expectSuccess(await t.execute(new PlaceOrder({ ... })), 201);
- * expect(t.eventsOf(OrderPlaced)).toHaveLength(1);
+ * expect(await t.eventsOf(OrderPlaced)).toHaveLength(1);
  */
 export async function testApplication(
   configure: (builder: ApplicationBuilder) => void,
@@ -48,10 +48,9 @@ export async function testApplication(
     get events() {
       return database.log;
     },
-    eventsOf<TPayload>(definition: EventDefinition<TPayload>) {
-      return database.log
-        .filter((e) => e.metadata.type === definition.type)
-        .map((e) => structuredClone(e.data) as TPayload);
+    async eventsOf<TPayload>(definition: EventDefinition<TPayload>) {
+      const stored = database.log.filter((e) => e.metadata.type === definition.type);
+      return (await database.protection.reveal(stored)).map((e) => structuredClone(e.data) as TPayload);
     },
     [Symbol.asyncDispose]: () => app.dispose(),
   };

@@ -186,7 +186,7 @@ describe("the seed's Mario's Pizzeria, part 3", () => {
       'order.placed.v1',
       'order.confirmed.v1',
     ]);
-    expect(t.eventsOf(OrderPlaced)[0]?.items).toEqual([
+    expect((await t.eventsOf(OrderPlaced))[0]?.items).toEqual([
       { name: 'margherita', size: 'large', priceCents: 1299 },
     ]);
   });
@@ -206,8 +206,8 @@ describe("the seed's Mario's Pizzeria, part 3", () => {
     const line = [{ name: 'supreme' as const, size: 'small' as const }];
     await t.execute(new PlaceOrder({ customerName: 'John', customerPhone: '555-1', pizzas: line }));
     await t.execute(new PlaceOrder({ customerName: 'John', customerPhone: '555-1', pizzas: line }));
-    expect(t.eventsOf(CustomerRegistered)).toHaveLength(1);
-    expect(t.eventsOf(OrderPlaced)).toHaveLength(2);
+    expect(await t.eventsOf(CustomerRegistered)).toHaveLength(1);
+    expect(await t.eventsOf(OrderPlaced)).toHaveLength(2);
   });
 
   it('GetOrderById for an unknown id answers 404 naming the entity and the id', async () => {
