@@ -156,6 +156,7 @@ export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
 export { type Upcast, type Upcastable, type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
 export { localMasterKey, type MasterKey, newMasterKey } from './personalData/masterKey.ts';
 export {
+  checkForget,
   type Erasure,
   erased,
   type ForgetOptions,

@@ -7,7 +7,12 @@ import { clearQueryCaches } from '../behaviors/caching.ts';
 import { token } from '../dependencyInjection/token.ts';
 import type { StoredEvent } from '../persistence/eventStore.ts';
 import type { MasterKey } from '../personalData/masterKey.ts';
-import type { ForgetOptions, PersonalData, PersonalDataReader } from '../personalData/personalData.ts';
+import {
+  checkForget,
+  type ForgetOptions,
+  type PersonalData,
+  type PersonalDataReader,
+} from '../personalData/personalData.ts';
 import {
   DataKeyGoneError,
   envelopeOf,
@@ -156,10 +161,7 @@ export function inMemoryPersonalData(
 ): PersonalData {
   return {
     async forget(subject, options) {
-      if (typeof subject !== 'string' || subject === '') throw new TypeError('forget needs a subject');
-      if (typeof options?.requestedBy !== 'string' || options.requestedBy === '') {
-        throw new TypeError('forget needs requestedBy: who asked for the erasure');
-      }
+      checkForget(subject, options);
       work.enlist(protection.forgetting(subject, options, idempotency));
     },
   };

@@ -100,6 +100,14 @@ export interface ForgetOptions {
   readonly principal?: string;
 }
 
+/** @internal Throws unless forget was told whom to forget and who asked: an erasure's record needs both. */
+export function checkForget(subject: unknown, options: ForgetOptions | undefined): void {
+  if (typeof subject !== 'string' || subject === '') throw new TypeError('forget needs a subject');
+  if (typeof options?.requestedBy !== 'string' || options.requestedBy === '') {
+    throw new TypeError('forget needs requestedBy: who asked for the erasure');
+  }
+}
+
 /** What an erasure did, as its record keeps it (the console lists these). */
 export interface Erasure {
   readonly id: string;

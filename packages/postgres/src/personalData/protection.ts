@@ -2,6 +2,7 @@
 // Every reader of the log (projections, the relay's handlers, repositories, the event store's reads) goes through
 // `reveal`; every writer through `seal`. See @myelin/core's personalDataCipher.ts for the envelope.
 import {
+  checkForget,
   clearQueryCaches,
   type DataKeyStore,
   personalDataOf as declaredPersonalData,
@@ -94,10 +95,7 @@ export class Protection {
     options: ForgetOptions,
     projections: readonly Projection[],
   ): Promise<Erasure & { readonly keyIds: readonly string[] }> {
-    if (typeof subject !== 'string' || subject === '') throw new TypeError('forget needs a subject');
-    if (typeof options.requestedBy !== 'string' || options.requestedBy === '') {
-      throw new TypeError('forget needs requestedBy: who asked for the erasure');
-    }
+    checkForget(subject, options);
     const s = this.#database.schema;
     const { rows: deleted } = await sql.query<{ id: string }>(
       `DELETE FROM ${s}.personal_keys WHERE subject = $1 RETURNING id`,
@@ -244,10 +242,7 @@ export function personalDataService(
 ): PersonalData {
   return {
     async forget(subject, options) {
-      if (typeof subject !== 'string' || subject === '') throw new TypeError('forget needs a subject');
-      if (typeof options?.requestedBy !== 'string' || options.requestedBy === '') {
-        throw new TypeError('forget needs requestedBy: who asked for the erasure');
-      }
+      checkForget(subject, options);
       work.enlist(async (sql) => {
         const erasure = await protection.forget(sql, subject, options, projections);
         work.afterCommit(() => {
