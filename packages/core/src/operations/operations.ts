@@ -1,8 +1,9 @@
 // What an operator sees and does while the system runs: the subscriptions of the log and how far behind they are,
-// the dead letters, rebuilds, and the story of one conversation. A port: the persistence implements it
-// (`postgresPersistence` registers one), the console of `@myelin/http` serves it.
+// the dead letters, rebuilds, the story of one conversation, and the record of erasures of personal data. A port:
+// the persistence implements it (`postgresPersistence` registers one), the console of `@myelin/http` serves it.
 import { token } from '../dependencyInjection/token.ts';
 import type { LogPosition } from '../log/logPosition.ts';
+import type { Erasure } from '../personalData/personalData.ts';
 import type { ProcessView } from '../processes/processInspection.ts';
 import type { ProcessRecord } from '../processes/processInstance.ts';
 
@@ -60,6 +61,8 @@ export interface SystemStatus {
   readonly subscriptions: readonly SubscriptionStatus[];
   /** The most recent actions, newest first. */
   readonly actions: readonly OperatorAction[];
+  /** The id of the latest erasure recorded, if any: a list of {@link Operations.erasures} is stale once it changes. */
+  readonly lastErasure: string | undefined;
 }
 
 /** An event a subscription parked after its last attempt. */
@@ -142,6 +145,11 @@ export interface Operations {
    * emptied and fills up again as its runner catches up (its state is building until then).
    */
   rebuild(projection: string, actor: string): Promise<RebuildOutcome>;
+  /**
+   * The erasures of personal data (`PersonalData.forget`), newest first (at most `limit`, 100 by default): who
+   * asked, when, why, whose data, and what was reached. Their record holds none of the erased data.
+   */
+  erasures(options?: { readonly limit?: number }): Promise<readonly Erasure[]>;
   /** Everything that happened under a correlation id (at most 500 events). */
   story(correlationId: string): Promise<Story>;
   /**

@@ -3,11 +3,15 @@ import {
   command,
   createApplication,
   documents,
+  erased,
   event,
   eventHandler,
   handler,
+  localMasterKey,
+  newMasterKey,
   Operations,
   ok,
+  PersonalData,
   projection,
   type Repository,
   token,
@@ -62,6 +66,25 @@ async function eventually<T>(read: () => Promise<T>, check: (value: T) => boolea
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
+
+// A member's card: its name is personal; forgetting the member blanks the name in the read model too.
+const Joined = event('ops.member.joined.v1', unchecked<{ memberId: string; name: string }>(), {
+  personal: { subject: 'memberId', fields: ['name'] },
+});
+class Member extends AggregateRoot<{ name: string }, InstanceType<typeof Joined>> {
+  constructor(id: string) {
+    super(id, { name: '' });
+  }
+  join(name: string): void {
+    this.raise(new Joined({ memberId: this.id, name }));
+  }
+  protected override apply(_state: { name: string }, e: InstanceType<typeof Joined>) {
+    return { name: e.name };
+  }
+}
+const Members = token<Repository<Member>>('ops.Members');
+const Join = command('ops.member.join.v1', unchecked<{ id: string; name: string }>()).returns<void>();
+const ForgetMember = command('ops.member.forget.v1', unchecked<{ id: string }>()).returns<void>();
 
 const fast = { pollMs: 200, leaseRetryMs: 100, backoffMs: 10, maxAttempts: 2, onError: () => {} };
 
@@ -280,5 +303,53 @@ describe.each(engines)('the operator’s view on $name', (engine) => {
     expect(handled).toMatchObject({ kind: 'event', id: placed?.events[0]?.eventId, type: Opened.type });
     expect(handled?.events.map((e) => e.type)).toEqual([Welcomed.type]);
     expect((await operations.story('no-such-correlation')).causes).toEqual([]);
+  });
+
+  it('lists erasures newest first, bounded, with who asked, why and what was reached, and none of the data', async () => {
+    const members = projection(documents<{ name: string }>('ops-members'), { mode: 'inline' })
+      .on(Joined, (e, docs) => docs.put(e.memberId, { name: e.name }))
+      .erase((memberId, docs) => docs.put(memberId, { name: erased }));
+    await using app = await createApplication()
+      .include(
+        postgresPersistence(test.database, { personalData: { masterKey: localMasterKey(newMasterKey()) } }),
+        postgresProjections([members]),
+      )
+      .register(postgresEventSourcedRepository(Members, Member, { events: [Joined] }))
+      .handle(
+        handler(Join, { members: Members }, async (c, { members }) => {
+          const member = new Member(c.id);
+          member.join(c.name);
+          await members.add(member);
+          return ok(undefined);
+        }),
+        handler(ForgetMember, { personal: PersonalData }, async (c, { personal }) => {
+          await personal.forget(c.id, { requestedBy: 'dpo-1', reason: `ticket for ${c.id}` });
+          return ok(undefined);
+        }),
+      )
+      .build();
+    const operations = app.container.root.resolve(Operations);
+    expect(await operations.erasures()).toEqual([]);
+    expect((await operations.status()).lastErasure).toBeUndefined();
+
+    expect((await app.mediator.execute(new Join({ id: 'm-1', name: 'Rosalina Starlight' }))).ok).toBe(true);
+    expect((await app.mediator.execute(new ForgetMember({ id: 'm-1' }))).ok).toBe(true);
+    expect((await app.mediator.execute(new ForgetMember({ id: 'm-2' }))).ok).toBe(true); // wrote nothing
+    const [latest, first, ...rest] = await operations.erasures();
+    expect(rest).toEqual([]);
+    expect(first).toEqual({
+      id: expect.any(String),
+      subject: 'm-1',
+      requestedBy: 'dpo-1',
+      reason: 'ticket for m-1',
+      at: expect.any(Date),
+      keys: 1,
+      readModels: ['ops-members v1'],
+      responses: 0,
+    });
+    expect(latest).toMatchObject({ subject: 'm-2', keys: 0, readModels: ['ops-members v1'] });
+    expect(JSON.stringify([latest, first])).not.toContain('Rosalina');
+    expect((await operations.status()).lastErasure).toBe(latest?.id);
+    expect(await operations.erasures({ limit: 1 })).toEqual([latest]);
   });
 });

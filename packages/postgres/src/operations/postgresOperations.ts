@@ -3,6 +3,7 @@ import {
   comparePositions,
   type DeadLetter,
   type DeadLetterRef,
+  type Erasure,
   type LogPosition,
   logPosition,
   type Operations,
@@ -79,19 +80,22 @@ export class PostgresOperations implements Operations {
 
   async status(): Promise<SystemStatus> {
     const s = this.#database.schema;
-    const [subscriptions, head, actions] = await Promise.all([
+    const [subscriptions, latest, actions] = await Promise.all([
       this.#subscriptions(),
-      this.#database.query<{ head: string }>(
-        `SELECT transaction_id::text || '.' || sequence::text AS head FROM ${s}.events
-         ORDER BY transaction_id DESC, sequence DESC LIMIT 1`,
+      this.#database.query<{ head: string | null; erasure: string | null }>(
+        `SELECT (SELECT transaction_id::text || '.' || sequence::text FROM ${s}.events
+                 ORDER BY transaction_id DESC, sequence DESC LIMIT 1) AS head,
+                (SELECT max(id)::text FROM ${s}.erasures) AS erasure`,
       ),
       this.#actions(),
     ]);
+    const row = latest.rows[0];
     return {
       at: new Date(),
-      head: (head.rows[0]?.head ?? startOfLog) as LogPosition,
+      head: (row?.head ?? startOfLog) as LogPosition,
       subscriptions: subscriptions.map(toStatus),
       actions,
+      lastErasure: row?.erasure ?? undefined,
     };
   }
 
@@ -211,6 +215,35 @@ export class PostgresOperations implements Operations {
     });
     if (outcome === 'started') logSignal(this.#database).committed();
     return outcome;
+  }
+
+  async erasures(options: { readonly limit?: number } = {}): Promise<readonly Erasure[]> {
+    const limit = Math.min(Math.max(1, Math.trunc(options.limit ?? 100)), 1000);
+    // The record's columns only: the subject's data is gone with its keys, and the record never held any.
+    const { rows } = await this.#database.query<{
+      id: string;
+      subject: string;
+      requested_by: string;
+      reason: string | null;
+      erased_at: Date;
+      keys: number;
+      read_models: string[];
+      responses: number;
+    }>(
+      `SELECT id::text, subject, requested_by, reason, erased_at, keys, read_models, responses
+       FROM ${this.#database.schema}.erasures ORDER BY id DESC LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      subject: row.subject,
+      requestedBy: row.requested_by,
+      reason: row.reason ?? undefined,
+      at: new Date(row.erased_at),
+      keys: row.keys,
+      readModels: row.read_models,
+      responses: row.responses,
+    }));
   }
 
   async story(correlationId: string): Promise<Story> {

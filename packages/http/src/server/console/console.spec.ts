@@ -1,6 +1,7 @@
 import {
   createApplication,
   type DeadLetterRef,
+  type Erasure,
   type LogPosition,
   Operations,
   type ProcessView,
@@ -38,10 +39,36 @@ class RecordedOperations implements Operations {
         },
       ],
       actions: [],
+      lastErasure: '2',
     };
   }
   async deadLetters() {
     return [];
+  }
+  async erasures(options: { limit?: number } = {}): Promise<readonly Erasure[]> {
+    this.calls.push(['erasures', options.limit]);
+    return [
+      {
+        id: '2',
+        subject: 'customer-7',
+        requestedBy: 'dpo-1',
+        reason: 'ticket 4711',
+        at: new Date('2026-12-03T09:30:00Z'),
+        keys: 1,
+        readModels: ['customers v2', 'orders v1'],
+        responses: 2,
+      },
+      {
+        id: '1',
+        subject: 'customer-3',
+        requestedBy: 'manager-7',
+        reason: undefined,
+        at: new Date('2026-12-02T17:00:00Z'),
+        keys: 0,
+        readModels: [],
+        responses: 0,
+      },
+    ];
   }
   async replay(target: DeadLetterRef | 'all', actor: string): Promise<number> {
     this.calls.push(['replay', target, actor]);
@@ -166,6 +193,39 @@ describe('the console', () => {
     expect(bad.statusCode).toBe(400);
     expect(bad.json().errors[0].field).toBe('status');
     expect(operations.calls).toEqual([['processes', 'running']]);
+  });
+
+  it('lists the erasures of personal data, newest first and bounded, to the operator only', async () => {
+    const { server, token, operations } = await consoleServer();
+    const as = async (roles?: string[]) =>
+      server.inject({
+        url: '/_myelin/api/erasures',
+        headers: roles === undefined ? {} : { authorization: `Bearer ${await token(roles)}` },
+      });
+    expect((await as()).statusCode).toBe(401);
+    expect((await as(['writer'])).statusCode).toBe(403);
+    expect(operations.calls).toEqual([]);
+    const listed = await as(['operator']);
+    expect(listed.statusCode).toBe(200);
+    expect(listed.headers['cache-control']).toBe('no-store');
+    expect(listed.json().items).toEqual([
+      {
+        id: '2',
+        subject: 'customer-7',
+        requestedBy: 'dpo-1',
+        reason: 'ticket 4711',
+        at: '2026-12-03T09:30:00.000Z',
+        keys: 1,
+        readModels: ['customers v2', 'orders v1'],
+        responses: 2,
+      },
+      expect.objectContaining({ id: '1', requestedBy: 'manager-7', keys: 0 }),
+    ]);
+    expect(operations.calls).toEqual([['erasures', 100]]);
+    // The page lists them, and reads them again when the live status names a later one.
+    const page = await server.inject({ url: '/_myelin' });
+    expect(page.body).toContain('id="erasures"');
+    expect((await server.inject({ url: '/_myelin/console.js' })).body).toContain("call('/erasures')");
   });
 
   it('replays, discards and rebuilds as the signed-in operator, and names the field it cannot read', async () => {

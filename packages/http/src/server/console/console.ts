@@ -166,6 +166,12 @@ export function registerConsole(
     return json(reply, 202, { projection: name, state: 'building' });
   });
 
+  // The record of each erasure of personal data: who asked, when, why, whose, what was reached. Never the data.
+  fastify.get(`${api}/erasures`, async (request, reply) => {
+    if ((await operator(request, reply)) === undefined) return reply;
+    return json(reply, 200, { items: await operations.erasures({ limit: 100 }) });
+  });
+
   fastify.get(`${api}/processes`, async (request, reply) => {
     if ((await operator(request, reply)) === undefined) return reply;
     const { status = 'running' } = request.query as { status?: string };

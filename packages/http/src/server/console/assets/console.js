@@ -42,6 +42,8 @@ const previous = new Map();
 /** @type {Map<string, number>} */
 const rates = new Map();
 let parkedSeen = -1;
+/** The latest erasure listed (undefined: none yet). @type {string | undefined | null} */
+let erasureSeen = null;
 
 function token() {
   return sessionStorage.getItem(tokenKey);
@@ -161,6 +163,11 @@ function render(status) {
   if (parked !== parkedSeen) {
     parkedSeen = parked;
     loadDeadLetters();
+  }
+
+  if (status.lastErasure !== erasureSeen) {
+    erasureSeen = status.lastErasure;
+    if (erasureSeen !== undefined) loadErasures();
   }
 
   const actions = status.actions.map((/** @type {any} */ a) => {
@@ -283,6 +290,38 @@ async function loadDeadLetters() {
   element('no-dead').hidden = rows.length > 0;
   /** @type {HTMLButtonElement} */ (element('replay-all')).disabled = rows.length === 0;
   /** @type {HTMLButtonElement} */ (element('discard-all')).disabled = rows.length === 0;
+}
+
+/** The erasures of personal data, newest first: their record, never the erased data. */
+async function loadErasures() {
+  /** @type {{ items: any[] }} */
+  let erasures;
+  try {
+    erasures = await call('/erasures');
+  } catch (error) {
+    notice(`The erasures could not be read: ${/** @type {Error} */ (error).message}`);
+    return;
+  }
+  const rows = erasures.items.map((e) => {
+    const row = h('tr', {}, [
+      h('td', { text: new Date(e.at).toLocaleString() }),
+      h('td', { text: e.subject, className: 'mono' }),
+      h('td', { text: e.requestedBy }),
+      h('td', { text: e.reason ?? '—', className: e.reason ? '' : 'muted' }),
+      h('td', { text: String(e.keys), className: 'number' }),
+      h('td', {
+        text: e.readModels.length > 0 ? e.readModels.join(', ') : 'none',
+        className: e.readModels.length > 0 ? '' : 'muted',
+      }),
+      h('td', { text: String(e.responses), className: 'number' }),
+    ]);
+    row.dataset.erasure = e.id;
+    return row;
+  });
+  const table = element('erasures');
+  /** @type {HTMLElement} */ (table.querySelector('tbody')).replaceChildren(...rows);
+  table.hidden = rows.length === 0;
+  element('no-erasures').hidden = rows.length > 0;
 }
 
 /**

@@ -1,0 +1,85 @@
+// The console's page in a real browser (Debian's Chromium through playwright-core): an erasure recorded while an
+// operator watches appears in its list, from the live status alone, under the page's Content-Security-Policy.
+import { existsSync } from 'node:fs';
+import { createApplication, type Erasure, type LogPosition, Operations } from '@myelin/core';
+import { chromium } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { api, auth, testModule } from '../../testing/testApi.ts';
+import { issueToken } from '../devTokens.ts';
+import { createServer } from '../server.ts';
+
+const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+describe('the console in Chromium', () => {
+  it('lists an erasure recorded while the operator watches, and breaks no security policy', async () => {
+    if (!existsSync(executablePath)) {
+      throw new Error(
+        `The browser test needs Chromium at ${executablePath}: install Debian's "chromium" package, or set CHROMIUM_PATH`,
+      );
+    }
+    const erasures: Erasure[] = [];
+    const unused = () => Promise.reject(new Error('not used by this test'));
+    const operations: Operations = {
+      status: async () => ({
+        at: new Date(),
+        head: '1.0' as LogPosition,
+        subscriptions: [],
+        actions: [],
+        lastErasure: erasures[0]?.id,
+      }),
+      deadLetters: async () => [],
+      erasures: async () => erasures,
+      processes: async () => [],
+      replay: unused,
+      discard: unused,
+      rebuild: unused,
+      story: unused,
+    };
+    const app = await createApplication()
+      .include(testModule)
+      .singleton(Operations, () => operations)
+      .build();
+    const server = await createServer({
+      app,
+      routes: api,
+      auth,
+      fastify: { logger: false },
+      console: { role: 'operator', refreshMs: 100 },
+    });
+    await server.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = server.addresses()[0] as { port: number };
+    const token = await issueToken(auth, { username: 'ops-1', password: '', roles: ['operator'] }, 60);
+    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('console', (message) => {
+        if (message.type() === 'error') problems.push(message.text());
+      });
+      await page.goto(`http://127.0.0.1:${port}/_myelin#token=${token}`);
+      await page.locator('#connection.live').waitFor({ timeout: 20_000 });
+      expect(await page.locator('#no-erasures').isVisible()).toBe(true);
+
+      erasures.unshift({
+        id: '1',
+        subject: 'customer-7',
+        requestedBy: 'dpo-1',
+        reason: 'ticket 4711',
+        at: new Date(),
+        keys: 1,
+        readModels: ['customers v2'],
+        responses: 2,
+      });
+      const row = page.locator('#erasures tr[data-erasure="1"]');
+      await row.waitFor({ timeout: 20_000 });
+      const cells = await row.locator('td').allTextContents();
+      expect(cells.slice(1)).toEqual(['customer-7', 'dpo-1', 'ticket 4711', '1', 'customers v2', '2']);
+      expect(await page.locator('#no-erasures').isVisible()).toBe(false);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser.close();
+      await server.close();
+      await app.dispose();
+    }
+  }, 60_000);
+});
