@@ -1,6 +1,7 @@
 import { type Application, createApplication, Logger, type Module, metrics, tracing } from '@myelin/core';
 import { alerts } from './alerts/alerts.ts';
 import { type AlertTimes, defaultAlertTimes } from './alerts/orderWatch.ts';
+import { customers } from './customers/customers.ts';
 import { delivery } from './delivery/delivery.ts';
 import { kitchen } from './kitchen/kitchen.ts';
 import { menu } from './menu/menu.ts';
@@ -19,7 +20,7 @@ export interface PizzeriaOptions {
 
 /**
  * The whole pizzeria as one module, given where it keeps its state (`storage.ts`): each area (orders, kitchen,
- * delivery, menu, statistics) with its use cases, each use case its handler and who may send it, and the order watch that raises alerts. The same module
+ * delivery, menu, statistics, customers) with its use cases, each use case its handler and who may send it, and the order watch that raises alerts. The same module
  * runs in every process; what a process does besides (serve HTTP, run the projections) is `main.ts`'s business.
  */
 export function pizzeria(storage: Module, options: PizzeriaOptions = {}): Module {
@@ -35,6 +36,7 @@ export function pizzeria(storage: Module, options: PizzeriaOptions = {}): Module
         delivery,
         menu,
         stats,
+        customers,
         alerts({ ...defaultAlertTimes, ...options.alerts }),
       )
       .include((builder) => {

@@ -5,7 +5,7 @@ import type { LightMyRequestResponse } from 'fastify';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderDto } from '../shared/dtos.ts';
-import { type TestServer, testServer } from '../testing/testPizzeria.ts';
+import { type CallOptions, type Method, type TestServer, testServer } from '../testing/testPizzeria.ts';
 import { developmentIssuer } from './auth.ts';
 
 let t: TestServer;
@@ -16,21 +16,8 @@ afterAll(async () => {
   await t[Symbol.asyncDispose]();
 });
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-
-async function call(
-  method: Method,
-  url: string,
-  options: { as?: string; token?: string; payload?: object; headers?: Record<string, string> } = {},
-): Promise<LightMyRequestResponse> {
-  const token = options.token ?? (options.as === undefined ? undefined : await t.token(options.as));
-  return t.server.inject({
-    method,
-    url,
-    headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...options.headers },
-    ...(options.payload === undefined ? {} : { payload: options.payload }),
-  });
-}
+const call = (method: Method, url: string, options: CallOptions = {}): Promise<LightMyRequestResponse> =>
+  t.call(method, url, options);
 
 const anOrder = {
   customerName: 'Peach',
@@ -98,6 +85,7 @@ describe('ordering, as anyone', () => {
     expect(order).toEqual({
       id: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/),
       status: 'confirmed',
+      customerId: `guest-${order.id}`, // placed without signing in: a subject of its own
       customerName: 'Peach',
       customerPhone: '+1 555 0100',
       customerAddress: '1 Castle Road',
@@ -530,6 +518,14 @@ describe('the auth matrix', () => {
       denied: 'driver',
       success: 204,
     },
+    {
+      name: 'erase a customer',
+      method: 'DELETE',
+      path: async () => `/api/customers/${(await place()).customerId}`,
+      allowed: 'manager',
+      denied: 'chef',
+      success: 204,
+    },
   ];
 
   it.each(cases)('$name: no token 401, bad token 401, $denied 403, $allowed $success', async (c) => {
@@ -689,6 +685,7 @@ describe('OpenAPI', () => {
         '/api/menu',
         '/api/menu/{id}',
         '/api/stats',
+        '/api/customers/{customerId}',
       ]),
     );
     expect((await call('GET', '/docs')).statusCode).toBe(200);

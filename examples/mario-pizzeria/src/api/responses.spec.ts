@@ -96,6 +96,7 @@ describe('every response', () => {
     const stats = await conforms('statistics', manager.statistics({}, { minPosition: delivered.position }));
     await conforms('alerts', manager.alerts({}));
     expect(stats.data.ordersByStatus.delivered).toBe(1);
+    await conforms('eraseCustomer', manager.eraseCustomer({ customerId: placed.data.customerId }));
     expect([...covered].sort()).toEqual(Object.keys(api).sort());
   });
 });

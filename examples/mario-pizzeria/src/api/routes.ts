@@ -1,5 +1,6 @@
 import { routes } from '@myelin/http/client';
 import { alertsRoutes } from '../alerts/contract.ts';
+import { customersRoutes } from '../customers/contract.ts';
 import { deliveryRoutes } from '../delivery/contract.ts';
 import { kitchenRoutes } from '../kitchen/contract.ts';
 import { menuRoutes } from '../menu/contract.ts';
@@ -18,4 +19,5 @@ export const api = routes({
   ...menuRoutes,
   ...statsRoutes,
   ...alertsRoutes,
+  ...customersRoutes,
 });

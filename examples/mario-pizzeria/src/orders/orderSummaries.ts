@@ -7,6 +7,11 @@ export const OrderSummaries = documents<OrderSummary>('order-summaries');
 
 /**
  * Inline: applied in the very transaction of the command that changed the order, so an order is readable the
- * moment its 201 is sent, and a transition's 200 and the next read agree.
+ * moment its 201 is sent, and a transition's 200 and the next read agree. Version 2: each summary carries its
+ * customer's id, by which erasing a customer finds their orders.
  */
-export const orderSummaries = orderSummaryProjection(OrderSummaries, { mode: 'inline' }, () => true);
+export const orderSummaries = orderSummaryProjection(
+  OrderSummaries,
+  { mode: 'inline', version: 2 },
+  () => true,
+);

@@ -21,6 +21,11 @@ export const OrderDto = z
   .object({
     id: z.string(),
     status: z.enum(orderStatuses),
+    customerId: z
+      .string()
+      .describe(
+        'Whose order it is: customer-<user id> when placed signed in, guest-<order id> when not; what DELETE /api/customers/{customerId} takes',
+      ),
     customerName: z.string(),
     customerPhone: z.string(),
     customerAddress: z.string().optional(),

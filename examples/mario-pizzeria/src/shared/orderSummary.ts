@@ -1,5 +1,7 @@
 import {
   type DocumentModel,
+  type ErasureModel,
+  erased,
   type Projection,
   type ProjectionOptions,
   projection,
@@ -33,6 +35,7 @@ export function evolveSummary(
     return {
       id: event.orderId,
       status: 'confirmed',
+      customerId: event.customerId,
       customerName: event.customerName,
       customerPhone: event.customerPhone,
       customerAddress: event.customerAddress,
@@ -68,8 +71,38 @@ export function evolveSummary(
 }
 
 /**
+ * A summary whose customer was erased: their details shown as erased, and nothing left that lets them read the
+ * order (staff still do). What a rebuild after the erasure writes too, since the events then read so.
+ */
+export function erasedSummary(summary: OrderSummary): OrderSummary {
+  const { placedBy: _placedBy, accessKeyHash: _accessKeyHash, ...rest } = summary;
+  const given = (text: string | undefined) => (text === undefined ? undefined : erased);
+  return {
+    ...rest,
+    customerName: erased,
+    customerPhone: erased,
+    customerAddress: given(summary.customerAddress),
+    customerEmail: given(summary.customerEmail),
+    notes: given(summary.notes),
+  };
+}
+
+/** Erases a customer from the summaries of their orders, a page at a time however many they placed. */
+async function eraseCustomer(
+  customerId: string,
+  docs: ErasureModel<DocumentModel<OrderSummary>>,
+): Promise<void> {
+  for (let page = 1; ; page++) {
+    const found = await docs.find({ where: { customerId }, sort: [{ field: 'id' }], page, pageSize: 100 });
+    for (const summary of found.items) await docs.put(summary.id, erasedSummary(summary));
+    if (page * found.pageSize >= found.total) return;
+  }
+}
+
+/**
  * A projection keeping order summaries in a document read model, by order id, for as long as `keep` says: every
- * order for the summaries, those still in the kitchen for its queue, and so on.
+ * order for the summaries, those still in the kitchen for its queue, and so on. Erasing a customer erases their
+ * details from the summaries it keeps, in the erasure's transaction.
  */
 export function orderSummaryProjection(
   model: DocumentModel<OrderSummary>,
@@ -84,5 +117,5 @@ export function orderSummaryProjection(
       await (keep(next) ? docs.put(next.id, next) : docs.delete(next.id));
     });
   }
-  return p;
+  return p.erase(eraseCustomer);
 }

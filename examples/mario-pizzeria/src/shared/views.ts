@@ -15,6 +15,8 @@ import type { MenuPizzaDto, OrderDto } from './dtos.ts';
 export interface OrderSummary {
   readonly id: string;
   readonly status: OrderStatus;
+  /** Whose it is (`customer-<subject>` or `guest-<order id>`): what an erasure finds the customer's orders by. */
+  readonly customerId: string;
   readonly customerName: string;
   readonly customerPhone: string;
   readonly customerAddress?: string | undefined;
@@ -45,6 +47,7 @@ export function toOrderDto(summary: OrderSummary): OrderDto {
   return {
     id: summary.id,
     status: summary.status,
+    customerId: summary.customerId,
     customerName: summary.customerName,
     customerPhone: summary.customerPhone,
     ...optional({ customerAddress: summary.customerAddress, customerEmail: summary.customerEmail }),
@@ -78,6 +81,7 @@ export function summaryOf(order: Order): OrderSummary {
   return {
     id: order.id,
     status: state.status,
+    customerId: state.customer.customerId,
     customerName: state.customer.name,
     customerPhone: state.customer.phone,
     customerAddress: state.customer.address,

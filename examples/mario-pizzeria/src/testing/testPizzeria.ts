@@ -9,7 +9,7 @@ import {
   untilServing,
 } from '@myelin/postgres';
 import { pgliteDatabase } from '@myelin/postgres/pglite';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ephemeralDevelopmentAuth } from '../api/auth.ts';
 import { createPizzeriaServer, type PizzeriaServerConfig } from '../api/server.ts';
 import { SeedMenu } from '../menu/contract.ts';
@@ -72,6 +72,17 @@ export interface TestServer extends AsyncDisposable {
   readonly pizzeria: TestPizzeria;
   /** A development token for a user (customer, chef, driver or manager), as the UI gets one. */
   token(username: string): Promise<string>;
+  /** A request through Fastify's inject, signed in as a development user (`as`) or with a token, or neither. */
+  call(method: Method, url: string, options?: CallOptions): Promise<LightMyRequestResponse>;
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface CallOptions {
+  readonly as?: string;
+  readonly token?: string;
+  readonly payload?: object;
+  readonly headers?: Record<string, string>;
 }
 
 /** The pizzeria's HTTP server over a {@link testPizzeria}, with the development users. */
@@ -92,21 +103,34 @@ export async function testServer(
   });
   await server.ready();
   const tokens = new Map<string, string>();
+  async function token(username: string): Promise<string> {
+    const known = tokens.get(username);
+    if (known !== undefined) return known;
+    const response = await server.inject({
+      method: 'POST',
+      url: '/api/auth/token',
+      payload: { username, password: username },
+    });
+    if (response.statusCode !== 200) throw new Error(`no token for ${username}: ${response.body}`);
+    const issued = (response.json() as { accessToken: string }).accessToken;
+    tokens.set(username, issued);
+    return issued;
+  }
   return {
     server,
     pizzeria,
-    async token(username) {
-      const known = tokens.get(username);
-      if (known !== undefined) return known;
-      const response = await server.inject({
-        method: 'POST',
-        url: '/api/auth/token',
-        payload: { username, password: username },
+    token,
+    async call(method, url, options = {}) {
+      const bearer = options.token ?? (options.as === undefined ? undefined : await token(options.as));
+      return server.inject({
+        method,
+        url,
+        headers: {
+          ...(bearer === undefined ? {} : { authorization: `Bearer ${bearer}` }),
+          ...options.headers,
+        },
+        ...(options.payload === undefined ? {} : { payload: options.payload }),
       });
-      if (response.statusCode !== 200) throw new Error(`no token for ${username}: ${response.body}`);
-      const token = (response.json() as { accessToken: string }).accessToken;
-      tokens.set(username, token);
-      return token;
     },
     async [Symbol.asyncDispose]() {
       await server.close(); // stops the daemon and disposes the application
