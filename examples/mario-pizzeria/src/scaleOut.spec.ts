@@ -5,6 +5,7 @@
 // agree with the orders.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderStatus } from './domain/order.ts';
+import { kitchenQueue } from './kitchen/kitchenQueue.ts';
 import type { OrderDto, OrderPageDto, StatisticsDto } from './shared/dtos.ts';
 import { json, PizzeriaRun, requireServices, type Started, stop } from './testing/pizzeriaProcesses.ts';
 
@@ -105,7 +106,7 @@ describe('three API processes and two projectors, one killed and one restarted, 
         await call('/_myelin/api/status', { headers: staff.manager }),
       );
       const partitions = status.subscriptions.filter((s) =>
-        s.name.startsWith('projection:kitchen-queue:v2:p'),
+        s.name.startsWith(`projection:kitchen-queue:v${kitchenQueue.version}:p`),
       );
       return partitions.map((s) => s.holder);
     };

@@ -3,7 +3,10 @@
 // erased, the statistics still count them, and the customer's own order pages answer 404, as for a stranger.
 import { EventStore, erased } from '@myelin/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryBoard } from '../delivery/deliveryBoard.ts';
 import { type OrderEvent, orderEvents } from '../domain/orderEvents.ts';
+import { kitchenQueue } from '../kitchen/kitchenQueue.ts';
+import { orderSummaries } from '../orders/orderSummaries.ts';
 import type { OrderDto, OrderPageDto, StatisticsDto } from '../shared/dtos.ts';
 import { evolveSummary } from '../shared/orderSummary.ts';
 import type { OrderSummary } from '../shared/views.ts';
@@ -51,8 +54,8 @@ const step = (id: string, path: string, as: string, payload: object = {}) =>
 /** What the order summaries hold of an order, as stored. */
 async function storedSummary(id: string): Promise<OrderSummary | undefined> {
   const { rows } = await t.pizzeria.database.query<{ doc: OrderSummary }>(
-    `SELECT doc FROM ${t.pizzeria.database.schema}.read_documents WHERE model = 'order-summaries@2' AND id = $1`,
-    [id],
+    `SELECT doc FROM ${t.pizzeria.database.schema}.read_documents WHERE model = $1 AND id = $2`,
+    [`order-summaries@${orderSummaries.version}`, id],
   );
   return rows[0]?.doc;
 }
@@ -163,7 +166,7 @@ describe('erasing a customer', () => {
         requested_by: 'manager',
         reason: 'ticket 42',
         keys: 1,
-        read_models: ['delivery-board v3', 'kitchen-queue v3', 'order-summaries v2'],
+        read_models: [deliveryBoard, kitchenQueue, orderSummaries].map((p) => `${p.name} v${p.version}`),
         responses: 1,
       },
     ]);
