@@ -12,6 +12,12 @@ export {
   idempotencyStoreContract,
 } from './idempotencyStoreContract.ts';
 export { type MessageBusUnderTest, messageBusContract } from './messageBusContract.ts';
+export {
+  type PersonalDataUnderTest,
+  type PersonalDataWorld,
+  personalDataContract,
+  personalDataWorld,
+} from './personalDataContract.ts';
 export { type ProcessesUnderTest, processContract } from './processContract.ts';
 export {
   givenProcess,
