@@ -3,10 +3,18 @@
 import './styles/board.css';
 import type { OrderDto, OrderPageDto } from '../../shared/dtos.ts';
 import { h, reconcile } from './dom.ts';
-import { ago, capitalize, groupItems, minutesBetween, type OrderStatus, shortId } from './format.ts';
+import {
+  ago,
+  capitalize,
+  groupItems,
+  isErased,
+  minutesBetween,
+  type OrderStatus,
+  shortId,
+} from './format.ts';
 import { type IconName, icon } from './icons.ts';
 import { follow, type LiveState } from './live.ts';
-import { emptyState } from './parts.ts';
+import { emptyState, personal } from './parts.ts';
 
 /** A column of a board: the orders of one status. */
 export interface Column {
@@ -79,7 +87,10 @@ export function createBoard({
     if (fresh.size > 0) {
       announcer.textContent = orders
         .filter((o) => fresh.has(o.id))
-        .map((o) => `New: ${shortId(o.id)} for ${o.customerName}`)
+        .map(
+          (o) =>
+            `New: ${shortId(o.id)} for ${isErased(o.customerName) ? 'an erased customer' : o.customerName}`,
+        )
         .join('. ');
     }
     for (const column of columns) {
@@ -102,7 +113,7 @@ export function createBoard({
           if (fresh.has(order.id)) node.classList.add('is-new');
           return node;
         },
-        (order) => `${order.version}|${order.status}|${order.driverId ?? ''}`,
+        ticketStamp,
       );
     }
   }
@@ -126,6 +137,13 @@ export function createBoard({
     dispose: () => clearInterval(clock),
   };
 }
+
+/**
+ * What identifies one state of an order's ticket: its version, and its customer's erasure, which changes what it
+ * shows without a new version.
+ */
+export const ticketStamp = (order: OrderDto): string =>
+  `${order.version}|${order.status}|${order.driverId ?? ''}|${isErased(order.customerName) ? 'erased' : ''}`;
 
 export const waited = (since: string): string => (minutesBetween(since) < 1 ? 'just now' : ago(since));
 
@@ -170,7 +188,7 @@ export function ticketItems(order: OrderDto): HTMLUListElement {
 }
 
 export function ticketNote(order: OrderDto): HTMLParagraphElement | null {
-  return order.notes ? h('p', { class: 'note' }, icon('note', { size: 16 }), order.notes) : null;
+  return order.notes ? h('p', { class: 'note' }, icon('note', { size: 16 }), personal(order.notes)) : null;
 }
 
 /**

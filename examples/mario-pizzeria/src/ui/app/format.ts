@@ -1,4 +1,5 @@
 // How the UI writes money, times, ids and statuses.
+import { erased } from '@myelin/core';
 import { type OrderStatus, orderStatuses } from '../../domain/order.ts';
 
 const dollars = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD' });
@@ -20,6 +21,12 @@ export const cents = (amount: number): string => dollars.format(amount / 100);
 
 /** The first block of an order's UUID, which staff read out loud: "#3F9A1C2B". */
 export const shortId = (id: string): string => `#${id.slice(0, 8).toUpperCase()}`;
+
+/** Whether a customer's detail is the placeholder their erasure left (`[erased]`), not what they typed. */
+export const isErased = (value: string | undefined): boolean => value === erased;
+
+/** What a screen reader says for an erased detail, and the tooltip of its mark. */
+export const erasedWords = "Erased at the customer's request";
 
 export const capitalize = (text: string): string => text.charAt(0).toUpperCase() + text.slice(1);
 

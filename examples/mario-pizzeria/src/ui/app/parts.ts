@@ -1,7 +1,7 @@
-// Pieces several pages share: page headers, status badges, the live indicator, the staff-only gate, buttons that
-// wait for the server.
-import { type Child, h } from './dom.ts';
-import { type OrderStatus, statusLabels } from './format.ts';
+// Pieces several pages share: page headers, status badges, a customer's details, the live indicator, the
+// staff-only gate, buttons that wait for the server.
+import { type Child, h, srOnly } from './dom.ts';
+import { erasedWords, isErased, type OrderStatus, statusLabels } from './format.ts';
 import { type IconName, icon } from './icons.ts';
 import type { LiveState } from './live.ts';
 import { devUsers } from './session.ts';
@@ -39,6 +39,20 @@ export function statusBadge(status: OrderStatus, testid = 'status-badge'): HTMLS
     'span',
     { class: ['badge', `badge-${status}`], testid, dataset: { status } },
     statusLabels[status] ?? status,
+  );
+}
+
+/**
+ * A customer's detail (name, phone, address, notes) as staff see it: as they typed it, or, once they were erased,
+ * a muted mark that reads as words to a screen reader instead of the placeholder's brackets.
+ */
+export function personal(value: string): Child {
+  if (!isErased(value)) return value;
+  return h(
+    'span',
+    { class: 'erased', testid: 'erased', title: erasedWords },
+    h('span', { 'aria-hidden': 'true' }, 'erased'),
+    srOnly(erasedWords),
   );
 }
 

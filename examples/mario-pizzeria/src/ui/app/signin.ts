@@ -1,4 +1,5 @@
 // The sign-in panel: the four development users as one-click cards, or a username and password.
+import './styles/dialog.css';
 import './styles/signin.css';
 import { ProblemError, signIn } from './api.ts';
 import { h } from './dom.ts';
@@ -110,7 +111,7 @@ function build(): HTMLDialogElement {
 
   const element: HTMLDialogElement = h(
     'dialog',
-    { class: 'signin', testid: 'signin-dialog', 'aria-labelledby': 'signin-title' },
+    { class: 'modal signin', testid: 'signin-dialog', 'aria-labelledby': 'signin-title' },
     h(
       'div',
       { class: 'signin-inner' },

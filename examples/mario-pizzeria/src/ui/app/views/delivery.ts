@@ -3,9 +3,9 @@ import type { OrderDto } from '../../../shared/dtos.ts';
 import { call, client } from '../api.ts';
 import { createBoard, followPages, ticketHead, ticketItems, ticketNote } from '../board.ts';
 import { h } from '../dom.ts';
-import { money, shortId } from '../format.ts';
+import { isErased, money, shortId } from '../format.ts';
 import { icon } from '../icons.ts';
-import { gate, liveIndicator, pageHeader, whileBusy } from '../parts.ts';
+import { gate, liveIndicator, pageHeader, personal, whileBusy } from '../parts.ts';
 import { current, hasRole } from '../session.ts';
 import { quickSignIn } from '../signin.ts';
 import { showProblem, toast } from '../toast.ts';
@@ -132,19 +132,26 @@ export function renderDelivery(main: HTMLElement): (() => void) | undefined {
         h(
           'div',
           {},
-          h('strong', {}, order.customerName),
-          h('span', {}, order.customerAddress ?? 'Collects at the counter'),
+          h('strong', {}, personal(order.customerName)),
+          h(
+            'span',
+            {},
+            order.customerAddress === undefined ? 'Collects at the counter' : personal(order.customerAddress),
+          ),
         ),
       ),
       h(
         'p',
         { class: 'ticket-contact' },
-        h(
-          'a',
-          { href: `tel:${order.customerPhone.replace(/[^\d+]/g, '')}` },
-          icon('phone', { size: 16 }),
-          order.customerPhone,
-        ),
+        // An erased phone is no number to call.
+        isErased(order.customerPhone)
+          ? h('span', { class: 'ticket-phone' }, icon('phone', { size: 16 }), personal(order.customerPhone))
+          : h(
+              'a',
+              { href: `tel:${order.customerPhone.replace(/[^\d+]/g, '')}` },
+              icon('phone', { size: 16 }),
+              order.customerPhone,
+            ),
         h('span', { class: 'ticket-total' }, money(order.total)),
       ),
       order.driverId

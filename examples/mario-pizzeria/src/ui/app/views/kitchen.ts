@@ -5,7 +5,7 @@ import { createBoard, followPages, ticketHead, ticketItems, ticketNote } from '.
 import { h } from '../dom.ts';
 import { shortId } from '../format.ts';
 import { icon } from '../icons.ts';
-import { gate, liveIndicator, pageHeader, whileBusy } from '../parts.ts';
+import { gate, liveIndicator, pageHeader, personal, whileBusy } from '../parts.ts';
 import { hasRole } from '../session.ts';
 import { quickSignIn } from '../signin.ts';
 import { showProblem, toast } from '../toast.ts';
@@ -102,7 +102,8 @@ export function renderKitchen(main: HTMLElement): (() => void) | undefined {
       h(
         'p',
         { class: 'ticket-customer' },
-        `for ${order.customerName}`,
+        'for ',
+        personal(order.customerName),
         order.chef ? h('span', { class: 'muted' }, ` · fired by ${order.chef}`) : null,
       ),
       ticketItems(order),

@@ -1,9 +1,10 @@
 // The manager's dashboard: the numbers and charts (live), the orders in progress (dispatch a driver, cancel),
-// and the menu (add, change, retire).
+// where a customer's request to be forgotten starts, and the menu (add, change, retire).
 import './manager.css';
 import type { AlertsDto } from '../../../alerts/contract.ts';
 import type { MenuPizzaDto, OrderDto, OrderPageDto, StatisticsDto } from '../../../shared/dtos.ts';
 import { call, client } from '../api.ts';
+import { ticketStamp } from '../board.ts';
 import { barChart, type DayRevenue, revenueChart } from '../charts.ts';
 import { h, reconcile } from '../dom.ts';
 import { ago, money, type OrderStatus, shortId, statuses, statusLabels } from '../format.ts';
@@ -16,6 +17,7 @@ import {
   liveIndicator,
   loading,
   pageHeader,
+  personal,
   statusBadge,
   whileBusy,
 } from '../parts.ts';
@@ -74,7 +76,12 @@ export function renderManager(main: HTMLElement): (() => void) | undefined {
     }),
     alerts.element,
     stats.element,
-    h('div', { class: 'dashboard-grid' }, active.element, stats.top),
+    h(
+      'div',
+      { class: 'dashboard-grid' },
+      active.element,
+      h('div', { class: 'dashboard-side' }, stats.top, forgetRequests()),
+    ),
     menu.element,
   );
 
@@ -321,13 +328,7 @@ function activeOrders() {
       return;
     }
     body.querySelector(':scope > .empty')?.remove();
-    reconcile(
-      body,
-      orders,
-      (o) => o.id,
-      row,
-      (o) => `${o.version}|${o.status}|${o.driverId ?? ''}`,
-    );
+    reconcile(body, orders, (o) => o.id, row, ticketStamp);
   }
 
   async function send(order: OrderDto, action: () => Promise<OrderDto>, done: string): Promise<void> {
@@ -381,7 +382,7 @@ function activeOrders() {
         'span',
         { class: 'active-main' },
         h('a', { href: `#/orders/${order.id}`, class: 'ticket-number' }, shortId(order.id)),
-        h('span', {}, order.customerName),
+        h('span', {}, personal(order.customerName)),
         h(
           'span',
           { class: 'muted' },
@@ -401,6 +402,63 @@ function activeOrders() {
     },
     dispose() {},
   };
+}
+
+/** A UUID, as order ids are, alone or in an order's link. */
+const orderIdIn = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
+
+/**
+ * Where a customer's request to be forgotten starts: one of their orders, whose page shows whose it is and
+ * erases them. Orders in progress are linked above; any other opens from its link or id, as the customer has it.
+ */
+function forgetRequests(): HTMLElement {
+  const input = h('input', {
+    id: 'forget-order',
+    required: true,
+    autocomplete: 'off',
+    placeholder: 'Order link or id',
+    testid: 'forget-order',
+    'aria-describedby': 'forget-hint',
+    'aria-errormessage': 'forget-error',
+  });
+  const error = h('p', { id: 'forget-error', class: 'field-error', role: 'alert', hidden: true });
+  const form = h(
+    'form',
+    { class: 'forget-form' },
+    h('label', { for: 'forget-order', class: 'sr-only' }, 'Order link or id'),
+    input,
+    h(
+      'button',
+      { type: 'submit', class: 'button button-ghost button-small', testid: 'forget-open' },
+      h('span', {}, 'Open'),
+      icon('arrow', { size: 18 }),
+    ),
+  );
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const id = orderIdIn.exec(input.value)?.[0];
+    error.hidden = id !== undefined;
+    if (id === undefined) {
+      input.setAttribute('aria-invalid', 'true');
+      error.textContent =
+        "That is not an order's link or id: the number on a receipt is too short to find it by.";
+      return;
+    }
+    input.removeAttribute('aria-invalid');
+    location.hash = `#/orders/${id.toLowerCase()}`;
+  });
+  return h(
+    'section',
+    { class: 'card forget-card', 'aria-labelledby': 'forget-heading' },
+    h('h2', { id: 'forget-heading' }, icon('lock'), 'Asked to be forgotten?'),
+    h(
+      'p',
+      { id: 'forget-hint', class: 'muted' },
+      "Open one of the customer's orders, and erase their personal data from its page.",
+    ),
+    form,
+    error,
+  );
 }
 
 /** The menu, as the manager edits it: every pizza (retired ones too), and a form for a new one. */

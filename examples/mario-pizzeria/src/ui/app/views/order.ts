@@ -2,13 +2,15 @@
 import './order.css';
 import type { OrderDto } from '../../../shared/dtos.ts';
 import { call, client, ProblemError } from '../api.ts';
-import { h } from '../dom.ts';
+import { type Child, h } from '../dom.ts';
+import { customerData } from '../erasure.ts';
 import { capitalize, groupItems, itemTitle, money, shortId, toppingsLine, when } from '../format.ts';
 import { type IconName, icon } from '../icons.ts';
 import { follow } from '../live.ts';
-import { emptyState, liveIndicator, loading, statusBadge } from '../parts.ts';
-import { current } from '../session.ts';
+import { emptyState, liveIndicator, loading, personal, statusBadge } from '../parts.ts';
+import { current, hasRole } from '../session.ts';
 import { orderKey, rememberOrder } from '../store.ts';
+import { showProblem } from '../toast.ts';
 
 /** The fields of an order that hold a time. */
 type Instant = 'placedAt' | 'cookingStartedAt' | 'readyAt' | 'deliveryStartedAt' | 'deliveredAt';
@@ -89,6 +91,18 @@ export function renderOrder(main: HTMLElement, [id = '']: readonly string[]): ()
     parts.tracker.replaceWith((parts.tracker = tracker(order)));
     parts.receipt.replaceWith((parts.receipt = receipt(order)));
     parts.details.replaceWith((parts.details = details(order)));
+    // The manager's: whose order it is, and erasing them at their request.
+    parts.staff.replaceChildren(...(hasRole('manager') ? [customerData(order, reload)] : []));
+  }
+
+  /** Shows the order as it now is (after an erasure, which no live event tells). */
+  async function reload(): Promise<void> {
+    try {
+      const order = await call(client.getOrder({ id, ...(key === undefined ? {} : { key }) }));
+      if (alive) show(order);
+    } catch (error) {
+      showProblem(error, `Could not reload order ${shortId(id)}`);
+    }
   }
 
   function skeleton() {
@@ -99,6 +113,7 @@ export function renderOrder(main: HTMLElement, [id = '']: readonly string[]): ()
       tracker: HTMLElement;
       receipt: HTMLElement;
       details: HTMLElement;
+      staff: HTMLElement;
     } = {
       title: h('h1', { tabindex: '-1', testid: 'order-headline' }),
       text: h('p', { class: 'lead', testid: 'order-subline' }),
@@ -106,6 +121,7 @@ export function renderOrder(main: HTMLElement, [id = '']: readonly string[]): ()
       tracker: h('ol'),
       receipt: h('section'),
       details: h('section'),
+      staff: h('div'),
     };
     page.replaceChildren(
       h(
@@ -122,6 +138,7 @@ export function renderOrder(main: HTMLElement, [id = '']: readonly string[]): ()
         p.tracker,
       ),
       h('div', { class: 'order-grid' }, p.receipt, p.details),
+      p.staff,
       h(
         'p',
         { class: 'order-more' },
@@ -250,10 +267,14 @@ function receipt(order: OrderDto): HTMLElement {
 }
 
 function details(order: OrderDto): HTMLElement {
-  const rows: (readonly [IconName, string, string] | null)[] = [
-    ['user', 'For', order.customerName],
-    ['pin', 'Deliver to', order.customerAddress ?? 'Collect at the counter'],
-    ['phone', 'Phone', order.customerPhone],
+  const rows: (readonly [IconName, string, Child] | null)[] = [
+    ['user', 'For', personal(order.customerName)],
+    [
+      'pin',
+      'Deliver to',
+      order.customerAddress === undefined ? 'Collect at the counter' : personal(order.customerAddress),
+    ],
+    ['phone', 'Phone', personal(order.customerPhone)],
     ['clock', 'Placed', when(order.placedAt)],
     order.chef ? ['hat', 'Chef', order.chef] : null,
     order.driverId ? ['scooter', 'Driver', order.driverId] : null,
@@ -272,7 +293,7 @@ function details(order: OrderDto): HTMLElement {
         ),
     ),
     order.notes
-      ? h('p', { class: 'note', testid: 'order-notes' }, icon('note', { size: 18 }), order.notes)
+      ? h('p', { class: 'note', testid: 'order-notes' }, icon('note', { size: 18 }), personal(order.notes))
       : null,
   );
 }
