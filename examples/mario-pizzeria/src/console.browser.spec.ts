@@ -2,7 +2,8 @@
 // an in-memory PGlite with its projection daemon and its event relay: the manager opens the console from the
 // dashboard, finds an event the relay could not deliver (a database refusing the customer's delivery count),
 // replays it once the fault is gone and sees its effect in the order's story; then rebuilds the statistics from
-// the page, to serving and to the same figures. Nothing may break the page's Content-Security-Policy.
+// the page, to serving and to the same figures; and, once the customer is erased from the dashboard, finds the
+// erasure listed. Nothing may break the page's Content-Security-Policy.
 import { existsSync } from 'node:fs';
 import { correlationHeader } from '@myelin/http';
 import { EventRelay } from '@myelin/postgres';
@@ -15,7 +16,7 @@ import { fastRunners, testServer } from './testing/testPizzeria.ts';
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 describe("Myelin's console in Chromium", () => {
-  it('replays a dead letter from the page, with its effect in the story, and rebuilds a projection to serving', async () => {
+  it('replays a dead letter from the page, with its effect in the story, rebuilds a projection to serving, and lists an erasure', async () => {
     if (!existsSync(executablePath)) {
       throw new Error(
         `The browser test needs Chromium at ${executablePath}: install Debian's "chromium" package (as .ci/run does), or set CHROMIUM_PATH to a Chromium executable`,
@@ -150,6 +151,25 @@ describe("Myelin's console in Chromium", () => {
       );
       expect(rows).toEqual([{ status: 'active', activated_at: expect.any(Date) }]);
       expect(await statistics()).toEqual(figures);
+
+      // The customer asks to be forgotten: from the dashboard's tab, the manager opens their order from its link
+      // and erases them, with a ticket number; the console lists the erasure, who asked and why, never the data.
+      expect(await page.locator('#no-erasures').isVisible()).toBe(true);
+      await dashboard.getByTestId('forget-order').fill(`${origin}/#/orders/${orderId}`);
+      await dashboard.getByTestId('forget-open').click();
+      const customerId = (await dashboard.getByTestId('customer-id').textContent()) ?? '';
+      expect(customerId).toMatch(/^customer-./);
+      await dashboard.getByTestId('erase-customer').click();
+      await dashboard.getByTestId('erase-reason').fill('Ticket 7');
+      await dashboard.getByTestId('erase-confirm').click();
+      await dashboard.getByTestId('customer-erased').waitFor();
+      const erasure = page.locator('#erasures tbody tr');
+      await erasure.waitFor({ timeout: 20_000 });
+      const record = (await erasure.textContent()) ?? '';
+      expect(record).toContain(customerId);
+      expect(record).toContain('manager');
+      expect(record).toContain('Ticket 7');
+      expect(record).not.toMatch(/Toad|Mushroom|0200/);
 
       for (const open of context.pages()) {
         problems.violations.push(...((await open.evaluate('window.cspViolations')) as string[]));
