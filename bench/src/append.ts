@@ -1,9 +1,11 @@
 // Appending events to a stream with an expected-version check, on PostgreSQL: Myelin's event store against a
 // hand-written twin (one statement per append) and Emmett's PostgreSQL event store, in one process and one run.
-// Then one whole command through Myelin against the same work by hand. See ../README.md for what each case does.
+// Then one whole command through Myelin against the same work by hand, and Myelin's appends of personal data with
+// protection on against the same appends with it off. See ../README.md for what each case does.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import pg from 'pg';
+import type { CustomerStatements } from './append/protected.ts';
 import { type RawTwin, rawCommands, setUpRaw } from './append/raw.ts';
 import {
   type Appender,
@@ -41,13 +43,21 @@ const allCases: readonly AppendCase[] = [
   { name: 'w1e10', writers: 1, eventsPerAppend: 10 },
   { name: 'w16e10', writers: 16, eventsPerAppend: 10 },
 ];
-// `APPEND_CASES=w16e1,w16e10` runs only those cases (and then writes no results).
+// Ten-event appends of events carrying personal data, protection on against off (Myelin only; see protected.ts).
+const allProtectedCases: readonly AppendCase[] = [
+  { name: 'protected-w1e10', writers: 1, eventsPerAppend: 10 },
+  { name: 'protected-w16e10', writers: 16, eventsPerAppend: 10 },
+];
+// `APPEND_CASES=w16e1,w16e10` runs only those cases (and then writes no results); `protected` both protected ones.
 const onlyCases = process.env.APPEND_CASES?.split(',').map((name) => name.trim());
 const cases = allCases.filter((c) => onlyCases === undefined || onlyCases.includes(c.name));
+const protectedCases = allProtectedCases.filter(
+  (c) => onlyCases === undefined || onlyCases.includes(c.name) || onlyCases.includes('protected'),
+);
 
 interface Target {
-  readonly numerator: Implementation;
-  readonly denominator: Implementation;
+  readonly numerator: string;
+  readonly denominator: string;
   /** The least acceptable throughput ratio; none for a ratio that is only reported. */
   readonly value?: number;
 }
@@ -56,6 +66,9 @@ const targets: readonly Target[] = [
   { numerator: 'myelin', denominator: 'raw', value: 0.9 },
   { numerator: 'myelin', denominator: 'emmett', value: 1.5 },
 ];
+
+/** Issue 19: sealing four personal fields per event costs at most a fifth of the appends' throughput. */
+const protectedTarget: Target = { numerator: 'on', denominator: 'off', value: 0.8 };
 
 // The command path has no target yet: what Myelin's layers cost on top of the same statements is the question.
 const commandPathTargets: readonly Target[] = [{ numerator: 'myelin', denominator: 'raw' }];
@@ -73,14 +86,14 @@ const options = quick
 
 /** Something timed in rounds: its workers, what each does per operation, and all the units it completed. */
 interface Subject {
-  readonly name: Implementation;
+  readonly name: string;
   readonly workers: readonly Writer[];
   readonly operation: Operation;
   units: number;
 }
 
 /** A subject's rate in every round. */
-type Rates = ReadonlyMap<Implementation, readonly number[]>;
+type Rates = ReadonlyMap<string, readonly number[]>;
 
 /**
  * Warms every subject up, then runs `options.rounds` rounds of every subject, the order rotated each round, so that
@@ -90,7 +103,7 @@ async function measureInRounds(subjects: readonly Subject[]): Promise<Rates> {
   for (const subject of subjects) {
     subject.units += (await runFor(subject.workers, subject.operation, options.warmupMs)).units;
   }
-  const rates = new Map(subjects.map((subject): [Implementation, number[]] => [subject.name, []]));
+  const rates = new Map(subjects.map((subject): [string, number[]] => [subject.name, []]));
   await inRotatedRounds(subjects, options.rounds, async (subject) => {
     const run = await runFor(subject.workers, subject.operation, options.measureMs);
     subject.units += run.units;
@@ -120,9 +133,10 @@ function report(
   subjects: readonly Subject[],
   rates: Rates,
   wanted: readonly Target[],
+  column = 'implementation',
 ): { ratios: Record<string, number>; missed: number } {
   console.log();
-  console.log(`| implementation | ${unit} (median) | min | max | total |`);
+  console.log(`| ${column} | ${unit} (median) | min | max | total |`);
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const { name, units } of subjects) {
     const r = rates.get(name) ?? [];
@@ -176,7 +190,8 @@ export async function main(): Promise<void> {
       // Every implementation must store what it is given and refuse a wrong expected version before it is timed.
       await checkAppender(name, appender);
     }
-    const appenderOf = (name: Implementation) => appenders.get(name) as Appender;
+    // By name, as subjects name themselves (a string).
+    const appenderOf = (name: string) => appenders.get(name as Implementation) as Appender;
 
     const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`;
     const postgres = await serverVersion();
@@ -233,6 +248,14 @@ export async function main(): Promise<void> {
 
     const commandPath =
       raw !== undefined && running.includes('myelin') ? await measureCommandPath(raw) : undefined;
+    if (raw !== undefined) await raw.close();
+    raw = undefined;
+
+    const personal =
+      running.includes('myelin') && protectedCases.length > 0
+        ? await measureProtected(protectedCases)
+        : undefined;
+    missed += personal?.missed ?? 0;
 
     console.log();
     console.log('| case | raw | myelin | emmett | myelin/raw | myelin/emmett |');
@@ -249,17 +272,32 @@ export async function main(): Promise<void> {
         `| commandPath (commands/s) | ${commandPath.raw} | ${commandPath.myelin} | – | ${commandPath['myelin/raw']} | – |`,
       );
     }
+    if (personal !== undefined) {
+      console.log();
+      console.log('| protected | off | on | on/off | target | status |');
+      console.log('| --- | ---: | ---: | ---: | ---: | --- |');
+      for (const [name, c] of Object.entries(personal.result.cases)) {
+        console.log(
+          `| ${name} | ${c.off} | ${c.on} | ${c['on/off']} | >= ${protectedTarget.value} | ${c['on/off'] >= (protectedTarget.value ?? 0) ? 'met' : 'not met'} |`,
+        );
+      }
+    }
 
-    if (quick || running.length < implementations.length || cases.length < allCases.length) {
+    if (
+      quick ||
+      running.length < implementations.length ||
+      cases.length < allCases.length ||
+      protectedCases.length < allProtectedCases.length
+    ) {
       console.log(
-        `\n${quick ? 'BENCH_QUICK' : `only ${running.join(', ')} on ${cases.map((c) => c.name).join(', ')} ran`}: results/append.json not written`,
+        `\n${quick ? 'BENCH_QUICK' : `only ${running.join(', ')} on ${[...cases, ...protectedCases].map((c) => c.name).join(', ')} ran`}: results/append.json not written`,
       );
     } else {
       const file = new URL('../results/append.json', import.meta.url);
       await mkdir(new URL('.', file), { recursive: true });
       const json = {
         unit: 'events/s',
-        results,
+        results: { ...results, ...(personal === undefined ? {} : { protected: personal.result }) },
         ratios,
         statementsPerAppend: statements,
         ...(commandPath === undefined ? {} : { commandPath }),
@@ -274,6 +312,122 @@ export async function main(): Promise<void> {
   } finally {
     for (const appender of appenders.values()) await appender.close();
     if (raw !== undefined && !appenders.has('raw')) await raw.close();
+  }
+}
+
+/** One protected case's figures: events/s with protection on and off, and the paired ratio. */
+interface ProtectedCaseResult {
+  readonly writers: number;
+  readonly on: number;
+  readonly off: number;
+  readonly 'on/off': number;
+}
+
+/** What results/append.json says of the protected appends: the 16-writer case's figures, then every case's. */
+interface ProtectedResult extends ProtectedCaseResult {
+  readonly case: string;
+  readonly target: number;
+  readonly customers: number;
+  readonly cases: Record<string, ProtectedCaseResult>;
+  readonly statementsPerAppend: Record<string, CustomerStatements>;
+  /** What one event's data takes in the log (`pg_column_size`), with its four personal fields sealed or not. */
+  readonly storedBytesPerEvent: Record<string, number>;
+  /** Registrations of the customer pool, one single-event append each (on: each makes the customer's key). */
+  readonly firstAppends: {
+    readonly unit: 'appends/s';
+    readonly writers: number;
+    readonly on: number;
+    readonly off: number;
+  };
+}
+
+/**
+ * Ten-event appends of events with four personal fields, by Myelin's event store with protection on (the type
+ * declared personal, a master key given) against the same appends with it off, in rotated rounds as the cases are.
+ */
+async function measureProtected(
+  toRun: readonly AppendCase[],
+): Promise<{ result: ProtectedResult; missed: number }> {
+  const p = await import('./append/protected.ts');
+  const stores = await p.setUpProtected();
+  try {
+    await p.checkProtection(stores);
+    const statements: Record<string, CustomerStatements> = {};
+    for (const side of p.sides) {
+      await checkAppender(`protected ${side}`, stores[side]);
+      statements[side] = await p.statementsOfSide(side, stores[side]);
+    }
+    // Every customer of the pool registers first, as a service's returning customers have: on the "on" side
+    // their keys are made (and cached) then, so that the timed appends find them.
+    const firstAppends = { on: 0, off: 0 };
+    for (const side of p.sides) {
+      firstAppends[side] = Math.round(await p.registerCustomers(side, stores[side], poolSize));
+    }
+    console.log();
+    console.log(
+      `protected: ${p.customerPoolSize} customers, four personal fields per event; on: sealed (type declared personal, master key given), off: in clear`,
+    );
+    console.log();
+    console.log(
+      `| side | statements per append, a customer's first | a known customer's | registrations/s (${poolSize} writers, one run) |`,
+    );
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const side of p.sides) {
+      console.log(
+        `| ${side} | ${statements[side]?.firstOfCustomer} | ${statements[side]?.knownCustomer} | ${firstAppends[side]} |`,
+      );
+    }
+
+    const perCase: Record<string, ProtectedCaseResult> = {};
+    const storedBytesPerEvent: Record<string, number> = {};
+    let missed = 0;
+    for (const c of toRun) {
+      for (const side of p.sides) await stores[side].reset();
+      const subjects = p.sides.map(
+        (side): Subject => ({
+          name: side,
+          workers: createWriters(`${c.name}-${side}`, c.writers),
+          operation: p.protectedOperation(side, stores[side], c.eventsPerAppend),
+          units: 0,
+        }),
+      );
+      const rates = await measureInRounds(subjects);
+      for (const { name, units } of subjects) {
+        const stored = await stores[name as (typeof p.sides)[number]].count();
+        if (stored !== units)
+          throw new Error(`${c.name} ${name}: ${units} events appended but ${stored} stored`);
+      }
+      for (const side of p.sides) storedBytesPerEvent[side] = await p.storedBytesPerEvent(stores[side]);
+      console.log();
+      console.log(
+        `${c.name}: ${c.writers} writer(s), ${c.eventsPerAppend} events per append; stored data per event: on ${storedBytesPerEvent.on} bytes, off ${storedBytesPerEvent.off}`,
+      );
+      const measured = report('events/s', subjects, rates, [protectedTarget], 'side');
+      missed += measured.missed;
+      perCase[c.name.replace(/^protected-/, '')] = {
+        writers: c.writers,
+        on: Math.round(median(rates.get('on') ?? [])),
+        off: Math.round(median(rates.get('off') ?? [])),
+        'on/off': measured.ratios['on/off'] ?? Number.NaN,
+      };
+    }
+    for (const side of p.sides) await stores[side].reset();
+    const [headline, figures] = Object.entries(perCase).at(-1) as [string, ProtectedCaseResult];
+    return {
+      result: {
+        case: headline,
+        ...figures,
+        target: protectedTarget.value ?? 0,
+        customers: p.customerPoolSize,
+        cases: perCase,
+        statementsPerAppend: statements,
+        storedBytesPerEvent,
+        firstAppends: { unit: 'appends/s', writers: poolSize, ...firstAppends },
+      },
+      missed,
+    };
+  } finally {
+    for (const side of p.sides) await stores[side].close();
   }
 }
 

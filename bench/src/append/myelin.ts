@@ -13,8 +13,10 @@ import {
   unchecked,
 } from '@myelin/core';
 import {
+  type Database,
   migrate,
   PostgresEventStore,
+  type PostgresEventStoreOptions,
   postgresEventSourcedRepository,
   postgresPersistence,
 } from '@myelin/postgres';
@@ -31,13 +33,27 @@ import {
 
 export const myelinSchema = 'bench_myelin';
 
-/** Drops Myelin's schema, migrates it afresh, and opens the store. */
-export async function setUpMyelin(): Promise<Appender> {
-  const db = postgresDatabase({ connectionString, schema: myelinSchema, max: poolSize });
+/** Myelin's appender, with its store and database for the checks that look at what it stored. */
+export interface MyelinAppender extends Appender {
+  readonly store: PostgresEventStore;
+  readonly db: Database;
+}
+
+/**
+ * Drops Myelin's schema (or `schema`), migrates it afresh, and opens the store with `storeOptions`. `reset`
+ * empties the log and the streams, and keeps the data keys of personal data (and the store's cache of them).
+ */
+export async function setUpMyelin(
+  schema = myelinSchema,
+  storeOptions: PostgresEventStoreOptions = {},
+): Promise<MyelinAppender> {
+  const db = postgresDatabase({ connectionString, schema, max: poolSize });
   await db.exec(`DROP SCHEMA IF EXISTS ${db.schema} CASCADE`);
   await migrate(db);
-  const store = new PostgresEventStore(db);
+  const store = new PostgresEventStore(db, storeOptions);
   return {
+    store,
+    db,
     async append(streamId, events, expectedVersion) {
       await store.append(streamId, events, expectedVersion === 0 ? 'no_stream' : expectedVersion);
     },
