@@ -154,6 +154,7 @@ export {
 } from './persistence/repository.ts';
 export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
 export { type Upcast, type Upcastable, type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
+export { type AesGcm, webCryptoAesGcm } from './personalData/aesGcm.ts';
 export { localMasterKey, type MasterKey, newMasterKey } from './personalData/masterKey.ts';
 export {
   checkForget,
@@ -173,6 +174,7 @@ export {
   envelopeOf,
   keyIdsOf,
   PersonalDataCipher,
+  type PersonalDataCipherOptions,
   type SealedEvents,
   type StoredDataKey,
 } from './personalData/personalDataCipher.ts';

@@ -9,7 +9,8 @@
 // The field names stay in clear, so a reader that does not know the declaration (another service) still knows
 // which fields to fill with placeholders once the key is gone.
 import type { NewEvent } from '../persistence/eventStore.ts';
-import { concat, fromBase64, keyBytes, type MasterKey, toBase64 } from './masterKey.ts';
+import { type AesGcm, webCryptoAesGcm } from './aesGcm.ts';
+import { keyBytes, type MasterKey } from './masterKey.ts';
 import { erased, type PersonalFields, personalDataOf, sealedField } from './personalData.ts';
 
 /** A subject's data key as stored: wrapped by the master key named `masterKey`. */
@@ -55,11 +56,13 @@ export class DataKeyGoneError extends Error {
   }
 }
 
-const ivBytes = 12;
-/** WebCrypto's key object, named through `crypto.subtle` (with Node's types only, `CryptoKey` is not a type). */
-type CryptoKey = Awaited<ReturnType<typeof crypto.subtle.importKey>>;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+/** What the cipher is made with: the master key, and optionally its AES-GCM and cache size. */
+export interface PersonalDataCipherOptions {
+  /** Unwrapped data keys kept in memory; defaults to 10,000. */
+  readonly cacheSize?: number;
+  /** AES-256-GCM; WebCrypto's by default. */
+  readonly aesGcm?: AesGcm;
+}
 
 /**
  * Seals and opens events' personal fields. It caches unwrapped keys (a KMS would otherwise be asked per event),
@@ -68,14 +71,16 @@ const decoder = new TextDecoder();
 export class PersonalDataCipher {
   readonly #masterKey: MasterKey;
   readonly #cacheSize: number;
+  readonly #aes: AesGcm;
   /** By subject: the key to seal their new events with. A stale entry is caught by the append (DataKeyGoneError). */
-  readonly #bySubject = new Map<string, { readonly id: string; readonly key: Promise<CryptoKey> }>();
+  readonly #bySubject = new Map<string, { readonly id: string; readonly key: Promise<unknown> }>();
   /** By key id: the unwrapped key. */
-  readonly #byId = new Map<string, Promise<CryptoKey>>();
+  readonly #byId = new Map<string, Promise<unknown>>();
 
-  constructor(masterKey: MasterKey, options: { readonly cacheSize?: number } = {}) {
+  constructor(masterKey: MasterKey, options: PersonalDataCipherOptions = {}) {
     this.#masterKey = masterKey;
     this.#cacheSize = options.cacheSize ?? 10_000;
+    this.#aes = options.aesGcm ?? webCryptoAesGcm;
   }
 
   /** Whether any of these event types declared personal data (most appends have none: they skip sealing). */
@@ -103,9 +108,9 @@ export class PersonalDataCipher {
     const sealed = new Map<NewEvent, NewEvent>();
     await Promise.all(
       wanted.map(async ({ event, personal, subject }) => {
-        const key = this.#bySubject.get(subject) as { id: string; key: Promise<CryptoKey> };
+        const key = this.#bySubject.get(subject) as { id: string; key: Promise<unknown> };
         keyIds.add(key.id);
-        sealed.set(event, await sealEvent(event, personal, key.id, await key.key));
+        sealed.set(event, await sealEvent(this.#aes, event, personal, key.id, await key.key));
       }),
     );
     return { events: events.map((event) => sealed.get(event) ?? event), keyIds: [...keyIds] };
@@ -135,7 +140,7 @@ export class PersonalDataCipher {
         const fields =
           stored === undefined
             ? placeholders(event.metadata.type, envelope.fields)
-            : await openEnvelope(event.metadata.type, envelope, await this.#unwrapped(stored));
+            : await openEnvelope(this.#aes, event.metadata.type, envelope, await this.#unwrapped(stored));
         const { [sealedField]: _, ...rest } = event.data as Record<string, unknown>;
         return { ...event, data: { ...rest, ...fields } };
       }),
@@ -170,12 +175,14 @@ export class PersonalDataCipher {
       const stored = found.get(subject);
       if (stored === undefined) throw new Error(`No data key could be made for a subject`);
       const raw = made.get(stored.id);
-      if (raw !== undefined) remember(this.#byId, stored.id, importKey(raw), this.#cacheSize);
+      if (raw !== undefined) {
+        remember(this.#byId, stored.id, Promise.resolve(this.#aes.importKey(raw)), this.#cacheSize);
+      }
       remember(this.#bySubject, subject, { id: stored.id, key: this.#unwrapped(stored) }, this.#cacheSize);
     }
   }
 
-  #unwrapped(stored: StoredDataKey): Promise<CryptoKey> {
+  #unwrapped(stored: StoredDataKey): Promise<unknown> {
     let key = this.#byId.get(stored.id);
     if (key === undefined) {
       if (stored.masterKey !== this.#masterKey.id) {
@@ -185,11 +192,7 @@ export class PersonalDataCipher {
           ),
         );
       }
-      key = this.#masterKey
-        .unwrap(stored.wrapped)
-        .then((raw) =>
-          crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, ['encrypt', 'decrypt']),
-        );
+      key = this.#masterKey.unwrap(stored.wrapped).then((raw) => this.#aes.importKey(raw));
       // A failed unwrap (a KMS outage) is not kept: the next read asks again.
       key.catch(() => this.#byId.delete(stored.id));
       remember(this.#byId, stored.id, key, this.#cacheSize);
@@ -201,10 +204,6 @@ export class PersonalDataCipher {
     this.#byId.delete(id);
     for (const [subject, entry] of this.#bySubject) if (entry.id === id) this.#bySubject.delete(subject);
   }
-}
-
-function importKey(raw: Uint8Array): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', new Uint8Array(raw), 'AES-GCM', false, ['encrypt', 'decrypt']);
 }
 
 /** The sealed part of an event's data, if it has one. */
@@ -239,15 +238,16 @@ function remember<TValue>(cache: Map<string, TValue>, key: string, value: TValue
 }
 
 /** Binds the sealed bytes to their key, event type and field names: moved or relabelled, they do not open. */
-function additionalData(type: string, key: string, fields: readonly string[]): Uint8Array<ArrayBuffer> {
-  return encoder.encode(`${type}\n${key}\n${fields.join('\n')}`);
+function additionalData(type: string, key: string, fields: readonly string[]): string {
+  return `${type}\n${key}\n${fields.join('\n')}`;
 }
 
 async function sealEvent(
+  aes: AesGcm,
   event: NewEvent,
   personal: PersonalFields,
   keyId: string,
-  key: CryptoKey,
+  key: unknown,
 ): Promise<NewEvent> {
   const rest: Record<string, unknown> = {};
   const secret: Record<string, unknown> = {};
@@ -260,38 +260,29 @@ async function sealEvent(
       rest[name] = value;
     }
   }
-  const iv = crypto.getRandomValues(new Uint8Array(ivBytes));
-  const sealed = await crypto.subtle.encrypt(
-    { name: 'AES-GCM', iv, additionalData: additionalData(event.metadata.type, keyId, fields) },
+  const sealed = await aes.seal(
     key,
-    encoder.encode(JSON.stringify(secret)),
+    JSON.stringify(secret),
+    additionalData(event.metadata.type, keyId, fields),
   );
-  const envelope: Envelope = { key: keyId, fields, sealed: toBase64(concat(iv, new Uint8Array(sealed))) };
+  const envelope: Envelope = { key: keyId, fields, sealed };
   return { data: { ...rest, [sealedField]: envelope }, metadata: event.metadata };
 }
 
 async function openEnvelope(
+  aes: AesGcm,
   type: string,
   envelope: Envelope,
-  key: CryptoKey,
+  key: unknown,
 ): Promise<Record<string, unknown>> {
-  const bytes = fromBase64(envelope.sealed);
-  let opened: ArrayBuffer;
+  let opened: string;
   try {
-    opened = await crypto.subtle.decrypt(
-      {
-        name: 'AES-GCM',
-        iv: bytes.subarray(0, ivBytes),
-        additionalData: additionalData(type, envelope.key, envelope.fields),
-      },
-      key,
-      bytes.subarray(ivBytes),
-    );
+    opened = await aes.open(key, envelope.sealed, additionalData(type, envelope.key, envelope.fields));
   } catch {
     // Not an erasure (the key exists): the bytes were changed, or moved from another event. Loud, not a placeholder.
     throw new Error(`The personal data of a '${type}' event does not open with its key: it was altered`);
   }
-  return JSON.parse(decoder.decode(opened)) as Record<string, unknown>;
+  return JSON.parse(opened) as Record<string, unknown>;
 }
 
 function placeholders(type: string, fields: readonly string[]): Record<string, unknown> {

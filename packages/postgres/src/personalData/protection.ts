@@ -23,6 +23,7 @@ import type { Database, Sql } from '../database/database.ts';
 import { prepared } from '../database/database.ts';
 import { erasingModel } from '../projections/readModels.ts';
 import type { PostgresUnitOfWork } from '../unitOfWork/postgresUnitOfWork.ts';
+import { nodeAesGcm } from './nodeAesGcm.ts';
 
 /** How personal data is protected: the master key wrapping the data keys, and how many unwrapped keys to cache. */
 export interface PersonalDataOptions {
@@ -48,10 +49,10 @@ export class Protection {
     this.#cipher =
       options === undefined
         ? undefined
-        : new PersonalDataCipher(
-            options.masterKey,
-            options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize },
-          );
+        : new PersonalDataCipher(options.masterKey, {
+            aesGcm: nodeAesGcm,
+            ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
+          });
   }
 
   /**
