@@ -228,9 +228,7 @@ function appendStatement(
       AS e(i int, id text, type text, v int, data jsonb, at timestamptz, corr text, cause text, ct text, who text,
         tp text, ts text)
     ORDER BY e.i`;
-  const locked = sealed
-    ? `keys AS (SELECT id FROM ${schema}.personal_keys WHERE id = ANY (${keys})), `
-    : '';
+  const locked = sealed ? `keys AS (SELECT id FROM ${schema}.personal_keys WHERE id = ANY (${keys})), ` : '';
   text = `WITH ${locked}stream AS (${stream})
     INSERT INTO ${schema}.events
       (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id, causation_id,
