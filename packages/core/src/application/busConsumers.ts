@@ -1,12 +1,17 @@
-import type { MessageBus } from '../integration/messageBus.ts';
+import type { BusMessage, MessageBus } from '../integration/messageBus.ts';
 import type { EventHandler } from '../mediation/handler.ts';
+import { PersonalDataReader } from '../personalData/personalData.ts';
+import { envelopeOf } from '../personalData/personalDataCipher.ts';
 import type { Application } from './application.ts';
 
 /**
  * Feeds integration events from other services, arriving on a message bus, to some of this application's event
  * handlers: each handler is a durable subscription of its own (named after it), and a message is acknowledged once
  * the handler's delivery resolved, that is after its unit of work committed. Declare such handlers
- * `idempotent: true`, so that a redelivery (the bus delivers at least once) has no second effect.
+ * `idempotent: true`, so that a redelivery (the bus delivers at least once) has no second effect. Events with
+ * personal data arrive sealed, as the publisher's log holds them: the application's `PersonalDataReader` opens
+ * them (placeholders once the subject was forgotten); with none, such a message fails, never reaching a handler
+ * sealed (its bus redelivers it, then dead-letters it).
  * @returns stops every subscription.
  * @example const stop = consumeFromBus(app, bus, [reserveStock, notifyKitchen]);
  */
@@ -27,7 +32,8 @@ export function consumeFromBus(
     const definition = handler.message;
     return bus.subscribe(
       definition.type,
-      async ({ data, metadata }) => {
+      async (message) => {
+        const { data, metadata } = await opened(app, message);
         await app.mediator.publish(new definition(data), {
           handler: handler.name,
           eventId: metadata.eventId,
@@ -47,4 +53,16 @@ export function consumeFromBus(
   return () => {
     for (const stop of stops) stop();
   };
+}
+
+/** The message with its sealed personal data opened by the application's reader; as it is when it has none. */
+async function opened(app: Application, message: BusMessage): Promise<BusMessage> {
+  if (envelopeOf(message.data) === undefined) return message;
+  if (!app.container.has(PersonalDataReader)) {
+    throw new Error(
+      `A '${message.metadata.type}' event arrived with sealed personal data, and this application cannot open it: give its persistence the publisher's data keys and master key`,
+    );
+  }
+  const [revealed] = await app.container.root.resolve(PersonalDataReader).reveal([message]);
+  return revealed as BusMessage;
 }
