@@ -44,6 +44,9 @@ interface Envelope {
   readonly sealed: string;
 }
 
+/** The additional data's type of a value sealed whole (`sealValue`): no event type is named so. */
+const wholeValue = '$value';
+
 /** Thrown by an append whose data key was deleted (the subject forgotten) after the events were sealed with it. */
 export class DataKeyGoneError extends Error {
   override readonly name = 'DataKeyGoneError';
@@ -164,6 +167,34 @@ export class PersonalDataCipher {
         return { ...event, data: { ...rest, ...fields } };
       }),
     );
+  }
+
+  /**
+   * A value (an aggregate's state, say) sealed whole under an existing data key, as `{ $personal: envelope }`;
+   * undefined when the key is gone (its subject forgotten): then the value must not be kept at all.
+   */
+  async sealValue(keyId: string, value: unknown, store: DataKeyStore): Promise<unknown> {
+    const stored = (await store.byId([keyId])).get(keyId);
+    if (stored === undefined) return undefined;
+    const key = await this.#unwrapped(stored);
+    const sealed = await this.#aes.seal(key, JSON.stringify(value), additionalData(wholeValue, keyId, []));
+    const envelope: Envelope = { key: keyId, fields: [], sealed };
+    return { [sealedField]: envelope };
+  }
+
+  /**
+   * A value `sealValue` sealed, opened: `{ value }`, or undefined when its key is gone. A value that was not
+   * sealed is answered as it is.
+   */
+  async openValue(sealed: unknown, store: DataKeyStore): Promise<{ readonly value: unknown } | undefined> {
+    const envelope = envelopeOf(sealed);
+    if (envelope === undefined) return { value: sealed };
+    const stored = (await store.byId([envelope.key])).get(envelope.key);
+    if (stored === undefined) {
+      this.#drop(envelope.key);
+      return undefined;
+    }
+    return { value: await openEnvelope(this.#aes, wholeValue, envelope, await this.#unwrapped(stored)) };
   }
 
   /** Forgets what this process cached of these subjects and keys (after it deleted them). */

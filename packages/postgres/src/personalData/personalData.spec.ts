@@ -1,14 +1,21 @@
 import {
+  AggregateRoot,
   type Application,
   command,
+  createApplication,
   EventStore,
   erased,
   event,
+  handler,
   type Logger,
   localMasterKey,
   logging,
   type MasterKey,
   newMasterKey,
+  ok,
+  PersonalData,
+  type Repository,
+  token,
   unchecked,
 } from '@myelin/core';
 import {
@@ -188,6 +195,85 @@ describe.each(engines)('personal data on $name, as its tables hold it', (engine)
     await expect(app.container.root.resolve(EventStore).readStream(w.stream(alba.id))).rejects.toThrow(
       /does not open with its key: it was altered/,
     );
+  });
+});
+
+// A club member's visits: an aggregate with personal data and snapshots, which are sealed with the member's key.
+const Joined = event('snapshot.member.joined.v1', unchecked<{ memberId: string; name: string }>(), {
+  personal: { subject: 'memberId', fields: ['name'] },
+});
+const Visited = event('snapshot.member.visited.v1', unchecked<{ memberId: string }>());
+type MemberState = { name: string; visits: number };
+class Member extends AggregateRoot<MemberState, InstanceType<typeof Joined> | InstanceType<typeof Visited>> {
+  constructor(id: string) {
+    super(id, { name: '', visits: 0 });
+  }
+  protected override apply(
+    state: MemberState,
+    e: InstanceType<typeof Joined> | InstanceType<typeof Visited>,
+  ): MemberState {
+    return e instanceof Joined ? { name: e.name, visits: 0 } : { ...state, visits: state.visits + 1 };
+  }
+  join(name: string): void {
+    this.raise(new Joined({ memberId: this.id, name }));
+  }
+  visit(): void {
+    this.raise(new Visited({ memberId: this.id }));
+  }
+}
+const Members = token<Repository<Member>>('Members');
+const Visit = command(
+  'snapshot.member.visit',
+  unchecked<{ id: string; name?: string }>(),
+).returns<MemberState>();
+const ForgetMember = command('snapshot.member.forget', unchecked<{ id: string }>()).returns<void>();
+
+describe.each(engines)('snapshots of an aggregate with personal data on $name', (engine) => {
+  it('are sealed with the subject’s key, and not read once the subject is forgotten', async () => {
+    const test = await engine.open();
+    const app = await createApplication()
+      .include(
+        postgresPersistence(test.database, { personalData: { masterKey: localMasterKey(newMasterKey()) } }),
+      )
+      .register(
+        postgresEventSourcedRepository(Members, Member, { events: [Joined, Visited], snapshotEvery: 2 }),
+      )
+      .handle(
+        handler(Visit, { members: Members }, async (c, { members }) => {
+          const found = await members.get(c.id);
+          const member = found ?? new Member(c.id);
+          if (found === undefined) member.join(c.name ?? '');
+          member.visit();
+          await (found === undefined ? members.add(member) : members.update(member));
+          return ok(member.state);
+        }),
+        handler(ForgetMember, { personal: PersonalData }, async (c, { personal }) => {
+          await personal.forget(c.id, { requestedBy: 'dpo' });
+          return ok(undefined);
+        }),
+      )
+      .build();
+    try {
+      const name = `Snapper ${crypto.randomUUID().slice(0, 8)}`;
+      for (let i = 0; i < 4; i++) await app.mediator.execute(new Visit({ id: 'm1', name }));
+      const { rows } = await test.database.query<{ version: number }>(
+        `SELECT version FROM ${test.database.schema}.snapshots WHERE stream_id = 'Member-m1'`,
+      );
+      expect(rows).toEqual([{ version: 4 }]); // five events (joined, then four visits): the last snapshot at 4
+      expect(await rowsContaining(test.database, name)).toEqual([]);
+      // Loaded from the sealed snapshot (and the events after it), in clear.
+      expect(await app.mediator.execute(new Visit({ id: 'm1' }))).toMatchObject({
+        data: { name, visits: 5 },
+      });
+      expect((await app.mediator.execute(new ForgetMember({ id: 'm1' }))).ok).toBe(true);
+      // The snapshot no longer opens: the member is rebuilt from the events, the name a placeholder.
+      expect(await app.mediator.execute(new Visit({ id: 'm1' }))).toMatchObject({
+        data: { name: erased, visits: 6 },
+      });
+    } finally {
+      await app.dispose();
+      await test.drop();
+    }
   });
 });
 

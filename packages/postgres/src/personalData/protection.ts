@@ -7,6 +7,7 @@ import {
   type DataKeyStore,
   personalDataOf as declaredPersonalData,
   type Erasure,
+  envelopeOf,
   type ForgetOptions,
   keyIdsOf,
   type MasterKey,
@@ -79,6 +80,17 @@ export class Protection {
     if (keyIdsOf(events).length === 0) return events as TEvent[];
     const sealedType = events.find((event) => keyIdsOf([event]).length > 0)?.metadata.type;
     return this.#cipherFor(sealedType).reveal(events, keyStore(sql, this.#database.schema, lock));
+  }
+
+  /** A value sealed whole under an existing data key (see `PersonalDataCipher.sealValue`); undefined once it is gone. */
+  async sealValue(sql: Sql, keyId: string, value: unknown): Promise<unknown> {
+    return this.#cipherFor(undefined).sealValue(keyId, value, keyStore(sql, this.#database.schema));
+  }
+
+  /** A value `sealValue` sealed, opened (`{ value }`), or undefined once its key is gone. */
+  async openValue(sealed: unknown): Promise<{ readonly value: unknown } | undefined> {
+    if (envelopeOf(sealed) === undefined) return { value: sealed };
+    return this.#cipherFor(undefined).openValue(sealed, keyStore(this.#database, this.#database.schema));
   }
 
   /** Drops what this process cached of deleted keys. */

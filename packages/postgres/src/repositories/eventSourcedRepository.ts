@@ -3,6 +3,7 @@ import {
   type AggregateType,
   ConcurrencyError,
   type EventDefinition,
+  keyIdsOf,
   type Repository,
   type StoredEvent,
   type Token,
@@ -74,12 +75,9 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
   }
   const definitions = new Map(options.events.map((definition) => [definition.type, definition]));
   const personal = options.events.find((definition) => definition.options.personal !== undefined);
-  if (snapshotEvery !== undefined && personal !== undefined) {
-    // A snapshot is the aggregate's state, in clear: it would keep what forgetting the subject must reach.
-    throw new TypeError(
-      `${type.name} repository: its event '${personal.type}' has personal data, which a snapshot would keep in clear; snapshots of such aggregates are not supported`,
-    );
-  }
+  // The data keys each loaded or written aggregate's events were sealed with: its snapshot is sealed with the same
+  // key, since its state holds what they held.
+  const sealedWith = new WeakMap<object, ReadonlySet<string>>();
   const snapshotDue = (change: Change) =>
     snapshotEvery !== undefined &&
     change.operation !== 'remove' &&
@@ -125,14 +123,25 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
             throw new ConcurrencyError(stream, aggregate.version, await streamVersion(sql, s, stream));
           }
         }
-        if (snapshotDue(change)) {
+        const keys = new Set([...(sealedWith.get(aggregate) ?? []), ...keyIdsOf(events)]);
+        if (keys.size > 0) sealedWith.set(aggregate, keys);
+        // A state with personal data is sealed with its subject's key; none is kept once the key is gone, nor for
+        // a state holding several subjects' data (no one key covers it).
+        const state = !snapshotDue(change)
+          ? undefined
+          : keys.size === 0
+            ? aggregate.state
+            : keys.size === 1
+              ? await protection.sealValue(sql, [...keys][0] as string, aggregate.state)
+              : undefined;
+        if (state !== undefined) {
           await sql.query(
             `INSERT INTO ${s}.snapshots (stream_id, version, schema_version, state) VALUES ($1, $2, $3, $4::jsonb)
              ON CONFLICT (stream_id) DO UPDATE
                SET version = EXCLUDED.version, schema_version = EXCLUDED.schema_version, state = EXCLUDED.state,
                    taken_at = now()
                WHERE ${s}.snapshots.version < EXCLUDED.version OR ${s}.snapshots.schema_version <> EXCLUDED.schema_version`,
-            [stream, aggregate.nextVersion, snapshotVersion, JSON.stringify(aggregate.state)],
+            [stream, aggregate.nextVersion, snapshotVersion, JSON.stringify(state)],
           );
         }
         return appended;
@@ -172,6 +181,7 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
           if (tracked !== undefined) return tracked as TAggregate;
           const stream = streamOf(id);
           let snapshot: SnapshotRow | undefined;
+          const keys = new Set<string>();
           if (snapshotEvery !== undefined) {
             const { rows } = await database.query<SnapshotRow>(
               snapshotSql,
@@ -179,6 +189,13 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
               prepared,
             );
             snapshot = rows[0];
+            // A sealed snapshot whose key is gone is not read: the events after erasure give placeholders.
+            const opened = snapshot === undefined ? undefined : await protection.openValue(snapshot.state);
+            if (snapshot !== undefined) for (const id of keyIdsOf([{ data: snapshot.state }])) keys.add(id);
+            snapshot =
+              snapshot === undefined || opened === undefined
+                ? undefined
+                : { ...snapshot, state: opened.value };
           }
           const { rows } = await database.query<HistoryRow>(
             historySql,
@@ -200,6 +217,8 @@ export function postgresEventSourcedRepository<TAggregate extends AggregateRoot<
                 ).map((event, i) => ({ ...(history[i] as (typeof history)[number]), data: event.data }));
           const events = opened.map(toEvent);
           const aggregate = new type(id).loadFromHistory(events, snapshot?.version ?? 0, snapshot?.state);
+          for (const keyId of keyIdsOf(history)) keys.add(keyId);
+          if (keys.size > 0) sealedWith.set(aggregate, keys);
           work.track(key(id), tracking(aggregate, 'loaded'));
           return aggregate;
         },
