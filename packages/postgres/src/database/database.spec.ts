@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { engines } from '../testing/databases.ts';
+import { engines, postgresUrl, testSchema } from '../testing/databases.ts';
 import type { Sql } from './database.ts';
+import { postgresDatabase } from './postgresDatabase.ts';
 
 describe.each(engines)('transactions on $name', (engine) => {
   it('commit without waiting for the disk only when asked, and only for that transaction', async () => {
@@ -73,6 +74,41 @@ describe('a session shared by many users (every lease of a process lives on one)
       process.off('warning', onWarning);
       await session.release();
       await drop();
+    }
+  });
+});
+
+describe('sessions on PostgreSQL', () => {
+  it('go where sessionConnectionString says, while the pool goes where connectionString does', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const url = (name: string) =>
+      `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}application_name=${name}`;
+    const database = postgresDatabase({
+      connectionString: url(`pool-${tag}`),
+      sessionConnectionString: url(`session-${tag}`),
+      schema: testSchema(),
+    });
+    try {
+      const nameOf = async (sql: Sql) =>
+        (await sql.query<{ name: string }>(`SELECT current_setting('application_name') AS name`)).rows[0]
+          ?.name;
+      expect(await nameOf(database)).toBe(`pool-${tag}`);
+      expect(await database.transaction(nameOf)).toBe(`pool-${tag}`);
+      const session = await database.connect();
+      try {
+        expect(await nameOf(session)).toBe(`session-${tag}`);
+        // Notifications go out on a session of their own, at the same address.
+        await database.notify(`myelin_test_${tag}`);
+        const { rows } = await database.query<{ n: number }>(
+          'SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1',
+          [`session-${tag}`],
+        );
+        expect(rows[0]?.n).toBe(2);
+      } finally {
+        await session.release();
+      }
+    } finally {
+      await database.close();
     }
   });
 });

@@ -16,6 +16,12 @@ export interface PostgresDatabaseOptions {
   readonly connectionString?: string;
   /** Use this pool instead of opening one (then `close` leaves it open: its owner closes it). */
   readonly pool?: pg.Pool;
+  /**
+   * Where the connections Myelin holds for a session go (leases and member locks, which are session-level advisory
+   * locks; `LISTEN`; `NOTIFY`), when not where the pool goes: a direct connection, or a pooler in session mode,
+   * while the pool goes through PgBouncer in transaction mode (see docs/scaling.md). Defaults to the pool's.
+   */
+  readonly sessionConnectionString?: string;
   /** The schema Myelin's tables live in; defaults to `myelin`. */
   readonly schema?: string;
   /** The most connections the pool opens; defaults to 10. */
@@ -131,6 +137,11 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
       keepAlive: true,
       keepAliveInitialDelayMillis: Math.min(5000, lease.giveUpMs),
     });
+  // Sessions take the pool's settings, and their own address when given one.
+  const sessionOptions = (): pg.ClientConfig =>
+    options.sessionConnectionString === undefined
+      ? pool.options
+      : { ...pool.options, connectionString: options.sessionConnectionString };
   // A connection that breaks while idle in the pool (a server restart) must not crash the process: the pool
   // drops it and the next query opens a fresh one.
   if (owned) pool.on('error', () => {});
@@ -212,7 +223,11 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     },
     async connect(): Promise<Connection> {
       // Outside the pool, with the pool's settings: a session held for hours must not take a pooled slot.
-      const client = new pg.Client({ ...pool.options, keepAlive: true, keepAliveInitialDelayMillis: 5000 });
+      const client = new pg.Client({
+        ...sessionOptions(),
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 5000,
+      });
       // When this process last knew the server alive: the sending time of the latest statement it answered. The
       // server counts its silence from when it last heard this side, which is no earlier.
       let heardAt = performance.now();
@@ -346,7 +361,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     async notify(channel: string) {
       if (closed) return;
       notifier ??= (async () => {
-        const client = new pg.Client(pool.options);
+        const client = new pg.Client(sessionOptions());
         client.on('error', () => (notifier = undefined)); // the next notification opens a new one
         await client.connect();
         return client;
