@@ -139,6 +139,7 @@ export {
 export {
   type IdempotencyClaim,
   IdempotencyStore,
+  principalScope,
   type StoredIdempotentResponse,
 } from './persistence/idempotencyStore.ts';
 export {

@@ -6,6 +6,7 @@ import type { Application } from '../application/application.ts';
 import { clearQueryCaches } from '../behaviors/caching.ts';
 import { token } from '../dependencyInjection/token.ts';
 import type { StoredEvent } from '../persistence/eventStore.ts';
+import { principalScope } from '../persistence/idempotencyStore.ts';
 import type { MasterKey } from '../personalData/masterKey.ts';
 import {
   checkForget,
@@ -96,7 +97,7 @@ export class InMemoryProtection implements PersonalDataReader {
   /**
    * Forgetting a subject, as work that commits with a commit: the erasure hooks of every version of a read model
    * in use write through the commit's staged changes; the keys' deletion, the idempotent answers' (scoped
-   * `user:<principal> ` by the HTTP layer) and the erasure's record land with it. Then this application drops
+   * with `principalScope` by the HTTP layer) and the erasure's record land with it. Then this application drops
    * what it cached of the keys, and every cached query result.
    */
   forgetting(
@@ -122,7 +123,7 @@ export class InMemoryProtection implements PersonalDataReader {
         const responses =
           options.principal === undefined
             ? 0
-            : (idempotency?.deleteScoped(`user:${options.principal} `) ?? 0);
+            : (idempotency?.deleteScoped(principalScope(options.principal)) ?? 0);
         this.#database.recordErasure({
           id: crypto.randomUUID(),
           subject,

@@ -34,5 +34,13 @@ export interface IdempotencyStore {
   release(scope: string, key: string): Promise<void>;
 }
 
+/**
+ * How every idempotency scope of a signed-in principal's requests begins: the HTTP layer scopes their keys with it
+ * (then the method and URL), and forgetting them (`PersonalData.forget` with `principal`) deletes those records.
+ */
+export function principalScope(subject: string): string {
+  return `user:${subject} `;
+}
+
 /** Where idempotency keys are kept; persistence adapters register theirs under this token. */
 export const IdempotencyStore = token<IdempotencyStore>('IdempotencyStore');

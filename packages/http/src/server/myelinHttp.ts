@@ -7,6 +7,7 @@ import {
   type OperationResult,
   type Principal,
   type ProblemDetails,
+  principalScope,
 } from '@myelin/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HelmetOptions } from 'helmet';
@@ -131,7 +132,7 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
             {
               // A caller's keys are theirs: a signed-in caller's by subject, an anonymous one's by address (so
               // one anonymous client cannot read another's response by guessing its key).
-              scope: `${principal === undefined ? `anonymous:${request.ip}` : `user:${principal.subject}`} ${route.method} ${request.url}`,
+              scope: `${principal === undefined ? `anonymous:${request.ip} ` : principalScope(principal.subject)}${route.method} ${request.url}`,
               key,
               fingerprint: createHash('sha256')
                 .update(JSON.stringify(request.body ?? null))

@@ -9,12 +9,12 @@ import {
   type Erasure,
   envelopeOf,
   type ForgetOptions,
-  keyIdsOf,
   type MasterKey,
   type NewEvent,
   type PersonalData,
   PersonalDataCipher,
   type Projection,
+  principalScope,
   type StoredDataKey,
   type StoredEvent,
   token,
@@ -64,7 +64,12 @@ export class Protection {
     if (!PersonalDataCipher.needed(events)) return events;
     const type = events.find((event) => declaredPersonalData(event.metadata.type) !== undefined)?.metadata
       .type;
-    return (await this.#cipherFor(type).seal(events, keyStore(this.#database, this.#database.schema))).events;
+    return (
+      await this.#cipherFor(`Event '${type}' declares`).seal(
+        events,
+        keyStore(this.#database, this.#database.schema),
+      )
+    ).events;
   }
 
   /**
@@ -77,20 +82,26 @@ export class Protection {
     sql: Sql = this.#database,
     lock = false,
   ): Promise<TEvent[]> {
-    if (keyIdsOf(events).length === 0) return events as TEvent[];
-    const sealedType = events.find((event) => keyIdsOf([event]).length > 0)?.metadata.type;
-    return this.#cipherFor(sealedType).reveal(events, keyStore(sql, this.#database.schema, lock));
+    const sealed = events.find((event) => envelopeOf(event.data) !== undefined);
+    if (sealed === undefined) return events as TEvent[];
+    return this.#cipherFor(`Event '${sealed.metadata.type}' carries sealed`).reveal(
+      events,
+      keyStore(sql, this.#database.schema, lock),
+    );
   }
 
   /** A value sealed whole under an existing data key (see `PersonalDataCipher.sealValue`); undefined once it is gone. */
   async sealValue(sql: Sql, keyId: string, value: unknown): Promise<unknown> {
-    return this.#cipherFor(undefined).sealValue(keyId, value, keyStore(sql, this.#database.schema));
+    return this.#cipherFor('A snapshot holds').sealValue(keyId, value, keyStore(sql, this.#database.schema));
   }
 
   /** A value `sealValue` sealed, opened (`{ value }`), or undefined once its key is gone. */
   async openValue(sealed: unknown): Promise<{ readonly value: unknown } | undefined> {
     if (envelopeOf(sealed) === undefined) return { value: sealed };
-    return this.#cipherFor(undefined).openValue(sealed, keyStore(this.#database, this.#database.schema));
+    return this.#cipherFor('A snapshot carries sealed').openValue(
+      sealed,
+      keyStore(this.#database, this.#database.schema),
+    );
   }
 
   /** Drops what this process cached of deleted keys. */
@@ -131,13 +142,13 @@ export class Protection {
         reached.push(`${name} v${version}`);
       }
     }
-    // The HTTP layer scopes a signed-in user's idempotency keys `user:<subject> <method> <url>`.
+    // The HTTP layer scopes a signed-in user's idempotency keys with principalScope, then the method and URL.
     const responses =
       options.principal === undefined
         ? 0
         : (
             await sql.query(`DELETE FROM ${s}.idempotency_keys WHERE starts_with(scope, $1)`, [
-              `user:${options.principal} `,
+              principalScope(options.principal),
             ])
           ).rowCount;
     const { rows } = await sql.query<{ id: string; erased_at: Date }>(
@@ -166,11 +177,11 @@ export class Protection {
     };
   }
 
-  #cipherFor(type: string | undefined): PersonalDataCipher {
+  /** The cipher; without a master key, an error saying what needed one (`what` ends before "personal data"). */
+  #cipherFor(what: string): PersonalDataCipher {
     if (this.#cipher !== undefined) return this.#cipher;
-    const declared = type === undefined ? undefined : declaredPersonalData(type);
     throw new Error(
-      `Event '${type}' ${declared === undefined ? 'carries sealed' : 'declares'} personal data, and no master key is configured: give postgresPersistence(database, { personalData: { masterKey } })`,
+      `${what} personal data, and no master key is configured: give postgresPersistence(database, { personalData: { masterKey } })`,
     );
   }
 }
