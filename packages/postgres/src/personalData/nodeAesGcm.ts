@@ -32,7 +32,8 @@ export const nodeAesGcm: AesGcm<KeyObject> = {
     const iv = freshIv();
     const cipher = createCipheriv('aes-256-gcm', key, iv);
     cipher.setAAD(Buffer.from(aad, 'utf8'));
-    const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const body = cipher.update(plaintext, 'utf8');
+    cipher.final(); // GCM gives nothing more at the end: only the tag
     return Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
   },
   open(key, sealed, aad) {
