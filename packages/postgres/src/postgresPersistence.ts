@@ -89,7 +89,12 @@ export function postgresPersistence(database: Database, options: PostgresPersist
       .singleton(
         PostgresProtection,
         { database: PostgresDatabase },
-        ({ database }) => new Protection(database, options.personalData),
+        async ({ database }) => {
+          const protection = new Protection(database, options.personalData);
+          await protection.hearErasures();
+          return protection;
+        },
+        { dispose: (protection) => protection.close() },
       )
       .singleton(PersonalDataReader, { protection: PostgresProtection }, ({ protection }) => ({
         reveal: (events) => protection.reveal(events),

@@ -20,7 +20,7 @@ import {
   token,
   type Upcast,
 } from '@myelin/core';
-import type { Database, Sql } from '../database/database.ts';
+import type { Connection, Database, Sql } from '../database/database.ts';
 import { prepared } from '../database/database.ts';
 import { erasingModel } from '../projections/readModels.ts';
 import type { PostgresUnitOfWork } from '../unitOfWork/postgresUnitOfWork.ts';
@@ -44,6 +44,8 @@ interface KeyRow {
 export class Protection {
   readonly #database: Database;
   readonly #cipher: PersonalDataCipher | undefined;
+  /** The session hearing other processes' erasures, while `hearErasures` runs; undefined once closed. */
+  #hearing: { connection: Connection | undefined; retry: NodeJS.Timeout | undefined } | undefined;
 
   constructor(database: Database, options: PersonalDataOptions | undefined) {
     this.#database = database;
@@ -102,6 +104,64 @@ export class Protection {
       sealed,
       keyStore(this.#database, this.#database.schema),
     );
+  }
+
+  /** The NOTIFY channel on which an erasure's commit tells every process of the schema. */
+  get erasureChannel(): string {
+    return `myelin_erasure_${this.#database.schemaName}`;
+  }
+
+  /**
+   * Makes this process drop every cached query result whenever another process forgets someone (the forgetting
+   * process drops its own after the commit; see `personalDataService`): a result cached here may hold the
+   * forgotten subject's data, and no cache knows whose data its results hold. Hears it on a session of its own,
+   * opened before this resolves. Lost, the session is opened again (after 1 s, doubling to 30 s), and the caches
+   * are dropped when it is lost and again when it is back, since an erasure in between was not heard. On PGlite,
+   * and without a master key (nothing personal can be stored), there is nothing to hear.
+   */
+  async hearErasures(): Promise<void> {
+    if (this.#database.engine !== 'postgres' || this.#cipher === undefined || this.#hearing !== undefined)
+      return;
+    const hearing: { connection: Connection | undefined; retry: NodeJS.Timeout | undefined } = {
+      connection: undefined,
+      retry: undefined,
+    };
+    this.#hearing = hearing;
+    const open = async (waitMs: number): Promise<void> => {
+      hearing.retry = undefined;
+      if (this.#hearing !== hearing) return;
+      try {
+        const connection = await this.#database.connect();
+        if (this.#hearing !== hearing) return void (await connection.release());
+        hearing.connection = connection;
+        await connection.listen(this.erasureChannel, () => clearQueryCaches());
+        clearQueryCaches();
+        void connection.ended.then(() => {
+          if (this.#hearing !== hearing || hearing.connection !== connection) return;
+          hearing.connection = undefined;
+          clearQueryCaches();
+          again(1000);
+        });
+      } catch {
+        hearing.connection?.release().catch(() => {});
+        hearing.connection = undefined;
+        again(Math.min(waitMs * 2, 30_000));
+      }
+    };
+    const again = (waitMs: number) => {
+      if (this.#hearing !== hearing) return;
+      hearing.retry = setTimeout(() => void open(waitMs), waitMs);
+      hearing.retry.unref();
+    };
+    await open(500);
+  }
+
+  /** Stops hearing other processes' erasures. */
+  async close(): Promise<void> {
+    const hearing = this.#hearing;
+    this.#hearing = undefined;
+    if (hearing?.retry !== undefined) clearTimeout(hearing.retry);
+    await hearing?.connection?.release().catch(() => {});
   }
 
   /** Drops what this process cached of deleted keys. */
@@ -163,6 +223,9 @@ export class Protection {
         responses,
       ],
     );
+    // Delivered at the commit, to every process of the schema (see hearErasures); a NOTIFY in a transaction waits
+    // for the notification queue's lock at its commit, which an erasure, rare as it is, can afford.
+    await sql.query('SELECT pg_notify($1, $2)', [this.erasureChannel, '']);
     const row = rows[0] as { id: string; erased_at: Date };
     return {
       id: row.id,

@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { erased, newMasterKey } from '@myelin/core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { postgresDatabase } from '../database/postgresDatabase.ts';
+import { migrate } from '../migrations/migrate.ts';
+import { childLines } from '../testing/childLines.ts';
+import { postgresUrl, testSchema } from '../testing/databases.ts';
+import { eventually } from '../testing/eventually.ts';
+import { Forget, Join, memberApp } from '../testing/memberApp.ts';
+
+const script = fileURLToPath(new URL('../testing/memberProcess.ts', import.meta.url));
+const kill: (() => void)[] = [];
+afterAll(() => {
+  for (const k of kill) k();
+});
+
+describe('forgetting someone in one process', () => {
+  it('drops the query results another process cached, which held their data', async () => {
+    const schema = testSchema();
+    const masterKey = newMasterKey();
+    const database = postgresDatabase({ connectionString: postgresUrl, schema });
+    await migrate(database);
+    const here = await memberApp(database, masterKey);
+    const child = spawn(
+      process.execPath,
+      ['--conditions=@myelin/source', script, postgresUrl, schema, masterKey],
+      {
+        stdio: ['pipe', 'pipe', 'pipe'],
+      },
+    );
+    kill.push(() => child.kill('SIGKILL'));
+    const there = childLines(child, 'the member process');
+    /** What the other process answers when asked for `id` now: the line after those it has said. */
+    const askThere = async (id: string): Promise<unknown> => {
+      const said = there.seen.length;
+      child.stdin.write(`${id}\n`);
+      await there.line(() => there.seen.length > said, 60_000);
+      const line = there.seen[said] as string;
+      expect(line.startsWith(`${id} `)).toBe(true);
+      return JSON.parse(line.slice(id.length + 1));
+    };
+    try {
+      await there.line((line) => line === 'ready', 60_000);
+      const name = `Ada ${crypto.randomUUID().slice(0, 8)}`;
+      await here.mediator.execute(new Join({ id: 'ada', name }));
+      await here.mediator.execute(new Join({ id: 'bob', name: 'Bob' }));
+      expect(await askThere('ada')).toBe(name);
+      expect(await askThere('bob')).toBe('Bob');
+      // Cached there for ten minutes: the other process does not read the log again for it...
+      await database.query(`DELETE FROM ${database.schema}.events WHERE stream_id = 'member-bob'`);
+      expect(await askThere('bob')).toBe('Bob');
+      // ...until someone is forgotten here: its commit tells every process, which drop what they cached.
+      expect((await here.mediator.execute(new Forget({ id: 'ada' }))).ok).toBe(true);
+      // The notification is on its way: asked again until it has come (the test's timeout bounds a hang).
+      let answer = await askThere('ada');
+      while (answer === name) answer = await askThere('ada');
+      expect(answer).toBe(erased);
+      expect(await askThere('bob')).toBe(null);
+
+      // The other process's session is cut: it opens another, and hears the next erasure on it.
+      await here.mediator.execute(new Join({ id: 'cy', name: 'Cy' }));
+      expect(await askThere('cy')).toBe('Cy');
+      const listening = `SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN "myelin_erasure_${schema}"'`;
+      const before = (await database.query<{ pid: number }>(listening)).rows.map((row) => row.pid);
+      await database.query(`SELECT pg_terminate_backend(pid) FROM (${listening}) AS l`);
+      await eventually(async () => {
+        const now = (await database.query<{ pid: number }>(listening)).rows.map((row) => row.pid);
+        return now.length === 2 && now.some((pid) => !before.includes(pid));
+      }, 'both processes listening again');
+      expect((await here.mediator.execute(new Forget({ id: 'cy' }))).ok).toBe(true);
+      answer = await askThere('cy');
+      while (answer === 'Cy') answer = await askThere('cy');
+      expect(answer).toBe(erased);
+    } finally {
+      child.stdin.end();
+      await there.exited;
+      await here.dispose();
+      await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
+      await database.close();
+    }
+  });
+});
