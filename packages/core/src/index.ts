@@ -156,7 +156,14 @@ export {
 export { type CommitResult, UnitOfWork } from './persistence/unitOfWork.ts';
 export { type Upcast, type Upcastable, type Upcaster, upcaster, upcasting } from './persistence/upcasting.ts';
 export { type AesGcm, webCryptoAesGcm } from './personalData/aesGcm.ts';
-export { localMasterKey, type MasterKey, newMasterKey } from './personalData/masterKey.ts';
+export {
+  localMasterKey,
+  type MasterKey,
+  type MasterKeyOptions,
+  MasterKeyRing,
+  newMasterKey,
+  type RewrapReport,
+} from './personalData/masterKey.ts';
 export {
   checkForget,
   type Erasure,

@@ -166,3 +166,72 @@ describe('personal data in memory, with no configuration', () => {
     expect(await store.readStream(w.stream('x'))).toMatchObject([{ data: { name: 'Xavier' } }]);
   });
 });
+
+describe('rotating the master key in memory', () => {
+  it('reads with the old key as a previous one, rewraps every data key under the new one, and then needs only it', async () => {
+    const database = new InMemoryDatabase();
+    const [k1, k2] = [localMasterKey(newMasterKey(), 'k1'), localMasterKey(newMasterKey(), 'k2')];
+    const w = personalDataWorld(onDatabase(database, k1));
+    const [peach, daisy, gone] = [w.person('Peach'), w.person('Daisy'), w.person('Gone')];
+    await using app = await w.build();
+    for (const person of [peach, daisy, gone]) await w.register(app, person);
+    expectSuccess(await w.forget(app, gone.id));
+    const log = structuredClone(database.log);
+    const readWith = async (personalData: { masterKey: MasterKey; previousMasterKeys?: MasterKey[] }) =>
+      (await new InMemoryEventStore(database, { personalData }).readAll()).map(
+        (e) => (e.data as { name: string }).name,
+      );
+    const names = [peach.name, daisy.name, erased];
+
+    expect(await readWith({ masterKey: k2, previousMasterKeys: [k1] })).toEqual(names);
+    expect(await database.dataKeys.rewrap({ masterKey: k2, previousMasterKeys: [k1] })).toEqual({
+      rewrapped: 2,
+      left: 0,
+      unknown: 0,
+      unknownMasterKeys: [],
+    });
+    expect(await readWith({ masterKey: k2 })).toEqual(names);
+    await expect(readWith({ masterKey: k1 })).rejects.toThrow(/wrapped by master key 'k2'/);
+    expect(database.log).toEqual(log); // the sealed events are as they were
+    expect(await database.dataKeys.rewrap({ masterKey: k2, previousMasterKeys: [k1] })).toMatchObject({
+      rewrapped: 0,
+    });
+    // Keys under a master key not given are left as they are, and named.
+    expect(await database.dataKeys.rewrap({ masterKey: k1 })).toEqual({
+      rewrapped: 0,
+      left: 0,
+      unknown: 2,
+      unknownMasterKeys: ['k2'],
+    });
+  });
+
+  it('leaves forgotten a subject forgotten while their key was being rewrapped', async () => {
+    const database = new InMemoryDatabase();
+    const [k1, k2] = [localMasterKey(newMasterKey(), 'k1'), localMasterKey(newMasterKey(), 'k2')];
+    const w = personalDataWorld(onDatabase(database, k1));
+    const [peach, daisy] = [w.person('Peach'), w.person('Daisy')];
+    await using app = await w.build();
+    for (const person of [peach, daisy]) await w.register(app, person);
+    // The old master key answers its first unwrap (Peach's key) only once told to.
+    const unwrapping = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    const held: MasterKey = {
+      ...k1,
+      async unwrap(wrapped) {
+        unwrapping.resolve();
+        await release.promise;
+        return k1.unwrap(wrapped);
+      },
+    };
+    const rewrap = database.dataKeys.rewrap({ masterKey: k2, previousMasterKeys: [held] });
+    await unwrapping.promise;
+    expectSuccess(await w.forget(app, peach.id));
+    release.resolve();
+    expect(await rewrap).toMatchObject({ rewrapped: 1, left: 0 });
+    const store = new InMemoryEventStore(database, { personalData: { masterKey: k2 } });
+    expect((await store.readAll()).map((e) => (e.data as { name: string }).name)).toEqual([
+      erased,
+      daisy.name,
+    ]);
+  });
+});

@@ -7,7 +7,7 @@ import { clearQueryCaches } from '../behaviors/caching.ts';
 import { token } from '../dependencyInjection/token.ts';
 import type { StoredEvent } from '../persistence/eventStore.ts';
 import { principalScope } from '../persistence/idempotencyStore.ts';
-import type { MasterKey } from '../personalData/masterKey.ts';
+import type { MasterKeyOptions } from '../personalData/masterKey.ts';
 import {
   checkForget,
   type ForgetOptions,
@@ -25,9 +25,11 @@ import type { InMemoryDataKeys } from './inMemoryDataKeys.ts';
 import type { InMemoryIdempotencyStore } from './inMemoryIdempotencyStore.ts';
 import type { InMemoryUnitOfWork } from './inMemoryUnitOfWork.ts';
 
-/** How personal data is protected: the master key wrapping the data keys, and how many unwrapped keys to cache. */
-export interface InMemoryPersonalDataOptions {
-  readonly masterKey: MasterKey;
+/**
+ * How personal data is protected: the master key wrapping the data keys (and those it replaced, see
+ * `MasterKeyOptions`), and how many unwrapped keys to cache.
+ */
+export interface InMemoryPersonalDataOptions extends MasterKeyOptions {
   /** Unwrapped data keys kept in memory; defaults to 10,000. */
   readonly cacheSize?: number;
 }
@@ -42,10 +44,12 @@ export class InMemoryProtection implements PersonalDataReader {
   constructor(database: InMemoryDatabase, options?: InMemoryPersonalDataOptions) {
     this.#database = database;
     this.#keys = database.dataKeys;
-    this.#cipher = new PersonalDataCipher(
-      options?.masterKey ?? database.dataKeys.defaultMasterKey,
-      options?.cacheSize === undefined ? {} : { cacheSize: options.cacheSize },
-    );
+    this.#cipher = new PersonalDataCipher(options?.masterKey ?? database.dataKeys.defaultMasterKey, {
+      ...(options?.previousMasterKeys === undefined
+        ? {}
+        : { previousMasterKeys: options.previousMasterKeys }),
+      ...(options?.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
+    });
   }
 
   /**

@@ -7,10 +7,110 @@
  * (Myelin caches unwrapped keys, so it is called once per key per process, not per event).
  */
 export interface MasterKey {
-  /** Names this master key; stored beside each data key it wraps, so that keys can be rotated one day. */
+  /**
+   * Names this master key; stored beside each data key it wraps, so that after a rotation each data key is
+   * unwrapped by the master key that wrapped it. Distinct among an application's master keys.
+   */
   readonly id: string;
   wrap(dataKey: Uint8Array): Promise<Uint8Array>;
   unwrap(wrapped: Uint8Array): Promise<Uint8Array>;
+}
+
+/**
+ * The master keys of an application: the current one, which wraps every new data key, and those it replaced, which
+ * only unwrap the data keys they wrapped until these are rewrapped under the current one (see `rewrapDataKeys` of
+ * `@myelin/postgres`, or `InMemoryDataKeys#rewrap`). The sealed events themselves never change: rotating the master
+ * key rewraps one small row per subject.
+ * @example personalData: { masterKey: localMasterKey(newKey, 'k2'), previousMasterKeys: [localMasterKey(oldKey, 'k1')] }
+ */
+export interface MasterKeyOptions {
+  readonly masterKey: MasterKey;
+  /** Master keys that wrapped data keys before `masterKey`; their ids and the current one's must differ. */
+  readonly previousMasterKeys?: readonly MasterKey[];
+}
+
+/** What a rewrap did: how many data keys it rewrapped, and what it left wrapped by another master key. */
+export interface RewrapReport {
+  /** Data keys this run rewrapped under the current master key. */
+  readonly rewrapped: number;
+  /**
+   * Data keys still wrapped by a previous master key when the run ended: held meanwhile by another run or an
+   * erasure, or made since by a process still configured with the old key as its current one. Run again.
+   */
+  readonly left: number;
+  /** Data keys wrapped by a master key not configured, which the run did not touch: give it as a previous one. */
+  readonly unknown: number;
+  /** The ids of those master keys. */
+  readonly unknownMasterKeys: readonly string[];
+}
+
+/**
+ * @internal The master keys by id: the current one wraps, and each unwraps the data keys that record its id. A data
+ * key keeps the id of the master key that wrapped it, so two keys of one id could not be told apart.
+ */
+export class MasterKeyRing {
+  readonly current: MasterKey;
+  readonly #byId = new Map<string, MasterKey>();
+
+  constructor(current: MasterKey, previous: readonly MasterKey[] = []) {
+    this.current = current;
+    for (const key of [current, ...previous]) {
+      if (this.#byId.has(key.id)) {
+        throw new TypeError(
+          `Two master keys are named '${key.id}': each needs an id of its own, which the data keys it wraps record (localMasterKey(secret, 'k2'))`,
+        );
+      }
+      this.#byId.set(key.id, key);
+    }
+  }
+
+  /** The ids of the previous master keys: what a rewrap looks for. */
+  get previousIds(): string[] {
+    return [...this.#byId.keys()].filter((id) => id !== this.current.id);
+  }
+
+  /** A data key in clear, unwrapped by the master key whose id it records. */
+  async unwrap(dataKey: WrappedDataKey): Promise<Uint8Array> {
+    const masterKey = this.#byId.get(dataKey.masterKey);
+    if (masterKey === undefined) {
+      const configured = [...this.#byId.keys()].map((id) =>
+        id === this.current.id ? `'${id}' (current)` : `'${id}'`,
+      );
+      throw new Error(
+        `Data key ${dataKey.id} is wrapped by master key '${dataKey.masterKey}', which is not among those configured (${configured.join(', ')}): give it in previousMasterKeys until its data keys are rewrapped`,
+      );
+    }
+    return masterKey.unwrap(dataKey.wrapped);
+  }
+
+  /** A data key wrapped by a previous master key, wrapped by the current one instead. */
+  async rewrap(dataKey: WrappedDataKey): Promise<Uint8Array> {
+    return this.current.wrap(await this.unwrap(dataKey));
+  }
+
+  /** The report of a run that rewrapped `rewrapped` keys, from the count of the data keys by master key then. */
+  report(rewrapped: number, byMasterKey: ReadonlyMap<string, number>): RewrapReport {
+    let left = 0;
+    let unknown = 0;
+    const unknownMasterKeys: string[] = [];
+    for (const [id, keys] of byMasterKey) {
+      if (id === this.current.id) continue;
+      if (this.#byId.has(id)) {
+        left += keys;
+      } else {
+        unknown += keys;
+        unknownMasterKeys.push(id);
+      }
+    }
+    return { rewrapped, left, unknown, unknownMasterKeys: unknownMasterKeys.sort() };
+  }
+}
+
+/** A data key as a master key wrapped it, and the id of that master key. */
+interface WrappedDataKey {
+  readonly id: string;
+  readonly wrapped: Uint8Array;
+  readonly masterKey: string;
 }
 
 /** The length, in bytes, of a master key and of a data key: AES-256. */

@@ -106,7 +106,7 @@ describe('sealing personal data', () => {
     );
     await expect(
       new PersonalDataCipher(localMasterKey(newMasterKey(), 'k2')).reveal(sealed.events, store),
-    ).rejects.toThrow(/wrapped by master key 'k1', not by 'k2'/);
+    ).rejects.toThrow(`is wrapped by master key 'k1', which is not among those configured ('k2' (current))`);
     // Same name, other bytes: the wrapped key does not open.
     await expect(
       new PersonalDataCipher(localMasterKey(newMasterKey(), 'k1')).reveal(sealed.events, store),
@@ -142,5 +142,52 @@ describe('sealing personal data', () => {
       'A master key is 32 bytes (44 characters of base64), not 5',
     );
     expect(() => localMasterKey('not base64 at all!')).toThrow('Not base64');
+  });
+});
+
+describe('rotating the master key', () => {
+  const k1 = localMasterKey(newMasterKey(), 'k1');
+  const k2 = localMasterKey(newMasterKey(), 'k2');
+  const k3 = localMasterKey(newMasterKey(), 'k3');
+  const names = (events: readonly NewEvent[]) => events.map((e) => (e.data as { name: string }).name);
+
+  it('opens keys wrapped by a previous master key, and wraps new keys with the current one', async () => {
+    const { store, keys } = keyStore();
+    const before = await new PersonalDataCipher(k1).seal([signed('m1')], store);
+    const rotated = new PersonalDataCipher(k2, { previousMasterKeys: [k3, k1] });
+    const after = await rotated.seal([signed('m2'), signed('m1')], store);
+    expect([...keys.values()].map((key) => [key.subject, key.masterKey])).toEqual([
+      ['m1', 'k1'],
+      ['m2', 'k2'],
+    ]);
+    expect(names(await rotated.reveal([...before.events, ...after.events], store))).toEqual([
+      'Name of m1',
+      'Name of m2',
+      'Name of m1',
+    ]);
+    // The old master key alone opens what it wrapped, not what the new one did.
+    const old = new PersonalDataCipher(k1);
+    expect(names(await old.reveal(before.events, store))).toEqual(['Name of m1']);
+    await expect(old.reveal(after.events, store)).rejects.toThrow(/wrapped by master key 'k2'/);
+  });
+
+  it('names the master key a data key needs, and those configured, when it is not one of them', async () => {
+    const { store } = keyStore();
+    const sealed = await new PersonalDataCipher(k1).seal([signed('m1')], store);
+    const [keyId] = sealed.keyIds;
+    await expect(
+      new PersonalDataCipher(k2, { previousMasterKeys: [k3] }).reveal(sealed.events, store),
+    ).rejects.toThrow(
+      `Data key ${keyId} is wrapped by master key 'k1', which is not among those configured ('k2' (current), 'k3'): give it in previousMasterKeys until its data keys are rewrapped`,
+    );
+  });
+
+  it('refuses two master keys of one id, saying how to name them', () => {
+    const twice =
+      "Two master keys are named 'local': each needs an id of its own, which the data keys it wraps record (localMasterKey(secret, 'k2'))";
+    const [one, other] = [localMasterKey(newMasterKey()), localMasterKey(newMasterKey())];
+    expect(() => new PersonalDataCipher(one, { previousMasterKeys: [other] })).toThrow(twice);
+    expect(() => new PersonalDataCipher(k1, { previousMasterKeys: [one, other] })).toThrow(twice);
+    expect(() => new PersonalDataCipher(k1, { previousMasterKeys: [k1] })).toThrow("named 'k1'");
   });
 });

@@ -12,7 +12,7 @@
 // clear twin, and every byte of it is parsed and written by the database (bench/src/append's protected case).
 import type { NewEvent } from '../persistence/eventStore.ts';
 import { type AesGcm, webCryptoAesGcm } from './aesGcm.ts';
-import { keyBytes, type MasterKey, toBase64 } from './masterKey.ts';
+import { keyBytes, type MasterKey, MasterKeyRing, toBase64 } from './masterKey.ts';
 import { erased, type PersonalFields, personalDataOf, sealedField } from './personalData.ts';
 
 /** A subject's data key as stored: wrapped by the master key named `masterKey`. */
@@ -61,8 +61,13 @@ export class DataKeyGoneError extends Error {
   }
 }
 
-/** What the cipher is made with: the master key, and optionally its AES-GCM and cache size. */
+/** What the cipher is made with besides the master key: the previous master keys, its AES-GCM and cache size. */
 export interface PersonalDataCipherOptions {
+  /**
+   * Master keys that wrapped data keys before the current one (see `MasterKeyOptions`): each unwraps the data keys
+   * that record its id; new data keys are wrapped by the current one.
+   */
+  readonly previousMasterKeys?: readonly MasterKey[];
   /** Unwrapped data keys kept in memory; defaults to 10,000. */
   readonly cacheSize?: number;
   /** AES-256-GCM; WebCrypto's by default. */
@@ -74,7 +79,7 @@ export interface PersonalDataCipherOptions {
  * but never trusts the cache on whether a key exists: each `reveal` asks the store.
  */
 export class PersonalDataCipher {
-  readonly #masterKey: MasterKey;
+  readonly #masterKeys: MasterKeyRing;
   readonly #cacheSize: number;
   readonly #aes: AesGcm;
   /** By subject: the key to seal their new events with. A stale entry is caught by the append (DataKeyGoneError). */
@@ -83,7 +88,7 @@ export class PersonalDataCipher {
   readonly #byId = new Map<string, Promise<unknown>>();
 
   constructor(masterKey: MasterKey, options: PersonalDataCipherOptions = {}) {
-    this.#masterKey = masterKey;
+    this.#masterKeys = new MasterKeyRing(masterKey, options.previousMasterKeys);
     this.#cacheSize = options.cacheSize ?? 10_000;
     this.#aes = options.aesGcm ?? webCryptoAesGcm;
   }
@@ -225,7 +230,8 @@ export class PersonalDataCipher {
           const raw = crypto.getRandomValues(new Uint8Array(keyBytes));
           const id = newKeyId();
           made.set(id, raw);
-          return { id, subject, wrapped: await this.#masterKey.wrap(raw), masterKey: this.#masterKey.id };
+          const masterKey = this.#masterKeys.current;
+          return { id, subject, wrapped: await masterKey.wrap(raw), masterKey: masterKey.id };
         }),
       );
       for (const [subject, key] of await store.create(keys)) found.set(subject, key);
@@ -244,15 +250,10 @@ export class PersonalDataCipher {
   #unwrapped(stored: StoredDataKey): Promise<unknown> {
     let key = this.#byId.get(stored.id);
     if (key === undefined) {
-      if (stored.masterKey !== this.#masterKey.id) {
-        return Promise.reject(
-          new Error(
-            `Data key ${stored.id} is wrapped by master key '${stored.masterKey}', not by '${this.#masterKey.id}'`,
-          ),
-        );
-      }
-      key = this.#masterKey.unwrap(stored.wrapped).then((raw) => this.#aes.importKey(raw));
-      // A failed unwrap (a KMS outage) is not kept: the next read asks again.
+      // By the master key that wrapped it, current or previous. The key in clear is the same after a rotation's
+      // rewrap, so what is cached stays good.
+      key = this.#masterKeys.unwrap(stored).then((raw) => this.#aes.importKey(raw));
+      // A failed unwrap (a KMS outage, a master key not configured) is not kept: the next read asks again.
       key.catch(() => this.#byId.delete(stored.id));
       remember(this.#byId, stored.id, key, this.#cacheSize);
     }
