@@ -9,7 +9,7 @@ import {
   type Erasure,
   envelopeOf,
   type ForgetOptions,
-  type MasterKey,
+  type MasterKeyOptions,
   type NewEvent,
   type PersonalData,
   PersonalDataCipher,
@@ -26,9 +26,11 @@ import { erasingModel } from '../projections/readModels.ts';
 import type { PostgresUnitOfWork } from '../unitOfWork/postgresUnitOfWork.ts';
 import { nodeAesGcm } from './nodeAesGcm.ts';
 
-/** How personal data is protected: the master key wrapping the data keys, and how many unwrapped keys to cache. */
-export interface PersonalDataOptions {
-  readonly masterKey: MasterKey;
+/**
+ * How personal data is protected: the master key wrapping the data keys (and those it replaced, see
+ * `MasterKeyOptions` and `rewrapDataKeys`), and how many unwrapped keys to cache.
+ */
+export interface PersonalDataOptions extends MasterKeyOptions {
   /** Unwrapped data keys kept in memory; defaults to 10,000. */
   readonly cacheSize?: number;
 }
@@ -54,6 +56,9 @@ export class Protection {
         ? undefined
         : new PersonalDataCipher(options.masterKey, {
             aesGcm: nodeAesGcm,
+            ...(options.previousMasterKeys === undefined
+              ? {}
+              : { previousMasterKeys: options.previousMasterKeys }),
             ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
           });
   }
