@@ -39,9 +39,10 @@ export async function rewrapDataKeys(database: Database, options: RewrapOptions)
   let more = previous.length > 0;
   while (more) {
     more = await database.transaction(async (sql) => {
-      // NO KEY UPDATE, the lock the UPDATE takes anyway: it does not wait for the projection batches and appends
-      // that hold keys in KEY SHARE mode, or block them; it does conflict with an erasure's DELETE and with
-      // another run, whose keys SKIP LOCKED passes over (they are that run's to rewrap, or gone).
+      // NO KEY UPDATE, the lock the UPDATE takes anyway: it does not wait for the projection batches and event
+      // handlers that hold their events' keys in KEY SHARE mode, or block them (FOR UPDATE would); it does
+      // conflict with an erasure's DELETE and with another run, whose keys SKIP LOCKED passes over (they are that
+      // run's to rewrap, or gone). Appends read keys without a lock: neither waits for the other.
       const { rows } = await sql.query<{ id: string; wrapped: string; master_key: string }>(
         `SELECT id, wrapped, master_key FROM ${s}.personal_keys
          WHERE id > $1 AND master_key = ANY ($2::text[])
