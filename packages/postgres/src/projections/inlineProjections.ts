@@ -79,11 +79,9 @@ export async function apply(
   events: readonly StoredEvent[],
   read: ReadEvents,
 ): Promise<void> {
-  const documents =
-    p.model.kind === 'documents' ? documentWriter(sql, schema, documentKey(p.name, p.version)) : undefined;
   const writer =
     p.model.kind === 'documents'
-      ? documents
+      ? documentWriter(sql, schema, documentKey(p.name, p.version))
       : tableWriter(sql, tableNames(schema, p.name, p.version), p.model.key);
   const handled = events.filter((event) => p.handlers.has(event.metadata.type));
   for (const event of await read(sql, handled)) {
@@ -91,5 +89,5 @@ export async function apply(
     if (handler === undefined) continue;
     await handler.handle(new handler.definition(event.data), writer as never, event);
   }
-  await documents?.flush(); // the documents written, once each, in the same transaction
+  await writer.flush(); // the documents or rows written, once each, in the same transaction
 }

@@ -130,42 +130,108 @@ export function sqlOf(model: TableReader<any, any> | TableWriter<any, any>): Tab
   return access;
 }
 
+/** A table writer whose writes wait for `flush`: what a projection batch (or a commit) applies at its end. */
+export interface BufferedTableWriter<TRow extends Record<string, unknown>> extends TableWriter<TRow> {
+  /** Writes what the handlers left: a statement per kind of row written (by its columns) and size of chunk. */
+  flush(): Promise<void>;
+}
+
+/** The sizes rows are sent in: few statement texts (each prepared once per connection), few statements per flush. */
+const chunks = [64, 16, 4, 1] as const;
+
+/**
+ * Writes a table read model's rows in a transaction, buffered: an upsert or a delete waits for `flush`, which sends
+ * each row's last state once, in a few multi-row statements, where each write was a round trip (a projection
+ * batch of a hundred upserts: a hundred statements). A row read is kept until it is written. Reading a row with a
+ * write pending sends that write first and reads the row back, so that a handler sees the row as the database
+ * makes it (its defaults, its types), exactly as it did before writes were buffered. SQL of your own
+ * (`sqlOf(writer).query`) flushes first, so it sees every write before it.
+ */
 export function tableWriter<TRow extends Record<string, unknown>>(
   sql: Sql,
   physical: string,
   key: readonly string[],
-): TableWriter<TRow> {
+): BufferedTableWriter<TRow> {
   const keyColumns = key.map(quoteColumn);
   const where = keyColumns.map((c, i) => `${c} = $${i + 1}`).join(' AND ');
   const keyOf = (row: Record<string, unknown>) => key.map((column) => row[column]);
-  const writer: TableWriter<TRow> & { [sqlAccess]: TableSql } = {
+  // By key (its values as text: 1 and '1' name one row of an integer key): a write not sent yet, a delete first
+  // or not, then the columns upserted since (merged, the later winning); and the rows read and not written since.
+  const pending = new Map<string, { key: unknown[]; deleted: boolean; row?: Record<string, unknown> }>();
+  const known = new Map<string, Record<string, unknown> | null>();
+  const idOf = (values: readonly unknown[]) => JSON.stringify(values.map(String));
+
+  async function send(
+    writes: readonly { key: unknown[]; deleted: boolean; row?: Record<string, unknown> }[],
+  ) {
+    for (const write of writes) {
+      if (write.deleted) await sql.query(`DELETE FROM ${physical} WHERE ${where}`, write.key, prepared);
+    }
+    // Rows with the same columns go together; each statement's rows have distinct keys (one entry per key above).
+    const byColumns = new Map<string, Record<string, unknown>[]>();
+    for (const { row } of writes) {
+      if (row === undefined) continue;
+      const columns = Object.keys(row).join(',');
+      const rows = byColumns.get(columns);
+      if (rows === undefined) byColumns.set(columns, [row]);
+      else rows.push(row);
+    }
+    for (const [list, rows] of byColumns) {
+      const columns = list.split(',');
+      let sent = 0;
+      for (const size of chunks) {
+        for (; rows.length - sent >= size; sent += size) {
+          await sql.query(
+            upsertText(physical, columns, keyColumns, size),
+            rows.slice(sent, sent + size).flatMap((row) => columns.map((column) => row[column])),
+            prepared,
+          );
+        }
+      }
+    }
+  }
+
+  const writer: BufferedTableWriter<TRow> & { [sqlAccess]: TableSql } = {
     [sqlAccess]: {
       table: physical,
-      query: async <TResult>(text: string, params?: readonly unknown[]) =>
-        (await sql.query<TResult>(text, params)).rows,
+      query: async <TResult>(text: string, params?: readonly unknown[]) => {
+        await writer.flush();
+        return (await sql.query<TResult>(text, params)).rows;
+      },
     },
     async get(row) {
-      const { rows } = await sql.query<TRow>(
-        `SELECT * FROM ${physical} WHERE ${where}`,
-        keyOf(row),
-        prepared,
-      );
-      return rows[0];
+      const values = keyOf(row);
+      const id = idOf(values);
+      const write = pending.get(id);
+      if (write !== undefined) {
+        if (write.row === undefined) return undefined; // deleted, and not written since
+        pending.delete(id);
+        await send([write]);
+      } else {
+        const stored = known.get(id);
+        if (stored !== undefined) return stored === null ? undefined : ({ ...stored } as TRow);
+      }
+      const { rows } = await sql.query<TRow>(`SELECT * FROM ${physical} WHERE ${where}`, values, prepared);
+      known.set(id, rows[0] ?? null);
+      return rows[0] === undefined ? undefined : { ...rows[0] };
     },
     async upsert(row) {
-      const columns = Object.keys(row).filter((column) => row[column] !== undefined);
-      const quoted = columns.map(quoteColumn);
-      const updates = quoted.filter((column) => !keyColumns.includes(column));
-      await sql.query(
-        `INSERT INTO ${physical} (${quoted.join(', ')}) VALUES (${columns.map((_, i) => `$${i + 1}`).join(', ')})
-         ON CONFLICT (${keyColumns.join(', ')}) DO ${
-           updates.length === 0
-             ? 'NOTHING'
-             : `UPDATE SET ${updates.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`
-         }`,
-        columns.map((column) => row[column]),
-        prepared, // one text per set of columns written: a handful per table
-      );
+      const values = keyOf(row);
+      for (const [i, value] of values.entries()) {
+        if (value === undefined || value === null) {
+          throw new TypeError(`A row upserted must give its key: '${key[i]}' is ${String(value)}`);
+        }
+      }
+      const id = idOf(values);
+      known.delete(id);
+      const write = pending.get(id) ?? { key: values, deleted: false };
+      const merged: Record<string, unknown> = { ...write.row };
+      for (const column of Object.keys(row)) {
+        if (row[column] !== undefined) merged[column] = row[column];
+      }
+      for (const column of Object.keys(merged)) quoteColumn(column); // a bad name fails here, not at the flush
+      write.row = merged;
+      pending.set(id, write);
     },
     async update(row, change) {
       const current = await this.get(row);
@@ -174,10 +240,44 @@ export function tableWriter<TRow extends Record<string, unknown>>(
       return true;
     },
     async delete(row) {
-      await sql.query(`DELETE FROM ${physical} WHERE ${where}`, keyOf(row), prepared);
+      const values = keyOf(row);
+      const id = idOf(values);
+      known.delete(id);
+      pending.set(id, { key: values, deleted: true });
+    },
+    async flush() {
+      const writes = [...pending.values()];
+      pending.clear();
+      await send(writes);
     },
   };
   return writer;
+}
+
+const upsertTexts = new Map<string, string>();
+
+/** `INSERT … ON CONFLICT` of `size` rows of these columns, built once. */
+function upsertText(
+  physical: string,
+  columns: readonly string[],
+  keyColumns: readonly string[],
+  size: number,
+) {
+  const cacheKey = `${physical}|${columns.join(',')}|${keyColumns.join(',')}|${size}`;
+  let text = upsertTexts.get(cacheKey);
+  if (text !== undefined) return text;
+  const quoted = columns.map(quoteColumn);
+  const updates = quoted.filter((column) => !keyColumns.includes(column));
+  const rows = Array.from(
+    { length: size },
+    (_, r) => `(${columns.map((_, c) => `$${r * columns.length + c + 1}`).join(', ')})`,
+  );
+  text = `INSERT INTO ${physical} (${quoted.join(', ')}) VALUES ${rows.join(', ')}
+    ON CONFLICT (${keyColumns.join(', ')}) DO ${
+      updates.length === 0 ? 'NOTHING' : `UPDATE SET ${updates.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}`
+    }`;
+  upsertTexts.set(cacheKey, text);
+  return text;
 }
 
 /** How queries read a table read model: rows of the view serving it, by key or searched. */
@@ -297,6 +397,8 @@ export function erasingModel(
     };
   }
   const physical = tableNames(schema, p.name, version);
-  const reader = tableReader(sql, physical, p.model.key, async () => {});
-  return { ...tableWriter(sql, physical, p.model.key), find: reader.find, flush: async () => {} };
+  const writer = tableWriter(sql, physical, p.model.key);
+  // The search flushes first: it sees what the hook wrote before it.
+  const reader = tableReader(sql, physical, p.model.key, () => writer.flush());
+  return { ...writer, find: reader.find };
 }
