@@ -42,12 +42,18 @@ interface KeyRow {
   readonly master_key: string;
 }
 
+/** The session on which a process hears erasures, and the timer that opens it again once lost. */
+interface Hearing {
+  connection: Connection | undefined;
+  retry: NodeJS.Timeout | undefined;
+}
+
 /** Seals, opens and forgets personal data in one schema. One per application (a singleton). */
 export class Protection {
   readonly #database: Database;
   readonly #cipher: PersonalDataCipher | undefined;
   /** The session hearing other processes' erasures, while `hearErasures` runs; undefined once closed. */
-  #hearing: { connection: Connection | undefined; retry: NodeJS.Timeout | undefined } | undefined;
+  #hearing: Hearing | undefined;
 
   constructor(database: Database, options: PersonalDataOptions | undefined) {
     this.#database = database;
@@ -127,10 +133,7 @@ export class Protection {
   async hearErasures(): Promise<void> {
     if (this.#database.engine !== 'postgres' || this.#cipher === undefined || this.#hearing !== undefined)
       return;
-    const hearing: { connection: Connection | undefined; retry: NodeJS.Timeout | undefined } = {
-      connection: undefined,
-      retry: undefined,
-    };
+    const hearing: Hearing = { connection: undefined, retry: undefined };
     this.#hearing = hearing;
     const open = async (waitMs: number): Promise<void> => {
       hearing.retry = undefined;
