@@ -124,7 +124,10 @@ export async function createMyelinServer(
     app,
     routes: api,
     fastify: { logger: false },
-    ...(side.telemetry === true ? { telemetry: true } : {}),
+    // Uninstrumented means without @fastify/otel too, which createServer uses by default when it is installed (as
+    // it is here): the cost the OpenTelemetry cases measure is all of it, not what comes on top of its requests'
+    // spans.
+    telemetry: side.telemetry === true,
     ...options,
   });
 }

@@ -13,11 +13,10 @@ import { api, testModule } from '../testing/testApi.ts';
 import { createServer } from './server.ts';
 
 const exporter = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
 beforeAll(() => {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(
-    new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }),
-  );
+  trace.setGlobalTracerProvider(provider);
 });
 afterAll(() => {
   trace.disable();
@@ -72,6 +71,30 @@ describe('telemetry', () => {
     const request = exporter.getFinishedSpans().find((span) => span.name === 'request');
     expect(request?.attributes['url.path']).toBe('/notes');
     expect(JSON.stringify(exporter.getFinishedSpans().map((span) => span.attributes))).not.toMatch(/secret/);
+  });
+
+  it('is left out while no SDK is registered: its no-op spans would still cost every request', async () => {
+    trace.disable();
+    try {
+      const app = await createApplication().include(testModule).build();
+      const server = await createServer({ app, routes: api, telemetry: true, fastify: { logger: false } });
+      try {
+        expect((await server.inject({ method: 'GET', url: '/notes' })).statusCode).toBe(200);
+        expect(server.hasRequestDecorator('opentelemetry')).toBe(false);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      trace.setGlobalTracerProvider(provider);
+    }
+    // With the SDK registered again, a new server is instrumented.
+    const app = await createApplication().include(testModule).build();
+    const server = await createServer({ app, routes: api, telemetry: true, fastify: { logger: false } });
+    try {
+      expect(server.hasRequestDecorator('opentelemetry')).toBe(true);
+    } finally {
+      await server.close();
+    }
   });
 
   it('is left out when told so', async () => {
