@@ -76,6 +76,31 @@ describe.each(engines)('a table read model written in a batch on $name', (engine
     expect(sent.filter((verb) => verb === 'SELECT')).toHaveLength(3); // row 3 read back, row 4 once, the count
   });
 
+  it('reads a row again after SQL of its own, which may have changed it', async () => {
+    await test.database.exec(`DELETE FROM ${table}; INSERT INTO ${table} VALUES (1, 10, 'one', 'a')`);
+    await inBatch(async (writer) => {
+      expect(await writer.get({ id: 1 })).toMatchObject({ n: 10 });
+      await sqlOf(writer).query(`UPDATE ${sqlOf(writer).table} SET n = n + 5 WHERE id = 1`);
+      await writer.update({ id: 1 }, (row) => ({ ...row, tag: 'b' })); // must not put the old n back
+    });
+    expect(await stored()).toEqual([{ id: 1, n: 15, note: 'one', tag: 'b' }]);
+  });
+
+  it('keeps the order of writes to keys the database may take for one row', async () => {
+    const uuids = `${test.database.schema}.by_uuid`;
+    await test.database.exec(`CREATE TABLE ${uuids} (id uuid PRIMARY KEY, n integer)`);
+    const id = crypto.randomUUID();
+    await test.database.transaction(async (sql) => {
+      const writer = tableWriter<{ id: string; n?: number }>(sql, uuids, ['id']);
+      await writer.upsert({ id: id.toUpperCase(), n: 1 });
+      await writer.delete({ id }); // the same row, spelled in lower case: deleted after the upsert, as written
+      await writer.upsert({ id: crypto.randomUUID(), n: 2 });
+      await writer.flush();
+    });
+    const { rows } = await test.database.query<{ n: number }>(`SELECT n FROM ${uuids}`);
+    expect(rows).toEqual([{ n: 2 }]);
+  });
+
   it('names the key column an upsert leaves out', async () => {
     await inBatch(async (writer) => {
       await expect(writer.upsert({ n: 1 } as Row)).rejects.toThrow(

@@ -155,15 +155,25 @@ export function tableWriter<TRow extends Record<string, unknown>>(
   const keyColumns = key.map(quoteColumn);
   const where = keyColumns.map((c, i) => `${c} = $${i + 1}`).join(' AND ');
   const keyOf = (row: Record<string, unknown>) => key.map((column) => row[column]);
-  // By key (its values as text: 1 and '1' name one row of an integer key): a write not sent yet, a delete first
-  // or not, then the columns upserted since (merged, the later winning); and the rows read and not written since.
-  const pending = new Map<string, { key: unknown[]; deleted: boolean; row?: Record<string, unknown> }>();
+  // By key (see idOf): a write not sent yet, a delete first or not, then the columns upserted since (merged, the
+  // later winning); and the rows read and not written since.
+  let order = 0;
+  const pending = new Map<string, Write>();
   const known = new Map<string, Record<string, unknown> | null>();
-  const idOf = (values: readonly unknown[]) => JSON.stringify(values.map(String));
 
-  async function send(
-    writes: readonly { key: unknown[]; deleted: boolean; row?: Record<string, unknown> }[],
-  ) {
+  async function send(writes: readonly Write[]) {
+    // Two keys spelled apart that the database may take for one row ('ABC' and 'abc' of a citext or uuid key, '1'
+    // and '1.0' of a numeric one) must not share a statement, nor be reordered: then every write goes on its own,
+    // in the order it was first made, as before writes were buffered.
+    const loose = new Set(writes.map((write) => looseIdOf(write.key)));
+    if (loose.size < writes.length) {
+      for (const write of [...writes].sort((a, b) => a.order - b.order)) {
+        if (write.deleted) await sql.query(`DELETE FROM ${physical} WHERE ${where}`, write.key, prepared);
+        if (write.row !== undefined)
+          await sendRows(new Map([[Object.keys(write.row).join(','), [write.row]]]));
+      }
+      return;
+    }
     for (const write of writes) {
       if (write.deleted) await sql.query(`DELETE FROM ${physical} WHERE ${where}`, write.key, prepared);
     }
@@ -176,6 +186,10 @@ export function tableWriter<TRow extends Record<string, unknown>>(
       if (rows === undefined) byColumns.set(columns, [row]);
       else rows.push(row);
     }
+    await sendRows(byColumns);
+  }
+
+  async function sendRows(byColumns: ReadonlyMap<string, readonly Record<string, unknown>[]>) {
     for (const [list, rows] of byColumns) {
       const columns = list.split(',');
       let sent = 0;
@@ -196,6 +210,7 @@ export function tableWriter<TRow extends Record<string, unknown>>(
       table: physical,
       query: async <TResult>(text: string, params?: readonly unknown[]) => {
         await writer.flush();
+        known.clear(); // the statement may change any row: what was read before is read again
         return (await sql.query<TResult>(text, params)).rows;
       },
     },
@@ -209,11 +224,12 @@ export function tableWriter<TRow extends Record<string, unknown>>(
         await send([write]);
       } else {
         const stored = known.get(id);
-        if (stored !== undefined) return stored === null ? undefined : ({ ...stored } as TRow);
+        // A copy, deep: a handler changing what it got without upserting it changes nothing, as before.
+        if (stored !== undefined) return stored === null ? undefined : (structuredClone(stored) as TRow);
       }
       const { rows } = await sql.query<TRow>(`SELECT * FROM ${physical} WHERE ${where}`, values, prepared);
       known.set(id, rows[0] ?? null);
-      return rows[0] === undefined ? undefined : { ...rows[0] };
+      return rows[0] === undefined ? undefined : structuredClone(rows[0]);
     },
     async upsert(row) {
       const values = keyOf(row);
@@ -224,7 +240,7 @@ export function tableWriter<TRow extends Record<string, unknown>>(
       }
       const id = idOf(values);
       known.delete(id);
-      const write = pending.get(id) ?? { key: values, deleted: false };
+      const write = pending.get(id) ?? { key: values, deleted: false, order: order++ };
       const merged: Record<string, unknown> = { ...write.row };
       for (const column of Object.keys(row)) {
         if (row[column] !== undefined) merged[column] = row[column];
@@ -243,7 +259,7 @@ export function tableWriter<TRow extends Record<string, unknown>>(
       const values = keyOf(row);
       const id = idOf(values);
       known.delete(id);
-      pending.set(id, { key: values, deleted: true });
+      pending.set(id, { key: values, deleted: true, order: pending.get(id)?.order ?? order++ });
     },
     async flush() {
       const writes = [...pending.values()];
@@ -252,6 +268,41 @@ export function tableWriter<TRow extends Record<string, unknown>>(
     },
   };
   return writer;
+}
+
+/** A row's write not sent yet: a delete first or not, the columns upserted since, and when it was first made. */
+interface Write {
+  readonly key: unknown[];
+  deleted: boolean;
+  row?: Record<string, unknown>;
+  readonly order: number;
+}
+
+/**
+ * A key's identity in the buffer: its values as the database compares most of them (1 and '1' name one row of an
+ * integer key; a date to the millisecond; bytes by their hex). Keys it tells apart that the database might not are
+ * caught by `looseIdOf`.
+ */
+function idOf(values: readonly unknown[]): string {
+  return JSON.stringify(values.map(exactly));
+}
+
+function exactly(value: unknown): string {
+  if (value instanceof Date) return `date:${value.toISOString()}`;
+  if (value instanceof Uint8Array) return `bytes:${Buffer.from(value).toString('hex')}`;
+  if (typeof value === 'object' && value !== null) return `json:${JSON.stringify(value)}`;
+  return String(value);
+}
+
+/** A key's identity as loosely as a database type might compare it: case and numeric spelling aside. */
+function looseIdOf(values: readonly unknown[]): string {
+  return JSON.stringify(
+    values.map((value) => {
+      if (typeof value !== 'string') return exactly(value);
+      const number = value.trim() === '' ? Number.NaN : Number(value);
+      return Number.isFinite(number) ? String(number) : value.toLowerCase();
+    }),
+  );
 }
 
 const upsertTexts = new Map<string, string>();
