@@ -6,6 +6,7 @@ import { type Behavior, behavior } from '../mediation/behavior.ts';
 import { eventHandler, handler } from '../mediation/handler.ts';
 import { command, event, query, unchecked } from '../messages/message.ts';
 import { ok, unauthorized } from '../results/operationResult.ts';
+import { clearQueryCaches } from './caching.ts';
 import { type Logger, logging } from './logging.ts';
 
 const Rename = command('Rename', unchecked<{ name: string }>()).returns<string>();
@@ -300,6 +301,33 @@ describe('caching', () => {
     expect(await app.mediator.execute(new Lookup({ key: 'a' }))).toMatchObject({ data: 'a#1' });
     expect(await app.mediator.execute(new Lookup({ key: 'a' }))).toMatchObject({ data: 'a#1' });
     await app.mediator.publish(new Renamed({ name: 'x' }));
+    expect(await app.mediator.execute(new Lookup({ key: 'a' }))).toMatchObject({ data: 'a#2' });
+  });
+
+  it('does not keep an answer read before the caches were cleared (an erasure) and given after', async () => {
+    let calls = 0;
+    let read: () => void = () => {};
+    let started: () => void = () => {};
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const app = await createApplication()
+      .cache(Lookup, { ttlMs: 60_000 })
+      .handle(
+        handler(Lookup, async (q) => {
+          const n = ++calls;
+          if (n === 1) {
+            started();
+            await new Promise<void>((resolve) => (read = resolve)); // read, not yet answered
+          }
+          return ok(`${q.key}#${n}`);
+        }),
+      )
+      .build();
+    const first = app.mediator.execute(new Lookup({ key: 'a' }));
+    await running;
+    clearQueryCaches(); // someone is forgotten while the first query is in flight
+    read();
+    expect(await first).toMatchObject({ data: 'a#1' });
+    expect(await app.mediator.execute(new Lookup({ key: 'a' }))).toMatchObject({ data: 'a#2' });
     expect(await app.mediator.execute(new Lookup({ key: 'a' }))).toMatchObject({ data: 'a#2' });
   });
 

@@ -37,6 +37,11 @@ export function clearQueryCaches(): void {
   generation += 1;
 }
 
+/** How many times the caches were cleared: a query that began before a clear does not cache its answer. */
+function cacheGeneration(): number {
+  return generation;
+}
+
 /** Query results in memory, per query type. */
 export class QueryCache {
   readonly #entries = new Map<string, Map<string, Entry>>();
@@ -58,7 +63,12 @@ export class QueryCache {
     return entry.result;
   }
 
-  set(type: string, key: string, result: OperationResult<unknown>, ttlMs: number): void {
+  /**
+   * Keeps a result for `ttlMs`. `since` is the generation (see `cacheGeneration`) when the query began: a result
+   * read before `clearQueryCaches` and answered after it is not kept, since it may hold what was just forgotten.
+   */
+  set(type: string, key: string, result: OperationResult<unknown>, ttlMs: number, since = generation): void {
+    if (since !== generation) return;
     let entries = this.#entries.get(type);
     if (entries === undefined) this.#entries.set(type, (entries = new Map()));
     entries.set(key, { result, expiresAt: this.now() + ttlMs, generation });
@@ -87,8 +97,9 @@ export function caching(
       const key = policy.key?.(query, context) ?? stableStringify(payloadOf(query));
       const hit = cache.get(definition.type, key);
       if (hit !== undefined) return hit;
+      const since = cacheGeneration();
       const result = await next();
-      if (result.ok) cache.set(definition.type, key, result, policy.ttlMs);
+      if (result.ok) cache.set(definition.type, key, result, policy.ttlMs, since);
       return result;
     },
   );
