@@ -347,6 +347,11 @@ async function openEnvelope(aes: AesGcm, type: string, envelope: Envelope, key: 
 
 /** An event's personal fields from their values, sealed in the order of the envelope's `fields`. */
 function fieldsOf(envelope: Envelope, values: unknown): Record<string, unknown> {
+  if (!Array.isArray(values) || values.length !== envelope.fields.length) {
+    throw new Error(
+      `Sealed personal data holds ${typeof values}, not the values of ${envelope.fields.join(', ')}`,
+    );
+  }
   const fields: Record<string, unknown> = {};
   for (const [i, name] of envelope.fields.entries()) fields[name] = (values as unknown[])[i];
   return fields;

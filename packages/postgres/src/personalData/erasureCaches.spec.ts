@@ -22,13 +22,11 @@ describe('forgetting someone in one process', () => {
     const database = postgresDatabase({ connectionString: postgresUrl, schema });
     await migrate(database);
     const here = await memberApp(database, masterKey);
-    const child = spawn(
-      process.execPath,
-      ['--conditions=@myelin/source', script, postgresUrl, schema, masterKey],
-      {
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    );
+    // Named, so that the test finds the other process's sessions among the server's.
+    const url = `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}application_name=erasure-there`;
+    const child = spawn(process.execPath, ['--conditions=@myelin/source', script, url, schema, masterKey], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     kill.push(() => child.kill('SIGKILL'));
     const there = childLines(child, 'the member process');
     /** What the other process answers when asked for `id` now: the line after those it has said. */
@@ -61,13 +59,20 @@ describe('forgetting someone in one process', () => {
       // The other process's session is cut: it opens another, and hears the next erasure on it.
       await here.mediator.execute(new Join({ id: 'cy', name: 'Cy' }));
       expect(await askThere('cy')).toBe('Cy');
-      const listening = `SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN "myelin_erasure_${schema}"'`;
-      const before = (await database.query<{ pid: number }>(listening)).rows.map((row) => row.pid);
-      await database.query(`SELECT pg_terminate_backend(pid) FROM (${listening}) AS l`);
-      await eventually(async () => {
-        const now = (await database.query<{ pid: number }>(listening)).rows.map((row) => row.pid);
-        return now.length === 2 && now.some((pid) => !before.includes(pid));
-      }, 'both processes listening again');
+      // Its listening session: the last statement it ran is the LISTEN, or the heartbeat every session sends.
+      const listening = `SELECT pid FROM pg_stat_activity
+        WHERE application_name = 'erasure-there' AND (query LIKE 'LISTEN%' OR query = 'SELECT 1')`;
+      const pids = async () => (await database.query<{ pid: number }>(listening)).rows.map((row) => row.pid);
+      let before: number[] = [];
+      await eventually(async () => (before = await pids()).length === 1, 'the other process listening');
+      await database.query('SELECT pg_terminate_backend($1)', [before[0]]);
+      await eventually(
+        async () => (await pids()).some((pid) => !before.includes(pid)),
+        'the other process listening again',
+      );
+      // Its caches were dropped when the session was lost: asked again, it reads and caches the name anew...
+      expect(await askThere('cy')).toBe('Cy');
+      // ...which only the erasure, heard on the new session, drops.
       expect((await here.mediator.execute(new Forget({ id: 'cy' }))).ok).toBe(true);
       answer = await askThere('cy');
       while (answer === 'Cy') answer = await askThere('cy');

@@ -1,6 +1,7 @@
 // Personal data on PostgreSQL: data keys in `personal_keys`, sealing on append, opening on read, and forgetting.
 // Every reader of the log (projections, the relay's handlers, repositories, the event store's reads) goes through
 // `reveal`; every writer through `seal`. See @myelin/core's personalDataCipher.ts for the envelope.
+import { createHash } from 'node:crypto';
 import {
   checkForget,
   clearQueryCaches,
@@ -119,7 +120,11 @@ export class Protection {
 
   /** The NOTIFY channel on which an erasure's commit tells every process of the schema. */
   get erasureChannel(): string {
-    return `myelin_erasure_${this.#database.schemaName}`;
+    // A channel's name is at most 63 bytes (NOTIFY refuses a longer one, LISTEN cuts it): a long schema's is hashed.
+    const named = `myelin_erasure_${this.#database.schemaName}`;
+    return Buffer.byteLength(named) <= 63
+      ? named
+      : `myelin_erasure_${createHash('sha256').update(this.#database.schemaName).digest('hex').slice(0, 40)}`;
   }
 
   /**

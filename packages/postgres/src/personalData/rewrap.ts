@@ -20,9 +20,10 @@ export interface RewrapOptions extends MasterKeyOptions {
  * @example
  * const report = await rewrapDataKeys(database, {
  *   masterKey: localMasterKey(process.env.MYELIN_MASTER_KEY, 'k2'),
- *   previousMasterKeys: [localMasterKey(process.env.MYELIN_OLD_MASTER_KEY, 'k1')],
+ *   // The id the old key had: 'local' when none was given.
+ *   previousMasterKeys: [localMasterKey(process.env.MYELIN_OLD_MASTER_KEY, 'local')],
  * });
- * // { rewrapped: 1200, left: 0, unknown: 0, unknownMasterKeys: [] }: 'k1' can be dropped
+ * // { rewrapped: 1200, left: 0, unknown: 0, unknownMasterKeys: [] }: the old key can be dropped
  */
 export async function rewrapDataKeys(database: Database, options: RewrapOptions): Promise<RewrapReport> {
   const batchSize = options.batchSize ?? 100;
