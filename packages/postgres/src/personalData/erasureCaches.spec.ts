@@ -2,12 +2,14 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { erased, newMasterKey } from '@myelin/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { Database } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { childLines } from '../testing/childLines.ts';
 import { postgresUrl, testSchema } from '../testing/databases.ts';
 import { eventually } from '../testing/eventually.ts';
 import { Forget, Join, memberApp } from '../testing/memberApp.ts';
+import { Protection } from './protection.ts';
 
 const script = fileURLToPath(new URL('../testing/memberProcess.ts', import.meta.url));
 const kill: (() => void)[] = [];
@@ -82,6 +84,24 @@ describe('forgetting someone in one process', () => {
       await there.exited;
       await here.dispose();
       await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
+      await database.close();
+    }
+  });
+});
+
+describe('the erasure channel', () => {
+  it('fits PostgreSQL’s 63 bytes for a schema of any length, one channel per schema', async () => {
+    const channelOf = (schemaName: string) =>
+      new Protection({ schemaName } as Database, undefined).erasureChannel;
+    expect(channelOf('pizzeria')).toBe('myelin_erasure_pizzeria');
+    const [a, b] = [channelOf(`a${'x'.repeat(62)}`), channelOf(`b${'x'.repeat(62)}`)];
+    expect(Buffer.byteLength(a)).toBeLessThanOrEqual(63);
+    expect(a).not.toBe(b);
+    // NOTIFY refuses a longer name, which failed every erasure of such a schema.
+    const database = postgresDatabase({ connectionString: postgresUrl, schema: testSchema() });
+    try {
+      await expect(database.query('SELECT pg_notify($1, $2)', [a, ''])).resolves.toBeDefined();
+    } finally {
       await database.close();
     }
   });
