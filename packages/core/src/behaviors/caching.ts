@@ -37,11 +37,6 @@ export function clearQueryCaches(): void {
   generation += 1;
 }
 
-/** How many times the caches were cleared: a query that began before a clear does not cache its answer. */
-function cacheGeneration(): number {
-  return generation;
-}
-
 /** Query results in memory, per query type. */
 export class QueryCache {
   readonly #entries = new Map<string, Map<string, Entry>>();
@@ -64,7 +59,7 @@ export class QueryCache {
   }
 
   /**
-   * Keeps a result for `ttlMs`. `since` is the generation (see `cacheGeneration`) when the query began: a result
+   * Keeps a result for `ttlMs`. `since` is how many times the caches were cleared when the query began: a result
    * read before `clearQueryCaches` and answered after it is not kept, since it may hold what was just forgotten.
    */
   set(type: string, key: string, result: OperationResult<unknown>, ttlMs: number, since = generation): void {
@@ -97,7 +92,7 @@ export function caching(
       const key = policy.key?.(query, context) ?? stableStringify(payloadOf(query));
       const hit = cache.get(definition.type, key);
       if (hit !== undefined) return hit;
-      const since = cacheGeneration();
+      const since = generation;
       const result = await next();
       if (result.ok) cache.set(definition.type, key, result, policy.ttlMs, since);
       return result;

@@ -124,6 +124,10 @@ export class PersonalDataCipher {
     // encryption itself.
     const sealed = [...events];
     const pending: Promise<void>[] = [];
+    const put = (index: number, rest: Record<string, unknown>, envelope: Envelope) => {
+      rest[sealedField] = envelope;
+      sealed[index] = { data: rest, metadata: (events[index] as NewEvent).metadata };
+    };
     for (const { index, personal, subject } of wanted) {
       const event = events[index] as NewEvent;
       const { id, key } = keys.get(subject) as { id: string; key: unknown };
@@ -133,17 +137,8 @@ export class PersonalDataCipher {
         JSON.stringify(values),
         additionalData(event.metadata.type, id, fields),
       );
-      if (typeof text === 'string') {
-        rest[sealedField] = { key: id, fields, sealed: text } satisfies Envelope;
-        sealed[index] = { data: rest, metadata: event.metadata };
-      } else {
-        pending.push(
-          text.then((later) => {
-            rest[sealedField] = { key: id, fields, sealed: later } satisfies Envelope;
-            sealed[index] = { data: rest, metadata: event.metadata };
-          }),
-        );
-      }
+      if (typeof text === 'string') put(index, rest, { key: id, fields, sealed: text });
+      else pending.push(text.then((later) => put(index, rest, { key: id, fields, sealed: later })));
     }
     await Promise.all(pending);
     return { events: sealed, keyIds: [...new Set([...keys.values()].map((key) => key.id))] };
@@ -353,7 +348,7 @@ function fieldsOf(envelope: Envelope, values: unknown): Record<string, unknown> 
     );
   }
   const fields: Record<string, unknown> = {};
-  for (const [i, name] of envelope.fields.entries()) fields[name] = (values as unknown[])[i];
+  for (const [i, name] of envelope.fields.entries()) fields[name] = values[i];
   return fields;
 }
 

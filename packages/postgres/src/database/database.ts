@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** The rows a statement returned and how many it changed. */
 export interface QueryResult<TRow> {
   readonly rows: TRow[];
@@ -22,6 +24,16 @@ export interface QueryOptions {
 
 /** For the statements Myelin runs on every command (`{ prepare: true }`). */
 export const prepared: QueryOptions = { prepare: true };
+
+/**
+ * The LISTEN/NOTIFY channel of a topic in a database's schema: `myelin_<topic>_<schema>`, or, where that passes the
+ * 63 bytes a channel's name may have (NOTIFY refuses a longer one, LISTEN cuts it short), the schema's name hashed.
+ */
+export function channelOf(database: Pick<Database, 'schemaName'>, topic: string): string {
+  const named = `myelin_${topic}_${database.schemaName}`;
+  if (Buffer.byteLength(named) <= 63) return named;
+  return `myelin_${topic}_${createHash('sha256').update(database.schemaName).digest('hex').slice(0, 32)}`;
+}
 
 /** Runs statements: a database, or one transaction of it. */
 export interface Sql {

@@ -1,7 +1,6 @@
 // Personal data on PostgreSQL: data keys in `personal_keys`, sealing on append, opening on read, and forgetting.
 // Every reader of the log (projections, the relay's handlers, repositories, the event store's reads) goes through
 // `reveal`; every writer through `seal`. See @myelin/core's personalDataCipher.ts for the envelope.
-import { createHash } from 'node:crypto';
 import {
   checkForget,
   clearQueryCaches,
@@ -22,7 +21,7 @@ import {
   type Upcast,
 } from '@myelin/core';
 import type { Connection, Database, Sql } from '../database/database.ts';
-import { prepared } from '../database/database.ts';
+import { channelOf, prepared } from '../database/database.ts';
 import { erasingModel } from '../projections/readModels.ts';
 import type { PostgresUnitOfWork } from '../unitOfWork/postgresUnitOfWork.ts';
 import { nodeAesGcm } from './nodeAesGcm.ts';
@@ -120,11 +119,7 @@ export class Protection {
 
   /** The NOTIFY channel on which an erasure's commit tells every process of the schema. */
   get erasureChannel(): string {
-    // A channel's name is at most 63 bytes (NOTIFY refuses a longer one, LISTEN cuts it): a long schema's is hashed.
-    const named = `myelin_erasure_${this.#database.schemaName}`;
-    return Buffer.byteLength(named) <= 63
-      ? named
-      : `myelin_erasure_${createHash('sha256').update(this.#database.schemaName).digest('hex').slice(0, 40)}`;
+    return channelOf(this.#database, 'erasure');
   }
 
   /**
@@ -132,8 +127,9 @@ export class Protection {
    * process drops its own after the commit; see `personalDataService`): a result cached here may hold the
    * forgotten subject's data, and no cache knows whose data its results hold. Hears it on a session of its own,
    * opened before this resolves. Lost, the session is opened again (after 1 s, doubling to 30 s), and the caches
-   * are dropped when it is lost and again when it is back, since an erasure in between was not heard. On PGlite,
-   * and without a master key (nothing personal can be stored), there is nothing to hear.
+   * are dropped when it is lost and again when it is back, since an erasure in between was not heard. On PGlite
+   * there is no other process; without a master key the process does not listen (docs/personal-data.md: give every
+   * process whose cached queries answer personal data the key).
    */
   async hearErasures(): Promise<void> {
     if (this.#database.engine !== 'postgres' || this.#cipher === undefined || this.#hearing !== undefined)

@@ -167,11 +167,7 @@ export function tableWriter<TRow extends Record<string, unknown>>(
     // in the order it was first made, as before writes were buffered.
     const loose = new Set(writes.map((write) => looseIdOf(write.key)));
     if (loose.size < writes.length) {
-      for (const write of [...writes].sort((a, b) => a.order - b.order)) {
-        if (write.deleted) await sql.query(`DELETE FROM ${physical} WHERE ${where}`, write.key, prepared);
-        if (write.row !== undefined)
-          await sendRows(new Map([[Object.keys(write.row).join(','), [write.row]]]));
-      }
+      for (const write of [...writes].sort((a, b) => a.order - b.order)) await send([write]);
       return;
     }
     for (const write of writes) {
@@ -186,10 +182,6 @@ export function tableWriter<TRow extends Record<string, unknown>>(
       if (rows === undefined) byColumns.set(columns, [row]);
       else rows.push(row);
     }
-    await sendRows(byColumns);
-  }
-
-  async function sendRows(byColumns: ReadonlyMap<string, readonly Record<string, unknown>[]>) {
     for (const [list, rows] of byColumns) {
       const columns = list.split(',');
       let sent = 0;

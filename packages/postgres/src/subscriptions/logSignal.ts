@@ -1,5 +1,5 @@
 import { comparePositions, type LogPosition } from '@myelin/core';
-import type { Database } from '../database/database.ts';
+import { channelOf, type Database } from '../database/database.ts';
 
 /**
  * Wakes the log's readers when something was committed. In process, directly; on PostgreSQL also other processes,
@@ -24,7 +24,7 @@ export class LogSignal {
 
   /** The NOTIFY channel of the database's schema. */
   get channel(): string {
-    return `myelin_${this.#topic}_${this.#database.schemaName}`;
+    return channelOf(this.#database, this.#topic);
   }
 
   /** Something was committed to the log (ending at `position`, when known). */

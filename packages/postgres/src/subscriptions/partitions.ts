@@ -3,7 +3,7 @@
 // `count` slots); the members are counted from pg_locks, so a process that dies stops counting the moment its
 // session ends. A process takes partitions while it holds fewer than its share, ceil(count / members), and gives
 // back its highest ones when it holds more (a member joined).
-import type { Connection, Database } from '../database/database.ts';
+import { type Connection, channelOf, type Database } from '../database/database.ts';
 import { logSignal, perDatabase } from './logSignal.ts';
 
 /** One partition of a subscription split by a hash of the stream id. */
@@ -179,7 +179,7 @@ export class Partitions {
   }
 
   get #channel(): string {
-    return `myelin_members_${this.#database.schemaName}`;
+    return channelOf(this.#database, 'members');
   }
 
   #slotKey(group: string, slot: number | string): string {
