@@ -64,10 +64,19 @@ interface Server {
   stop(): Promise<void>;
 }
 
+/**
+ * `BENCH_CPU_PROF=<folder>` writes each server's CPU profile there (`<side>.cpuprofile`), to see where a side's
+ * time goes under the same load as it is measured.
+ */
+function profiling(name: ServerName): string[] {
+  const folder = process.env.BENCH_CPU_PROF;
+  return folder ? ['--cpu-prof', `--cpu-prof-dir=${folder}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+}
+
 /** Forks a child serving one side and waits until it listens. */
 async function startServer(name: ServerName): Promise<Server> {
   const child: ChildProcess = fork(new URL('./http/server.ts', import.meta.url), [name], {
-    execArgv: ['--conditions=@myelin/source'],
+    execArgv: ['--conditions=@myelin/source', ...profiling(name)],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

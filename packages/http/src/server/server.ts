@@ -25,7 +25,7 @@ export interface ServerOptions extends MyelinHttpOptions {
   /** Dispose the application (its database pools, its bus connections) when the server closes; defaults to true. */
   readonly disposeOnClose?: boolean;
   /**
-   * An OpenTelemetry span per request (and its handler), by `@fastify/otel`, which the application's spans
+   * An OpenTelemetry span per request, by `@fastify/otel`, which the application's spans
    * (`tracing()` in core) are children of, when an SDK is registered before the server is created (as
    * OpenTelemetry asks of every instrumentation); without one, nothing, not even no-op spans. `@fastify/otel` is an
    * optional peer: by default it is used when installed; `true` requires it (and says how to install it); `false`
@@ -194,10 +194,12 @@ async function fastifyOtel(required: boolean): Promise<FastifyPluginCallback | u
   try {
     const { FastifyOtelInstrumentation } = await import('@fastify/otel');
     const instrumentation = new FastifyOtelInstrumentation({
-      // The request's span and its handler's; not a span per lifecycle hook (Myelin's own hooks: the correlation
-      // id, the token, the limits, the headers), which doubled the spans a request records for no question an
-      // operator asks, and made the SDK's cost per command a third more CPU. The command's own spans say the rest.
+      // The request's span alone: not a span per lifecycle hook (Myelin's own hooks: the correlation id, the
+      // token, the limits, the headers), which doubled the spans a request records for no question an operator
+      // asks, and made the SDK's cost per command a third more CPU; and not the route handler's, whose work is
+      // the mediator's `process <message>` span, a child of the request's, with the message's type and outcome.
       instrumentHooks: false,
+      instrumentHandler: false,
       // It records the URL as Fastify has it, query included: a live stream's `access_token` or an order's
       // `key` would reach the trace backend. `url.path` is the path alone, as the conventions define it.
       requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0] ?? ''),
