@@ -66,7 +66,20 @@ async function until(check: () => Promise<boolean>, what: string, ms = 600_000):
   }
 }
 
-async function myelin(source: Database, target: Database, id: string, events: number): Promise<number> {
+/** One twin's run: events/s, and this process's CPU time per event (user + system, both sides of the relay). */
+interface Run {
+  readonly rate: number;
+  readonly cpuMicros: number;
+}
+
+/** What a run measured, from its start (`performance.now()` and `process.cpuUsage()` then). */
+function measuredSince(started: number, cpu: NodeJS.CpuUsage, events: number): Run {
+  const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
+  return { rate: Math.round(events / seconds), cpuMicros: Math.round((used.user + used.system) / events) };
+}
+
+async function myelin(source: Database, target: Database, id: string, events: number): Promise<Run> {
   await target.exec(`DROP SCHEMA IF EXISTS ${target.schema} CASCADE`);
   await migrate(target);
   await target.exec(`CREATE TABLE ${target.schema}.received (event_id text PRIMARY KEY, n integer NOT NULL)`);
@@ -98,6 +111,7 @@ async function myelin(source: Database, target: Database, id: string, events: nu
   const nc = await connect({ servers });
   const jsm = await jetstreamManager(nc);
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const publisher = new IntegrationPublisher(sourceApp, source, publishing, {
     events: [Relayed],
     batchSize: page,
@@ -106,7 +120,7 @@ async function myelin(source: Database, target: Database, id: string, events: nu
   // the received rows every 20 ms instead cost the database a scan of the table each time: more than a tenth of
   // this side's database time, which the raw twin, counting in memory, never paid.)
   await until(async () => (await acknowledged(jsm, nats.stream)) >= events, 'every event acknowledged');
-  const seconds = (performance.now() - started) / 1000;
+  const run = measuredSince(started, cpu, events);
   const count = await received(target);
   if (count !== events) throw new Error(`myelin: ${count} of ${events} events recorded`);
   await publisher.stop();
@@ -117,11 +131,11 @@ async function myelin(source: Database, target: Database, id: string, events: nu
   await targetApp.dispose();
   for (const stream of [nats.stream, `${nats.stream}_DEAD`]) await jsm.streams.delete(stream);
   await nc.close();
-  return Math.round(events / seconds);
+  return run;
 }
 
 /** The same relay by hand: what the drivers allow when the code knows its one event type and its one table. */
-async function raw(source: Database, schema: string, id: string, events: number): Promise<number> {
+async function raw(source: Database, schema: string, id: string, events: number): Promise<Run> {
   const client = new pg.Client({ connectionString });
   const target = new pg.Pool({ connectionString, max: 8 });
   await client.connect();
@@ -147,6 +161,7 @@ async function raw(source: Database, schema: string, id: string, events: number)
   const consumer = await js.consumers.get(stream, 'raw');
   let recorded = 0;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const publishing = (async () => {
     let tx = '0';
     let seq = '0';
@@ -194,7 +209,7 @@ async function raw(source: Database, schema: string, id: string, events: number)
     for (const message of batch) message.ack();
     recorded += batch.length;
   }
-  const seconds = (performance.now() - started) / 1000;
+  const run = measuredSince(started, cpu, events);
   await publishing;
   const { rows } = await target.query<{ n: number }>(`SELECT count(*)::integer AS n FROM ${schema}.received`);
   if (rows[0]?.n !== events) throw new Error(`raw: ${rows[0]?.n} of ${events} events recorded`);
@@ -203,7 +218,7 @@ async function raw(source: Database, schema: string, id: string, events: number)
   await client.end();
   await target.query(`DROP SCHEMA ${schema} CASCADE`);
   await target.end();
-  return Math.round(events / seconds);
+  return run;
 }
 
 /** A fresh log of `count` events, vacuumed. */
@@ -231,10 +246,14 @@ export async function main(): Promise<void> {
     await seed(source, measured);
     const natsDurable = await myelin(source, target, id, measured);
     await seed(source, measured);
-    const rawRate = await raw(source, 'bench_relay_raw', id, measured);
-    console.log('| natsDurable (events/s, target ≥ 10,000) | raw | natsDurable/raw |');
-    console.log('| ---: | ---: | ---: |');
-    console.log(`| ${natsDurable} | ${rawRate} | ${(natsDurable / rawRate).toFixed(2)} |`);
+    const rawRun = await raw(source, 'bench_relay_raw', id, measured);
+    console.log(
+      '| natsDurable (events/s, target ≥ 10,000) | raw | natsDurable/raw | Node CPU µs/event: natsDurable | raw |',
+    );
+    console.log('| ---: | ---: | ---: | ---: | ---: |');
+    console.log(
+      `| ${natsDurable.rate} | ${rawRun.rate} | ${(natsDurable.rate / rawRun.rate).toFixed(2)} | ${natsDurable.cpuMicros} | ${rawRun.cpuMicros} |`,
+    );
     if (measured === 50_000) {
       const file = new URL('../results/relay.json', import.meta.url);
       await mkdir(new URL('.', file), { recursive: true });
@@ -242,7 +261,9 @@ export async function main(): Promise<void> {
         unit: 'events/s',
         events: measured,
         concurrency,
-        results: { natsDurable, raw: rawRate },
+        results: { natsDurable: natsDurable.rate, raw: rawRun.rate },
+        // This process's CPU time per event (it runs both ends of the relay; PostgreSQL and NATS are not in it).
+        cpuMicrosPerEvent: { natsDurable: natsDurable.cpuMicros, raw: rawRun.cpuMicros },
       };
       await writeFile(file, `${JSON.stringify(json, null, 2)}\n`);
     } else {
