@@ -110,7 +110,7 @@ export {
 } from './messages/message.ts';
 export { type MetricsOptions, metrics } from './observability/metrics.ts';
 export { activeTraceContext, contextOf, type TraceContext } from './observability/traceContext.ts';
-export { type TracingOptions, tracing, withinSpan } from './observability/tracing.ts';
+export { type TracingOptions, tracing, tracingEnabled, withinSpan } from './observability/tracing.ts';
 export {
   type DeadLetter,
   type DeadLetterRef,

@@ -33,7 +33,8 @@ export function consumeFromBus(
     return bus.subscribe(
       definition.type,
       async (message) => {
-        const { data, metadata } = await opened(app, message);
+        const { data, metadata } =
+          envelopeOf(message.data) === undefined ? message : await opened(app, message);
         await app.mediator.publish(new definition(data), {
           handler: handler.name,
           eventId: metadata.eventId,
@@ -55,9 +56,8 @@ export function consumeFromBus(
   };
 }
 
-/** The message with its sealed personal data opened by the application's reader; as it is when it has none. */
+/** The message with its sealed personal data opened by the application's reader. */
 async function opened(app: Application, message: BusMessage): Promise<BusMessage> {
-  if (envelopeOf(message.data) === undefined) return message;
   if (!app.container.has(PersonalDataReader)) {
     throw new Error(
       `A '${message.metadata.type}' event arrived with sealed personal data, and this application cannot open it: give its persistence the publisher's data keys and master key`,

@@ -200,6 +200,7 @@ export interface MediatorRoutes {
 export class MediatorImpl implements Mediator {
   readonly #requests = new Map<AnyMessageDefinition, RequestRoute>();
   readonly #events = new Map<AnyMessageDefinition, readonly EventDelivery[]>();
+  readonly #handlerDeliveries = new Map<AnyMessageDefinition, Map<string, readonly EventDelivery[]>>();
 
   readonly container: Container;
 
@@ -259,14 +260,9 @@ export class MediatorImpl implements Mediator {
       throw new TypeError(`publish() takes an event made from a definition declared with event()`);
     }
     options?.signal?.throwIfAborted();
-    let deliveries = this.#events.get(definition) ?? this.#inherited(definition);
-    if (options?.handler !== undefined) {
-      const only = options.handler;
-      deliveries = deliveries.filter((delivery) => delivery.handler === only);
-      if (deliveries.length === 0) {
-        throw new TypeError(`${definition.type} has no handler named '${only}'`);
-      }
-    }
+    const all = this.#events.get(definition) ?? this.#inherited(definition);
+    const deliveries =
+      options?.handler === undefined ? all : this.#toHandler(definition, all, options.handler);
     if (deliveries.length === 0) return;
     const eventId = options?.eventId ?? newId();
     const metadata: EventMetadata = {
@@ -330,6 +326,30 @@ export class MediatorImpl implements Mediator {
       if (route !== undefined) return route;
     }
     throw new UnhandledMessageError(definition.type);
+  }
+
+  /**
+   * The deliveries of an event to one named handler (a relay's or a bus consumer's), found once per event type
+   * and handler rather than filtered at every delivery.
+   */
+  #toHandler(
+    definition: AnyMessageDefinition,
+    all: readonly EventDelivery[],
+    handler: string,
+  ): readonly EventDelivery[] {
+    let byHandler = this.#handlerDeliveries.get(definition);
+    if (byHandler === undefined) {
+      byHandler = new Map();
+      this.#handlerDeliveries.set(definition, byHandler);
+    }
+    let deliveries = byHandler.get(handler);
+    if (deliveries === undefined) {
+      deliveries = all.filter((delivery) => delivery.handler === handler);
+      if (deliveries.length === 0)
+        throw new TypeError(`${definition.type} has no handler named '${handler}'`);
+      byHandler.set(handler, deliveries);
+    }
+    return deliveries;
   }
 
   #inherited(definition: AnyMessageDefinition): readonly EventDelivery[] {

@@ -4,6 +4,7 @@
 import {
   type Attributes,
   context,
+  ProxyTracerProvider,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -70,6 +71,18 @@ export function tracing(options: TracingOptions = {}): Behavior[] {
     }),
   ];
 }
+
+/**
+ * Whether an OpenTelemetry SDK has registered its tracer provider. Until one is, the API's global provider
+ * delegates to a no-op, whose spans record nothing: work that only makes spans (and their attributes and contexts)
+ * can skip them, which costs a busy consumer measurable time for nothing. A second copy of the API (whose classes
+ * differ) is taken as registered, so that spans are never dropped for it. Cheap enough to ask per message.
+ */
+export function tracingEnabled(): boolean {
+  const provider = trace.getTracerProvider();
+  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== noTracerProvider;
+}
+const noTracerProvider = new ProxyTracerProvider().getDelegate();
 
 /**
  * Runs `work` for a span: an exception is recorded and marks the span failed; the span ends either way. For the

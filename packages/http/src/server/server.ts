@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ProxyTracerProvider, trace } from '@opentelemetry/api';
+import { tracingEnabled } from '@myelin/core';
 import Fastify, {
   type FastifyInstance,
   type FastifyPluginCallback,
@@ -110,7 +110,7 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   // spans are no-ops that still cost (with the application's no-op spans) 16% more server CPU per command, 293 →
   // 341 µs in bench/ http's run 5 (BENCHMARKS.md), where the API alone promises next to nothing.
   const otel = telemetry === false ? undefined : await fastifyOtel(telemetry === true);
-  if (otel !== undefined && tracerRegistered()) await server.register(otel);
+  if (otel !== undefined && tracingEnabled()) await server.register(otel);
   await server.register(myelin, plugin);
   if (disposeOnClose) server.addHook('onClose', () => plugin.app.dispose());
   return server;
@@ -177,17 +177,6 @@ export async function serve(server: FastifyInstance, options: ServeOptions = {})
   for (const signal of options.signals ?? ['SIGINT', 'SIGTERM']) process.once(signal, stop);
   return address;
 }
-
-/**
- * Whether an OpenTelemetry SDK has registered its tracer provider, as an application does before it builds its
- * server. The API's global provider delegates to a no-op until one is; a second copy of the API (whose classes
- * differ) is taken as registered, so that spans are never dropped for it.
- */
-function tracerRegistered(): boolean {
-  const provider = trace.getTracerProvider();
-  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== noTracerProvider;
-}
-const noTracerProvider = new ProxyTracerProvider().getDelegate();
 
 /** `@fastify/otel`'s plugin, when it is installed (an optional peer, so that an install without it stays light). */
 async function fastifyOtel(required: boolean): Promise<FastifyPluginCallback | undefined> {

@@ -12,6 +12,7 @@ import {
   type ScheduleChange,
   type StoredEvent,
   token,
+  tracingEnabled,
   type UnitOfWork,
   withinSpan,
 } from '@myelin/core';
@@ -148,15 +149,22 @@ export class PostgresUnitOfWork implements UnitOfWork {
 
   /** Commits, in a span of its own (`commit`, with how many events it wrote and where they are in the log). */
   commit(): Promise<CommitResult> {
+    // Without an SDK the span would record nothing: a bus consumer commits a unit of work per message.
+    if (!tracingEnabled()) return this.#counted();
     return tracer.startActiveSpan('commit', { kind: SpanKind.CLIENT, attributes: commitAttributes }, (span) =>
       withinSpan(span, async () => {
-        const result = await this.#commit();
+        const result = await this.#counted();
         span.setAttribute('myelin.events', result.events.length);
-        if (result.events.length > 0) eventsAppended().add(result.events.length);
         if (result.position !== undefined) span.setAttribute('myelin.position', result.position);
         return result;
       }),
     );
+  }
+
+  async #counted(): Promise<CommitResult> {
+    const result = await this.#commit();
+    if (result.events.length > 0) eventsAppended().add(result.events.length);
+    return result;
   }
 
   async #commit(): Promise<CommitResult> {
@@ -179,30 +187,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
   }
 
   async #commitOnce(): Promise<CommitResult> {
-    const changes: { entry: Tracked; change: Change }[] = [];
-    const raised: NewEvent[][] = [];
-    for (const entry of this.#tracked.values()) {
-      raised.push(
-        entry.aggregate.pendingEvents.map((event): NewEvent => {
-          const definition = definitionOf(event) as EventDefinition;
-          return {
-            data: payloadOf(event),
-            metadata: this.context.eventMetadata(definition.type, definition.options.version ?? 1),
-          };
-        }),
-      );
-    }
-    // Sealed together: one look-up of the subjects' keys for the whole commit.
-    const all = raised.flat();
-    const sealed = this.#protection === undefined ? all : await this.#protection.seal(all);
-    let next = 0;
-    for (const [i, entry] of [...this.#tracked.values()].entries()) {
-      const count = raised[i]?.length ?? 0;
-      const events = sealed.slice(next, next + count);
-      next += count;
-      const change: Change = { aggregate: entry.aggregate, operation: entry.operation, events };
-      if (entry.changed(change)) changes.push({ entry, change });
-    }
+    // Most event deliveries track no aggregate (they write rows, or nothing): they skip the gathering of events.
+    const changes = this.#tracked.size === 0 ? [] : await this.#changes();
     // The written types are gathered only when some enlisted write asks for them: most commits have none.
     let types: ReadonlySet<string> | undefined;
     const written = () =>
@@ -264,6 +250,34 @@ export class PostgresUnitOfWork implements UnitOfWork {
     this.#scheduled = false;
     this.#committed();
     return { events: stored, position: stored.at(-1)?.position };
+  }
+
+  /** The tracked aggregates' changes, their new events sealed (together: one look-up of the subjects' keys). */
+  async #changes(): Promise<{ entry: Tracked; change: Change }[]> {
+    const changes: { entry: Tracked; change: Change }[] = [];
+    const raised: NewEvent[][] = [];
+    for (const entry of this.#tracked.values()) {
+      raised.push(
+        entry.aggregate.pendingEvents.map((event): NewEvent => {
+          const definition = definitionOf(event) as EventDefinition;
+          return {
+            data: payloadOf(event),
+            metadata: this.context.eventMetadata(definition.type, definition.options.version ?? 1),
+          };
+        }),
+      );
+    }
+    const all = raised.flat();
+    const sealed = this.#protection === undefined ? all : await this.#protection.seal(all);
+    let next = 0;
+    for (const [i, entry] of [...this.#tracked.values()].entries()) {
+      const count = raised[i]?.length ?? 0;
+      const events = sealed.slice(next, next + count);
+      next += count;
+      const change: Change = { aggregate: entry.aggregate, operation: entry.operation, events };
+      if (entry.changed(change)) changes.push({ entry, change });
+    }
+    return changes;
   }
 
   #committed(): void {
