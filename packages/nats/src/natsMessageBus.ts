@@ -10,6 +10,7 @@ import {
   type MessageBus,
   PersonalDataReader,
   type SubscribeOptions,
+  tracingEnabled,
 } from '@myelin/core';
 import {
   AckPolicy,
@@ -193,6 +194,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
   async publish(messages: readonly BusMessage[]): Promise<void> {
     const source = `myelin://${this.#options.service}`;
     this.#acks ??= new PublishAcks(this.#connection);
+    const traced = tracingEnabled();
     // All sent before any acknowledgement is awaited: one connection keeps them in order on the wire, and the
     // server stores a subject's messages in the order they arrive. When one fails, the caller sends the batch
     // again; what was stored the first time is dropped by id (so a retried message may land after later ones).
@@ -200,22 +202,25 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       messages.map((message) => {
         const subject = this.subjectOf(message.metadata.type);
         // A send span in the trace of the work that wrote the event, ended by its acknowledgement; the CloudEvent
-        // carries the send span, so the consumer's span is its child.
-        const span = tracer.startSpan(
-          `send ${subject}`,
-          { kind: SpanKind.PRODUCER, attributes: messagingAttributes(subject, message, 'send') },
-          contextOf(message.metadata, context.active()),
-        );
-        // Without an SDK the span is the message's own context: the message already carries it.
-        const sent = span.isRecording()
-          ? {
-              ...message,
-              metadata: {
-                ...message.metadata,
-                ...context.with(trace.setSpan(context.active(), span), activeTraceContext),
-              },
-            }
-          : message;
+        // carries the send span, so the consumer's span is its child. Without an SDK, none: the message already
+        // carries its own trace context.
+        const span = traced
+          ? tracer.startSpan(
+              `send ${subject}`,
+              { kind: SpanKind.PRODUCER, attributes: messagingAttributes(subject, message, 'send') },
+              contextOf(message.metadata, context.active()),
+            )
+          : undefined;
+        const sent =
+          span?.isRecording() === true
+            ? {
+                ...message,
+                metadata: {
+                  ...message.metadata,
+                  ...context.with(trace.setSpan(context.active(), span), activeTraceContext),
+                },
+              }
+            : message;
         const h = headers();
         h.set('Content-Type', cloudEventContentType);
         // JetStream's dedupe key: a second publication of the id within the duplicate window is dropped.
@@ -359,10 +364,11 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       },
       Math.max(o.ackWaitMs / 3, 100),
     );
+    const acks = new PendingAcks();
     try {
       for await (const message of messages) {
         running++;
-        void this.#handle(message, type, name, handler, working).then(end, (error: unknown) => {
+        void this.#handle(message, type, name, handler, working, acks).then(end, (error: unknown) => {
           end();
           this.#onError(error, name);
         });
@@ -372,6 +378,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       clearInterval(heartbeat);
       signal.removeEventListener('abort', stop);
       while (running > 0) await oneEnds();
+      acks.flush();
     }
   }
 
@@ -381,6 +388,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     name: string,
     handler: BusHandler,
     working: Set<JsMsg>,
+    acks: PendingAcks,
   ): Promise<void> {
     let parsed: BusMessage;
     try {
@@ -399,24 +407,32 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       );
       return;
     }
+    // The event's trace, continued by a span of this delivery when an SDK records one. Without an SDK the handler
+    // still runs in the event's trace (what it writes carries it on); without either, in no context at all, since
+    // entering one would be only allocations.
     const parent = contextOf(parsed.metadata, ROOT_CONTEXT);
-    const span = tracer.startSpan(
-      `process ${message.subject}`,
-      { kind: SpanKind.CONSUMER, attributes: messagingAttributes(message.subject, parsed, 'process', name) },
-      parent,
-    );
+    const span = tracingEnabled()
+      ? tracer.startSpan(
+          `process ${message.subject}`,
+          {
+            kind: SpanKind.CONSUMER,
+            attributes: messagingAttributes(message.subject, parsed, 'process', name),
+          },
+          parent,
+        )
+      : undefined;
     working.add(message);
     try {
-      const delivered = await this.#opened(parsed, name);
-      // In the span's context when it is one to continue (an SDK records it, or the event carried a trace);
-      // otherwise there is nothing for the handler to see in it, and entering it is only allocations.
-      await (span.isRecording() || trace.isSpanContextValid(span.spanContext())
+      const delivered = envelopeOf(parsed.data) === undefined ? parsed : await this.#opened(parsed, name);
+      await (span !== undefined
         ? context.with(trace.setSpan(parent, span), handler, undefined, delivered)
-        : handler(delivered));
-      message.ack();
+        : parent !== ROOT_CONTEXT
+          ? context.with(parent, handler, undefined, delivered)
+          : handler(delivered));
+      acks.add(message);
     } catch (error) {
-      span.recordException(error instanceof Error ? error : String(error));
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      span?.recordException(error instanceof Error ? error : String(error));
+      span?.setStatus({ code: SpanStatusCode.ERROR });
       const deliveries = message.info.deliveryCount;
       const reason = error instanceof Error ? error.message : String(error);
       if (deliveries >= this.#options.maxDeliveries) {
@@ -426,7 +442,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       }
     } finally {
       working.delete(message);
-      span.end();
+      span?.end();
     }
   }
 
@@ -437,7 +453,6 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
    * the set-up, not of the handler, and its handler must never see the data sealed.
    */
   async #opened(message: BusMessage, name: string): Promise<BusMessage> {
-    if (envelopeOf(message.data) === undefined) return message;
     try {
       const reader = this.#personalDataReader();
       if (reader === undefined) {
@@ -522,6 +537,33 @@ function messagingAttributes(
   };
 }
 
+/**
+ * A subscription's acknowledgements, sent together at the end of the turn of the event loop in which their
+ * deliveries ended: a group commit ends hundreds at once, and nats.js writes what was queued in one turn of its own
+ * (a microtask) to the socket at once, which an acknowledgement each, sent from each delivery's own chain of
+ * promises, split into a write each (a system call, and a wake-up of the server). Sent a turn later, an
+ * acknowledgement is lost only with the process, when the message is delivered again, as it would be anyway.
+ */
+class PendingAcks {
+  #messages: JsMsg[] = [];
+
+  add(message: JsMsg): void {
+    if (this.#messages.push(message) === 1) setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    const messages = this.#messages;
+    this.#messages = [];
+    for (const message of messages) {
+      try {
+        message.ack();
+      } catch {
+        // the connection is going: the message will be redelivered, which is what should happen
+      }
+    }
+  }
+}
+
 /** How long a batch's publications may wait for their acknowledgements (a frozen server) before the batch fails. */
 const publishTimeoutMs = 5000;
 
@@ -529,7 +571,8 @@ interface Publication {
   readonly subject: string;
   readonly payload: string;
   readonly headers: MsgHdrs;
-  readonly span: Span;
+  /** Its send span, when an SDK records spans. */
+  readonly span: Span | undefined;
 }
 
 /** A batch's publications still unacknowledged, and its first failure. */
@@ -549,7 +592,7 @@ class PublishAcks {
   readonly #connection: NatsConnection;
   readonly #inbox: string;
   readonly #subscription: Subscription;
-  readonly #waiting = new Map<string, { readonly batch: PendingBatch; readonly span: Span }>();
+  readonly #waiting = new Map<string, { readonly batch: PendingBatch; readonly span: Span | undefined }>();
   #next = 0;
 
   constructor(connection: NatsConnection) {
@@ -621,11 +664,11 @@ class PublishAcks {
     this.#waiting.delete(reply);
     const { batch, span } = waiting;
     if (failure !== undefined) {
-      span.recordException(failure);
-      span.setStatus({ code: SpanStatusCode.ERROR });
+      span?.recordException(failure);
+      span?.setStatus({ code: SpanStatusCode.ERROR });
       batch.failure ??= failure;
     }
-    span.end();
+    span?.end();
     if (--batch.unacknowledged === 0) batch.settled();
   }
 }
