@@ -150,10 +150,10 @@ export class PostgresUnitOfWork implements UnitOfWork {
   /** Commits, in a span of its own (`commit`, with how many events it wrote and where they are in the log). */
   commit(): Promise<CommitResult> {
     // Without an SDK the span would record nothing: a bus consumer commits a unit of work per message.
-    if (!tracingEnabled()) return this.#counted();
+    if (!tracingEnabled()) return this.#commit();
     return tracer.startActiveSpan('commit', { kind: SpanKind.CLIENT, attributes: commitAttributes }, (span) =>
       withinSpan(span, async () => {
-        const result = await this.#counted();
+        const result = await this.#commit();
         span.setAttribute('myelin.events', result.events.length);
         if (result.position !== undefined) span.setAttribute('myelin.position', result.position);
         return result;
@@ -161,18 +161,14 @@ export class PostgresUnitOfWork implements UnitOfWork {
     );
   }
 
-  async #counted(): Promise<CommitResult> {
-    const result = await this.#commit();
-    if (result.events.length > 0) eventsAppended().add(result.events.length);
-    return result;
-  }
-
   async #commit(): Promise<CommitResult> {
     // A subject forgotten after the events were sealed fails the append (its key is gone), writing nothing: sealed
     // again, with the subject's new key, the second attempt stands.
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#commitOnce();
+        const result = await this.#commitOnce();
+        if (result.events.length > 0) eventsAppended().add(result.events.length);
+        return result;
       } catch (error) {
         if (!(error instanceof DataKeyGoneError)) throw error;
         this.#protection?.forgotten(undefined, error.keyIds);
@@ -194,9 +190,12 @@ export class PostgresUnitOfWork implements UnitOfWork {
     const written = () =>
       (types ??= new Set(changes.flatMap(({ change }) => change.events.map((event) => event.metadata.type))));
     // Kept until the commit ends: a commit sealed with a key deleted meanwhile is tried again, with them.
-    const enlisted = this.#enlisted
-      .filter(({ when }) => when === undefined || when(written()))
-      .map(({ write }) => write);
+    const enlisted =
+      this.#enlisted.length === 0
+        ? none
+        : this.#enlisted
+            .filter(({ when }) => when === undefined || when(written()))
+            .map(({ write }) => write);
     // A scheduled command's delivery removes its message with its effects, or has none (see ExecuteOptions). It
     // goes first: a second delivery at once waits on the row's lock, then finds it gone, before any other write.
     const delivered = this.context.scheduled;
@@ -205,8 +204,11 @@ export class PostgresUnitOfWork implements UnitOfWork {
       this.#tracked.clear();
       this.#enlisted.length = 0;
       this.#committed();
-      return { events: [], position: undefined };
+      return { events: none, position: undefined };
     }
+    // Rows written as sets and nothing else, as a bus delivery's commit often is (its inbox entry, a row): the
+    // batched rows are all there is to write.
+    const onlyBatched = changes.length === 0 && enlisted.length === 0 && delivered === undefined;
     const run = async (sql: Sql) => {
       if (delivered !== undefined) {
         await removeDelivered(sql, this.database.schema, delivered, this.context.messageId);
@@ -228,7 +230,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
       stored = lone
         ? await run(this.database)
         : this.context.delivery !== undefined
-          ? await groupCommit(this.database).commit(run, batched)
+          ? await groupCommit(this.database).commit(onlyBatched ? nothing : run, batched)
           : await this.database.transaction(thenWriteBatched(run, batched));
     } catch (error) {
       if (error instanceof DataKeyGoneError) throw error; // tried again by commit(), with everything
@@ -281,6 +283,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
   }
 
   #committed(): void {
+    if (this.#afterCommit.length === 0) return;
     for (const then of this.#afterCommit.splice(0)) then();
   }
 
@@ -292,6 +295,10 @@ export class PostgresUnitOfWork implements UnitOfWork {
     this.#scheduled = false;
   }
 }
+
+const none: readonly never[] = Object.freeze([]);
+/** A group commit's work for a unit of work with only batched rows to write. */
+const nothing = (): Promise<StoredEvent[]> => Promise.resolve([]);
 
 /** The unit of work of the current command, for repositories and for SQL that must commit with it. */
 export const PostgresUnitOfWorkToken = token<PostgresUnitOfWork>('PostgresUnitOfWork');
