@@ -165,6 +165,7 @@ export {
   type RewrapReport,
 } from './personalData/masterKey.ts';
 export {
+  anyPersonalDataDeclared,
   checkForget,
   type Erasure,
   erased,

@@ -87,6 +87,14 @@ export function personalDataOf(type: string): PersonalFields | undefined {
   return declared.get(type);
 }
 
+/**
+ * Whether any event type of this process declared personal data: then its read models may hold some in clear, and
+ * its cached queries answer it, whether or not the process can open sealed fields. @internal
+ */
+export function anyPersonalDataDeclared(): boolean {
+  return declared.size > 0;
+}
+
 /** Whom an erasure was asked for by, and why: kept with the erasure's record. Never the erased data. */
 export interface ForgetOptions {
   /** Who asked (a user id, a ticket's author): the record of the erasure names them. */

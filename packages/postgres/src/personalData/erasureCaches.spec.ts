@@ -17,6 +17,35 @@ afterAll(() => {
   for (const k of kill) k();
 });
 
+/**
+ * The member process (memberProcess.ts) on `schema`, with `masterKey` or none ('-'), named so that the test finds its
+ * sessions among the server's; `ask` is what it answers for an id now.
+ */
+function memberProcessThere(schema: string, masterKey: string) {
+  const url = `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}application_name=erasure-there`;
+  const child = spawn(process.execPath, ['--conditions=@myelin/source', script, url, schema, masterKey], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  kill.push(() => child.kill('SIGKILL'));
+  const there = childLines(child, 'the member process');
+  return {
+    ready: () => there.line((line) => line === 'ready', 60_000),
+    /** What the other process answers when asked for `id` now: the line after those it has said. */
+    async ask(id: string): Promise<unknown> {
+      const said = there.seen.length;
+      child.stdin.write(`${id}\n`);
+      await there.line(() => there.seen.length > said, 60_000);
+      const line = there.seen[said] as string;
+      expect(line.startsWith(`${id} `)).toBe(true);
+      return JSON.parse(line.slice(id.length + 1));
+    },
+    async stop(): Promise<void> {
+      child.stdin.end();
+      await there.exited;
+    },
+  };
+}
+
 describe('forgetting someone in one process', () => {
   it('drops the query results another process cached, which held their data', async () => {
     const schema = testSchema();
@@ -24,24 +53,10 @@ describe('forgetting someone in one process', () => {
     const database = postgresDatabase({ connectionString: postgresUrl, schema });
     await migrate(database);
     const here = await memberApp(database, masterKey);
-    // Named, so that the test finds the other process's sessions among the server's.
-    const url = `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}application_name=erasure-there`;
-    const child = spawn(process.execPath, ['--conditions=@myelin/source', script, url, schema, masterKey], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    kill.push(() => child.kill('SIGKILL'));
-    const there = childLines(child, 'the member process');
-    /** What the other process answers when asked for `id` now: the line after those it has said. */
-    const askThere = async (id: string): Promise<unknown> => {
-      const said = there.seen.length;
-      child.stdin.write(`${id}\n`);
-      await there.line(() => there.seen.length > said, 60_000);
-      const line = there.seen[said] as string;
-      expect(line.startsWith(`${id} `)).toBe(true);
-      return JSON.parse(line.slice(id.length + 1));
-    };
+    const there = memberProcessThere(schema, masterKey);
+    const askThere = there.ask;
     try {
-      await there.line((line) => line === 'ready', 60_000);
+      await there.ready();
       const name = `Ada ${crypto.randomUUID().slice(0, 8)}`;
       await here.mediator.execute(new Join({ id: 'ada', name }));
       await here.mediator.execute(new Join({ id: 'bob', name: 'Bob' }));
@@ -80,8 +95,41 @@ describe('forgetting someone in one process', () => {
       while (answer === 'Cy') answer = await askThere('cy');
       expect(answer).toBe(erased);
     } finally {
-      child.stdin.end();
-      await there.exited;
+      await there.stop();
+      await here.dispose();
+      await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
+      await database.close();
+    }
+  });
+  it('drops them in a process without the master key too, whose cached queries answer from read models', async () => {
+    const schema = testSchema();
+    const masterKey = newMasterKey();
+    const database = postgresDatabase({ connectionString: postgresUrl, schema });
+    await migrate(database);
+    // The read model a projection keeps in clear, which the keyless process answers from.
+    await database.exec(
+      `CREATE TABLE ${database.schema}.member_names (id text PRIMARY KEY, name text NOT NULL)`,
+    );
+    const here = await memberApp(database, masterKey);
+    const there = memberProcessThere(schema, '-');
+    try {
+      await there.ready();
+      const name = `Dee ${crypto.randomUUID().slice(0, 8)}`;
+      await here.mediator.execute(new Join({ id: 'dee', name }));
+      await database.query(`INSERT INTO ${database.schema}.member_names (id, name) VALUES ('dee', $1)`, [
+        name,
+      ]);
+      expect(await there.ask('dee')).toBe(name);
+      // The projection's erasure hook blanks the row as the subject is forgotten; the cached answer still holds it...
+      await database.query(`DELETE FROM ${database.schema}.member_names WHERE id = 'dee'`);
+      expect(await there.ask('dee')).toBe(name);
+      // ...until the erasure's commit reaches the keyless process, which drops what it cached.
+      expect((await here.mediator.execute(new Forget({ id: 'dee' }))).ok).toBe(true);
+      let answer = await there.ask('dee');
+      while (answer === name) answer = await there.ask('dee');
+      expect(answer).toBe(null);
+    } finally {
+      await there.stop();
       await here.dispose();
       await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
       await database.close();

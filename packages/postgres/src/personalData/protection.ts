@@ -2,6 +2,7 @@
 // Every reader of the log (projections, the relay's handlers, repositories, the event store's reads) goes through
 // `reveal`; every writer through `seal`. See @myelin/core's personalDataCipher.ts for the envelope.
 import {
+  anyPersonalDataDeclared,
   checkForget,
   clearQueryCaches,
   type DataKeyStore,
@@ -128,12 +129,14 @@ export class Protection {
    * forgotten subject's data, and no cache knows whose data its results hold. Hears it on a session of its own,
    * opened before this resolves. Lost, the session is opened again (after 1 s, doubling to 30 s), and the caches
    * are dropped when it is lost and again when it is back, since an erasure in between was not heard. On PGlite
-   * there is no other process; without a master key the process does not listen (docs/personal-data.md: give every
-   * process whose cached queries answer personal data the key).
+   * there is no other process. A process without the master key listens too when some event type declares personal
+   * data (its read models hold that data in clear); one whose application declares none does not.
    */
   async hearErasures(): Promise<void> {
-    if (this.#database.engine !== 'postgres' || this.#cipher === undefined || this.#hearing !== undefined)
-      return;
+    // A process without the master key hears them too when its application declares personal data: its read
+    // models hold that data in clear, and its cached queries may answer it.
+    if (this.#database.engine !== 'postgres' || this.#hearing !== undefined) return;
+    if (this.#cipher === undefined && !anyPersonalDataDeclared()) return;
     const hearing: Hearing = { connection: undefined, retry: undefined };
     this.#hearing = hearing;
     const open = async (waitMs: number): Promise<void> => {
