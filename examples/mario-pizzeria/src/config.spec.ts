@@ -20,6 +20,8 @@ describe('the configuration', () => {
       auth: 'development',
       devTokens: true,
       masterKey: 'development',
+      masterKeyId: 'local',
+      previousMasterKeys: [],
       logLevel: 'warn',
       liveLimits: {},
       trustProxy: undefined,
@@ -131,6 +133,105 @@ describe('the configuration', () => {
     expect(() => readConfig([], { MYELIN_MASTER_KEY: 'not base64!' }, dataDir)).toThrow(
       'MYELIN_MASTER_KEY: Not base64',
     );
+  });
+
+  it('names the master key and takes the keys it replaced, for a rotation', () => {
+    const [current, old, older] = [newMasterKey(), newMasterKey(), newMasterKey()];
+    // Unnamed, the key is 'local', as the keys before rotations existed were.
+    expect(readConfig([], { MYELIN_MASTER_KEY: current }, dataDir)).toMatchObject({
+      masterKey: current,
+      masterKeyId: 'local',
+      previousMasterKeys: [],
+    });
+    const rotated = readConfig(
+      [],
+      {
+        MYELIN_MASTER_KEY: current,
+        MYELIN_MASTER_KEY_ID: ' k3 ',
+        // As a secret store may hand it: spaces and a line break around the entries.
+        MYELIN_PREVIOUS_MASTER_KEYS: ` k2:${old} ,\n local : ${older}\n`,
+      },
+      dataDir,
+    );
+    expect(rotated).toMatchObject({
+      masterKey: current,
+      masterKeyId: 'k3',
+      previousMasterKeys: [
+        { id: 'k2', secret: old },
+        { id: 'local', secret: older },
+      ],
+    });
+    expect(
+      readConfig([], { MYELIN_MASTER_KEY: current, MYELIN_PREVIOUS_MASTER_KEYS: ' ' }, dataDir),
+    ).toMatchObject({ previousMasterKeys: [] });
+  });
+
+  it('refuses previous master keys that cannot work, naming the entry and never showing a key', () => {
+    const [current, old, other] = [newMasterKey(), newMasterKey(), newMasterKey()];
+    const short = Buffer.alloc(16, 7).toString('base64');
+    const unpadded = old.replace(/=+$/, '');
+    const cases: [Record<string, string>, string][] = [
+      [{ MYELIN_PREVIOUS_MASTER_KEYS: `k1:${old}` }, 'MYELIN_PREVIOUS_MASTER_KEYS needs MYELIN_MASTER_KEY'],
+      [{ MYELIN_MASTER_KEY_ID: 'k2' }, 'MYELIN_MASTER_KEY_ID needs MYELIN_MASTER_KEY'],
+      [
+        { MYELIN_MASTER_KEY: current, MYELIN_PREVIOUS_MASTER_KEYS: old },
+        "MYELIN_PREVIOUS_MASTER_KEYS, entry 1 of 1: is not id:key (the key's id, a colon, then the key in base64)",
+      ],
+      [
+        { MYELIN_MASTER_KEY: current, MYELIN_PREVIOUS_MASTER_KEYS: `k1:${old},k2:${short}` },
+        "MYELIN_PREVIOUS_MASTER_KEYS, entry 2 of 2: key 'k2': A master key is 32 bytes (44 characters of base64), not 16",
+      ],
+      [
+        { MYELIN_MASTER_KEY: current, MYELIN_PREVIOUS_MASTER_KEYS: `k1:${old},,k2:${other}` },
+        'MYELIN_PREVIOUS_MASTER_KEYS, entry 2 of 3: is empty',
+      ],
+      // Written key:id: the key is where the id goes, and is not shown as one.
+      [
+        { MYELIN_MASTER_KEY: current, MYELIN_PREVIOUS_MASTER_KEYS: `${unpadded}:k1` },
+        "MYELIN_PREVIOUS_MASTER_KEYS, entry 1 of 1: its id is 1 to 32 letters, digits, '.', '_' or '-'",
+      ],
+      [
+        { MYELIN_MASTER_KEY: current, MYELIN_PREVIOUS_MASTER_KEYS: `k1:${old},k1:${other}` },
+        "MYELIN_PREVIOUS_MASTER_KEYS, entry 2 of 2: its id 'k1' is entry 1's too",
+      ],
+      // The usual slip: the new key given without a new id, so both are 'local'.
+      [
+        { MYELIN_MASTER_KEY: current, MYELIN_PREVIOUS_MASTER_KEYS: `local:${old}` },
+        "MYELIN_PREVIOUS_MASTER_KEYS, entry 1 of 1: its id 'local' is the current key's (MYELIN_MASTER_KEY_ID, 'local' when unset): a new key needs a new id",
+      ],
+      [
+        {
+          MYELIN_MASTER_KEY: current,
+          MYELIN_MASTER_KEY_ID: 'k2',
+          MYELIN_PREVIOUS_MASTER_KEYS: `local:${current}`,
+        },
+        "MYELIN_PREVIOUS_MASTER_KEYS, entry 1 of 1: key 'local' is the same key as MYELIN_MASTER_KEY",
+      ],
+      [
+        {
+          MYELIN_MASTER_KEY: current,
+          MYELIN_MASTER_KEY_ID: 'k3',
+          MYELIN_PREVIOUS_MASTER_KEYS: `k1:${old},k2:${old}`,
+        },
+        "MYELIN_PREVIOUS_MASTER_KEYS, entry 2 of 2: key 'k2' is entry 1's key too",
+      ],
+      [
+        { MYELIN_MASTER_KEY: current, MYELIN_MASTER_KEY_ID: current },
+        "MYELIN_MASTER_KEY_ID is 1 to 32 letters, digits, '.', '_' or '-'",
+      ],
+    ];
+    for (const [env, message] of cases) {
+      let refusal: unknown;
+      try {
+        readConfig([], env, dataDir);
+      } catch (error) {
+        refusal = error;
+      }
+      expect(refusal, message).toBeInstanceOf(ConfigError);
+      const text = (refusal as Error).message;
+      expect(text).toContain(message);
+      for (const key of [current, old, other, short, unpadded]) expect(text).not.toContain(key);
+    }
   });
 
   it('turns development tokens off with a real issuer, unless DEV_TOKENS=true with a shared secret', () => {

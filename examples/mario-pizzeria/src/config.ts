@@ -30,6 +30,16 @@ export interface PizzeriaConfig {
    * start and kept in the data directory (embedded development mode only).
    */
   readonly masterKey: string | 'development';
+  /**
+   * The id of `masterKey` (`MYELIN_MASTER_KEY_ID`, `local` by default, which the development key has too): each data
+   * key records the id of the master key that wrapped it, so a new master key needs a new id.
+   */
+  readonly masterKeyId: string;
+  /**
+   * The master keys `masterKey` replaced (`MYELIN_PREVIOUS_MASTER_KEYS`, `id:base64` entries separated by commas):
+   * they open the data keys they wrapped until a rewrap has moved those under `masterKey` (see `masterKeys.ts`).
+   */
+  readonly previousMasterKeys: readonly PreviousMasterKey[];
   /** Fastify's log level (`LOG_LEVEL`); `warn` by default, so the console shows the URL and what goes wrong. */
   readonly logLevel: string;
   /** Open live streams allowed in all (`LIVE_STREAMS`) and per client (`LIVE_STREAMS_PER_CLIENT`). */
@@ -49,6 +59,12 @@ export interface PizzeriaConfig {
    * (`DELIVERY_ALERT_MINUTES`, 15), and the stale order's cancellation (`STALE_ORDER_MINUTES`, 60).
    */
   readonly alerts: Partial<AlertTimes>;
+}
+
+/** A master key that wrapped data keys before the current one: its id, and the key in base64. */
+export interface PreviousMasterKey {
+  readonly id: string;
+  readonly secret: string;
 }
 
 /** A setting that cannot work: the process says which and stops before opening anything. */
@@ -90,7 +106,7 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
     database,
     nats,
     ...authOf(env, production),
-    masterKey: masterKeyOf(env, production),
+    ...masterKeysOf(env, production),
     logLevel: env.LOG_LEVEL ?? 'warn',
     liveLimits: {
       ...countOf('LIVE_STREAMS', env.LIVE_STREAMS, 'streams'),
@@ -205,8 +221,47 @@ function authOf(env: Environment, production: boolean): Pick<PizzeriaConfig, 'au
   return { auth, devTokens };
 }
 
+/**
+ * The master keys of personal data: `MYELIN_MASTER_KEY` and its id, and the keys it replaced, checked. Without it,
+ * the development key, which production mode refuses. No message shows a key, nor text that might be one.
+ */
+function masterKeysOf(
+  env: Environment,
+  production: boolean,
+): Pick<PizzeriaConfig, 'masterKey' | 'masterKeyId' | 'previousMasterKeys'> {
+  const masterKey = currentMasterKeyOf(env, production);
+  const givenId = env.MYELIN_MASTER_KEY_ID?.trim() ?? '';
+  const list = env.MYELIN_PREVIOUS_MASTER_KEYS?.trim() ?? '';
+  if (masterKey === 'development') {
+    // The development key is the one kept in the data folder, named 'local'; a rotation starts by giving its
+    // successor in MYELIN_MASTER_KEY, so neither setting can mean anything without it.
+    for (const [name, value, what] of [
+      ['MYELIN_MASTER_KEY_ID', givenId, 'the key it names'],
+      ['MYELIN_PREVIOUS_MASTER_KEYS', list, 'the key that replaces them'],
+    ] as const) {
+      if (value !== '') {
+        throw new ConfigError(
+          `${name} needs MYELIN_MASTER_KEY, ${what}: unset, the current key is the development key kept in the data folder, whose id is 'local'`,
+        );
+      }
+    }
+    return { masterKey, masterKeyId: 'local', previousMasterKeys: [] };
+  }
+  if (givenId !== '' && !masterKeyIdPattern.test(givenId)) {
+    throw new ConfigError(`MYELIN_MASTER_KEY_ID ${badId}`);
+  }
+  const masterKeyId = givenId === '' ? 'local' : givenId;
+  return { masterKey, masterKeyId, previousMasterKeys: previousMasterKeysOf(list, masterKey, masterKeyId) };
+}
+
+// Ids are written beside each data key and shown in messages: plain, and shorter than a key in base64 (43 or 44
+// characters), so that a key given where its id goes, or an entry written key:id, is never shown as one.
+const masterKeyIdPattern = /^[A-Za-z0-9_.-]{1,32}$/;
+const badId =
+  "is 1 to 32 letters, digits, '.', '_' or '-' (not shown here: it may be a key given in the wrong place)";
+
 /** `MYELIN_MASTER_KEY`, checked; without it, the development key, which production mode refuses. */
-function masterKeyOf(env: Environment, production: boolean): string | 'development' {
+function currentMasterKeyOf(env: Environment, production: boolean): string | 'development' {
   const key = env.MYELIN_MASTER_KEY?.trim() ?? '';
   if (key === '') {
     if (production) {
@@ -222,6 +277,57 @@ function masterKeyOf(env: Environment, production: boolean): string | 'developme
     throw new ConfigError(`MYELIN_MASTER_KEY: ${(error as Error).message}`);
   }
   return key;
+}
+
+/**
+ * `MYELIN_PREVIOUS_MASTER_KEYS`: `id:base64` entries separated by commas (base64 has neither), each a key of its own
+ * under an id of its own. A bad entry is named by its position, and by its id once that is known to be one.
+ */
+function previousMasterKeysOf(list: string, current: string, currentId: string): PreviousMasterKey[] {
+  if (list === '') return [];
+  const entries = list.split(',');
+  const previous: PreviousMasterKey[] = [];
+  for (const [index, entry] of entries.entries()) {
+    const refuse = (why: string) =>
+      new ConfigError(`MYELIN_PREVIOUS_MASTER_KEYS, entry ${index + 1} of ${entries.length}: ${why}`);
+    if (entry.trim() === '') throw refuse('is empty');
+    const colon = entry.indexOf(':');
+    if (colon < 0) throw refuse("is not id:key (the key's id, a colon, then the key in base64)");
+    const id = entry.slice(0, colon).trim();
+    const secret = entry.slice(colon + 1).trim();
+    if (!masterKeyIdPattern.test(id)) throw refuse(`its id ${badId}`);
+    try {
+      localMasterKey(secret, id);
+    } catch (error) {
+      throw refuse(`key '${id}': ${(error as Error).message}`);
+    }
+    // Two keys of one id could not be told apart: the data keys record only the id.
+    if (id === currentId) {
+      throw refuse(
+        `its id '${id}' is the current key's (MYELIN_MASTER_KEY_ID, 'local' when unset): a new key needs a new id`,
+      );
+    }
+    const sameId = previous.findIndex((key) => key.id === id);
+    if (sameId >= 0)
+      throw refuse(`its id '${id}' is entry ${sameId + 1}'s too: each key needs an id of its own`);
+    // The same key under two ids rotates nothing: most likely the old key was given where the new one goes.
+    const bytes = Buffer.from(secret, 'base64');
+    if (bytes.equals(Buffer.from(current, 'base64'))) {
+      throw refuse(
+        `key '${id}' is the same key as MYELIN_MASTER_KEY: a rotation makes a new key (openssl rand -base64 32) for MYELIN_MASTER_KEY, under a new MYELIN_MASTER_KEY_ID`,
+      );
+    }
+    const sameKey = previous.findIndex((key) => bytes.equals(Buffer.from(key.secret, 'base64')));
+    if (sameKey >= 0) throw refuse(`key '${id}' is entry ${sameKey + 1}'s key too`);
+    previous.push({ id, secret });
+  }
+  return previous;
+}
+
+/** Where embedded mode keeps its database and its development keys; production mode has no such folder. */
+export function dataDirOf(config: PizzeriaConfig): string {
+  if (config.database.engine !== 'pglite') throw new ConfigError('the development keys need DATA_DIR');
+  return config.database.dataDir;
 }
 
 function whyProduction(env: Environment): string {
