@@ -1,8 +1,7 @@
 // Runs Mario's Pizzeria: `npm start` at the repository root. With nothing configured it is one process on an
 // embedded database (PGlite in ./.data); the environment and --role turn it into the processes of a deployment.
-import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Application, localMasterKey, type MasterKey } from '@myelin/core';
+import type { Application } from '@myelin/core';
 import { serve } from '@myelin/http';
 import { NatsMessageBus } from '@myelin/nats';
 import {
@@ -14,40 +13,25 @@ import {
   ProjectionDaemon,
   untilServing,
 } from '@myelin/postgres';
-import { postgresDatabase } from '@myelin/postgres/pg';
-import { pgliteDatabase } from '@myelin/postgres/pglite';
 import pino from 'pino';
 import { developmentAuth } from './api/auth.ts';
 import { prometheusMetrics } from './api/metrics.ts';
 import { createPizzeriaServer } from './api/server.ts';
-import { ConfigError, type DatabaseConfig, type PizzeriaConfig, readConfig } from './config.ts';
-import { developmentMasterKey, keptKey } from './keptKeys.ts';
+import { ConfigError, dataDirOf, type PizzeriaConfig, readConfig } from './config.ts';
+import { masterKeysOf, rewrapAtStart } from './masterKeys.ts';
 import { SeedMenu } from './menu/contract.ts';
 import { menu } from './menu/menuProjection.ts';
 import { orderSummaries } from './orders/orderSummaries.ts';
 import { buildPizzeria } from './pizzeria.ts';
 import { integrationEvents } from './shared/integrationEvents.ts';
 import { systemPrincipal } from './shared/roles.ts';
-import { describeUrl, untilAvailable } from './startup.ts';
+import { describeUrl, openDatabase, untilAvailable } from './startup.ts';
 import { postgresStorage, projections } from './storage.ts';
 import { startTracing } from './telemetry.ts';
 
 /** What runs beside the HTTP server on the application, and stops before it is disposed. */
 interface Worker {
   stop(): Promise<void>;
-}
-
-async function openDatabase(config: DatabaseConfig): Promise<Database> {
-  if (config.engine === 'postgres') {
-    const database = postgresDatabase({ connectionString: config.url, schema: config.schema });
-    // A deployment starts its processes in any order: wait for the server rather than crash.
-    await untilAvailable(`PostgreSQL at ${describeUrl(config.url, 5432)}`, () => database.query('SELECT 1'), {
-      log: console.log,
-    });
-    return database;
-  }
-  mkdirSync(config.dataDir, { recursive: true }); // first run: PGlite creates the cluster inside
-  return pgliteDatabase({ dataDir: config.dataDir, schema: config.schema });
 }
 
 /**
@@ -118,13 +102,17 @@ async function run(config: PizzeriaConfig): Promise<void> {
   // projection daemon, the NATS consumers), all as JSON lines with the same fields.
   const logger = pino({ level: config.logLevel });
   const database = await openDatabase(config.database);
-  const masterKey = masterKeyOf(config);
+  const keys = masterKeysOf(config);
   // Migrates the schema, records the projections; the application closes the database when disposed.
-  const app = await buildPizzeria(postgresStorage(database, { masterKey, closeDatabase: true }), {
+  const app = await buildPizzeria(postgresStorage(database, { ...keys, closeDatabase: true }), {
     logger,
     alerts: config.alerts,
   });
-  const workers = config.role === 'api' ? [] : startWorkers(config, app, database);
+  const workers =
+    config.role === 'api'
+      ? []
+      : // After a rotation, the data keys still under a previous master key move under the current one.
+        [...startWorkers(config, app, database), rewrapAtStart(database, keys, logger)];
 
   // The inline read models must be serving before the first command, or its writes would not show at once.
   // A process with a daemon builds them in a moment; an API process waits for a projector to.
@@ -170,22 +158,6 @@ async function run(config: PizzeriaConfig): Promise<void> {
   if (config.devTokens) {
     console.log('  sign in as customer, chef, driver or manager (the password is the name)');
   }
-}
-
-/** Where the development keys are kept: beside the embedded database, which production mode has not. */
-function dataDirOf(config: PizzeriaConfig): string {
-  if (config.database.engine !== 'pglite') throw new ConfigError('the development keys need DATA_DIR');
-  return config.database.dataDir;
-}
-
-/**
- * The master key of customers' personal data: `MYELIN_MASTER_KEY`, or in embedded development mode the key made on
- * the first start and kept beside the database (it goes with it: without it the data in the log cannot be read).
- */
-function masterKeyOf(config: PizzeriaConfig): MasterKey {
-  return localMasterKey(
-    config.masterKey === 'development' ? keptKey(dataDirOf(config), developmentMasterKey) : config.masterKey,
-  );
 }
 
 function describe(config: PizzeriaConfig): string {

@@ -1,6 +1,11 @@
 // Starting while a service is down: a deployment's processes start in any order, and a database or a broker may
 // be restarting. Each waits, says what for, and goes on when it answers, rather than crashing.
+import { mkdirSync } from 'node:fs';
 import { isUnavailable } from '@myelin/core';
+import type { Database } from '@myelin/postgres';
+import { postgresDatabase } from '@myelin/postgres/pg';
+import { pgliteDatabase } from '@myelin/postgres/pglite';
+import type { DatabaseConfig } from './config.ts';
 
 export interface RetryOptions {
   /** Where the waiting is said; one line per attempt. */
@@ -48,4 +53,18 @@ export function describeUrl(url: string, defaultPort: number): string {
   } catch {
     return 'an address that does not parse';
   }
+}
+
+/** The database the configuration names: PostgreSQL once it answers, or the embedded one in its folder. */
+export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+  if (config.engine === 'postgres') {
+    const database = postgresDatabase({ connectionString: config.url, schema: config.schema });
+    // A deployment starts its processes in any order: wait for the server rather than crash.
+    await untilAvailable(`PostgreSQL at ${describeUrl(config.url, 5432)}`, () => database.query('SELECT 1'), {
+      log: console.log,
+    });
+    return database;
+  }
+  mkdirSync(config.dataDir, { recursive: true }); // first run: PGlite creates the cluster inside
+  return pgliteDatabase({ dataDir: config.dataDir, schema: config.schema });
 }

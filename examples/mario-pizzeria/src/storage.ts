@@ -62,6 +62,11 @@ export function postgresStorage(
      * could not be stored.
      */
     readonly masterKey: MasterKey;
+    /**
+     * The master keys `masterKey` replaced: each still opens the data keys it wrapped, until a rewrap
+     * (`masterKeys.ts`) has wrapped them under `masterKey`.
+     */
+    readonly previousMasterKeys?: readonly MasterKey[] | undefined;
     /** Close the database when the application is disposed (the process owns both); defaults to false. */
     readonly closeDatabase?: boolean;
   },
@@ -71,7 +76,12 @@ export function postgresStorage(
       .include(
         postgresPersistence(database, {
           retryOnConflict,
-          personalData: { masterKey: options.masterKey },
+          personalData: {
+            masterKey: options.masterKey,
+            ...(options.previousMasterKeys === undefined
+              ? {}
+              : { previousMasterKeys: options.previousMasterKeys }),
+          },
           closeOnDispose: options.closeDatabase === true,
           ...(options.scheduleClock === undefined ? {} : { clock: options.scheduleClock }),
         }),

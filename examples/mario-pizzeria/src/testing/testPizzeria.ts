@@ -1,6 +1,6 @@
 // Test support (not a spec): the pizzeria on an in-memory PGlite, with its projection daemon running and its
 // menu seeded, and optionally its HTTP server; each test gets its own, so tests run in parallel.
-import { type Application, localMasterKey, newMasterKey } from '@myelin/core';
+import { type Application, localMasterKey, type MasterKey, newMasterKey } from '@myelin/core';
 import {
   type Database,
   EventRelay,
@@ -31,13 +31,18 @@ export interface TestWorkers {
   readonly workers?: boolean;
 }
 
+export interface TestKeys {
+  /** The master key of personal data; a new one by default. */
+  readonly masterKey?: MasterKey;
+}
+
 export async function testPizzeria(
-  options: PizzeriaOptions & StorageOptions & TestWorkers = {},
+  options: PizzeriaOptions & StorageOptions & TestWorkers & TestKeys = {},
 ): Promise<TestPizzeria> {
   const database = await pgliteDatabase();
   const app = await buildPizzeria(
     postgresStorage(database, {
-      masterKey: localMasterKey(newMasterKey()),
+      masterKey: options.masterKey ?? localMasterKey(newMasterKey()),
       readYourWritesTimeoutMs: options.readYourWritesTimeoutMs ?? 5000,
       ...(options.scheduleClock === undefined ? {} : { scheduleClock: options.scheduleClock }),
     }),
