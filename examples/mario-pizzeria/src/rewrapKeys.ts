@@ -1,0 +1,39 @@
+// `npm run rewrap-keys`: after a rotation of the master key, wraps every data key still under a previous master key
+// under the current one, once, prints what it did, and says by its exit code whether the previous keys can go: 0
+// when every data key is under the current key, 1 when some are left or cannot be opened (the line says which), 2
+// when the configuration cannot work. It reads the same environment as the pizzeria's processes; a projector does
+// the same at each start, so this is for a deploy script that must know when the rotation is done.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { DirectoryLockedError, rewrapDataKeys } from '@myelin/postgres';
+import { ConfigError, readConfig } from './config.ts';
+import { masterKeysOf, rewrapFailure, rewrapOutcome } from './masterKeys.ts';
+import { openDatabase } from './startup.ts';
+
+try {
+  const dataDir = fileURLToPath(new URL('../.data', import.meta.url));
+  const config = readConfig([], process.env, dataDir);
+  // Opening the embedded database, or the development key, where there is none would make them: nothing to rewrap.
+  if (config.database.engine === 'pglite' && !existsSync(config.database.dataDir)) {
+    throw new ConfigError(`there is no embedded database in ${config.database.dataDir} (DATA_DIR)`);
+  }
+  const keys = masterKeysOf(config);
+  const database = await openDatabase(config.database);
+  try {
+    const report = await rewrapDataKeys(database, keys);
+    const outcome = rewrapOutcome(keys, report);
+    console.log(outcome.message);
+    console.log(JSON.stringify(report));
+    process.exitCode = outcome.verdict === 'done' ? 0 : 1;
+  } catch (error) {
+    console.error(`The rewrap failed: ${rewrapFailure(error)}`);
+    process.exitCode = 1;
+  } finally {
+    await database.close();
+  }
+} catch (error) {
+  if (!(error instanceof ConfigError || error instanceof DirectoryLockedError)) throw error;
+  // The embedded database is its process's own: that process rewrapped at its start already.
+  console.error(`The rewrap cannot run: ${error.message}`);
+  process.exitCode = 2;
+}
