@@ -90,14 +90,16 @@ describe('group commit, the overlap of groups', () => {
    */
   function heldCommits() {
     const events: string[] = [];
-    const commits: (() => void)[] = [];
+    const commits: ((failure?: Error) => void)[] = [];
     let next = 0;
     const database = {
       async transaction<T>(work: (sql: never) => Promise<T>): Promise<T> {
         const tx = next++;
         events.push(`begin ${tx}`);
         const result = await work(undefined as never);
-        await new Promise<void>((resolve) => commits.push(resolve));
+        await new Promise<void>((resolve, reject) =>
+          commits.push((failure) => (failure === undefined ? resolve() : reject(failure))),
+        );
         events.push(`ended ${tx}`);
         return result;
       },
@@ -106,7 +108,13 @@ describe('group commit, the overlap of groups', () => {
     const held = async (count: number) => {
       while (commits.length < count) await new Promise((resolve) => setImmediate(resolve));
     };
-    return { database, events, held, endOldest: () => commits.shift()?.() };
+    return {
+      database,
+      events,
+      held,
+      endOldest: () => commits.shift()?.(),
+      failOldest: () => commits.shift()?.(new Error('could not serialize access')),
+    };
   }
 
   it('begins the next group while one commits, and no third before the first ended', async () => {
@@ -127,5 +135,21 @@ describe('group commit, the overlap of groups', () => {
     endOldest();
     expect(await Promise.all([...second, third])).toEqual(['c', 'd', 'e']);
     expect(events).toEqual(['begin 0', 'begin 1', 'ended 0', 'begin 2', 'ended 1', 'ended 2']);
+  });
+
+  it('commits each member of a group whose COMMIT failed on its own, beside the group begun meanwhile', async () => {
+    const { database, events, held, endOldest, failOldest } = heldCommits();
+    const group = new GroupCommit(database);
+    const commit = (k: string) => group.commit(async () => k);
+    const first = [commit('a'), commit('b')];
+    await held(1);
+    const second = [commit('c')];
+    await held(2); // group 1 (c) began while group 0 committed
+    failOldest(); // group 0's COMMIT fails: a and b go again, each alone
+    await held(3);
+    for (let turn = 0; turn < 3; turn++) endOldest();
+    expect(await Promise.all([...first, ...second])).toEqual(['a', 'b', 'c']);
+    expect(events.filter((e) => e.startsWith('begin'))).toEqual(['begin 0', 'begin 1', 'begin 2', 'begin 3']);
+    expect(events).not.toContain('ended 0');
   });
 });

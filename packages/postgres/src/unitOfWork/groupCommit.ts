@@ -23,11 +23,14 @@ const maxGroup = 256;
  * The next group begins as soon as one has written everything and only its `COMMIT` is left (the database's log
  * flush, the longest round trip): the two overlap, and the next group's statements are not held up by it. A group
  * that begins then may wait for rows the committing one holds, never the other way round (that one takes no more
- * locks), so the two cannot deadlock; and no third begins before the first has ended.
+ * locks), so the two cannot deadlock; and no third group begins before the first has ended.
  *
  * Each participant's work only writes what its unit of work decided (nothing was written before the commit), so
  * it can run again. When one of a group fails, the transaction is rolled back and every participant is committed
- * on its own, so the failure (a duplicate, a version conflict) reaches only its owner, as without grouping.
+ * on its own, so the failure (a duplicate, a version conflict) reaches only its owner, as without grouping. Those
+ * transactions run at once; when it was the `COMMIT` that failed, the next group has begun already and runs beside
+ * them, so they may wait on each other's rows: PostgreSQL then ends one of them (a deadlock), whose delivery fails
+ * and is delivered again. A failed `COMMIT` is rare; the next group waits for the members of any other failure.
  */
 export class GroupCommit {
   readonly #database: Database;
@@ -85,7 +88,7 @@ export class GroupCommit {
   async #commitGroup(group: readonly Participant[], wrote: () => void): Promise<void> {
     const [only] = group;
     if (group.length === 1 && only !== undefined) await this.#alone(only, wrote);
-    // After a failure, each alone: the next group waits for all of them, which may still be taking locks.
+    // After a failure while writing, each alone: the next group waits for all of them, which take locks anew.
     else if (!(await this.#together(group, wrote))) {
       await Promise.all(group.map((participant) => this.#alone(participant)));
     }
