@@ -33,7 +33,7 @@ describe('the rewrap at start', () => {
     expect(placed.ok).toBe(true);
     const run = async (keys: MasterKeyOptions) => {
       const { logger, lines } = keptLog();
-      await rewrapAtStart(pizzeria.database, keys, logger).stop(); // stopping waits for the run
+      await rewrapAtStart(pizzeria.database, keys, logger).finished;
       return lines;
     };
 
@@ -74,6 +74,19 @@ describe('the rewrap at start', () => {
       const text = JSON.stringify(line);
       for (const secret of [secretA, secretB]) expect(text).not.toContain(secret);
     }
+  });
+
+  it('does not say to drop a previous key that nothing was under, as in a rolling deploy’s first step', () => {
+    // The new key given as a previous one, while the processes still wrap new data keys with the old one.
+    const keys = {
+      masterKey: localMasterKey(newMasterKey()),
+      previousMasterKeys: [localMasterKey(newMasterKey(), 'k2')],
+    };
+    const outcome = rewrapOutcome(keys, { rewrapped: 0, left: 0, unknown: 0, unknownMasterKeys: [] });
+    expect(outcome).toEqual({
+      verdict: 'done',
+      message: "every data key is under master key 'local'; none is under 'k2'",
+    });
   });
 
   it('asks for another run when data keys are left under a previous key', () => {

@@ -45,12 +45,18 @@ export function rewrapOutcome(keys: MasterKeyOptions, report: RewrapReport): Rew
       message: `${rewrapped}; ${dataKeys(report.left)} ${report.left === 1 ? 'is' : 'are'} still under ${previous} (held by an erasure or another rewrap, or made since by a process still on the old key): rewrap again (npm run rewrap-keys, or restart the projector) until none is left`,
     };
   }
+  // Nothing rewrapped and nothing left: there was nothing under the previous keys, as in the first step of a rolling
+  // deploy (the new key given as a previous one while processes still make data keys with the old): no advice to
+  // drop them, which there would undo that step.
+  if (previous === '' || report.rewrapped === 0) {
+    return {
+      verdict: 'done',
+      message: `every data key is under master key ${current}${previous === '' ? '' : `; none is under ${previous}`}`,
+    };
+  }
   return {
     verdict: 'done',
-    message:
-      previous === ''
-        ? `every data key is under master key ${current}`
-        : `${rewrapped}; none is left under ${previous}: drop them from MYELIN_PREVIOUS_MASTER_KEYS, and keep them in your secret store as long as the backups taken before`,
+    message: `${rewrapped}; none is left under ${previous}: drop them from MYELIN_PREVIOUS_MASTER_KEYS, and keep them in your secret store as long as the backups taken before`,
   };
 }
 
@@ -72,15 +78,17 @@ export function rewrapFailure(error: unknown): string {
  * it is given, and the rewrap is safe beside it and beside another process's (each data key is rewrapped once). It
  * also says, with no previous key given, whether data keys are wrapped by a key the process lacks, which costs one
  * query. It says so in the log, counts only; a failure is logged too, never fatal: nothing is lost while the
- * previous keys are given, and the next start or `npm run rewrap-keys` tries again. Stopping waits for it: each
- * batch is a transaction of its own, so a process killed meanwhile leaves nothing half done.
+ * previous keys are given, and the next start or `npm run rewrap-keys` tries again. Stopping ends it after the batch
+ * under way (each batch is a transaction of its own, so nothing is left half done) and waits for that: the rest is
+ * left for the next start.
  */
 export function rewrapAtStart(
   database: Database,
   keys: MasterKeyOptions,
   logger: Logger,
-): { stop(): Promise<void> } {
-  const running = rewrapDataKeys(database, keys).then(
+): { readonly finished: Promise<void>; stop(): Promise<void> } {
+  const stopping = new AbortController();
+  const running = rewrapDataKeys(database, { ...keys, signal: stopping.signal }).then(
     (report) => {
       const outcome = rewrapOutcome(keys, report);
       const fields = { ...report, masterKey: keys.masterKey.id };
@@ -96,5 +104,12 @@ export function rewrapAtStart(
       );
     },
   );
-  return { stop: () => running };
+  return {
+    /** Once it has run to its end (said in the log), or stopped. */
+    finished: running,
+    stop: () => {
+      stopping.abort();
+      return running;
+    },
+  };
 }

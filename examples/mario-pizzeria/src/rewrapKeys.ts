@@ -1,7 +1,8 @@
 // `npm run rewrap-keys`: after a rotation of the master key, wraps every data key still under a previous master key
 // under the current one, once, prints what it did, and says by its exit code whether the previous keys can go: 0
 // when every data key is under the current key, 1 when some are left or cannot be opened (the line says which), 2
-// when the configuration cannot work. It reads the same environment as the pizzeria's processes; a projector does
+// when the configuration cannot work, 3 when the rewrap failed (the database refused it, a previous key did not
+// open a data key): a deploy script tells "run again" from "look at this". It reads the same environment as the pizzeria's processes; a projector does
 // the same at each start, so this is for a deploy script that must know when the rotation is done.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -27,13 +28,17 @@ try {
     process.exitCode = outcome.verdict === 'done' ? 0 : 1;
   } catch (error) {
     console.error(`The rewrap failed: ${rewrapFailure(error)}`);
-    process.exitCode = 1;
+    process.exitCode = 3;
   } finally {
     await database.close();
   }
 } catch (error) {
-  if (!(error instanceof ConfigError || error instanceof DirectoryLockedError)) throw error;
-  // The embedded database is its process's own: that process rewrapped at its start already.
-  console.error(`The rewrap cannot run: ${error.message}`);
-  process.exitCode = 2;
+  if (error instanceof ConfigError || error instanceof DirectoryLockedError) {
+    // The embedded database is its process's own: that process rewrapped at its start already.
+    console.error(`The rewrap cannot run: ${error.message}`);
+    process.exitCode = 2;
+  } else {
+    console.error(`The rewrap failed: ${rewrapFailure(error)}`);
+    process.exitCode = 3;
+  }
 }

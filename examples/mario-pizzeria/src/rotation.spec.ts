@@ -171,6 +171,14 @@ describe('rotating the development key in embedded mode', () => {
     );
     await stop(first);
 
+    // A previous key under the right id that is not the key that wrapped: the rewrap fails, exit code 3, no key shown.
+    const wrongKey = newMasterKey();
+    const wrong = await rewrapKeys({ ...newKey, MYELIN_PREVIOUS_MASTER_KEYS: `local:${wrongKey}` });
+    expect(wrong.code, wrong.output).toBe(3);
+    expect(wrong.output).toContain('The rewrap failed: a previous master key did not open a data key');
+    for (const secret of [wrongKey, newKey.MYELIN_MASTER_KEY, development])
+      expect(wrong.output).not.toContain(secret);
+
     const rewrapped = await rewrapKeys(rotation);
     expect(rewrapped.code, rewrapped.output).toBe(0);
     expect(rewrapped.output).toContain(

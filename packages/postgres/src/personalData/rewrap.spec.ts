@@ -188,6 +188,29 @@ describe.each(engines)('rotating the master key on $name', (engine) => {
     expect(await names({ masterKey: k2 })).toEqual([nameOf('ada'), nameOf('bob'), nameOf('cy')]);
   });
 
+  it('ends after the batch under way when aborted, and counts the rest as left for the next run', async () => {
+    await join({ masterKey: k1 }, 'a', 'b', 'c');
+    const old = heldAtUnwrap(k1);
+    const stopping = new AbortController();
+    const run = rewrapDataKeys(test.database, {
+      masterKey: k2,
+      previousMasterKeys: [old.held],
+      batchSize: 1,
+      signal: stopping.signal,
+    });
+    await old.unwrapping; // the first batch is under way
+    stopping.abort();
+    old.release();
+    expect(await run).toEqual({ rewrapped: 1, left: 2, unknown: 0, unknownMasterKeys: [] });
+    expect(await rewrapDataKeys(test.database, rotating)).toEqual({
+      rewrapped: 2,
+      left: 0,
+      unknown: 0,
+      unknownMasterKeys: [],
+    });
+    expect(await names({ masterKey: k2 })).toEqual(['a', 'b', 'c'].map(nameOf));
+  });
+
   it('refuses two master keys of one id, at build and to rewrap', async () => {
     const twice = "Two master keys are named 'local': each needs an id of its own";
     const [one, other] = [localMasterKey(newMasterKey()), localMasterKey(newMasterKey())];

@@ -8,6 +8,11 @@ import type { Database } from '../database/database.ts';
 export interface RewrapOptions extends MasterKeyOptions {
   /** Data keys per transaction, which are also the master keys' calls at once (a KMS's); 100 by default. */
   readonly batchSize?: number;
+  /**
+   * Ends the rewrap after the batch under way (a process stopping): what was rewrapped stays, and the report
+   * counts the rest as `left`, for the next run.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -38,7 +43,7 @@ export async function rewrapDataKeys(database: Database, options: RewrapOptions)
   // yet rewrapped would read the whole table again at every batch (master_key has no index).
   let after = '';
   let more = previous.length > 0;
-  while (more) {
+  while (more && options.signal?.aborted !== true) {
     more = await database.transaction(async (sql) => {
       // NO KEY UPDATE, the lock the UPDATE takes anyway: it does not wait for the projection batches and event
       // handlers that hold their events' keys in KEY SHARE mode, or block them (FOR UPDATE would); it does
