@@ -56,6 +56,13 @@ export interface PostgresPersistenceOptions extends UnitOfWorkOptions {
    * personal data fails: nothing personal is written in clear.
    */
   readonly personalData?: PersonalDataOptions;
+  /**
+   * Whether this process listens for other processes' erasures, dropping its cached query results at each (on a
+   * session of its own; PostgreSQL only). By default it does when it has the master key or when some event type it
+   * imported declares personal data. A process with neither whose cached queries answer personal data from read
+   * models (an API process that imports its read models and queries alone) sets it to true.
+   */
+  readonly hearErasures?: boolean;
 }
 
 /** The application's database, migrated (when asked) before anything uses it. */
@@ -91,7 +98,7 @@ export function postgresPersistence(database: Database, options: PostgresPersist
         { database: PostgresDatabase },
         async ({ database }) => {
           const protection = new Protection(database, options.personalData);
-          await protection.hearErasures();
+          await protection.hearErasures(options.hearErasures);
           return protection;
         },
         { dispose: (protection) => protection.close() },

@@ -18,12 +18,12 @@ afterAll(() => {
 });
 
 /**
- * The member process (memberProcess.ts) on `schema`, with `masterKey` or none ('-'), named so that the test finds its
- * sessions among the server's; `ask` is what it answers for an id now.
+ * The member process (memberProcess.ts) on `schema`, with `masterKey` or without one (`keyless`, `keyless-asked`),
+ * named so that the test finds its sessions among the server's; `ask` is what it answers for an id now.
  */
-function memberProcessThere(schema: string, masterKey: string) {
+function memberProcessThere(schema: string, how: string) {
   const url = `${postgresUrl}${postgresUrl.includes('?') ? '&' : '?'}application_name=erasure-there`;
-  const child = spawn(process.execPath, ['--conditions=@myelin/source', script, url, schema, masterKey], {
+  const child = spawn(process.execPath, ['--conditions=@myelin/source', script, url, schema, how], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   kill.push(() => child.kill('SIGKILL'));
@@ -101,40 +101,46 @@ describe('forgetting someone in one process', () => {
       await database.close();
     }
   });
-  it('drops them in a process without the master key too, whose cached queries answer from read models', async () => {
-    const schema = testSchema();
-    const masterKey = newMasterKey();
-    const database = postgresDatabase({ connectionString: postgresUrl, schema });
-    await migrate(database);
-    // The read model a projection keeps in clear, which the keyless process answers from.
-    await database.exec(
-      `CREATE TABLE ${database.schema}.member_names (id text PRIMARY KEY, name text NOT NULL)`,
-    );
-    const here = await memberApp(database, masterKey);
-    const there = memberProcessThere(schema, '-');
-    try {
-      await there.ready();
-      const name = `Dee ${crypto.randomUUID().slice(0, 8)}`;
-      await here.mediator.execute(new Join({ id: 'dee', name }));
-      await database.query(`INSERT INTO ${database.schema}.member_names (id, name) VALUES ('dee', $1)`, [
-        name,
-      ]);
-      expect(await there.ask('dee')).toBe(name);
-      // The projection's erasure hook blanks the row as the subject is forgotten; the cached answer still holds it...
-      await database.query(`DELETE FROM ${database.schema}.member_names WHERE id = 'dee'`);
-      expect(await there.ask('dee')).toBe(name);
-      // ...until the erasure's commit reaches the keyless process, which drops what it cached.
-      expect((await here.mediator.execute(new Forget({ id: 'dee' }))).ok).toBe(true);
-      let answer = await there.ask('dee');
-      while (answer === name) answer = await there.ask('dee');
-      expect(answer).toBe(null);
-    } finally {
-      await there.stop();
-      await here.dispose();
-      await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
-      await database.close();
-    }
-  });
+  it.each([
+    ['it imported an event type declaring personal data', 'keyless'],
+    ['it declares none but sets hearErasures', 'keyless-asked'],
+  ])(
+    'drops them in a process without the master key too, answering from read models, when %s',
+    async (_, how) => {
+      const schema = testSchema();
+      const masterKey = newMasterKey();
+      const database = postgresDatabase({ connectionString: postgresUrl, schema });
+      await migrate(database);
+      // The read model a projection keeps in clear, which the keyless process answers from.
+      await database.exec(
+        `CREATE TABLE ${database.schema}.member_names (id text PRIMARY KEY, name text NOT NULL)`,
+      );
+      const here = await memberApp(database, masterKey);
+      const there = memberProcessThere(schema, how);
+      try {
+        await there.ready();
+        const name = `Dee ${crypto.randomUUID().slice(0, 8)}`;
+        await here.mediator.execute(new Join({ id: 'dee', name }));
+        await database.query(`INSERT INTO ${database.schema}.member_names (id, name) VALUES ('dee', $1)`, [
+          name,
+        ]);
+        expect(await there.ask('dee')).toBe(name);
+        // The projection's erasure hook blanks the row as the subject is forgotten; the cached answer still holds it...
+        await database.query(`DELETE FROM ${database.schema}.member_names WHERE id = 'dee'`);
+        expect(await there.ask('dee')).toBe(name);
+        // ...until the erasure's commit reaches the keyless process, which drops what it cached.
+        expect((await here.mediator.execute(new Forget({ id: 'dee' }))).ok).toBe(true);
+        let answer = await there.ask('dee');
+        while (answer === name) answer = await there.ask('dee');
+        expect(answer).toBe(null);
+      } finally {
+        await there.stop();
+        await here.dispose();
+        await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`);
+        await database.close();
+      }
+    },
+  );
 });
 
 describe('the erasure channel', () => {

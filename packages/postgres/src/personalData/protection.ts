@@ -129,14 +129,15 @@ export class Protection {
    * forgotten subject's data, and no cache knows whose data its results hold. Hears it on a session of its own,
    * opened before this resolves. Lost, the session is opened again (after 1 s, doubling to 30 s), and the caches
    * are dropped when it is lost and again when it is back, since an erasure in between was not heard. On PGlite
-   * there is no other process. A process without the master key listens too when some event type declares personal
-   * data (its read models hold that data in clear); one whose application declares none does not.
+   * there is no other process. A process without the master key listens too when some event type it imported
+   * declares personal data (its read models hold that data in clear), or when `asked` (the persistence's
+   * `hearErasures`); `asked === false`, never.
    */
-  async hearErasures(): Promise<void> {
-    // A process without the master key hears them too when its application declares personal data: its read
-    // models hold that data in clear, and its cached queries may answer it.
-    if (this.#database.engine !== 'postgres' || this.#hearing !== undefined) return;
-    if (this.#cipher === undefined && !anyPersonalDataDeclared()) return;
+  async hearErasures(asked?: boolean): Promise<void> {
+    if (this.#database.engine !== 'postgres' || this.#hearing !== undefined || asked === false) return;
+    // Unless asked, a process without the master key hears them when some event type it imported declares personal
+    // data: its read models hold that data in clear, and its cached queries may answer it.
+    if (asked !== true && this.#cipher === undefined && !anyPersonalDataDeclared()) return;
     const hearing: Hearing = { connection: undefined, retry: undefined };
     this.#hearing = hearing;
     const open = async (waitMs: number): Promise<void> => {

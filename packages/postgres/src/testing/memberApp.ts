@@ -1,6 +1,6 @@
 // Test support: a club's members, whose names are personal, and a query of a member's name that is cached for ten
-// minutes: for a test that forgets a member in one process and asks another that cached the name. The other
-// process may have no master key: then its query reads the name from a read model (`member_names`), in clear.
+// minutes: for a test that forgets a member in one process and asks another that cached the name. (The other
+// process may have no master key: see readModelMemberApp.ts.)
 import {
   type Application,
   command,
@@ -48,30 +48,5 @@ export function memberApp(database: Database, masterKey: string): Promise<Applic
       }),
     )
     .cache(MemberName, { ttlMs: 600_000 })
-    .build();
-}
-
-export const MemberNameInReadModel = query(
-  'cache.member.name.read-model',
-  unchecked<{ id: string }>(),
-).returns<string | null>();
-
-/**
- * The members' application of a process without the master key, as an API process that only reads read models
- * may be: its cached query answers a member's name from `member_names`, which a projection would keep in clear.
- */
-export function readModelMemberApp(database: Database): Promise<Application> {
-  return createApplication()
-    .include(postgresPersistence(database))
-    .handle(
-      handler(MemberNameInReadModel, {}, async (q) => {
-        const { rows } = await database.query<{ name: string }>(
-          `SELECT name FROM ${database.schema}.member_names WHERE id = $1`,
-          [q.id],
-        );
-        return ok(rows[0]?.name ?? null);
-      }),
-    )
-    .cache(MemberNameInReadModel, { ttlMs: 600_000 })
     .build();
 }
