@@ -539,10 +539,10 @@ function messagingAttributes(
 
 /**
  * A subscription's acknowledgements, sent together at the end of the turn of the event loop in which their
- * deliveries ended: a group commit ends hundreds at once, and nats.js writes what was queued in one turn of its own
- * (a microtask) to the socket at once, which an acknowledgement each, sent from each delivery's own chain of
- * promises, split into a write each (a system call, and a wake-up of the server). Sent a turn later, an
- * acknowledgement is lost only with the process, when the message is delivered again, as it would be anyway.
+ * deliveries ended: a group commit ends hundreds at once, and nats.js writes to the socket what was queued before
+ * its flush (a microtask), so acknowledgements sent from each delivery's own chain of promises may go in several
+ * writes, where sent in one loop they go in one. Sent a turn later, an acknowledgement is lost only with the
+ * process, when the message is delivered again, as it would be anyway.
  */
 class PendingAcks {
   #messages: JsMsg[] = [];
