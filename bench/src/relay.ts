@@ -39,9 +39,9 @@ const measured = Number(process.env.RELAY_EVENTS ?? 50_000);
 const warmUp = 5000;
 const servers = process.env.NATS_URL ?? '127.0.0.1:4222';
 const page = 500;
-// As many messages at once as the raw twin holds (a page): 256, the most one group commit carries, left the
-// consumer unable to gather the next group while one committed, so that every other transaction carried a
-// handful of events (in one run: 207 of 414 carried one).
+// As many messages at once as the raw twin holds (a page), fewer than one group commit carries (512). With 256
+// at once, the consumer could not gather the next group while one committed, so that every other transaction
+// carried a handful of events (in one run: 207 of 414 carried one).
 const concurrency = page;
 const Relayed = event('bench.relayed.v1', unchecked<{ n: number }>(), { integration: true });
 

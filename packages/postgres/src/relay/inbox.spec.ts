@@ -1,6 +1,11 @@
+import { createApplication, event, eventHandler, unchecked } from '@myelin/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresPersistence } from '../postgresPersistence.ts';
 import { engines, type TestDatabase } from '../testing/databases.ts';
+import { relaySubscription } from './eventRelay.ts';
 import { inboxLookup } from './inbox.ts';
+
+const Paid = event('test.inbox.paid.v1', unchecked<{ n: number }>());
 
 interface PlanNode {
   readonly 'Relation Name'?: string;
@@ -29,6 +34,59 @@ describe.each(engines)('the inbox on $name', (engine) => {
     test = await engine.open();
   });
   afterAll(() => test.drop());
+
+  it('records the deliveries of several handlers committed in one group, each under its own name, and skips them all the second time', async () => {
+    const effects: string[] = [];
+    const handlers = ['bill', 'thank'].map((name) =>
+      eventHandler({ name, idempotent: true }, Paid, (e) => void effects.push(`${name} ${e.n}`)),
+    );
+    // The database, counting the transactions it begins.
+    let transactions = 0;
+    const database = new Proxy(test.database, {
+      get(target, key) {
+        if (key === 'transaction') {
+          return (...args: Parameters<typeof target.transaction>) => {
+            transactions++;
+            return target.transaction(...args);
+          };
+        }
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const app = await createApplication()
+      .include(postgresPersistence(database))
+      .handle(...handlers)
+      .build();
+    try {
+      // Delivered at once, as a bus consumer's deliveries are: their commits are grouped.
+      const deliver = () =>
+        Promise.all(
+          [1, 2].map((n) => app.mediator.publish(new Paid({ n }), { eventId: `paid-${n}`, parallel: true })),
+        );
+      transactions = 0;
+      await deliver();
+      expect(effects.sort()).toEqual(['bill 1', 'bill 2', 'thank 1', 'thank 2']);
+      // A group each, or one for both handlers (their look-ups may answer in different turns): never a group
+      // that failed, then each of its commits alone.
+      expect(transactions).toBeLessThanOrEqual(2);
+      const { rows } = await test.database.query<{ consumer: string; event_id: string }>(
+        `SELECT consumer, event_id FROM ${test.database.schema}.inbox WHERE event_id LIKE 'paid-%' ORDER BY 1, 2`,
+      );
+      const bill = relaySubscription(Paid.type, 'bill');
+      const thank = relaySubscription(Paid.type, 'thank');
+      expect(rows).toEqual([
+        { consumer: bill, event_id: 'paid-1' },
+        { consumer: bill, event_id: 'paid-2' },
+        { consumer: thank, event_id: 'paid-1' },
+        { consumer: thank, event_id: 'paid-2' },
+      ]);
+      await deliver();
+      expect(effects).toHaveLength(4);
+    } finally {
+      await app.dispose();
+    }
+  });
 
   it('looks up a batch of event ids one index probe each, reading no other row, however large the inbox grew since it was analyzed', async () => {
     const s = test.database.schema;

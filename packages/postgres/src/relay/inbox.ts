@@ -1,5 +1,6 @@
 import { type Behavior, BehaviorOrder, behavior } from '@myelin/core';
 import { type Database, prepared, type Sql } from '../database/database.ts';
+import { textArray } from '../database/textArray.ts';
 import type { BatchWrite } from '../unitOfWork/batchedWrites.ts';
 import { PostgresUnitOfWorkToken } from '../unitOfWork/postgresUnitOfWork.ts';
 import { relaySubscription } from './eventRelay.ts';
@@ -21,7 +22,11 @@ export function inbox(): Behavior {
     async (_event, next, context, { work }) => {
       const { delivery, event } = context;
       if (delivery?.idempotent !== true || event === undefined) return next();
-      const consumer = relaySubscription(event.type, delivery.handler);
+      let consumer = consumers.get(delivery);
+      if (consumer === undefined) {
+        consumer = relaySubscription(event.type, delivery.handler);
+        consumers.set(delivery, consumer);
+      }
       if ((await handled(work.database, consumer, event.eventId)).has(event.eventId)) return;
       // One statement for every delivery committing in the same transaction (see GroupCommit).
       const entry: InboxEntry = { consumer, eventId: event.eventId };
@@ -30,6 +35,9 @@ export function inbox(): Behavior {
     },
   );
 }
+
+/** Each delivery's inbox name, made once: a string built per event is also hashed afresh as a map key. */
+const consumers = new WeakMap<object, string>();
 
 interface InboxEntry {
   readonly consumer: string;
@@ -42,11 +50,23 @@ const recorders = new Map<string, BatchWrite<InboxEntry>>();
 function recorder(schema: string): BatchWrite<InboxEntry> {
   let record = recorders.get(schema);
   if (record === undefined) {
-    record = (sql: Sql, entries: readonly InboxEntry[]) =>
-      sql.query(
-        `INSERT INTO ${schema}.inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::text[])`,
-        [entries.map((entry) => entry.consumer), entries.map((entry) => entry.eventId)],
-      );
+    record = async (sql: Sql, entries: readonly InboxEntry[]) => {
+      // A statement per consumer, which goes once rather than once per row: a group's entries are nearly always
+      // one consumer's.
+      const byConsumer = new Map<string, string[]>();
+      for (const { consumer, eventId } of entries) {
+        const ids = byConsumer.get(consumer);
+        if (ids === undefined) byConsumer.set(consumer, [eventId]);
+        else ids.push(eventId);
+      }
+      for (const [consumer, ids] of byConsumer) {
+        await sql.query(
+          `INSERT INTO ${schema}.inbox (consumer, event_id) SELECT $1, unnest($2::text[])`,
+          [consumer, textArray(ids)],
+          prepared,
+        );
+      }
+    };
     recorders.set(schema, record);
   }
   return record;
@@ -106,7 +126,7 @@ async function look(
   // Prepared: a consumer sends it for every batch of deliveries.
   const { rows } = await database.query<{ event_id: string }>(
     inboxLookup(database.schema),
-    [consumer, [...ids]],
+    [consumer, textArray([...ids])],
     prepared,
   );
   return new Set(rows.map((row) => row.event_id));

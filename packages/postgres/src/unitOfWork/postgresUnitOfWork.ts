@@ -150,7 +150,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
   /** Commits, in a span of its own (`commit`, with how many events it wrote and where they are in the log). */
   commit(): Promise<CommitResult> {
     // Without an SDK the span would record nothing: a bus consumer commits a unit of work per message.
-    if (!tracingEnabled()) return this.#commit();
+    if (!tracingEnabled()) return this.#onlyBatched() ?? this.#commit();
     return tracer.startActiveSpan('commit', { kind: SpanKind.CLIENT, attributes: commitAttributes }, (span) =>
       withinSpan(span, async () => {
         const result = await this.#commit();
@@ -180,6 +180,37 @@ export class PostgresUnitOfWork implements UnitOfWork {
         }
       }
     }
+  }
+
+  /**
+   * The commit of an event delivery that only writes rows as sets (its inbox entry, a row), as most of a bus
+   * consumer's are: its rows join the group's statements, and nothing else runs (no sealing, no retry, no frame of
+   * the general commit), since every message a consumer takes pays for it. Undefined for any other commit.
+   */
+  #onlyBatched(): Promise<CommitResult> | undefined {
+    if (
+      this.#batched.size === 0 ||
+      this.#tracked.size > 0 ||
+      this.#enlisted.length > 0 ||
+      this.#scheduled ||
+      this.context.delivery === undefined ||
+      this.context.scheduled !== undefined
+    ) {
+      return undefined;
+    }
+    return groupCommit(this.database)
+      .commit(undefined, this.#batched)
+      .then(
+        () => {
+          this.#batched.clear();
+          this.#committed();
+          return nothingCommitted;
+        },
+        (error: unknown) => {
+          this.#batched.clear();
+          throw error;
+        },
+      );
   }
 
   async #commitOnce(): Promise<CommitResult> {
@@ -230,7 +261,9 @@ export class PostgresUnitOfWork implements UnitOfWork {
       stored = lone
         ? await run(this.database)
         : this.context.delivery !== undefined
-          ? await groupCommit(this.database).commit(onlyBatched ? nothing : run, batched)
+          ? await groupCommit(this.database)
+              .commit(onlyBatched ? undefined : run, batched)
+              .then((written) => written ?? [])
           : await this.database.transaction(thenWriteBatched(run, batched));
     } catch (error) {
       if (error instanceof DataKeyGoneError) throw error; // tried again by commit(), with everything
@@ -297,8 +330,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
 }
 
 const none: readonly never[] = Object.freeze([]);
-/** A group commit's work for a unit of work with only batched rows to write. */
-const nothing = (): Promise<StoredEvent[]> => Promise.resolve([]);
+const nothingCommitted: CommitResult = Object.freeze({ events: none, position: undefined });
 
 /** The unit of work of the current command, for repositories and for SQL that must commit with it. */
 export const PostgresUnitOfWorkToken = token<PostgresUnitOfWork>('PostgresUnitOfWork');
