@@ -292,7 +292,7 @@ export async function main(): Promise<void> {
     );
     console.log('| ---: | ---: | ---: | ---: | ---: | ---: |');
     console.log(
-      `| ${natsDurable.rate} | ${rawRun.rate} | ${ratio.toFixed(2)} ${ratio >= 0.75 ? 'met' : 'not met'} | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} | ${natsDurable.cpuMicros} | ${rawRun.cpuMicros} |`,
+      `| ${natsDurable.rate} | ${rawRun.rate} | ${ratio.toFixed(3)} ${ratio >= 0.75 ? 'met' : 'not met'} | ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} | ${natsDurable.cpuMicros} | ${rawRun.cpuMicros} |`,
     );
     console.log("(rates and CPU: medians over the rounds; the ratio: the median of the rounds' ratios)");
     if (measured === 50_000 && rounds >= 3) {
