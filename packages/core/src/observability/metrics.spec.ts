@@ -17,6 +17,11 @@ const Throw = command('Throw', unchecked<object>()).returns<void>();
 const Pinged = event('ping.pinged.v1', unchecked<object>());
 
 describe('metrics', () => {
+  it('adds nothing to the pipeline while no meter provider is registered: its measurements would go nowhere', () => {
+    expect(metrics()).toEqual([]);
+    expect(metrics({ meter: new MeterProvider().getMeter('test') })).toHaveLength(2);
+  });
+
   it('records how long each request and each delivery took, by type, outcome and handler', async () => {
     const reader = new CollectingReader();
     const provider = new MeterProvider({ readers: [reader] });

@@ -1,7 +1,7 @@
 // OpenTelemetry metrics for the mediator: how long each request and each event delivery took, by message type and
 // outcome, after the messaging conventions' `messaging.process.duration`. Only the API is a dependency: with no
 // SDK registered, recording does nothing.
-import { type Meter, metrics as otelMetrics } from '@opentelemetry/api';
+import { createNoopMeter, type Meter, metrics as otelMetrics } from '@opentelemetry/api';
 import { type Behavior, BehaviorOrder, behavior } from '../mediation/behavior.ts';
 import { type AnyMessageDefinition, definitionOf } from '../messages/message.ts';
 
@@ -12,7 +12,8 @@ export interface MetricsOptions {
 
 /**
  * Records `messaging.process.duration` (seconds) for every request, with its type, kind and result status (or the
- * exception's name as `error.type`), and for every event delivery, with its handler.
+ * exception's name as `error.type`), and for every event delivery, with its handler. Without a meter provider
+ * registered (an SDK's) by the time it is called, it adds no behaviors at all: its measurements would go nowhere.
  * @example createApplication().use(tracing(), metrics(), logging(logger))
  */
 export function metrics(options: MetricsOptions = {}): Behavior[] {
@@ -25,6 +26,10 @@ export function metrics(options: MetricsOptions = {}): Behavior[] {
       explicitBucketBoundaries: [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10],
     },
   });
+  // A meter that no SDK stood behind when it was made never gets one (OpenTelemetry's API hands no instrument made
+  // earlier to a provider registered later): measuring would cost every request a clock read, its attributes and
+  // a frame, for nothing. Register the SDK before building the application.
+  if (duration === createNoopMeter().createHistogram('messaging.process.duration')) return [];
   const attributesOf = (definition: AnyMessageDefinition) => ({
     'messaging.system': 'myelin',
     'messaging.operation.type': 'process',

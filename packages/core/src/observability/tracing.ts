@@ -31,10 +31,15 @@ export interface TracingOptions {
  */
 export function tracing(options: TracingOptions = {}): Behavior[] {
   const tracer = options.tracer ?? trace.getTracer('@myelin/core');
+  // The global tracer records nothing until an SDK registers (asked per request: it may register after the
+  // application is built). Until then a request's span would only cost it a span object, a context and a frame.
+  // Deliveries keep theirs: entering the context of the event's stored trace is what carries it on.
+  const recording = options.tracer === undefined ? tracingEnabled : () => true;
   return [
     behavior(
       { name: 'tracing', order: BehaviorOrder.tracing, scope: 'requests' },
       (message, next, execution) => {
+        if (!recording()) return next();
         const definition = definitionOf(message) as AnyMessageDefinition;
         return tracer.startActiveSpan(
           `process ${definition.type}`,
