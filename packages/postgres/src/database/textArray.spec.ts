@@ -32,6 +32,9 @@ describe.each(engines)('text array literals on $name', (engine) => {
         (await database.query<{ n: number }>('SELECT cardinality($1::text[]) AS n', [textArray([])])).rows[0]
           ?.n,
       ).toBe(0);
+      // PostgreSQL's text holds no NUL byte: refused, as a JS array of the same strings is.
+      await expect(database.query('SELECT unnest($1::text[])', [textArray(['a\u0000b'])])).rejects.toThrow();
+      await expect(database.query('SELECT unnest($1::text[])', [['a\u0000b']])).rejects.toThrow();
     } finally {
       await drop();
     }

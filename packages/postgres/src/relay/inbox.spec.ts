@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { engines, type TestDatabase } from '../testing/databases.ts';
 import { relaySubscription } from './eventRelay.ts';
-import { inboxLookup } from './inbox.ts';
+import { inboxLookup, inboxRecorder } from './inbox.ts';
 
 const Paid = event('test.inbox.paid.v1', unchecked<{ n: number }>());
 
@@ -35,7 +35,54 @@ describe.each(engines)('the inbox on $name', (engine) => {
   });
   afterAll(() => test.drop());
 
-  it('records the deliveries of several handlers committed in one group, each under its own name, and skips them all the second time', async () => {
+  it('writes a batch of one handler, and a batch of several, each entry under its own handler', async () => {
+    const { database } = test;
+    const record = inboxRecorder(database.schema);
+    await record(database, [
+      { consumer: 'relay:a:one', eventId: 'r-1' },
+      { consumer: 'relay:a:one', eventId: 'r-2' },
+    ]);
+    await record(database, [
+      { consumer: 'relay:a:one', eventId: 'r-3' },
+      { consumer: 'relay:a:two', eventId: 'r-3' },
+      { consumer: 'relay:a:one', eventId: 'r-4' },
+    ]);
+    const { rows } = await database.query<{ consumer: string; event_id: string }>(
+      `SELECT consumer, event_id FROM ${database.schema}.inbox WHERE event_id LIKE 'r-%' ORDER BY 1, 2`,
+    );
+    expect(rows).toEqual([
+      { consumer: 'relay:a:one', event_id: 'r-1' },
+      { consumer: 'relay:a:one', event_id: 'r-2' },
+      { consumer: 'relay:a:one', event_id: 'r-3' },
+      { consumer: 'relay:a:one', event_id: 'r-4' },
+      { consumer: 'relay:a:two', event_id: 'r-3' },
+    ]);
+  });
+
+  it('lets one of several racing deliveries of an event commit, and fails the others on the inbox', async () => {
+    const app = await createApplication()
+      .include(postgresPersistence(test.database))
+      .handle(eventHandler({ name: 'race', idempotent: true }, Paid, () => {}))
+      .build();
+    try {
+      // All look the id up before any commits, so all run; their commits meet in one group, which fails on the
+      // inbox's key, and then each commits alone.
+      const outcomes = await Promise.allSettled(
+        [1, 2, 3].map(() => app.mediator.publish(new Paid({ n: 9 }), { eventId: 'raced' })),
+      );
+      expect(outcomes.map((outcome) => outcome.status).sort()).toEqual(['fulfilled', 'rejected', 'rejected']);
+      const { rows } = await test.database.query(
+        `SELECT consumer FROM ${test.database.schema}.inbox WHERE event_id = 'raced'`,
+      );
+      expect(rows).toEqual([{ consumer: relaySubscription(Paid.type, 'race') }]);
+      // Delivered again, it is skipped, and succeeds.
+      await app.mediator.publish(new Paid({ n: 9 }), { eventId: 'raced' });
+    } finally {
+      await app.dispose();
+    }
+  });
+
+  it('records the deliveries of several handlers delivered at once, each under its own name, and skips them all the second time', async () => {
     const effects: string[] = [];
     const handlers = ['bill', 'thank'].map((name) =>
       eventHandler({ name, idempotent: true }, Paid, (e) => void effects.push(`${name} ${e.n}`)),

@@ -30,7 +30,7 @@ export function inbox(): Behavior {
       if ((await handled(work.database, consumer, event.eventId)).has(event.eventId)) return;
       // One statement for every delivery committing in the same transaction (see GroupCommit).
       const entry: InboxEntry = { consumer, eventId: event.eventId };
-      work.enlistBatched('myelin.inbox', entry, recorder(work.database.schema));
+      work.enlistBatched('myelin.inbox', entry, inboxRecorder(work.database.schema));
       return next();
     },
   );
@@ -39,33 +39,38 @@ export function inbox(): Behavior {
 /** Each delivery's inbox name, made once: a string built per event is also hashed afresh as a map key. */
 const consumers = new WeakMap<object, string>();
 
-interface InboxEntry {
+/** @internal */
+export interface InboxEntry {
   readonly consumer: string;
   readonly eventId: string;
 }
 
 const recorders = new Map<string, BatchWrite<InboxEntry>>();
 
-/** Writes a batch's inbox entries into the schema's inbox, in one statement: one function per schema, not per event. */
-function recorder(schema: string): BatchWrite<InboxEntry> {
+/**
+ * Writes a batch's inbox entries into the schema's inbox in one statement: one function per schema, not per
+ * event. The ids go as array literals (see textArray); a group of one handler's deliveries, what a bus consumer
+ * commits, gives the handler's name once rather than once per row. @internal
+ */
+export function inboxRecorder(schema: string): BatchWrite<InboxEntry> {
   let record = recorders.get(schema);
   if (record === undefined) {
-    record = async (sql: Sql, entries: readonly InboxEntry[]) => {
-      // A statement per consumer, which goes once rather than once per row: a group's entries are nearly always
-      // one consumer's.
-      const byConsumer = new Map<string, string[]>();
-      for (const { consumer, eventId } of entries) {
-        const ids = byConsumer.get(consumer);
-        if (ids === undefined) byConsumer.set(consumer, [eventId]);
-        else ids.push(eventId);
-      }
-      for (const [consumer, ids] of byConsumer) {
-        await sql.query(
-          `INSERT INTO ${schema}.inbox (consumer, event_id) SELECT $1, unnest($2::text[])`,
-          [consumer, textArray(ids)],
-          prepared,
-        );
-      }
+    record = (sql: Sql, entries: readonly InboxEntry[]) => {
+      const consumer = (entries[0] as InboxEntry).consumer;
+      return entries.every((entry) => entry.consumer === consumer)
+        ? sql.query(
+            `INSERT INTO ${schema}.inbox (consumer, event_id) SELECT $1, unnest($2::text[])`,
+            [consumer, textArray(entries.map((entry) => entry.eventId))],
+            prepared,
+          )
+        : sql.query(
+            `INSERT INTO ${schema}.inbox (consumer, event_id) SELECT * FROM unnest($1::text[], $2::text[])`,
+            [
+              textArray(entries.map((entry) => entry.consumer)),
+              textArray(entries.map((entry) => entry.eventId)),
+            ],
+            prepared,
+          );
     };
     recorders.set(schema, record);
   }

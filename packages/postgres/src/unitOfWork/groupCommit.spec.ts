@@ -66,19 +66,30 @@ describe.each(engines)('group commit on $name', (engine) => {
           calls.push([...keys]);
           await sql.query(`INSERT INTO ${database.schema}.t (k) SELECT unnest($1::text[])`, [keys]);
         });
-        return group.commit(async () => k, batched);
+        // Some with work of their own, some with only batched rows (a bus consumer's deliveries, mostly).
+        return group.commit(k.endsWith('1') ? undefined : async () => k, batched);
       };
-      await Promise.all(['a0', 'a1', 'a2', 'a3'].map(insert));
+      expect(await Promise.all(['a0', 'a1', 'a2', 'a3'].map(insert))).toEqual(['a0', undefined, 'a2', 'a3']);
       // Called in one turn, the four share one statement.
       expect(calls).toEqual([['a0', 'a1', 'a2', 'a3']]);
       calls.length = 0;
+      // A group with nothing but batched rows.
+      expect(await Promise.all(['c1', 'd1'].map(insert))).toEqual([undefined, undefined]);
+      expect(calls).toEqual([['c1', 'd1']]);
+      calls.length = 0;
       const outcomes = await Promise.allSettled(['b0', 'b1', 'taken', 'b2'].map(insert));
       expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? o.value : 'failed'))).toEqual([
+        'b0',
+        undefined,
+        'failed',
+        'b2',
+      ]);
       expect(calls[0]).toEqual(['b0', 'b1', 'taken', 'b2']);
       // Then each alone (concurrently, in any order), so only the duplicate fails.
       expect(calls.slice(1).map(String).sort()).toEqual(['b0', 'b1', 'b2', 'taken']);
       const { rows } = await database.query<{ k: string }>(`SELECT k FROM ${database.schema}.t ORDER BY k`);
-      expect(rows.map((r) => r.k)).toEqual(['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'taken']);
+      expect(rows.map((r) => r.k)).toEqual(['a0', 'a1', 'a2', 'a3', 'b0', 'b1', 'b2', 'c1', 'd1', 'taken']);
     });
   });
 });
