@@ -264,33 +264,31 @@ export async function main(): Promise<void> {
     // (writing it out, among others) falls on both alike. The twins take turns at going first, and each round's
     // ratio compares two runs a few seconds apart: one run each, as before, gave ratios of 0.60 to 0.95 with the
     // same code, the raw twin's rate alone moving between 15,500 and 23,100 events/s from run to run.
-    const runs: { natsDurable: Run; raw: Run }[] = [];
+    const twins = {
+      natsDurable: (round: number) => myelin(source, target, `${id}r${round}`, measured),
+      raw: (round: number) => raw(source, 'bench_relay_raw', `${id}r${round}`, measured),
+    };
+    const runs: Record<keyof typeof twins, Run>[] = [];
     for (let round = 0; round < rounds; round++) {
-      const twins = { natsDurable: undefined as Run | undefined, raw: undefined as Run | undefined };
-      for (const twin of round % 2 === 0
-        ? (['natsDurable', 'raw'] as const)
-        : (['raw', 'natsDurable'] as const)) {
+      const order = round % 2 === 0 ? (['natsDurable', 'raw'] as const) : (['raw', 'natsDurable'] as const);
+      const run: Partial<Record<keyof typeof twins, Run>> = {};
+      for (const twin of order) {
         await seed(source, measured);
-        twins[twin] =
-          twin === 'natsDurable'
-            ? await myelin(source, target, `${id}r${round}`, measured)
-            : await raw(source, 'bench_relay_raw', `${id}r${round}`, measured);
+        run[twin] = await twins[twin](round);
       }
-      const run = twins as { natsDurable: Run; raw: Run };
-      runs.push(run);
+      const { natsDurable, raw: rawTwin } = run as Record<keyof typeof twins, Run>;
+      runs.push({ natsDurable, raw: rawTwin });
       console.log(
-        `  round ${round + 1}: natsDurable ${run.natsDurable.rate}/s (${run.natsDurable.cpuMicros} µs CPU/event), raw ${run.raw.rate}/s (${run.raw.cpuMicros} µs), ratio ${(run.natsDurable.rate / run.raw.rate).toFixed(2)}`,
+        `  round ${round + 1}: natsDurable ${natsDurable.rate}/s (${natsDurable.cpuMicros} µs CPU/event), raw ${rawTwin.rate}/s (${rawTwin.cpuMicros} µs), ratio ${(natsDurable.rate / rawTwin.rate).toFixed(2)}`,
       );
     }
     const ratios = runs.map((run) => run.natsDurable.rate / run.raw.rate);
-    const natsDurable = {
-      rate: Math.round(median(runs.map((run) => run.natsDurable.rate))),
-      cpuMicros: Math.round(median(runs.map((run) => run.natsDurable.cpuMicros))),
-    };
-    const rawRun = {
-      rate: Math.round(median(runs.map((run) => run.raw.rate))),
-      cpuMicros: Math.round(median(runs.map((run) => run.raw.cpuMicros))),
-    };
+    const medianRun = (of: readonly Run[]): Run => ({
+      rate: Math.round(median(of.map((run) => run.rate))),
+      cpuMicros: Math.round(median(of.map((run) => run.cpuMicros))),
+    });
+    const natsDurable = medianRun(runs.map((run) => run.natsDurable));
+    const rawRun = medianRun(runs.map((run) => run.raw));
     const ratio = median(ratios);
     console.log(
       '\n| natsDurable (events/s, target ≥ 10,000) | raw | natsDurable/raw (target ≥ 0.75) | rounds | Node CPU µs/event: natsDurable | raw |',

@@ -235,7 +235,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
       this.#tracked.clear();
       this.#enlisted.length = 0;
       this.#committed();
-      return { events: none, position: undefined };
+      return nothingCommitted;
     }
     // Rows written as sets and nothing else, as a bus delivery's commit often is (its inbox entry, a row): the
     // batched rows are all there is to write.
