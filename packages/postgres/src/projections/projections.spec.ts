@@ -21,7 +21,7 @@ import {
   unchecked,
 } from '@myelin/core';
 import { newEvent } from '@myelin/core/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Database } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { appendToStream, PostgresEventStore } from '../eventStore/postgresEventStore.ts';
@@ -163,6 +163,47 @@ describe.each(engines)('projections on $name', (engine) => {
     expect(after).toMatchObject({ status: 'active', mode: 'async', pendingEvents: 0, oldestPendingAgeMs: 0 });
     await daemon.stop();
     await app.dispose();
+  });
+
+  it('queries waiting for one read model share one look at its progress per batch, not one each', async () => {
+    // The runner holds its batch until the queries wait: then they all wake when it commits.
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const model = documents<Summary>('shared-look-summaries');
+    const p = projection(model).on(Opened, async (e, docs) => {
+      if (e.title === 'held') {
+        entered();
+        await gate;
+      }
+      await docs.put(e.id, { id: e.id, title: e.title, queue: e.queue, status: 'open' });
+    });
+    const app = await build(test.database, [p], model, 10_000);
+    const daemon = new ProjectionDaemon(app, test.database, fast).start();
+    const looks = vi.spyOn(test.database, 'query');
+    try {
+      const opened = await app.mediator.execute(new Open({ id: 'held-1', queue: 'q', title: 'held' }));
+      if (!opened.ok) throw new Error('not opened');
+      await inHandler;
+      looks.mockClear();
+      const waiting = Array.from({ length: 20 }, () =>
+        app.mediator.execute(new GetSummary({ id: 'held-1' }), { minPosition: opened.position }),
+      );
+      await new Promise((resolve) => setImmediate(resolve)); // every query has asked once, or waits to
+      release();
+      const reads = await Promise.all(waiting);
+      expect(reads.every((read) => read.ok && read.data.id === 'held-1')).toBe(true);
+      // Before, each query asked on its own, on arrival and again after each batch: 20 statements here, or more.
+      const progressLooks = looks.mock.calls.filter(([text]) => text.includes('pg_snapshot_xmax'));
+      expect(progressLooks.length).toBeGreaterThan(0);
+      expect(progressLooks.length).toBeLessThanOrEqual(4);
+    } finally {
+      release();
+      looks.mockRestore();
+      await daemon.stop();
+      await app.dispose();
+    }
   });
 
   it('answers a read at once when no transaction has reached its position yet: a guess, not a write', async () => {
