@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { engines, postgresUrl, testSchema } from '../testing/databases.ts';
+import { eventually } from '../testing/eventually.ts';
 import type { Sql } from './database.ts';
 import { postgresDatabase } from './postgresDatabase.ts';
 
@@ -109,6 +110,29 @@ describe('sessions on PostgreSQL', () => {
       }
     } finally {
       await database.close();
+    }
+  });
+});
+
+describe('the pool on PostgreSQL', () => {
+  it('closes a connection left unused for idleConnectionMs, and by default keeps it', async () => {
+    const brief = postgresDatabase({
+      connectionString: postgresUrl,
+      schema: testSchema(),
+      idleConnectionMs: 50,
+    });
+    const kept = postgresDatabase({ connectionString: postgresUrl, schema: testSchema() });
+    try {
+      await Promise.all([brief.query('SELECT 1'), kept.query('SELECT 1')]);
+      expect([brief.pool?.open, kept.pool?.open]).toEqual([1, 1]);
+      await eventually(
+        () => brief.pool?.open === 0,
+        () => brief.pool,
+      );
+      // pg's own default (10 s) would close it too, at the next rise in load to be opened and prepared again.
+      expect(kept.pool).toMatchObject({ open: 1, idle: 1 });
+    } finally {
+      await Promise.all([brief.close(), kept.close()]);
     }
   });
 });
