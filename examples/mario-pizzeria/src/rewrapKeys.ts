@@ -1,8 +1,8 @@
 // `npm run rewrap-keys`: after a rotation of the master key, wraps every data key still under a previous master key
 // under the current one, once, prints what it did, and says by its exit code whether the previous keys can go: 0
 // when every data key is under the current key, 1 when some are left or cannot be opened (the line says which), 2
-// when the configuration cannot work, 3 when the rewrap failed (the database refused it, a previous key did not
-// open a data key): a deploy script tells "run again" from "look at this". It reads the same environment as the pizzeria's processes; a projector does
+// when the configuration cannot work, 3 when the rewrap failed (the database refused it or did not answer within
+// REWRAP_WAIT_SECONDS, 60 by default; a previous key did not open a data key): a deploy script tells "run again" from "look at this". It reads the same environment as the pizzeria's processes; a projector does
 // the same at each start, so this is for a deploy script that must know when the rotation is done.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,16 @@ try {
     throw new ConfigError(`there is no embedded database in ${config.database.dataDir} (DATA_DIR)`);
   }
   const keys = masterKeysOf(config);
-  const database = await openDatabase(config.database);
+  const waitSeconds = waitSecondsOf(process.env.REWRAP_WAIT_SECONDS);
+  // A server that is down is waited for, as the processes do, but not for ever: a deploy script must hear back.
+  const gaveUp = AbortSignal.timeout(waitSeconds * 1000);
+  const database = await openDatabase(config.database, gaveUp).catch((error: unknown) => {
+    if (!gaveUp.aborted) throw error;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`PostgreSQL did not answer within ${waitSeconds} s (REWRAP_WAIT_SECONDS): ${reason}`, {
+      cause: error,
+    });
+  });
   try {
     const report = await rewrapDataKeys(database, keys);
     const outcome = rewrapOutcome(keys, report);
@@ -41,4 +50,16 @@ try {
     console.error(`The rewrap failed: ${rewrapFailure(error)}`);
     process.exitCode = 3;
   }
+}
+
+/** How long to wait for a server that is down: `REWRAP_WAIT_SECONDS`, 60 by default. */
+function waitSecondsOf(text: string | undefined): number {
+  if (text === undefined || text === '') return 60;
+  const seconds = Number(text);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > 3600) {
+    throw new ConfigError(
+      `REWRAP_WAIT_SECONDS must be a whole number of seconds from 1 to 3600, not '${text}'`,
+    );
+  }
+  return seconds;
 }

@@ -141,6 +141,29 @@ describe('rotating the master key on PostgreSQL', () => {
   });
 });
 
+describe('the rewrap command', () => {
+  it('gives up on a PostgreSQL that does not answer, after REWRAP_WAIT_SECONDS, with exit code 3', {
+    timeout: 60_000,
+  }, async () => {
+    // Nothing listens on port 1: each attempt is refused, as by a server that is down.
+    const down = {
+      ...pizzeria.production,
+      DATABASE_URL: 'postgres://127.0.0.1:1/test',
+      REWRAP_WAIT_SECONDS: '2',
+    };
+    const started = performance.now();
+    const gaveUp = await rewrapKeys(down);
+    expect(gaveUp.code, gaveUp.output).toBe(3);
+    expect(gaveUp.output).toContain(
+      'The rewrap failed: PostgreSQL did not answer within 2 s (REWRAP_WAIT_SECONDS)',
+    );
+    expect(performance.now() - started).toBeLessThan(30_000);
+    const wrong = await rewrapKeys({ ...down, REWRAP_WAIT_SECONDS: 'soon' });
+    expect(wrong.code, wrong.output).toBe(2);
+    expect(wrong.output).toContain('REWRAP_WAIT_SECONDS must be a whole number of seconds from 1 to 3600');
+  });
+});
+
 describe('rotating the development key in embedded mode', () => {
   let dataDir = '';
   beforeAll(() => {

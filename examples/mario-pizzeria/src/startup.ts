@@ -56,13 +56,24 @@ export function describeUrl(url: string, defaultPort: number): string {
 }
 
 /** The database the configuration names: PostgreSQL once it answers, or the embedded one in its folder. */
-export async function openDatabase(config: DatabaseConfig): Promise<Database> {
+export async function openDatabase(config: DatabaseConfig, signal?: AbortSignal): Promise<Database> {
   if (config.engine === 'postgres') {
     const database = postgresDatabase({ connectionString: config.url, schema: config.schema });
-    // A deployment starts its processes in any order: wait for the server rather than crash.
-    await untilAvailable(`PostgreSQL at ${describeUrl(config.url, 5432)}`, () => database.query('SELECT 1'), {
-      log: console.log,
-    });
+    // A deployment starts its processes in any order: wait for the server rather than crash (until `signal`
+    // aborts, for a command that must end: then the last error is thrown).
+    try {
+      await untilAvailable(
+        `PostgreSQL at ${describeUrl(config.url, 5432)}`,
+        () => database.query('SELECT 1'),
+        {
+          log: console.log,
+          ...(signal === undefined ? {} : { signal }),
+        },
+      );
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
     return database;
   }
   mkdirSync(config.dataDir, { recursive: true }); // first run: PGlite creates the cluster inside
