@@ -206,6 +206,51 @@ describe.each(engines)('projections on $name', (engine) => {
     }
   });
 
+  it('reads its writes from a partitioned read model once every partition has passed the position', async () => {
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const model = documents<Summary>('partitioned-summaries');
+    const p = projection(model, { partitions: 2 })
+      .on(Opened, (e, docs) => docs.put(e.id, { id: e.id, title: e.title, queue: e.queue, status: 'open' }))
+      .on(Closed, async (e, docs) => {
+        if (e.id === 'part-held') {
+          entered();
+          await gate;
+        }
+        await docs.update(e.id, (d) => ({ ...d, status: 'closed' }));
+      });
+    const app = await build(test.database, [p], model, 10_000);
+    const daemon = new ProjectionDaemon(app, test.database, fast).start();
+    const looks = vi.spyOn(test.database, 'query');
+    try {
+      await app.mediator.execute(new Open({ id: 'part-held', queue: 'q', title: 't' }));
+      await eventually(
+        async () => (await readerOf(test.database, model).get('part-held')) !== undefined,
+        'opened',
+      );
+      const closed = await app.mediator.execute(new Close({ id: 'part-held' }));
+      if (!closed.ok) throw new Error('not closed');
+      await inHandler; // its partition holds the event; the other one moves past it, having nothing to do
+      looks.mockClear();
+      let settled = false;
+      const read = app.mediator
+        .execute(new GetSummary({ id: 'part-held' }), { minPosition: closed.position })
+        .finally(() => (settled = true));
+      const asked = () => looks.mock.calls.filter(([text]) => text.includes('pg_snapshot_xmax')).length;
+      await eventually(() => asked() >= 1, 'the read looked at the partitions');
+      expect(settled).toBe(false);
+      release();
+      expect(await read).toMatchObject({ ok: true, data: { id: 'part-held', status: 'closed' } });
+    } finally {
+      release();
+      looks.mockRestore();
+      await daemon.stop();
+      await app.dispose();
+    }
+  });
+
   it('answers a read at once when no transaction has reached its position yet: a guess, not a write', async () => {
     const { model, projection: p } = summaries('guessed-summaries', 'async');
     // A minute to wait at most: the read must not wait it out for a position no write returned.
