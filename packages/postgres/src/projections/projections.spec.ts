@@ -206,6 +206,45 @@ describe.each(engines)('projections on $name', (engine) => {
     }
   });
 
+  it('a query sharing a look begun before its write waits for it, not taking it for a guess', async () => {
+    const { model, projection: p } = summaries('late-summaries', 'async');
+    const app = await build(test.database, [p], model, 10_000);
+    // The first look's answer is held after the server gave it: its snapshot is older than the write below.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const query = test.database.query.bind(test.database);
+    let held = 0;
+    const looks = vi.spyOn(test.database, 'query').mockImplementation(async (text, params, options) => {
+      const answer = await query(text, params, options);
+      if (text.includes('pg_snapshot_xmax') && held++ === 0) await gate;
+      return answer as never;
+    });
+    let daemon: ProjectionDaemon | undefined;
+    try {
+      const first = await app.mediator.execute(new Open({ id: 'late-1', queue: 'q', title: 't' }));
+      if (!first.ok) throw new Error('not opened');
+      const firstRead = app.mediator.execute(new GetSummary({ id: 'late-1' }), {
+        minPosition: first.position,
+      });
+      await eventually(() => held === 1, 'the first look answered');
+      const second = await app.mediator.execute(new Open({ id: 'late-2', queue: 'q', title: 't' }));
+      if (!second.ok) throw new Error('not opened');
+      // Joins the look in flight, whose snapshot began before this write's transaction.
+      const secondRead = app.mediator.execute(new GetSummary({ id: 'late-2' }), {
+        minPosition: second.position,
+      });
+      release();
+      daemon = new ProjectionDaemon(app, test.database, fast).start();
+      expect(await secondRead).toMatchObject({ ok: true, data: { id: 'late-2' } });
+      expect(await firstRead).toMatchObject({ ok: true, data: { id: 'late-1' } });
+    } finally {
+      release();
+      looks.mockRestore();
+      await daemon?.stop();
+      await app.dispose();
+    }
+  });
+
   it('reads its writes from a partitioned read model once every partition has passed the position', async () => {
     let entered!: () => void;
     const inHandler = new Promise<void>((resolve) => (entered = resolve));

@@ -21,15 +21,24 @@ export async function readYourWrites(
   if (position === undefined) return;
   const deadline = Date.now() + timeoutMs;
   const progress = progressSignal(database);
+  // The looks begun before this query: their snapshots may be older than its write.
+  const arrived = looksBegun;
+  let after: number | undefined;
   let stopListening: (() => Promise<void>) | undefined;
   try {
     for (;;) {
       const seen = progress.generation;
-      const state = await look(database, name);
+      const current = look(database, name, after);
+      const state = await current.progress;
       if (state === undefined || (await reached(database, name, state, position))) return;
       if (Date.now() >= deadline || signal.aborted) return; // bounded: then read what is there
-      // A position no transaction has reached yet was not returned by a write, and waiting for it is in vain.
-      if (BigInt(positionParts(position).transaction) >= state.xmax) return;
+      // A position no transaction has reached yet was not returned by a write, and waiting for it is in vain. A
+      // look begun before this query may not know of its write's transaction: only a later one can tell.
+      if (BigInt(positionParts(position).transaction) >= state.xmax) {
+        if (current.number > arrived) return;
+        after = arrived;
+        continue;
+      }
       // Runners in this process signal their progress directly; another's is heard through the commit listener,
       // whose connection may have to be opened first (milliseconds that a query waiting on a local runner, as in
       // a single-process application, need not spend). A local runner may lose its lease meanwhile: look again
@@ -55,32 +64,47 @@ interface Progress {
   readonly xmax: bigint;
 }
 
-/** The look in flight for each read model, and the progress signal's generation when it began. */
-const inFlight = perDatabase(
-  (): Map<string, { readonly generation: number; readonly progress: Promise<Progress | undefined> }> =>
-    new Map(),
-);
+/** A look at a read model's progress: the statement's answer, and when it began. */
+interface Look {
+  /** The progress signal's generation when it began. */
+  readonly generation: number;
+  /** How many looks had begun in this process when it did, itself included. */
+  readonly number: number;
+  readonly progress: Promise<Progress | undefined>;
+}
+
+/** How many looks have begun in this process: each query notes it, to tell the looks begun after it. */
+let looksBegun = 0;
+
+/** The look in flight for each read model. */
+const inFlight = perDatabase((): Map<string, Look> => new Map());
 
 /**
  * How far the read model serving `name` has applied the log. Every query waiting for it wants the same answer
  * after each batch, so they share one statement: a query joins the look in flight when no progress has been
- * signalled since it began (what it would see, that look sees too), and starts another otherwise. One statement
- * per waiter per batch, as before, made a burst of waiting queries take the pool from the very runner they waited
- * for, and the lag grew with the number waiting (bench/: p99.9 of 150 ms at 200 commands/s).
+ * signalled since it began (what it would see, that look sees too) and, given `after`, when it began after the
+ * look numbered `after`; it starts another otherwise. One statement per waiter per batch, as before, made a burst
+ * of waiting queries take the pool from the very runner they waited for, and the lag grew with the number waiting
+ * (bench/: p99.9 of 150 ms at 200 commands/s).
  */
-function look(database: Database, name: string): Promise<Progress | undefined> {
+function look(database: Database, name: string, after?: number): Look {
   const looks = inFlight(database);
   const generation = progressSignal(database).generation;
   const current = looks.get(name);
-  if (current !== undefined && current.generation === generation) return current.progress;
-  const progress = progressOf(database, name);
-  const entry = { generation, progress };
+  if (
+    current !== undefined &&
+    current.generation === generation &&
+    (after === undefined || current.number > after)
+  ) {
+    return current;
+  }
+  const entry: Look = { generation, number: ++looksBegun, progress: progressOf(database, name) };
   looks.set(name, entry);
   const done = () => {
     if (looks.get(name) === entry) looks.delete(name);
   };
-  progress.then(done, done);
-  return progress;
+  entry.progress.then(done, done);
+  return entry;
 }
 
 /** One statement, prepared; undefined when no version of `name` is serving or building. */
