@@ -71,7 +71,7 @@ export async function openDatabase(config: DatabaseConfig, signal?: AbortSignal)
         },
       );
     } catch (error) {
-      await database.close();
+      await database.close().catch(() => {}); // the error worth saying is why it did not answer
       throw error;
     }
     return database;

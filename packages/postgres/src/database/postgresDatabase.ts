@@ -71,6 +71,17 @@ const clientGraceMs = 5000;
 /** How long a pooled connection may sit unused when no `idleConnectionMs` is given. */
 const defaultIdleConnectionMs = 300_000;
 
+/** `idleConnectionMs` as pg takes it: a timer's delay, which Node fires at once when it is not a 32-bit one. */
+function idleConnectionMsOf(ms: number | undefined): number {
+  if (ms === undefined) return defaultIdleConnectionMs;
+  if (!Number.isInteger(ms) || ms < 0 || ms > 2 ** 31 - 1) {
+    throw new RangeError(
+      `idleConnectionMs must be a whole number of milliseconds from 0 to 2147483647: ${ms}`,
+    );
+  }
+  return ms;
+}
+
 /** The lease time when none is given: a standby takes over within 10 s of a network cut. */
 const defaultLeaseMs = 10_000;
 
@@ -137,7 +148,7 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
     new pg.Pool({
       connectionString: options.connectionString ?? process.env.DATABASE_URL,
       max: options.max ?? 10,
-      idleTimeoutMillis: options.idleConnectionMs ?? defaultIdleConnectionMs,
+      idleTimeoutMillis: idleConnectionMsOf(options.idleConnectionMs),
       connectionTimeoutMillis: timeouts.connectMs,
       statement_timeout: timeouts.statementMs,
       lock_timeout: timeouts.lockMs,
