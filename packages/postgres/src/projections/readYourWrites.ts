@@ -21,19 +21,24 @@ export async function readYourWrites(
   if (position === undefined) return;
   const deadline = Date.now() + timeoutMs;
   const progress = progressSignal(database);
-  // A look begun before this query may be older than its write: it looks first on its own, and then joins only
-  // looks begun after it arrived (and, once woken, after its wake-up: see `look`).
-  let after = looksBegun;
+  // The looks begun before this query: their snapshots may be older than its write.
+  const arrived = looksBegun;
+  let after: number | undefined;
   let stopListening: (() => Promise<void>) | undefined;
   try {
     for (;;) {
       const seen = progress.generation;
-      const state = await look(database, name, after);
+      const current = look(database, name, after);
+      const state = await current.progress;
       if (state === undefined || (await reached(database, name, state, position))) return;
       if (Date.now() >= deadline || signal.aborted) return; // bounded: then read what is there
-      // A position no transaction had reached when the look began (after the query's arrival, so after its write)
-      // was not returned by a write, and waiting for it is in vain.
-      if (BigInt(positionParts(position).transaction) >= state.xmax) return;
+      // A position no transaction has reached yet was not returned by a write, and waiting for it is in vain. A
+      // look begun before this query may not know of its write's transaction: only a later one can tell.
+      if (BigInt(positionParts(position).transaction) >= state.xmax) {
+        if (current.number > arrived) return;
+        after = arrived;
+        continue;
+      }
       // Runners in this process signal their progress directly; another's is heard through the commit listener,
       // whose connection may have to be opened first (milliseconds that a query waiting on a local runner, as in
       // a single-process application, need not spend). A local runner may lose its lease meanwhile: look again
@@ -41,7 +46,8 @@ export async function readYourWrites(
       const local = state.subscriptions.every((subscription) => runningHere(database).has(subscription));
       if (!local && stopListening === undefined) {
         stopListening = await listenForCommits(database);
-        // A runner elsewhere may have moved on before the listener was open, its notice unheard: look once more.
+        // A runner elsewhere may have moved on before the listener was open, its notice unheard, and the look
+        // may have begun before it did: look once more, afresh.
         after = looksBegun;
         continue;
       }
@@ -64,7 +70,7 @@ interface Progress {
   readonly xmax: bigint;
 }
 
-/** A look at a read model's progress in flight: when it began, and the statement's answer. */
+/** A look at a read model's progress: the statement's answer, and when it began. */
 interface Look {
   /** The progress signal's generation when it began. */
   readonly generation: number;
@@ -73,7 +79,7 @@ interface Look {
   readonly progress: Promise<Progress | undefined>;
 }
 
-/** How many looks have begun in this process: a query notes it, to tell the looks begun after a moment of its. */
+/** How many looks have begun in this process: each query notes it, to tell the looks begun after it. */
 let looksBegun = 0;
 
 /** The look in flight for each read model. */
@@ -81,19 +87,22 @@ const inFlight = perDatabase((): Map<string, Look> => new Map());
 
 /**
  * How far the read model serving `name` has applied the log. Every query waiting for it wants the same answer
- * after each batch, so they share one statement: a query joins the look in flight when it began after the look
- * numbered `after` and no progress has been signalled in this process since (a runner here signals each batch;
- * one elsewhere is heard through the commit listener, with its notification's delay); it starts another
- * otherwise. A statement per waiter per batch, as before, made a burst of waiting queries take the pool from the
- * very runner they waited for, and the lag grew with the number waiting (bench/: p99.9 of 150 ms at 200
- * commands/s). If the statement fails, every query that joined it fails with it, as each would have alone.
+ * after each batch, so they share one statement: a query joins the look in flight when no progress has been
+ * signalled since it began (what it would see, that look sees too) and, given `after`, when it began after the
+ * look numbered `after`; it starts another otherwise. One statement per waiter per batch, as before, made a burst
+ * of waiting queries take the pool from the very runner they waited for, and the lag grew with the number waiting
+ * (bench/: p99.9 of 150 ms at 200 commands/s).
  */
-function look(database: Database, name: string, after: number): Promise<Progress | undefined> {
+function look(database: Database, name: string, after?: number): Look {
   const looks = inFlight(database);
   const generation = progressSignal(database).generation;
   const current = looks.get(name);
-  if (current !== undefined && current.generation === generation && current.number > after) {
-    return current.progress;
+  if (
+    current !== undefined &&
+    current.generation === generation &&
+    (after === undefined || current.number > after)
+  ) {
+    return current;
   }
   const entry: Look = { generation, number: ++looksBegun, progress: progressOf(database, name) };
   looks.set(name, entry);
@@ -101,7 +110,7 @@ function look(database: Database, name: string, after: number): Promise<Progress
     if (looks.get(name) === entry) looks.delete(name);
   };
   entry.progress.then(done, done);
-  return entry.progress;
+  return entry;
 }
 
 /** One statement, prepared; undefined when no version of `name` is serving or building. */
