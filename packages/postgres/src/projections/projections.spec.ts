@@ -182,15 +182,13 @@ describe.each(engines)('projections on $name', (engine) => {
 
   it('queries waiting for one read model share one look at its progress after each batch, not one each', async () => {
     // The runner holds its batch until the queries wait: then they all wake when it commits.
-    let entered!: () => void;
-    const inHandler = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const entered = Promise.withResolvers<void>();
+    const gate = Promise.withResolvers<void>();
     const model = documents<Summary>('shared-look-summaries');
     const p = projection(model).on(Opened, async (e, docs) => {
       if (e.title === 'held') {
-        entered();
-        await gate;
+        entered.resolve();
+        await gate.promise;
       }
       await docs.put(e.id, { id: e.id, title: e.title, queue: e.queue, status: 'open' });
     });
@@ -200,7 +198,7 @@ describe.each(engines)('projections on $name', (engine) => {
     try {
       const opened = await app.mediator.execute(new Open({ id: 'held-1', queue: 'q', title: 'held' }));
       if (!opened.ok) throw new Error('not opened');
-      await inHandler;
+      await entered.promise;
       looks.answered = 0;
       const waiting = Array.from({ length: 20 }, () =>
         app.mediator.execute(new GetSummary({ id: 'held-1' }), { minPosition: opened.position }),
@@ -209,14 +207,14 @@ describe.each(engines)('projections on $name', (engine) => {
       // them after it.
       if (engine.name === 'postgres') await eventually(() => looks.answered >= 1, 'the queries looked');
       const arrivals = looks.answered;
-      release();
+      gate.resolve();
       const reads = await Promise.all(waiting);
       expect(reads.every((read) => read.ok && read.data.id === 'held-1')).toBe(true);
       // Woken by the batch, they share a look (a few, as a look in flight when it committed answers "not yet" to
       // those that joined it, who then look again together). Before, each asked again: 20 more statements here.
       expect(looks.answered - arrivals).toBeLessThanOrEqual(engine.name === 'postgres' ? 4 : 20);
     } finally {
-      release();
+      gate.resolve();
       looks.restore();
       await daemon.stop();
       await app.dispose();
@@ -227,9 +225,8 @@ describe.each(engines)('projections on $name', (engine) => {
     const { model, projection: p } = summaries('late-summaries', 'async');
     const app = await build(test.database, [p], model, 10_000);
     // The first look's answer is held after the server gave it: its snapshot is older than the write below.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const looks = watchLooks(test.database, gate);
+    const gate = Promise.withResolvers<void>();
+    const looks = watchLooks(test.database, gate.promise);
     let daemon: ProjectionDaemon | undefined;
     try {
       const first = await app.mediator.execute(new Open({ id: 'late-1', queue: 'q', title: 't' }));
@@ -244,12 +241,12 @@ describe.each(engines)('projections on $name', (engine) => {
       const secondRead = app.mediator.execute(new GetSummary({ id: 'late-2' }), {
         minPosition: second.position,
       });
-      release();
+      gate.resolve();
       daemon = new ProjectionDaemon(app, test.database, fast).start();
       expect(await secondRead).toMatchObject({ ok: true, data: { id: 'late-2' } });
       expect(await firstRead).toMatchObject({ ok: true, data: { id: 'late-1' } });
     } finally {
-      release();
+      gate.resolve();
       looks.restore();
       await daemon?.stop();
       await app.dispose();
@@ -257,17 +254,15 @@ describe.each(engines)('projections on $name', (engine) => {
   });
 
   it('reads its writes from a partitioned read model once every partition has passed the position', async () => {
-    let entered!: () => void;
-    const inHandler = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
+    const entered = Promise.withResolvers<void>();
+    const gate = Promise.withResolvers<void>();
     const model = documents<Summary>('partitioned-summaries');
     const p = projection(model, { partitions: 2 })
       .on(Opened, (e, docs) => docs.put(e.id, { id: e.id, title: e.title, queue: e.queue, status: 'open' }))
       .on(Closed, async (e, docs) => {
         if (e.id === 'part-held') {
-          entered();
-          await gate;
+          entered.resolve();
+          await gate.promise;
         }
         await docs.update(e.id, (d) => ({ ...d, status: 'closed' }));
       });
@@ -282,7 +277,7 @@ describe.each(engines)('projections on $name', (engine) => {
       );
       const closed = await app.mediator.execute(new Close({ id: 'part-held' }));
       if (!closed.ok) throw new Error('not closed');
-      await inHandler; // its partition holds the event; the other one moves past it, having nothing to do
+      await entered.promise; // its partition holds the event; the other one moves past it, having nothing to do
       looks.answered = 0;
       let settled = false;
       const read = app.mediator
@@ -294,10 +289,10 @@ describe.each(engines)('projections on $name', (engine) => {
         await eventually(() => looks.answered >= 1, 'the read looked at the partitions');
         expect(settled).toBe(false);
       }
-      release();
+      gate.resolve();
       expect(await read).toMatchObject({ ok: true, data: { id: 'part-held', status: 'closed' } });
     } finally {
-      release();
+      gate.resolve();
       looks.restore();
       await daemon.stop();
       await app.dispose();
@@ -682,9 +677,8 @@ describe('projection runners in several processes on PostgreSQL', () => {
     const projectorApp = await build(projector, [p]);
     const apiApp = await build(api, [p], model, long);
     // The first query's look is answered "not yet", and that answer held, while the projector applies the write.
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const looks = watchLooks(api, gate);
+    const gate = Promise.withResolvers<void>();
+    const looks = watchLooks(api, gate.promise);
     let daemon: ProjectionDaemon | undefined;
     try {
       const opened = await apiApp.mediator.execute(new Open({ id: 'arr-1', queue: 'q', title: 't' }));
@@ -711,12 +705,12 @@ describe('projection runners in several processes on PostgreSQL', () => {
         minPosition: opened.position,
       });
       await new Promise((resolve) => setImmediate(resolve));
-      release();
+      gate.resolve();
       expect(await second).toMatchObject({ ok: true, data: { id: 'arr-1' } });
       expect(performance.now() - started).toBeLessThan(long / 3);
       expect(await first).toMatchObject({ ok: true, data: { id: 'arr-1' } });
     } finally {
-      release();
+      gate.resolve();
       looks.restore();
       await daemon?.stop();
       await projectorApp.dispose();
