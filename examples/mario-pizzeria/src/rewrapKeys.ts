@@ -1,15 +1,17 @@
 // `npm run rewrap-keys`: after a rotation of the master key, wraps every data key still under a previous master key
 // under the current one, once, prints what it did, and says by its exit code whether the previous keys can go: 0
 // when every data key is under the current key, 1 when some are left or cannot be opened (the line says which), 2
-// when the configuration cannot work, 3 when the rewrap failed (the database refused it or did not answer within
-// REWRAP_WAIT_SECONDS, 60 by default; a previous key did not open a data key): a deploy script tells "run again" from "look at this". It reads the same environment as the pizzeria's processes; a projector does
-// the same at each start, so this is for a deploy script that must know when the rotation is done.
+// when the configuration cannot work, 3 when the rewrap failed (the database refused it, or did not answer within
+// REWRAP_WAIT_SECONDS, 60 by default, plus the connection attempt under way then, at most 5 s; a previous key did
+// not open a data key): a deploy script tells "run again" from "look at this". It reads the same environment as the
+// pizzeria's processes; a projector does the same at each start, so this is for a deploy script that must know
+// when the rotation is done.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { DirectoryLockedError, rewrapDataKeys } from '@myelin/postgres';
 import { ConfigError, readConfig } from './config.ts';
 import { masterKeysOf, rewrapFailure, rewrapOutcome } from './masterKeys.ts';
-import { openDatabase } from './startup.ts';
+import { GaveUpWaitingError, openDatabase } from './startup.ts';
 
 try {
   const dataDir = fileURLToPath(new URL('../.data', import.meta.url));
@@ -23,8 +25,9 @@ try {
   // A server that is down is waited for, as the processes do, but not for ever: a deploy script must hear back.
   const gaveUp = AbortSignal.timeout(waitSeconds * 1000);
   const database = await openDatabase(config.database, gaveUp).catch((error: unknown) => {
-    if (!gaveUp.aborted) throw error;
-    const reason = error instanceof Error ? error.message : String(error);
+    // Only a server that kept failing to answer is "did not answer": a refused password stays what it is.
+    if (!(error instanceof GaveUpWaitingError)) throw error;
+    const reason = error.cause instanceof Error ? error.cause.message : String(error.cause);
     throw new Error(`PostgreSQL did not answer within ${waitSeconds} s (REWRAP_WAIT_SECONDS): ${reason}`, {
       cause: error,
     });
