@@ -141,6 +141,9 @@ async function lag(database: Database, rate = 200, seconds = 20): Promise<Lag> {
   const daemon = new ProjectionDaemon(app, database, { batchSize: page }).start();
   const lags: number[] = [];
   const reads: Promise<void>[] = [];
+  const deposited = new Map<string, number>();
+  /** Reads that answered before their own write was in the read model: a broken minPosition, not a fast one. */
+  const early: string[] = [];
   const interval = 1000 / rate;
   const start = performance.now();
   const warmUpMs = 1000;
@@ -152,13 +155,19 @@ async function lag(database: Database, rate = 200, seconds = 20): Promise<Lag> {
     const result = await app.mediator.execute(new Deposit({ account }));
     if (!result.ok || result.position === undefined) continue;
     const committed = performance.now();
+    // The commands run one at a time, so the balance after this one is known: a read of its own write shows it (or
+    // more, when later deposits were projected before the read ran).
+    const expected = (deposited.get(account) ?? 0) + 1;
+    deposited.set(account, expected);
     // The first second warms up (the daemon takes its lease and builds the new version, the pool opens, the JIT
     // compiles): its commands wait for the start-up, which is not the lag at a steady rate. Its queries run too,
     // untimed: left out, the query path met its first reads (its pool connections opened, its statements
     // prepared, its code compiled) in the first timed ones, 50-120 ms of lag in the run's first 200 ms.
     const timed = committed - start >= warmUpMs;
     reads.push(
-      app.mediator.execute(new Balance({ account }), { minPosition: result.position }).then(() => {
+      app.mediator.execute(new Balance({ account }), { minPosition: result.position }).then((read) => {
+        const balance = read.ok ? (read.data?.balance ?? 0) : undefined;
+        if (balance === undefined || balance < expected) early.push(`${account}: ${balance} < ${expected}`);
         if (!timed) return;
         lags.push(performance.now() - committed);
       }),
@@ -167,6 +176,11 @@ async function lag(database: Database, rate = 200, seconds = 20): Promise<Lag> {
   await Promise.all(reads);
   await daemon.stop();
   await app.dispose();
+  if (early.length > 0) {
+    throw new Error(
+      `lag: ${early.length} reads answered before their own write was projected (${early.slice(0, 3).join('; ')})`,
+    );
+  }
   lags.sort((a, b) => a - b);
   const at = (q: number) =>
     Math.round((lags[Math.min(lags.length - 1, Math.floor(q * lags.length))] ?? 0) * 10) / 10;
