@@ -364,6 +364,45 @@ describe('what the database cannot take, and what it cannot do now', () => {
     expect(pizza.statusCode).toBe(201);
   });
 
+  it('refuses values nested deeper than 64 levels with a 400 naming the field, however deep they go', async () => {
+    const server = await open();
+    const authorization = await bearer(['writer']);
+    const nested = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+    // 5,000 levels overflowed the stack of the old recursive walk: a 500, to anyone.
+    for (const headers of [{}, { authorization }]) {
+      const deep = await server.inject({
+        method: 'POST',
+        url: '/notes',
+        headers: { ...headers, 'content-type': 'application/json' },
+        payload: `{"id":"n3","text":${nested(5000)}}`,
+      });
+      expect(deep.statusCode).toBe(400);
+      expect(deep.headers['content-type']).toBe(problemJson);
+      expect(deep.json().errors).toEqual([
+        { field: 'text', pointer: '#/text', detail: 'nests values deeper than 64 levels' },
+      ]);
+    }
+    // 300,000 levels of arrays (600 KB, under the body limit), with an Idempotency-Key: the fingerprint of the body
+    // is not taken either.
+    const arrays = await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization, 'content-type': 'application/json', 'idempotency-key': 'deep-1' },
+      payload: `{"id":"n4","text":"t","tags":${'['.repeat(300_000)}${']'.repeat(300_000)}}`,
+    });
+    expect(arrays.statusCode).toBe(400);
+    expect(arrays.json().errors[0].field).toBe('tags');
+    // 64 levels are a message like any other: what is wrong with this one is its type, not its depth.
+    const deepest = await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization, 'content-type': 'application/json' },
+      payload: `{"id":"n5","text":${nested(63)}}`,
+    });
+    expect(deepest.statusCode).toBe(400);
+    expect(deepest.json().errors[0].detail).not.toContain('levels');
+  });
+
   it('answers a dependency that is down with 503 and Retry-After, not 500', async () => {
     const server = await open();
     const down = await server.inject({ method: 'POST', url: '/crash', payload: { reason: 'unavailable' } });

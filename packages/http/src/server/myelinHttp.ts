@@ -23,7 +23,7 @@ import type { OpenApiOptions } from './openapi/openApiDocument.ts';
 import { registerOpenApi } from './openapi/registerOpenApi.ts';
 import { instanceOf, problemContentType, problemOf, sendProblem } from './problems.ts';
 import { defaultLoginLimit, type RateLimit, rateLimitConfig, registerRateLimits } from './rateLimits.ts';
-import { BadRequest, requestPayload } from './requestMessage.ts';
+import { BadRequest, checkDepth, requestPayload } from './requestMessage.ts';
 import { registerSecurityHeaders } from './securityHeaders.ts';
 
 export interface MyelinHttpOptions {
@@ -125,6 +125,12 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
           if (!(error instanceof AuthenticationError)) throw error;
           reply.header('www-authenticate', `Bearer error="invalid_token"`);
           return sendProblem(reply, problemOf(401, error.message));
+        }
+        try {
+          checkDepth(request.body);
+        } catch (error) {
+          if (!(error instanceof BadRequest)) throw error;
+          return sendProblem(reply, problemOf(400, error.message, { errors: error.errors }));
         }
         const key = headerOf(request, 'idempotency-key');
         if (key !== undefined && idempotency !== undefined && route.message.kind === 'command') {

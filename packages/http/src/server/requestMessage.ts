@@ -124,29 +124,73 @@ function scalar(value: string, schema: JsonSchema | undefined): unknown {
 const unstorable = { test: (text: string) => text.includes('\0') || !text.isWellFormed() };
 
 /**
- * The fields whose text (or name) the database would refuse: found before the message exists, so the caller
- * gets a 400 naming each field rather than a 500 from the database.
+ * How deeply a request's values may nest. No API message needs more, and a walk of a deeper one is what an attacker
+ * sends it for: 5,000 levels (30 KB) overflowed the stack of a recursive walk, a 500 before authentication.
  */
-function unstorableText(value: unknown, path: PropertyKey[] = [], found: FieldError[] = []): FieldError[] {
-  if (typeof value === 'string') {
-    if (unstorable.test(value)) {
+export const maxDepth = 64;
+
+/**
+ * Refuses a body whose values nest deeper than `maxDepth`, naming the field that does, before anything walks it
+ * (the idempotency fingerprint, the checks below, validation). A walk with a stack of its own: any depth is safe.
+ */
+export function checkDepth(body: unknown): void {
+  const pending: { readonly value: unknown; readonly depth: number; readonly field: PropertyKey[] }[] = [
+    { value: body, depth: 0, field: [] },
+  ];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const { value, depth, field } = next;
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth >= maxDepth) {
+      throw new BadRequest(`The request nests values deeper than ${maxDepth} levels`, [
+        {
+          field: formatFieldPath(field),
+          pointer: formatJsonPointer(field),
+          detail: `nests values deeper than ${maxDepth} levels`,
+        },
+      ]);
+    }
+    for (const [name, item] of Object.entries(value)) {
+      pending.push({ value: item, depth: depth + 1, field: depth === 0 ? [name] : field });
+    }
+  }
+}
+
+/**
+ * The fields whose text (or name) the database would refuse: found before the message exists, so the caller
+ * gets a 400 naming each field rather than a 500 from the database. A walk with a stack of its own, in the
+ * payload's order (`checkDepth` has bounded the payload's depth already).
+ */
+function unstorableText(payload: Record<string, unknown>): FieldError[] {
+  const found: FieldError[] = [];
+  // A step is a value to look into, or a field name found unstorable (reported in its place among its siblings).
+  type Step = { readonly value: unknown; readonly path: readonly PropertyKey[]; readonly badName?: true };
+  const pending: Step[] = [{ value: payload, path: [] }];
+  for (let step = pending.pop(); step !== undefined; step = pending.pop()) {
+    const { value, path } = step;
+    if (step.badName) {
       found.push({
         field: formatFieldPath(path),
         pointer: formatJsonPointer(path),
-        detail: 'contains a NUL character or an unpaired surrogate',
+        detail: 'has a field name with a NUL character or an unpaired surrogate',
       });
-    }
-  } else if (Array.isArray(value)) {
-    for (const [index, item] of value.entries()) unstorableText(item, [...path, index], found);
-  } else if (typeof value === 'object' && value !== null) {
-    for (const [name, item] of Object.entries(value)) {
-      if (unstorable.test(name)) {
+    } else if (typeof value === 'string') {
+      if (unstorable.test(value)) {
         found.push({
           field: formatFieldPath(path),
           pointer: formatJsonPointer(path),
-          detail: 'has a field name with a NUL character or an unpaired surrogate',
+          detail: 'contains a NUL character or an unpaired surrogate',
         });
-      } else unstorableText(item, [...path, name], found);
+      }
+    } else if (typeof value === 'object' && value !== null) {
+      const children: Step[] = Array.isArray(value)
+        ? value.map((item, index) => ({ value: item, path: [...path, index] }))
+        : Object.entries(value).map(([name, item]) =>
+            unstorable.test(name)
+              ? { value: undefined, path, badName: true }
+              : { value: item, path: [...path, name] },
+          );
+      // Last in, first out: reversed, the children are walked in their order, as a recursive walk would.
+      for (let i = children.length - 1; i >= 0; i--) pending.push(children[i] as Step);
     }
   }
   return found;
