@@ -88,6 +88,6 @@ export async function openDatabase(config: DatabaseConfig, signal?: AbortSignal)
     }
     return database;
   }
-  mkdirSync(config.dataDir, { recursive: true }); // first run: PGlite creates the cluster inside
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 }); // first run: PGlite creates the cluster inside
   return pgliteDatabase({ dataDir: config.dataDir, schema: config.schema });
 }

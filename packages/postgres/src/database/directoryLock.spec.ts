@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +39,26 @@ async function killed(child: ChildProcess): Promise<void> {
 }
 
 describe('an embedded database directory', () => {
+  it('is readable by its owner alone, whether it was made here or given open to everyone', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'myelin-private-'));
+    directories.push(parent);
+    const given = join(parent, 'given');
+    const made = join(parent, 'made', 'data');
+    await mkdir(given);
+    await chmod(given, 0o777);
+    for (const dataDir of [given, made]) {
+      const database = await pgliteDatabase({ dataDir });
+      try {
+        await database.query('CREATE TABLE secrets (x text)');
+        // PGlite writes its files open to everyone; the directory above them keeps other users out.
+        expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+        expect((await stat(join(dataDir, 'myelin.lock'))).mode & 0o077).toBe(0);
+      } finally {
+        await database.close();
+      }
+    }
+  });
+
   it('is one process’s at a time: a second refuses to open it, naming the directory and the holder', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'myelin-lock-'));
     directories.push(dataDir);

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The file in an embedded database's directory that names the process using it. */
@@ -26,11 +26,11 @@ export class DirectoryLockedError extends Error {
  * @returns a function that releases the lock.
  */
 export function lockDirectory(directory: string): () => void {
-  mkdirSync(directory, { recursive: true });
+  makePrivate(directory);
   const file = join(directory, lockFileName);
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
       let released = false;
       return () => {
         if (released) return;
@@ -47,6 +47,16 @@ export function lockDirectory(directory: string): () => void {
     if (attempt >= 3) throw new DirectoryLockedError(directory, pid ?? 0);
     rmSync(file, { force: true });
   }
+}
+
+/**
+ * Makes the directory, or keeps it, readable by this user alone, as PostgreSQL requires of a cluster's directory:
+ * PGlite writes its files readable (and writable) by everyone, and they hold the log, the read models in clear and
+ * the wrapped data keys. Closed at the top, the files below are out of other users' reach whatever their modes.
+ */
+function makePrivate(directory: string): void {
+  mkdirSync(directory, { recursive: true, mode: 0o700 });
+  if ((statSync(directory).mode & 0o077) !== 0) chmodSync(directory, 0o700);
 }
 
 function holder(file: string): number | undefined {
