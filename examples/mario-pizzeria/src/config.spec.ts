@@ -97,7 +97,7 @@ describe('the configuration', () => {
         ...production,
         JWT_ISSUER: 'i',
         JWT_AUDIENCE: 'a',
-        JWT_SECRET: 'x'.repeat(32),
+        JWT_SECRET: 'Zr3Pq9sVw1Xy8Tb6Nc4Md2Lf0Kg7Jh5A',
         MYELIN_MASTER_KEY: newMasterKey(),
       };
       expect(readConfig([], withSecret, dataDir).devTokens).toBe(false);
@@ -110,7 +110,7 @@ describe('the configuration', () => {
   });
 
   it('requires the master key of personal data in production mode, and makes one for embedded development', () => {
-    const issuer = { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_SECRET: 'x'.repeat(32) };
+    const issuer = { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a', JWT_SECRET: 'Zr3Pq9sVw1Xy8Tb6Nc4Md2Lf0Kg7Jh5A' };
     for (const production of [{ DATABASE_URL: 'postgres://db' }, { NODE_ENV: 'production' }]) {
       for (const missing of [{}, { MYELIN_MASTER_KEY: '' }, { MYELIN_MASTER_KEY: '  ' }]) {
         const refused = () => readConfig([], { ...production, ...issuer, ...missing }, dataDir);
@@ -256,6 +256,42 @@ describe('the configuration', () => {
     expect(refused([], { LIVE_STREAMS: '0' })).toThrow('LIVE_STREAMS must be a whole number');
     expect(refused([], { LIVE_STREAMS_PER_CLIENT: 'many' })).toThrow('LIVE_STREAMS_PER_CLIENT');
     expect(refused([], { TRUST_PROXY: 'everyone' })).toThrow('TRUST_PROXY');
+  });
+
+  it('refuses secrets that are not random and issuer keys over plain HTTP, naming the setting', () => {
+    const refused = (env: Record<string, string>) => () => readConfig([], env, dataDir);
+    const issuer = { JWT_ISSUER: 'i', JWT_AUDIENCE: 'a' };
+    expect(refused({ ...issuer, JWT_SECRET: 'a'.repeat(40) })).toThrow(
+      'JWT_SECRET: must be random (openssl rand -base64 32), not a few characters repeated',
+    );
+    expect(refused({ ...issuer, JWT_JWKS_URL: 'http://id.example/jwks.json' })).toThrow(
+      /^JWT_JWKS_URL: must be https:/,
+    );
+    expect(
+      readConfig([], { ...issuer, JWT_JWKS_URL: 'http://127.0.0.1:8080/jwks' }, dataDir).auth,
+    ).toMatchObject({
+      jwksUrl: 'http://127.0.0.1:8080/jwks',
+    });
+    const zeroes = Buffer.alloc(32).toString('base64');
+    expect(refused({ MYELIN_MASTER_KEY: zeroes })).toThrow(
+      'MYELIN_MASTER_KEY: A master key must be random (openssl rand -base64 32): this one has only 1 distinct',
+    );
+  });
+
+  it('keeps the development logins off the network unless asked for by name', () => {
+    const refused = (env: Record<string, string>) => () => readConfig([], env, dataDir);
+    for (const HOST of ['0.0.0.0', '::', '192.168.1.20']) {
+      expect(refused({ HOST })).toThrow(ConfigError);
+      expect(refused({ HOST })).toThrow(`HOST=${HOST} serves other machines, and the development logins`);
+      expect(readConfig([], { HOST, DEV_TOKENS: 'true' }, dataDir)).toMatchObject({
+        host: HOST,
+        devTokens: true,
+      });
+      expect(readConfig([], { HOST, DEV_TOKENS: 'false' }, dataDir).devTokens).toBe(false);
+    }
+    for (const HOST of ['127.0.0.1', '127.0.0.2', '::1', 'localhost']) {
+      expect(readConfig([], { HOST }, dataDir)).toMatchObject({ host: HOST, devTokens: true });
+    }
   });
 
   it('makes the development master key on the first start, readable by its owner alone, and keeps it', () => {

@@ -1,5 +1,5 @@
 import { localMasterKey } from '@myelin/core';
-import type { AuthOptions, LiveLimits } from '@myelin/http';
+import { type AuthOptions, bearerAuthenticator, type LiveLimits } from '@myelin/http';
 import type { AlertTimes } from './alerts/orderWatch.ts';
 
 /** What a process of the pizzeria does: serve the API, run the projections and the relays, or both. */
@@ -99,13 +99,22 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
     env.NATS_URL !== undefined && env.NATS_URL !== ''
       ? { url: env.NATS_URL, prefix: natsPrefix(env.NATS_PREFIX ?? 'pizzeria') }
       : undefined;
+  const host = env.HOST || '127.0.0.1';
+  const auth = authOf(env, production);
+  // Development logins let anyone sign in as the manager with the password 'manager': on an address other machines
+  // reach, only when asked for by name.
+  if (auth.devTokens && !isLoopback(host) && env.DEV_TOKENS !== 'true') {
+    throw new ConfigError(
+      `HOST=${host} serves other machines, and the development logins (anyone may sign in as manager, the password is the name) would be open to them: give a token issuer (JWT_ISSUER, JWT_AUDIENCE, JWT_SECRET or JWT_JWKS_URL), set DEV_TOKENS=false, or DEV_TOKENS=true to open them to the network knowingly`,
+    );
+  }
   return {
     role,
     port: portOf(env.PORT),
-    host: env.HOST ?? '127.0.0.1',
+    host,
     database,
     nats,
-    ...authOf(env, production),
+    ...auth,
     ...masterKeysOf(env, production),
     logLevel: env.LOG_LEVEL ?? 'warn',
     liveLimits: {
@@ -120,6 +129,11 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
       ...countOf('STALE_ORDER_MINUTES', env.STALE_ORDER_MINUTES, 'staleMinutes'),
     },
   };
+}
+
+/** Whether only this machine can reach an address: 127.0.0.0/8, ::1 or localhost. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 /** An on/off setting; off when unset. */
@@ -218,6 +232,16 @@ function authOf(env: Environment, production: boolean): Pick<PizzeriaConfig, 'au
   }
   const auth: AuthOptions =
     secret !== undefined ? { issuer, audience, secret } : { issuer, audience, jwksUrl: jwksUrl ?? '' };
+  // The rest is what the authenticator itself refuses (a secret not random, keys over plain HTTP): asked here, so
+  // that the start says which setting is wrong rather than failing later with a stack.
+  try {
+    bearerAuthenticator(auth);
+  } catch (error) {
+    const setting = secret !== undefined ? 'JWT_SECRET' : 'JWT_JWKS_URL';
+    throw new ConfigError(
+      `${setting}: ${(error as Error).message.replace(/^auth: (a shared secret |jwksUrl )?/, '')}`,
+    );
+  }
   return { auth, devTokens };
 }
 

@@ -17,7 +17,7 @@ import pino from 'pino';
 import { developmentAuth } from './api/auth.ts';
 import { prometheusMetrics } from './api/metrics.ts';
 import { createPizzeriaServer } from './api/server.ts';
-import { ConfigError, dataDirOf, type PizzeriaConfig, readConfig } from './config.ts';
+import { ConfigError, dataDirOf, isLoopback, type PizzeriaConfig, readConfig } from './config.ts';
 import { masterKeysOf, rewrapAtStart } from './masterKeys.ts';
 import { SeedMenu } from './menu/contract.ts';
 import { menu } from './menu/menuProjection.ts';
@@ -155,8 +155,15 @@ async function run(config: PizzeriaConfig): Promise<void> {
   // which stops the workers and disposes the application (and with it the database).
   const address = await serve(server, { port: config.port, host: config.host });
   console.log(`Mario's Pizzeria is open at ${address} (${describe(config)})`);
+  // Fastify names one address; listening on all of them (0.0.0.0, a container's) is said outright.
+  if (!isLoopback(config.host)) console.log(`  listening on ${config.host}: other machines can reach it`);
   if (config.devTokens) {
     console.log('  sign in as customer, chef, driver or manager (the password is the name)');
+    if (!isLoopback(config.host)) {
+      console.log(
+        '  warning: the development logins are open to every machine that reaches this one (DEV_TOKENS=true)',
+      );
+    }
   }
 }
 

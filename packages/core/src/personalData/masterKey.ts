@@ -130,6 +130,14 @@ export function localMasterKey(secret: Uint8Array | string | undefined, id = 'lo
   if (bytes.length !== keyBytes) {
     throw new TypeError(`A master key is ${keyBytes} bytes (44 characters of base64), not ${bytes.length}`);
   }
+  // 32 random bytes hold about 30 distinct values; fewer than 16 is a key typed or zeroed, not made (the chance of
+  // it by luck is below 1 in 10^20). It is refused before it protects anything.
+  const distinct = new Set(bytes).size;
+  if (distinct < 16) {
+    throw new TypeError(
+      `A master key must be random (openssl rand -base64 32): this one has only ${distinct} distinct byte values`,
+    );
+  }
   const key = crypto.subtle.importKey('raw', new Uint8Array(bytes), 'AES-GCM', false, ['encrypt', 'decrypt']);
   const additionalData = new TextEncoder().encode(`myelin.data-key:${id}`);
   return {

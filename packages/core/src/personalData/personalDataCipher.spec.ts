@@ -142,6 +142,14 @@ describe('sealing personal data', () => {
       'A master key is 32 bytes (44 characters of base64), not 5',
     );
     expect(() => localMasterKey('not base64 at all!')).toThrow('Not base64');
+    // The right length, but typed or zeroed rather than made: refused before it protects anything.
+    expect(() => localMasterKey(new Uint8Array(32))).toThrow(
+      'A master key must be random (openssl rand -base64 32): this one has only 1 distinct byte values',
+    );
+    expect(() => localMasterKey(Buffer.from('abcdefghijklmnoabcdefghijklmnoab').toString('base64'))).toThrow(
+      'only 15 distinct',
+    );
+    for (let i = 0; i < 1000; i++) expect(() => localMasterKey(newMasterKey())).not.toThrow();
   });
 });
 

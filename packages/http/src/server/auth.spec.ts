@@ -85,4 +85,29 @@ describe('bearer tokens verified with a JWKS', () => {
       /at least 32 characters/,
     );
   });
+
+  it('refuses a secret that is long but not random, and keys fetched over plain HTTP from another machine', () => {
+    for (const secret of ['x'.repeat(32), 'abcabcabcabcabcabcabcabcabcabcab']) {
+      expect(() => bearerAuthenticator({ issuer, audience, secret })).toThrow(/must be random/);
+    }
+    expect(() =>
+      bearerAuthenticator({ issuer, audience, secret: 'Zr3Pq9sVw1Xy8Tb6Nc4Md2Lf0Kg7Jh5A' }),
+    ).not.toThrow();
+    for (const url of [
+      'http://issuer.example/jwks.json',
+      'http://10.0.0.5/jwks.json',
+      'ftp://issuer.example/k',
+    ]) {
+      expect(() => bearerAuthenticator({ issuer, audience, jwksUrl: url })).toThrow(/jwksUrl must be https:/);
+    }
+    expect(() => bearerAuthenticator({ issuer, audience, jwksUrl: 'not a url' })).toThrow(/is not a URL/);
+    for (const url of [
+      'https://issuer.example/jwks.json',
+      'http://127.0.0.1:8080/jwks.json',
+      'http://localhost/jwks.json',
+      'http://[::1]:9000/jwks.json',
+    ]) {
+      expect(() => bearerAuthenticator({ issuer, audience, jwksUrl: url })).not.toThrow();
+    }
+  });
 });

@@ -9,7 +9,7 @@ export interface AuthOptions {
   readonly audience: string;
   /** A shared secret for HS256 tokens (at least 32 characters). Give this or `jwksUrl`. */
   readonly secret?: string;
-  /** Where the identity provider publishes its public keys (RS256, ES256, PS256, EdDSA). */
+  /** Where the identity provider publishes its public keys (RS256, ES256, PS256, EdDSA): `https:`, or `http:` on loopback. */
   readonly jwksUrl?: string | URL;
   /** The claim holding the roles: an array of strings, or one string of space-separated roles; defaults to `roles`. */
   readonly rolesClaim?: string;
@@ -29,6 +29,25 @@ export class AuthenticationError extends Error {
 const asymmetric = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
 
 /**
+ * The issuer's keys decide who may sign in as anyone: fetched over plain HTTP, they are anyone's on the way to plant.
+ * Only `https:` is taken, or `http:` to this machine itself (a local issuer in development or a test).
+ */
+function checkJwksUrl(given: string | URL): void {
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new TypeError(`auth: jwksUrl '${String(given)}' is not a URL`);
+  }
+  const loopback = ['localhost', '[::1]'].includes(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new TypeError(
+      `auth: jwksUrl must be https: (a plain-HTTP answer can be changed on the way, planting signing keys), not ${url.protocol}//${url.host}`,
+    );
+  }
+}
+
+/**
  * Reads the `Authorization` header: no header is an anonymous caller (the message's policy decides whether that
  * is allowed); a bearer token is verified (signature, algorithm, issuer, audience, expiry, which it must have) and becomes the
  * principal; anything else is an {@link AuthenticationError}.
@@ -43,6 +62,13 @@ export function bearerAuthenticator(
   if (options.secret !== undefined && options.secret.length < 32) {
     throw new TypeError('auth: a shared secret must be at least 32 characters');
   }
+  // Long is not enough: 32 'x's (or a pattern) would pass a length check and sign tokens anyone can forge.
+  if (options.secret !== undefined && new Set(options.secret).size < 8) {
+    throw new TypeError(
+      'auth: a shared secret must be random (openssl rand -base64 32), not a few characters repeated',
+    );
+  }
+  if (options.jwksUrl !== undefined) checkJwksUrl(options.jwksUrl);
   const key: Uint8Array | JWTVerifyGetKey =
     options.secret !== undefined
       ? new TextEncoder().encode(options.secret)
