@@ -118,6 +118,7 @@ describe('routes bound to messages', () => {
       { payload: '{"id":', type: 'application/json', status: 400 },
       { payload: '[1,2]', type: 'application/json', status: 400 },
       { payload: 'id=1', type: 'application/x-www-form-urlencoded', status: 415 },
+      { payload: '{"id":"t1","text":"plain"}', type: 'text/plain', status: 415 },
       {
         payload: JSON.stringify({ id: 'big', text: 'x'.repeat(2_000_000) }),
         type: 'application/json',
@@ -133,7 +134,17 @@ describe('routes bound to messages', () => {
       });
       expect([c.payload.slice(0, 10), res.statusCode]).toEqual([c.payload.slice(0, 10), c.status]);
       expect(res.headers['content-type']).toBe(problemJson);
+      if (c.status === 415) expect(res.json().detail).toBe('Send the request body as application/json');
     }
+    // Valid JSON, but with a key that would reach an object's prototype: refused, and the answer says so.
+    const poisoned = await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { authorization, 'content-type': 'application/json' },
+      payload: '{"id":"p1","text":"t","__proto__":{"admin":true}}',
+    });
+    expect(poisoned.statusCode).toBe(400);
+    expect(poisoned.json().detail).toContain('holds a "__proto__" or "constructor.prototype" key');
   });
 
   it('maps If-Match into the message: a stale version is a 412, a current one succeeds', async () => {

@@ -11,7 +11,13 @@ import {
 } from '@myelin/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { HelmetOptions } from 'helmet';
-import { type AnyRoute, correlationHeader, positionHeader, type RequestParts } from '../client/route.ts';
+import {
+  type AnyRoute,
+  correlationHeader,
+  hasBody,
+  positionHeader,
+  type RequestParts,
+} from '../client/route.ts';
 import { AuthenticationError, type AuthOptions, bearerAuthenticator } from './auth.ts';
 import { type ConsoleOptions, registerConsole } from './console/console.ts';
 import { correlationIdOf, isCorrelationId } from './correlation.ts';
@@ -125,6 +131,10 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
           if (!(error instanceof AuthenticationError)) throw error;
           reply.header('www-authenticate', `Bearer error="invalid_token"`);
           return sendProblem(reply, problemOf(401, error.message));
+        }
+        // Fastify reads text/plain bodies too, as strings: a route of Myelin's takes JSON alone, as it says.
+        if (hasBody(route.method) && typeof request.body === 'string') {
+          return sendProblem(reply, problemOf(415, 'Send the request body as application/json'));
         }
         try {
           checkDepth(request.body);
@@ -326,7 +336,9 @@ function clientError(error: Error & { code?: string }): string {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return 'The request body is not valid JSON';
+      // Fastify gives the same code for a body that is not JSON and for one holding a `__proto__` or
+      // `constructor.prototype` key (refused, since merging it would poison objects' prototype).
+      return 'The request body is not valid JSON, or holds a "__proto__" or "constructor.prototype" key';
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return 'The request body is too large';
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
