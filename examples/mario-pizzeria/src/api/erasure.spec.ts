@@ -205,4 +205,21 @@ describe('erasing a customer', () => {
       customerName: 'Wario',
     });
   });
+
+  it("forgets the answer kept for a guest's order sent with an Idempotency-Key, though its scope names no one", async () => {
+    const headers = { 'idempotency-key': 'rosalina-order' };
+    const order = { ...daisy, customerName: 'Rosalina', customerPhone: '+1 555 0177' };
+    const placed = await t.call('POST', '/api/orders', { payload: order, headers });
+    expect(placed.statusCode).toBe(201);
+    const first = placed.json() as OrderDto;
+    const repeated = await t.call('POST', '/api/orders', { payload: order, headers });
+    expect(repeated.headers['idempotent-replayed']).toBe('true');
+    expect(repeated.json()).toMatchObject({ id: first.id, customerName: 'Rosalina' });
+    await expectStatus(204, 'DELETE', `/api/customers/${first.customerId}`, { as: 'manager' });
+    // The answer that repeated Rosalina's details is gone: the same request now runs as a new one.
+    const after = await t.call('POST', '/api/orders', { payload: order, headers });
+    expect(after.statusCode).toBe(201);
+    expect(after.headers['idempotent-replayed']).toBeUndefined();
+    expect((after.json() as OrderDto).id).not.toBe(first.id);
+  });
 });

@@ -1,6 +1,8 @@
 import { type Behavior, BehaviorOrder, behavior } from '../mediation/behavior.ts';
+import type { StoredEvent } from '../persistence/eventStore.ts';
 import { type ConcurrencyError, isConcurrencyError } from '../persistence/repository.ts';
 import { UnitOfWork } from '../persistence/unitOfWork.ts';
+import { personalDataOf } from '../personalData/personalData.ts';
 import { conflict } from '../results/operationResult.ts';
 
 /** Re-runs a command whose commit met a concurrent change, instead of answering 409 at once. */
@@ -52,8 +54,10 @@ export function unitOfWork(options: UnitOfWorkOptions = {}): Behavior {
         }
         let concurrencyError: ConcurrencyError;
         try {
-          const { position } = await work.commit();
-          return position === undefined ? result : { ...result, position };
+          const { position, events } = await work.commit();
+          if (position === undefined) return result;
+          const subjects = subjectsOf(events);
+          return subjects.length === 0 ? { ...result, position } : { ...result, position, subjects };
         } catch (error) {
           if (!isConcurrencyError(error)) throw error;
           await work.rollback();
@@ -111,4 +115,16 @@ export function eventUnitOfWork(): Behavior {
 /** Waits before re-running after a conflict: doubling from `baseMs`, jittered so that the two sides part. */
 function conflictBackoff(baseMs: number, attempt: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, baseMs * 2 ** attempt * (0.5 + Math.random())));
+}
+
+/** The subjects whose personal data these events carry: their subject field, in clear beside the sealed fields. */
+function subjectsOf(events: readonly StoredEvent[]): string[] {
+  const subjects = new Set<string>();
+  for (const { data, metadata } of events) {
+    const personal = personalDataOf(metadata.type);
+    if (personal === undefined) continue;
+    const subject = (data as Record<string, unknown> | null)?.[personal.subject];
+    if (typeof subject === 'string' && subject !== '') subjects.add(subject);
+  }
+  return [...subjects];
 }

@@ -9,6 +9,7 @@ interface Entry {
   readonly fingerprint: string;
   readonly expiresAt: number;
   response: StoredIdempotentResponse | undefined;
+  subjects: readonly string[];
 }
 
 /**
@@ -37,15 +38,27 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     }
     // Deleted first so that a taken-over key moves to the end of the claim order.
     this.#entries.delete(id);
-    this.#entries.set(id, { scope, fingerprint, expiresAt: expiresAt.getTime(), response: undefined });
+    this.#entries.set(id, {
+      scope,
+      fingerprint,
+      expiresAt: expiresAt.getTime(),
+      response: undefined,
+      subjects: [],
+    });
     return { state: 'claimed' };
   }
 
-  async complete(scope: string, key: string, response: StoredIdempotentResponse): Promise<void> {
+  async complete(
+    scope: string,
+    key: string,
+    response: StoredIdempotentResponse,
+    subjects: readonly string[] = [],
+  ): Promise<void> {
     const entry = this.#entries.get(idOf(scope, key));
     // A JSON copy: the replay must not change when the caller mutates its objects, and must match a database's.
     if (entry !== undefined && entry.response === undefined) {
       entry.response = JSON.parse(JSON.stringify(response)) as StoredIdempotentResponse;
+      entry.subjects = [...subjects];
     }
   }
 
@@ -55,13 +68,15 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   }
 
   /**
-   * Deletes the records whose scope starts with `prefix` (a forgotten user's, `user:<id> `: the answers kept may
-   * repeat what they sent); answers how many there were.
+   * Deletes the records of a forgotten subject: those kept with them among their `subjects`, and those whose scope
+   * starts with `prefix` (the user's own, `user:<id> `: the answers kept may repeat what they sent); answers how
+   * many there were.
    */
-  deleteScoped(prefix: string): number {
+  deleteFor(subject: string, prefix: string | undefined): number {
     let deleted = 0;
     for (const [id, entry] of this.#entries) {
-      if (!entry.scope.startsWith(prefix)) continue;
+      if (!entry.subjects.includes(subject) && !(prefix !== undefined && entry.scope.startsWith(prefix)))
+        continue;
       this.#entries.delete(id);
       deleted++;
     }

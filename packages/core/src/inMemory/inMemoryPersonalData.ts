@@ -125,9 +125,10 @@ export class InMemoryProtection implements PersonalDataReader {
         const keyIds = this.#keys.idsOf(subject);
         this.#keys.delete(subject);
         const responses =
-          options.principal === undefined
-            ? 0
-            : (idempotency?.deleteScoped(principalScope(options.principal)) ?? 0);
+          idempotency?.deleteFor(
+            subject,
+            options.principal === undefined ? undefined : principalScope(options.principal),
+          ) ?? 0;
         this.#database.recordErasure({
           id: crypto.randomUUID(),
           subject,

@@ -28,8 +28,17 @@ export interface IdempotencyStore {
    * reports that record instead. Atomic: of concurrent claims of a free key, exactly one gets 'claimed'.
    */
   claim(scope: string, key: string, fingerprint: string, expiresAt: Date): Promise<IdempotencyClaim>;
-  /** Keeps the response of the claimed request, for its repeats, until the claim's expiry. */
-  complete(scope: string, key: string, response: StoredIdempotentResponse): Promise<void>;
+  /**
+   * Keeps the response of the claimed request, for its repeats, until the claim's expiry. `subjects` are those whose
+   * personal data the request's command wrote (its `result.subjects`): the response may repeat it, so forgetting
+   * one of them deletes the record, whoever sent the request.
+   */
+  complete(
+    scope: string,
+    key: string,
+    response: StoredIdempotentResponse,
+    subjects?: readonly string[],
+  ): Promise<void>;
   /** Forgets a claim whose request did not produce a response worth keeping, so a retry runs again. */
   release(scope: string, key: string): Promise<void>;
 }

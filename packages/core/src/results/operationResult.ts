@@ -23,6 +23,11 @@ export interface Success<TData> {
    * query's `minPosition` to read your own writes.
    */
   readonly position?: LogPosition;
+  /**
+   * The subjects whose personal data (see `personalData`) the command's events carry, set by the unit of work when
+   * it committed any: what keeps this answer (an idempotency record) is forgotten with them.
+   */
+  readonly subjects?: readonly string[];
 }
 
 /** An expected failure: a value carrying RFC 9457 problem details, never an exception. */

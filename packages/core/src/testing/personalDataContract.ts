@@ -490,6 +490,31 @@ export function personalDataContract(): ContractCase<PersonalDataUnderTest>[] {
       },
     ),
     inWorld(
+      'a command says whose personal data it wrote, and forgetting one deletes the answers kept with them, in any scope',
+      async (w, app) => {
+        const iris = w.person('Iris');
+        const olive = w.person('Olive');
+        const idempotency = app.container.root.resolve(IdempotencyStore);
+        // As the HTTP layer keeps an anonymous caller's answer: scoped by address, which names no subject.
+        const scope = `anonymous:10.0.0.${w.tag.length} POST /patients`;
+        const claim = (key: string) => idempotency.claim(scope, key, 'f', new Date(Date.now() + 60_000));
+        for (const person of [iris, olive]) {
+          expectEqual(await claim(person.id), { state: 'claimed' }, `the first claim of ${person.id}`);
+          const registered = await app.mediator.execute(
+            new w.Register({ ...person, ward: 'A', forget: false }),
+          );
+          expectSuccess(registered);
+          const subjects = registered.ok ? registered.subjects : undefined;
+          expectEqual(subjects, [person.id], `the subjects of ${person.id}'s registration`);
+          const answer = { status: 201, headers: {}, body: { name: person.name } };
+          await idempotency.complete(scope, person.id, answer, subjects);
+        }
+        expectSuccess(await w.forget(app, iris.id));
+        expectEqual(await claim(iris.id), { state: 'claimed' }, 'a claim of the key whose answer held Iris');
+        expectEqual((await claim(olive.id)).state, 'done', 'the answer kept with Olive');
+      },
+    ),
+    inWorld(
       'sealed data that was altered fails loudly when opened, rather than reading as erased',
       async (w, app, subject) => {
         const daisy = w.person('Daisy');

@@ -15,6 +15,11 @@ export interface StoredResponse extends StoredIdempotentResponse {
   readonly body?: unknown;
 }
 
+/** A response as a route produced it: with the subjects whose personal data its command wrote, kept beside it. */
+export interface ProducedResponse extends StoredResponse {
+  readonly subjects?: readonly string[];
+}
+
 export interface IdempotencyOptions {
   /** How long a key's response is kept for repeats, in milliseconds; defaults to 24 hours. */
   readonly retentionMs?: number;
@@ -64,7 +69,7 @@ export class IdempotencyKeys {
    */
   async run(
     request: IdempotentRequest,
-    produce: () => Promise<StoredResponse>,
+    produce: () => Promise<ProducedResponse>,
   ): Promise<{ readonly response: StoredResponse; readonly replayed: boolean }> {
     const { scope, key, fingerprint } = request;
     if (!validKey.test(key)) {
@@ -83,9 +88,9 @@ export class IdempotencyKeys {
       }
       return { response: claim.response, replayed: true };
     }
-    let response: StoredResponse;
+    let produced: ProducedResponse;
     try {
-      response = await produce();
+      produced = await produce();
     } catch (error) {
       // The request's own error is the one to report; a store failing too would only leave the key pending until
       // it expires.
@@ -94,8 +99,9 @@ export class IdempotencyKeys {
     }
     // A failure of the server says nothing about the request: the retry it invites must run again. When keeping
     // the response fails, the error propagates (and is logged) rather than being hidden.
+    const { subjects = [], ...response } = produced;
     if (response.status >= 500) await this.#store.release(scope, key);
-    else await this.#store.complete(scope, key, response);
+    else await this.#store.complete(scope, key, response, subjects);
     return { response, replayed: false };
   }
 }

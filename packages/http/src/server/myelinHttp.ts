@@ -23,7 +23,12 @@ import { type ConsoleOptions, registerConsole } from './console/console.ts';
 import { correlationIdOf, isCorrelationId } from './correlation.ts';
 import { type DevTokenOptions, issueToken } from './devTokens.ts';
 import { type HealthOptions, registerHealth } from './health.ts';
-import { IdempotencyKeys, type IdempotencyOptions, type StoredResponse } from './idempotency.ts';
+import {
+  IdempotencyKeys,
+  type IdempotencyOptions,
+  type ProducedResponse,
+  type StoredResponse,
+} from './idempotency.ts';
 import { type LiveLimits, type LiveRoutes, registerLive } from './live.ts';
 import type { OpenApiOptions } from './openapi/openApiDocument.ts';
 import { registerOpenApi } from './openapi/registerOpenApi.ts';
@@ -170,7 +175,7 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
     route: AnyRoute,
     request: FastifyRequest,
     principal: Principal | undefined,
-  ): Promise<StoredResponse> {
+  ): Promise<ProducedResponse> {
     const parts: RequestParts = {
       params: request.params as Record<string, string>,
       query: request.query as Record<string, string | string[]>,
@@ -209,11 +214,13 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
         return { status: 304, headers };
       }
     }
+    // Kept beside an idempotency record, which is forgotten with them: its body may repeat their personal data.
+    const subjects = result.subjects === undefined ? {} : { subjects: result.subjects };
     // A success with nothing to say has no body: a 200 without data is sent as 204.
     if (result.status === 204 || result.data === undefined) {
-      return { status: result.status === 200 ? 204 : result.status, headers };
+      return { status: result.status === 200 ? 204 : result.status, headers, ...subjects };
     }
-    return { status: result.status, headers, body: result.data };
+    return { status: result.status, headers, body: result.data, ...subjects };
   }
 
   function write(reply: FastifyReply, response: StoredResponse): FastifyReply {

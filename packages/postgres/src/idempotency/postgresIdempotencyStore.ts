@@ -60,11 +60,17 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     throw new Error(`Could not claim idempotency key '${key}': it kept changing hands`);
   }
 
-  async complete(scope: string, key: string, response: StoredIdempotentResponse): Promise<void> {
+  async complete(
+    scope: string,
+    key: string,
+    response: StoredIdempotentResponse,
+    subjects: readonly string[] = [],
+  ): Promise<void> {
     await this.#database.query(
-      `UPDATE ${this.#database.schema}.idempotency_keys SET status = 'done', response = $3::text::json
+      `UPDATE ${this.#database.schema}.idempotency_keys
+       SET status = 'done', response = $3::text::json, subjects = $4::text[]
        WHERE scope = $1 AND key = $2 AND status = 'pending'`,
-      [scope, key, JSON.stringify(response)],
+      [scope, key, JSON.stringify(response), subjects.length === 0 ? null : subjects],
       prepared,
     );
   }

@@ -265,4 +265,16 @@ export const migrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'idempotency subjects',
+    sql: (s) => `
+      -- The subjects whose personal data a kept response's command wrote (an anonymous guest's order, say): the
+      -- response may repeat it, so forgetting one of them deletes the record, whoever's scope it is in. NULL when
+      -- there are none (nearly every record), which the partial index leaves out.
+      ALTER TABLE ${s}.idempotency_keys ADD COLUMN subjects text[];
+      CREATE INDEX idempotency_keys_subjects ON ${s}.idempotency_keys USING gin (subjects)
+        WHERE subjects IS NOT NULL;
+    `,
+  },
 ];

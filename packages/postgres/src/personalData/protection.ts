@@ -215,15 +215,14 @@ export class Protection {
         reached.push(`${name} v${version}`);
       }
     }
-    // The HTTP layer scopes a signed-in user's idempotency keys with principalScope, then the method and URL.
-    const responses =
-      options.principal === undefined
-        ? 0
-        : (
-            await sql.query(`DELETE FROM ${s}.idempotency_keys WHERE starts_with(scope, $1)`, [
-              principalScope(options.principal),
-            ])
-          ).rowCount;
+    // The answers kept with the subject (their command wrote their personal data), and a signed-in user's own: the
+    // HTTP layer scopes their idempotency keys with principalScope, then the method and URL.
+    const { rowCount: responses } = await sql.query(
+      `DELETE FROM ${s}.idempotency_keys
+       WHERE (subjects IS NOT NULL AND subjects @> ARRAY[$1::text])
+          OR ($2::text IS NOT NULL AND starts_with(scope, $2::text))`,
+      [subject, options.principal === undefined ? null : principalScope(options.principal)],
+    );
     const { rows } = await sql.query<{ id: string; erased_at: Date }>(
       `INSERT INTO ${s}.erasures (subject, requested_by, reason, keys, read_models, responses)
        VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) RETURNING id::text, erased_at`,
