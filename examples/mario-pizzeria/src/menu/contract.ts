@@ -5,14 +5,17 @@ import { command, query } from '@myelin/core';
 import { del, get, post, put } from '@myelin/http/client';
 import * as z from 'zod';
 import { MenuDto, MenuPizzaDto } from '../shared/dtos.ts';
+import { shownText } from '../shared/shownText.ts';
 
-// Managers keep the menu: add a pizza (or put a retired one back), change it, retire it. Orders already placed
-// keep the name and price they were placed with.
-
-const name = z.string().trim().min(1).max(60);
-const description = z.string().trim().max(300);
-/** In dollars, as the API shows money; kept in cents, rounded half-up. */
-const basePrice = z.number().positive().max(1000);
+/** Customers read the menu: its names and descriptions are refused when they hide characters from them. */
+const name = shownText(60).min(1);
+const description = shownText(300);
+/**
+ * In dollars, as the API shows money; kept in cents, rounded half-up. Half a cent is the least that rounds to a
+ * cent: anything less would be a free pizza, refused here so that the 400 names the field (the domain refuses it
+ * too, for whatever does not come through this schema, such as the seeded menu).
+ */
+const basePrice = z.number().min(0.005, 'A pizza costs at least a cent').max(1000);
 
 export const AddMenuPizza = command(
   'AddMenuPizza',

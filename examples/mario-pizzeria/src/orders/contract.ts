@@ -7,23 +7,13 @@ import { orderStatuses } from '../domain/order.ts';
 import { sizes, toppings } from '../domain/orderItem.ts';
 import { OrderDto, OrderPageDto } from '../shared/dtos.ts';
 import { orderId, step } from '../shared/orderSteps.ts';
+import { shownText } from '../shared/shownText.ts';
 
 /**
- * Characters that change how text shows without being seen: bidirectional overrides and isolates, which can make
- * a name read backwards on the kitchen board, and zero-width ones, which make two names look the same.
+ * Optional text fields of a form: an empty one counts as not given. Addresses and notes may run over lines (a
+ * postal address, the notes' text area); names may not.
  */
-const invisible = /[\u202A-\u202E\u2066-\u2069\u200B-\u200D\u2060\uFEFF]/;
-
-/** Text staff will read: refused, naming the field, when it hides characters. */
-const shownText = (max: number) =>
-  z
-    .string()
-    .trim()
-    .max(max)
-    .refine((text) => !invisible.test(text), 'Remove invisible or text-direction characters');
-
-/** Optional text fields of a form: an empty one counts as not given. */
-const optionalText = (max: number) => shownText(max).optional();
+const optionalText = (max: number) => shownText(max, { lines: true }).optional();
 
 export const PizzaLine = z.object({
   name: z.string().trim().min(1).max(60),
