@@ -15,6 +15,7 @@ import { type Link, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { type Database, prepared, type Sql, type TransactionOptions } from '../database/database.ts';
 import { type EventRow, eventColumns, toStoredEvent } from '../eventStore/postgresEventStore.ts';
 import { PostgresEventReading, type ReadEvents } from '../personalData/protection.ts';
+import { progressSignal } from '../subscriptions/logSignal.ts';
 import type { Partition } from '../subscriptions/partitions.ts';
 import {
   type Consumer,
@@ -140,7 +141,8 @@ class ProjectionConsumer implements Consumer {
     // Without waiting for the disk at commit: a batch lost in a crash of the server is lost whole, its checkpoint
     // with its effects, and applied again from the log, which is durable. (No-op catch-up in bench/: about 255k
     // events/s waiting for the disk, 300k without.)
-    return this.#database.transaction(async (sql) => {
+    let switched = false;
+    const outcome = await this.#database.transaction(async (sql) => {
       // FOR UPDATE: inline commits (FOR SHARE) and a switch of another version wait for this batch.
       // Partitions share the lock, or their batches (the work worth sharing) would run one at a time.
       const { rows } = await sql.query<{ status: string }>(
@@ -166,11 +168,14 @@ class ProjectionConsumer implements Consumer {
       if (events.length > 0) await checkpoint(sql);
       if (status === 'building' && caughtUp) {
         await checkpoint(sql); // fails if this runner lost its lease: a stale runner must not switch
-        if (!(await this.#allCaughtUp(sql))) return undefined;
-        return this.#switch(sql, end);
+        switched = (await this.#allCaughtUp(sql)) && (await this.#switch(sql, end));
       }
       return undefined;
     }, asynchronousCommit);
+    // Another version serves now, once committed: a query must not join a look at the old one's progress begun
+    // before. The runner signals after a batch of events, not after an idle step, which may have switched too.
+    if (switched) progressSignal(this.#database).committed();
+    return outcome;
   }
 
   /**
@@ -194,15 +199,15 @@ class ProjectionConsumer implements Consumer {
     return rows[0]?.switching === true;
   }
 
-  /** Makes this version the one serving, retires the others and drops their read models. */
-  async #switch(sql: Sql, end: LogPosition): Promise<'stop' | undefined> {
+  /** Makes this version the one serving, retires the others and drops their read models; false if a newer comes. */
+  async #switch(sql: Sql, end: LogPosition): Promise<boolean> {
     const p = this.#projection;
     const s = this.#database.schema;
     const { rows: newer } = await sql.query(
       `SELECT FROM ${s}.projections WHERE name = $1 AND version > $2 AND status <> 'retired'`,
       [p.name, p.version],
     );
-    if (newer.length > 0) return undefined; // a newer version is coming: it will take over, not this one
+    if (newer.length > 0) return false; // a newer version is coming: it will take over, not this one
     if (p.mode === 'inline') {
       // Commits that saw this version building have committed (the row lock waited for them); the ones after it
       // will apply it inline. So apply everything committed now, horizon or not, and none of theirs.
@@ -238,7 +243,7 @@ class ProjectionConsumer implements Consumer {
         await sql.exec(`DROP TABLE IF EXISTS ${tableNames(s, p.name, version)}`);
       }
     }
-    return undefined;
+    return true;
   }
 }
 

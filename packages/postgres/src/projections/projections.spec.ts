@@ -27,11 +27,13 @@ import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { appendToStream, PostgresEventStore } from '../eventStore/postgresEventStore.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
+import { progressSignal } from '../subscriptions/logSignal.ts';
 import { engines, postgresUrl, type TestDatabase } from '../testing/databases.ts';
 import { eventually } from '../testing/eventually.ts';
 import { postgresProjections } from './postgresProjections.ts';
 import { ProjectionDaemon } from './projectionDaemon.ts';
 import { projectionLag } from './projectionLag.ts';
+import { projectionSubscription } from './projectionSubscription.ts';
 import { documentReader, sqlOf, tableNames } from './readModels.ts';
 import { untilServing } from './untilServing.ts';
 
@@ -149,6 +151,17 @@ describe.each(engines)('projections on $name', (engine) => {
         [name, version],
       )
     ).rows[0]?.status;
+
+  /** Whether the log holds an event (of any type) after the checkpoint of a projection's version. */
+  const behind = async (name: string, version = 1) =>
+    (
+      await test.database.query<{ behind: boolean }>(
+        `SELECT NOT EXISTS (SELECT FROM ${test.database.schema}.subscriptions WHERE name = $1)
+           OR EXISTS (SELECT FROM ${test.database.schema}.events e, ${test.database.schema}.subscriptions s
+             WHERE s.name = $1 AND (e.transaction_id, e.sequence) > (s.transaction_id, s.sequence)) AS behind`,
+        [projectionSubscription(name, version)],
+      )
+    ).rows[0]?.behind === true;
 
   it('an async projection catches up from the start of the log, tails it live, and reads your writes', async () => {
     const { model, projection: p } = summaries('async-summaries', 'async');
@@ -573,6 +586,106 @@ describe.each(engines)('projections on $name', (engine) => {
     expect(old.rows).toEqual([]);
     await app1.dispose();
     await app2.dispose();
+  });
+
+  it('reads its writes when the write is an event of a type the read model does not handle', async () => {
+    const model = documents<Summary>('opened-only');
+    const p = projection(model).on(Opened, (e, docs) =>
+      docs.put(e.id, { id: e.id, title: e.title, queue: e.queue, status: 'open' }),
+    );
+    // A minute to wait at most: a runner that never moves past the event would keep the read waiting past the test.
+    const app = await build(test.database, [p], model, 60_000);
+    const daemon = new ProjectionDaemon(app, test.database, fast).start();
+    try {
+      const opened = await app.mediator.execute(new Open({ id: 'other-1', queue: 'q', title: 't' }));
+      if (!opened.ok) throw new Error('not opened');
+      // Applied first: the close comes after the checkpoint, in a read that finds nothing the projection handles.
+      await app.mediator.execute(new GetSummary({ id: 'other-1' }), { minPosition: opened.position });
+      const closed = await app.mediator.execute(new Close({ id: 'other-1' }));
+      if (!closed.ok) throw new Error('not closed');
+      const read = await app.mediator.execute(new GetSummary({ id: 'other-1' }), {
+        minPosition: closed.position,
+      });
+      expect(read).toMatchObject({ ok: true, data: { id: 'other-1', status: 'open' } });
+      expect(await behind('opened-only')).toBe(false);
+    } finally {
+      await daemon.stop();
+      await app.dispose();
+    }
+  });
+
+  it('an idle runner writes no checkpoint and signals no progress, however often it reads the log', async () => {
+    const { model, projection: p } = summaries('idle-summaries', 'async');
+    const app = await build(test.database, [p], model);
+    await app.mediator.execute(new Open({ id: 'idle-1', queue: 'q', title: 't' }));
+    const daemon = new ProjectionDaemon(app, test.database, { ...fast, pollMs: 10 }).start();
+    const query = test.database.query.bind(test.database);
+    const counted = { reads: 0, writes: 0 };
+    let readsDone: PromiseWithResolvers<void> | undefined;
+    const spy = vi.spyOn(test.database, 'query').mockImplementation(async (text, params, options) => {
+      if (text.includes('subscriptions SET transaction_id')) counted.writes++;
+      const answer = await query(text, params, options);
+      if (text.includes('AS horizon') && ++counted.reads >= 20) readsDone?.resolve();
+      return answer as never;
+    });
+    try {
+      await eventually(
+        async () => (await statusOf('idle-summaries')) === 'active' && !(await behind('idle-summaries')),
+        'caught up',
+      );
+      // From here on nothing is appended: the horizon still moves, with every transaction id taken (this runner's
+      // row lock, and before, its own checkpoint writes), but there is no event to move past.
+      const progress = progressSignal(test.database).generation;
+      counted.reads = 0;
+      counted.writes = 0;
+      readsDone = Promise.withResolvers<void>();
+      await readsDone.promise;
+      expect(counted.writes).toBe(0);
+      expect(progressSignal(test.database).generation).toBe(progress);
+    } finally {
+      spy.mockRestore();
+      await daemon.stop();
+      await app.dispose();
+    }
+  });
+
+  it('a version switched in by an idle step signals progress once committed: no query joins an older look', async () => {
+    // Its type is never appended: each version reads nothing it handles, and is switched in by an idle step.
+    const Reopened = event('ticket.reopened.v1', unchecked<{ id: string }>());
+    const version = (v: number) =>
+      projection(documents<Summary>('idle-switch'), { version: v }).on(Reopened, () => {});
+    const app1 = await build(test.database, [version(1)]);
+    const daemon1 = new ProjectionDaemon(app1, test.database, fast).start();
+    await eventually(async () => (await statusOf('idle-switch', 1)) === 'active', 'v1 active');
+    await daemon1.stop();
+    const app2 = await build(test.database, [version(2)]);
+    // The progress signal's generation as the switch is about to commit: a look begun then would note it, and a
+    // query would join that look, its answer about version 1, for as long as no progress is signalled.
+    const progress = progressSignal(test.database);
+    const switching = Promise.withResolvers<number>();
+    const transaction = test.database.transaction.bind(test.database);
+    const spy = vi.spyOn(test.database, 'transaction').mockImplementation((work, options) =>
+      transaction(async (sql) => {
+        const done = await work(sql);
+        const { rows } = await sql.query<{ status: string }>(
+          `SELECT status FROM ${test.database.schema}.projections WHERE name = 'idle-switch' AND version = 2`,
+        );
+        if (rows[0]?.status === 'active') switching.resolve(progress.generation);
+        return done;
+      }, options),
+    );
+    // Polling once a minute: no later read of the runner signals anything within the test.
+    const daemon2 = new ProjectionDaemon(app2, test.database, { ...fast, pollMs: 60_000 }).start();
+    try {
+      const before = await switching.promise;
+      expect(await progress.wait(5_000, undefined, before)).toBe(true);
+      expect(await statusOf('idle-switch', 1)).toBe('retired');
+    } finally {
+      spy.mockRestore();
+      await daemon2.stop();
+      await app1.dispose();
+      await app2.dispose();
+    }
   });
 });
 

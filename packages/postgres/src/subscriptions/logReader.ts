@@ -17,6 +17,12 @@ export interface LogBatch {
    * transaction below it has ended), so a reader of rare types can move its checkpoint past what it skipped.
    */
   readonly end: LogPosition;
+  /**
+   * Whether any event at all, of any type and partition, lies after the position up to `end`. The horizon moves
+   * whenever a transaction anywhere on the server takes an id (a checkpoint write, a row lock), so a read that
+   * passed none has moved past nothing: its reader need not write a checkpoint for it.
+   */
+  readonly passedEvents: boolean;
 }
 
 export interface ReadLogOptions {
@@ -35,8 +41,17 @@ export interface ReadLogOptions {
  */
 export async function readLog(sql: Sql, schema: string, options: ReadLogOptions): Promise<LogBatch> {
   const { transaction, sequence } = positionParts(options.after);
-  const { rows } = await sql.query<EventRow & { horizon: string }>(
-    `SELECT h.horizon, ev.* FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon) h
+  // Whether the range holds an event of any type is asked only when none of the wanted ones was found (the CASE
+  // leaves it unrun otherwise: catching up and tailing pay nothing), in the same statement: one probe of the log's
+  // key. Not EXISTS: it drops the ORDER BY, and its generic plan, which a prepared statement ends up with, scans
+  // the whole table.
+  const { rows } = await sql.query<EventRow & { horizon: string; passed: boolean | null }>(
+    `SELECT h.horizon, CASE WHEN ev.event_id IS NULL THEN (
+         SELECT true FROM ${schema}.events
+         WHERE (transaction_id, sequence) > ($1::text::xid8, $2::bigint) AND transaction_id < h.horizon::xid8
+         ORDER BY transaction_id, sequence LIMIT 1
+       ) END AS passed, ev.*
+     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon) h
      LEFT JOIN LATERAL (
        SELECT ${eventColumns()} FROM ${schema}.events
        WHERE (transaction_id, sequence) > ($1::text::xid8, $2::bigint)
@@ -65,5 +80,5 @@ export async function readLog(sql: Sql, schema: string, options: ReadLogOptions)
       : comparePositions(horizon, options.after) > 0
         ? horizon
         : options.after;
-  return { events, end };
+  return { events, end, passedEvents: events.length > 0 || rows[0]?.passed === true };
 }

@@ -1,4 +1,4 @@
-import { comparePositions, type LogPosition, type StoredEvent } from '@myelin/core';
+import type { LogPosition, StoredEvent } from '@myelin/core';
 import type { Database, Sql } from '../database/database.ts';
 import { type Lease, LeaseLostError, leasesOf, writeCheckpoint } from './leases.ts';
 import { type LogBatch, readLog } from './logReader.ts';
@@ -231,8 +231,11 @@ export class SubscriptionRunner {
       progressSignal(this.#database).committed(); // a query waiting to read its own writes looks again
     } else {
       // Moving past other types' events is written at most every skipEveryMs: every commit wakes every runner,
-      // and a write per runner per commit would cost more than the commits.
-      if (comparePositions(batch.end, after) > 0) {
+      // and a write per runner per commit would cost more than the commits. Moving past no event at all is not
+      // written: the horizon moves with every transaction id taken (this very write's, the consumer's row lock),
+      // so an idle runner would write, and wake every waiting query, at each poll for ever. No query waits for a
+      // position in that range, and a restart finds nothing in it to read again.
+      if (batch.passedEvents) {
         if (Date.now() - this.#skippedAt >= skipEveryMs) {
           await checkpoint(this.#database);
           progressSignal(this.#database).committed();
