@@ -16,7 +16,6 @@ import {
 
 /** The twin's own schema, made with Myelin's migrations so that its tables and indexes are Myelin's. */
 export const rawSchema = 'bench_raw';
-const s = `"${rawSchema}"`;
 
 // The statements are named (prepared once per connection), as Myelin prepares its own (`{ prepare: true }`), so
 // that neither side pays for parsing and planning at every call.
@@ -25,8 +24,9 @@ const s = `"${rawSchema}"`;
 // when the first CTE returned the stream's row: the expected-version check and the writes are one statement, so
 // zero rows inserted means a version conflict and nothing was written. The stream row is the lock concurrent
 // appends to one stream queue on, as in Myelin.
-const eventColumns = `
-  INSERT INTO ${s}.events
+function appendStatements(schema: string): { readonly existing: string; readonly first: string } {
+  const eventColumns = `
+  INSERT INTO ${schema}.events
     (event_id, stream_id, stream_version, type, type_version, data, occurred_at, correlation_id, causation_id, principal)
   SELECT e.event_id, stream.stream_id, e.stream_version, e.type, e.type_version, e.data, e.occurred_at,
          e.correlation_id, e.causation_id, e.principal
@@ -34,22 +34,23 @@ const eventColumns = `
     event_id text, stream_version integer, type text, type_version integer, data jsonb, occurred_at timestamptz,
     correlation_id text, causation_id text, principal text)
   RETURNING transaction_id, sequence`;
-
-/** An append to an existing stream: $1 stream, $2 its new version, $3 the events, $4 the expected version. */
-export const appendToExistingSql = `
+  return {
+    // $1 stream, $2 its new version, $3 the events, $4 the expected version.
+    existing: `
   WITH stream AS (
-    UPDATE ${s}.streams SET version = $2
+    UPDATE ${schema}.streams SET version = $2
     WHERE stream_id = $1 AND version = $4 AND NOT removed
     RETURNING stream_id
-  )${eventColumns}`;
-
-/** The first append to a stream: $1 stream, $2 its new version, $3 the events. */
-export const appendToNewSql = `
+  )${eventColumns}`,
+    // The first append to a stream: $1 stream, $2 its new version, $3 the events.
+    first: `
   WITH stream AS (
-    INSERT INTO ${s}.streams (stream_id, version) VALUES ($1, $2)
+    INSERT INTO ${schema}.streams (stream_id, version) VALUES ($1, $2)
     ON CONFLICT (stream_id) DO NOTHING
     RETURNING stream_id
-  )${eventColumns}`;
+  )${eventColumns}`,
+  };
+}
 
 /** The events as the one JSON parameter, each with its version in the stream. */
 function eventRows(events: readonly NewEvent[], expectedVersion: number): string {
@@ -70,12 +71,16 @@ function eventRows(events: readonly NewEvent[], expectedVersion: number): string
 
 export interface RawTwin extends Appender {
   readonly pool: pg.Pool;
+  /** Its schema, quoted. */
+  readonly schema: string;
   /** The append itself, answering the global position of the last event (`transaction.sequence`), as Myelin does. */
   appendEvents(streamId: string, events: readonly NewEvent[], expectedVersion: number): Promise<string>;
 }
 
-/** Drops and recreates the twin's schema, then opens its pool. */
-export async function setUpRaw(): Promise<RawTwin> {
+/** Drops and recreates the twin's schema (`bench_raw` unless named), then opens its pool. */
+export async function setUpRaw(schema = rawSchema): Promise<RawTwin> {
+  const s = `"${schema}"`;
+  const { existing, first } = appendStatements(s);
   const pool = new pg.Pool({ connectionString, max: poolSize });
   pool.on('error', () => {}); // an idle connection that breaks must not crash the run; the pool replaces it
   await pool.query(`DROP SCHEMA IF EXISTS ${s} CASCADE; CREATE SCHEMA ${s}`);
@@ -92,12 +97,12 @@ export async function setUpRaw(): Promise<RawTwin> {
       expectedVersion === 0
         ? await pool.query<{ transaction_id: string; sequence: string }>({
             name: 'raw_append_new',
-            text: appendToNewSql,
+            text: first,
             values: [streamId, nextVersion, rows],
           })
         : await pool.query<{ transaction_id: string; sequence: string }>({
             name: 'raw_append_existing',
-            text: appendToExistingSql,
+            text: existing,
             values: [streamId, nextVersion, rows, expectedVersion],
           });
     const last = result.rows.at(-1);
@@ -109,6 +114,7 @@ export async function setUpRaw(): Promise<RawTwin> {
 
   return {
     pool,
+    schema: s,
     appendEvents,
     async append(streamId, events, expectedVersion) {
       await appendEvents(streamId, events, expectedVersion);
@@ -132,7 +138,7 @@ export async function setUpRaw(): Promise<RawTwin> {
  */
 export function rawCommands(twin: RawTwin): CommandSubject {
   const { pool } = twin;
-  const readSql = `SELECT data FROM ${s}.events WHERE stream_id = $1 ORDER BY stream_version`;
+  const readSql = `SELECT data FROM ${twin.schema}.events WHERE stream_id = $1 ORDER BY stream_version`;
   async function deposit(id: string, amount: number): Promise<number> {
     const { rows } = await pool.query<{ data: { amount: number } }>({
       name: 'raw_read',
