@@ -75,6 +75,29 @@ describe('the configuration', () => {
     expect(readConfig([], { METRICS: 'on' }, dataDir).metrics).toBe(true);
     expect(readConfig([], {}, dataDir).metrics).toBe(false);
     expect(() => readConfig([], { METRICS: 'yes' }, dataDir)).toThrow("METRICS must be on or off, not 'yes'");
+    // A token for the scraper: required in production mode, where the API's port may be public; random.
+    const metricsToken = 'Qm4Zt8Lw2Rx6Vc1Np9Hy3Kd7Fs5Gj0Ab';
+    const production = {
+      NODE_ENV: 'production',
+      JWT_ISSUER: 'i',
+      JWT_AUDIENCE: 'a',
+      JWT_SECRET: 'Zr3Pq9sVw1Xy8Tb6Nc4Md2Lf0Kg7Jh5A',
+      MYELIN_MASTER_KEY: newMasterKey(),
+      METRICS: 'on',
+    };
+    expect(() => readConfig([], production, dataDir)).toThrow(
+      'METRICS=on in production mode (NODE_ENV=production) needs METRICS_TOKEN',
+    );
+    expect(readConfig([], { ...production, METRICS_TOKEN: metricsToken }, dataDir)).toMatchObject({
+      metrics: true,
+      metricsToken,
+    });
+    expect(() => readConfig([], { METRICS: 'on', METRICS_TOKEN: 'x'.repeat(40) }, dataDir)).toThrow(
+      'METRICS_TOKEN must be 32 random characters',
+    );
+    expect(() => readConfig([], { METRICS_TOKEN: metricsToken }, dataDir)).toThrow(
+      'METRICS_TOKEN is set but METRICS is not on',
+    );
     expect(readConfig([], { TRUST_PROXY: '1' }, dataDir).trustProxy).toBe(1);
     expect(readConfig([], { TRUST_PROXY: 'true' }, dataDir).trustProxy).toBe(true);
     const issuer = {

@@ -55,6 +55,11 @@ export interface PizzeriaConfig {
    */
   readonly metrics: boolean;
   /**
+   * The bearer token the scraper must send for `/metrics` (`METRICS_TOKEN`, 32 random characters or more), which
+   * production mode requires with `METRICS=on`: the API's port is often public, and the metrics say how busy it is.
+   */
+  readonly metricsToken?: string;
+  /**
    * When an order waits too long, in minutes: the kitchen alert (`KITCHEN_ALERT_MINUTES`, 10), the delivery alert
    * (`DELIVERY_ALERT_MINUTES`, 15), and the stale order's cancellation (`STALE_ORDER_MINUTES`, 60).
    */
@@ -122,13 +127,32 @@ export function readConfig(argv: readonly string[], env: Environment, dataDir: s
       ...countOf('LIVE_STREAMS_PER_CLIENT', env.LIVE_STREAMS_PER_CLIENT, 'streamsPerClient'),
     },
     trustProxy: trustProxyOf(env.TRUST_PROXY),
-    metrics: switchOf('METRICS', env.METRICS),
+    ...metricsOf(env, production),
     alerts: {
       ...countOf('KITCHEN_ALERT_MINUTES', env.KITCHEN_ALERT_MINUTES, 'kitchenMinutes'),
       ...countOf('DELIVERY_ALERT_MINUTES', env.DELIVERY_ALERT_MINUTES, 'deliveryMinutes'),
       ...countOf('STALE_ORDER_MINUTES', env.STALE_ORDER_MINUTES, 'staleMinutes'),
     },
   };
+}
+
+/** `METRICS` and `METRICS_TOKEN`, checked: a token is required in production mode, and must be random. */
+function metricsOf(env: Environment, production: boolean): Pick<PizzeriaConfig, 'metrics' | 'metricsToken'> {
+  const metrics = switchOf('METRICS', env.METRICS);
+  const token = env.METRICS_TOKEN || undefined;
+  if (token === undefined) {
+    if (metrics && production) {
+      throw new ConfigError(
+        `METRICS=on in production mode (${whyProduction(env)}) needs METRICS_TOKEN, the bearer token the scraper sends (openssl rand -base64 32): the API's port may be public`,
+      );
+    }
+    return { metrics };
+  }
+  if (!metrics) throw new ConfigError('METRICS_TOKEN is set but METRICS is not on: set METRICS=on too');
+  if (token.length < 32 || new Set(token).size < 8) {
+    throw new ConfigError('METRICS_TOKEN must be 32 random characters or more (openssl rand -base64 32)');
+  }
+  return { metrics, metricsToken: token };
 }
 
 /** Whether only this machine can reach an address: 127.0.0.0/8, ::1 or localhost. */

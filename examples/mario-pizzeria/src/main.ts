@@ -146,6 +146,7 @@ async function run(config: PizzeriaConfig): Promise<void> {
     liveLimits: config.liveLimits,
     trustProxy: config.trustProxy,
     ...(metrics === undefined ? {} : { metrics }),
+    ...(config.metricsToken === undefined ? {} : { metricsToken: config.metricsToken }),
     onClose: async () => {
       await stopAll(workers);
       await stopTracing?.(); // sends the spans still batched

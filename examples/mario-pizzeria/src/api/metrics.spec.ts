@@ -40,4 +40,21 @@ describe('/metrics', () => {
     // Nothing personal: the customer's name is not in the metrics.
     expect(response.body).not.toContain('Yoshi');
   });
+
+  it('asks for its bearer token when given one, and tells nothing without it', async () => {
+    const token = 'Qm4Zt8Lw2Rx6Vc1Np9Hy3Kd7Fs5Gj0Ab';
+    await using t = await testServer({}, { metrics: prometheusMetrics(), metricsToken: token });
+    for (const authorization of [undefined, 'Bearer wrong', `Bearer ${token}x`, token, `Basic ${token}`]) {
+      const refused = await t.server.inject({
+        url: '/metrics',
+        headers: authorization === undefined ? {} : { authorization },
+      });
+      expect(refused.statusCode, String(authorization)).toBe(401);
+      expect(refused.headers['www-authenticate']).toBe('Bearer realm="metrics"');
+      expect(refused.body).not.toContain('messaging_process_duration');
+    }
+    const read = await t.server.inject({ url: '/metrics', headers: { authorization: `Bearer ${token}` } });
+    expect(read.statusCode).toBe(200);
+    expect(read.body).toContain('# HELP');
+  });
 });

@@ -27,6 +27,8 @@ export interface PizzeriaServerConfig {
   readonly trustProxy?: boolean | number | string | undefined;
   /** Serve `GET /metrics` for Prometheus from this exporter (see `metrics.ts`); none by default. */
   readonly metrics?: PrometheusExporter;
+  /** The bearer token `/metrics` asks of its scraper; none by default (then anyone who reaches the port reads it). */
+  readonly metricsToken?: string;
   /** The process's logger (pino), for Fastify's request lines too; none by default. */
   readonly logger?: FastifyBaseLogger;
   /**
@@ -76,7 +78,7 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
     await app.dispose();
   });
   if (config.metrics !== undefined) {
-    registerMetrics(server, config.metrics);
+    registerMetrics(server, config.metrics, config.metricsToken);
     postgresMetrics(database); // projections' lag and dead letters, read from the database at each scrape
   }
   await registerUi(server);

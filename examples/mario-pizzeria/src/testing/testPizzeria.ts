@@ -93,7 +93,7 @@ export interface CallOptions {
 /** The pizzeria's HTTP server over a {@link testPizzeria}, with the development users. */
 export async function testServer(
   options: PizzeriaOptions & StorageOptions & TestWorkers = {},
-  serverOptions: Pick<PizzeriaServerConfig, 'orderRateLimit' | 'metrics'> = {},
+  serverOptions: Pick<PizzeriaServerConfig, 'orderRateLimit' | 'metrics' | 'metricsToken'> = {},
 ): Promise<TestServer> {
   const pizzeria = await testPizzeria(options);
   const server = await createPizzeriaServer({
