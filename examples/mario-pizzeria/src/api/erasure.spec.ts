@@ -206,6 +206,23 @@ describe('erasing a customer', () => {
     });
   });
 
+  it("forgets the answer kept for a staff step with an Idempotency-Key, which showed the customer's details", async () => {
+    const order = { ...daisy, customerName: 'Pauline', customerPhone: '+1 555 0188' };
+    const placed = await expectStatus<OrderDto>(201, 'POST', '/api/orders', { payload: order });
+    const headers = { 'idempotency-key': 'pauline-cooking' };
+    const cooking = await t.call('POST', `/api/orders/${placed.id}/cooking`, { as: 'chef', headers });
+    expect(cooking.statusCode).toBe(200);
+    expect(cooking.json()).toMatchObject({ customerName: 'Pauline' });
+    const repeated = await t.call('POST', `/api/orders/${placed.id}/cooking`, { as: 'chef', headers });
+    expect(repeated.headers['idempotent-replayed']).toBe('true');
+    await expectStatus(204, 'DELETE', `/api/customers/${placed.customerId}`, { as: 'manager' });
+    // The chef's kept answer held Pauline's name and phone: gone, the repeat runs again (the order is cooking now).
+    const after = await t.call('POST', `/api/orders/${placed.id}/cooking`, { as: 'chef', headers });
+    expect(after.headers['idempotent-replayed']).toBeUndefined();
+    expect(after.statusCode).toBe(409);
+    expect(after.body).not.toContain('Pauline');
+  });
+
   it("forgets the answer kept for a guest's order sent with an Idempotency-Key, though its scope names no one", async () => {
     const headers = { 'idempotency-key': 'rosalina-order' };
     const order = { ...daisy, customerName: 'Rosalina', customerPhone: '+1 555 0177' };

@@ -27,7 +27,9 @@ export function takeStep<TPayload extends { readonly id: string }>(
       const outcome = attempt(() => take(order, cmd, principal.subject, clock()));
       if (!outcome.ok) return outcome;
       await orders.update(order);
-      return ok(mapper.map(order, OrderDtoTarget));
+      // The answer shows the customer's details (read, not written by this step): an answer kept for a repeat of
+      // the request is forgotten with the customer.
+      return { ...ok(mapper.map(order, OrderDtoTarget)), subjects: [order.state.customer.customerId] };
     },
   );
 }

@@ -56,7 +56,8 @@ export function unitOfWork(options: UnitOfWorkOptions = {}): Behavior {
         try {
           const { position, events } = await work.commit();
           if (position === undefined) return result;
-          const subjects = subjectsOf(events);
+          // The handler's own (whose data its answer shows, read rather than written), and those the events carry.
+          const subjects = [...new Set([...(result.subjects ?? []), ...subjectsOf(events)])];
           return subjects.length === 0 ? { ...result, position } : { ...result, position, subjects };
         } catch (error) {
           if (!isConcurrencyError(error)) throw error;

@@ -8,6 +8,7 @@ interface Entry {
   readonly scope: string;
   readonly fingerprint: string;
   readonly expiresAt: number;
+  readonly claimedAt: number;
   response: StoredIdempotentResponse | undefined;
   subjects: readonly string[];
 }
@@ -20,6 +21,8 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   // Insertion order is claim order, so with one retention period the oldest expiries come first.
   readonly #entries = new Map<string, Entry>();
   readonly #now: () => number;
+  /** When each subject was last forgotten: an answer completed for them after that is not kept. */
+  readonly #forgotten = new Map<string, number>();
 
   /** @param now the clock, in milliseconds (tests move it to expire records). */
   constructor(now: () => number = Date.now) {
@@ -42,6 +45,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       scope,
       fingerprint,
       expiresAt: expiresAt.getTime(),
+      claimedAt: now,
       response: undefined,
       subjects: [],
     });
@@ -55,11 +59,15 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     subjects: readonly string[] = [],
   ): Promise<void> {
     const entry = this.#entries.get(idOf(scope, key));
-    // A JSON copy: the replay must not change when the caller mutates its objects, and must match a database's.
-    if (entry !== undefined && entry.response === undefined) {
-      entry.response = JSON.parse(JSON.stringify(response)) as StoredIdempotentResponse;
-      entry.subjects = [...subjects];
+    if (entry === undefined || entry.response !== undefined) return;
+    // Not kept when one of its subjects was forgotten since the claim: a repeat runs again instead.
+    if (subjects.some((subject) => (this.#forgotten.get(subject) ?? -1) >= entry.claimedAt)) {
+      this.#entries.delete(idOf(scope, key));
+      return;
     }
+    // A JSON copy: the replay must not change when the caller mutates its objects, and must match a database's.
+    entry.response = JSON.parse(JSON.stringify(response)) as StoredIdempotentResponse;
+    entry.subjects = [...subjects];
   }
 
   async release(scope: string, key: string): Promise<void> {
@@ -73,6 +81,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
    * many there were.
    */
   deleteFor(subject: string, prefix: string | undefined): number {
+    this.#forgotten.set(subject, this.#now());
     let deleted = 0;
     for (const [id, entry] of this.#entries) {
       if (!entry.subjects.includes(subject) && !(prefix !== undefined && entry.scope.startsWith(prefix)))

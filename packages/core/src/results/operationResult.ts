@@ -24,8 +24,10 @@ export interface Success<TData> {
    */
   readonly position?: LogPosition;
   /**
-   * The subjects whose personal data (see `personalData`) the command's events carry, set by the unit of work when
-   * it committed any: what keeps this answer (an idempotency record) is forgotten with them.
+   * The subjects whose personal data (see `personalData`) this answer may hold: those the command's events carry,
+   * added by the unit of work, and those a handler names because its answer shows data it read (a staff step
+   * answering with the customer's order: `{ ...ok(dto), subjects: [order.customerId] }`). What keeps the answer
+   * (an idempotency record) is forgotten with them.
    */
   readonly subjects?: readonly string[];
 }

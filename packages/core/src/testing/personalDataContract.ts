@@ -515,6 +515,23 @@ export function personalDataContract(): ContractCase<PersonalDataUnderTest>[] {
       },
     ),
     inWorld(
+      'an answer completed after its subject was forgotten, between the command and its keeping, is not kept',
+      async (w, app) => {
+        const ivy = w.person('Ivy');
+        const idempotency = app.container.root.resolve(IdempotencyStore);
+        const scope = `anonymous:10.0.1.${w.tag.length} POST /patients`;
+        const claim = () => idempotency.claim(scope, ivy.id, 'f', new Date(Date.now() + 60_000));
+        expectEqual(await claim(), { state: 'claimed' }, 'the first claim');
+        const registered = await app.mediator.execute(new w.Register({ ...ivy, ward: 'A', forget: false }));
+        expectSuccess(registered);
+        // The erasure commits while the request is between its command's commit and the keeping of its answer.
+        expectSuccess(await w.forget(app, ivy.id));
+        const answer = { status: 201, headers: {}, body: { name: ivy.name } };
+        await idempotency.complete(scope, ivy.id, answer, registered.ok ? registered.subjects : undefined);
+        expectEqual(await claim(), { state: 'claimed' }, 'a repeat, which runs again rather than replay Ivy');
+      },
+    ),
+    inWorld(
       'sealed data that was altered fails loudly when opened, rather than reading as erased',
       async (w, app, subject) => {
         const daisy = w.person('Daisy');

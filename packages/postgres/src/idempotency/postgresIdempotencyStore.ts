@@ -38,7 +38,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
          VALUES ($1, $2, $3, 'pending', $4::timestamptz)
          ON CONFLICT (scope, key) DO UPDATE
            SET fingerprint = excluded.fingerprint, status = 'pending', response = NULL,
-               expires_at = excluded.expires_at
+               expires_at = excluded.expires_at, created_at = now(), subjects = NULL
            WHERE k.expires_at <= now()
          RETURNING 1 AS claimed`,
         [scope, key, fingerprint, expiresAt.toISOString()],
@@ -66,10 +66,21 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     response: StoredIdempotentResponse,
     subjects: readonly string[] = [],
   ): Promise<void> {
+    const s = this.#database.schema;
+    // Kept unless one of its subjects was forgotten since the claim: then the pending record goes instead, and a
+    // repeat runs again rather than replay an answer holding their data. (A statement's two changes to one row:
+    // the DELETE leaves the row alone when the UPDATE changed it.)
     await this.#database.query(
-      `UPDATE ${this.#database.schema}.idempotency_keys
-       SET status = 'done', response = $3::text::json, subjects = $4::text[]
-       WHERE scope = $1 AND key = $2 AND status = 'pending'`,
+      `WITH kept AS (
+         UPDATE ${s}.idempotency_keys AS k
+         SET status = 'done', response = $3::text::json, subjects = $4::text[]
+         WHERE scope = $1 AND key = $2 AND status = 'pending'
+           AND NOT EXISTS (SELECT FROM ${s}.erasures e
+                           WHERE e.subject = ANY ($4::text[]) AND e.erased_at >= k.created_at)
+         RETURNING 1
+       )
+       DELETE FROM ${s}.idempotency_keys
+       WHERE scope = $1 AND key = $2 AND status = 'pending' AND NOT EXISTS (SELECT FROM kept)`,
       [scope, key, JSON.stringify(response), subjects.length === 0 ? null : subjects],
       prepared,
     );

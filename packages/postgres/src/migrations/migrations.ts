@@ -275,6 +275,11 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE ${s}.idempotency_keys ADD COLUMN subjects text[];
       CREATE INDEX idempotency_keys_subjects ON ${s}.idempotency_keys USING gin (subjects)
         WHERE subjects IS NOT NULL;
+      -- A response completed after its subject was forgotten (the erasure fell between the command's commit and the
+      -- response's keeping) is not kept: completing looks for an erasure of its subjects since the claim. The time
+      -- an erasure was written, not its transaction's start, so that one begun before the claim still counts.
+      CREATE INDEX erasures_subject ON ${s}.erasures (subject, erased_at);
+      ALTER TABLE ${s}.erasures ALTER COLUMN erased_at SET DEFAULT clock_timestamp();
     `,
   },
 ];
