@@ -2,8 +2,9 @@
 // under the current one, once, prints what it did, and says by its exit code whether the previous keys can go: 0
 // when every data key is under the current key, 1 when some are left or cannot be opened (the line says which), 2
 // when the configuration cannot work, 3 when the rewrap failed (the database refused it, or did not answer within
-// REWRAP_WAIT_SECONDS, 60 by default, plus the connection attempt under way then, at most 5 s; a previous key did
-// not open a data key): a deploy script tells "run again" from "look at this". It reads the same environment as the
+// REWRAP_WAIT_SECONDS, 60 by default, plus the attempt under way then: up to 5 s to connect, or 20 s to a server
+// that connects and then does not answer, the statement's timeout and the client's grace; a previous key did not
+// open a data key): a deploy script tells "run again" from "look at this". It reads the same environment as the
 // pizzeria's processes; a projector does the same at each start, so this is for a deploy script that must know
 // when the rotation is done.
 import { existsSync } from 'node:fs';
@@ -15,7 +16,10 @@ import { GaveUpWaitingError, openDatabase } from './startup.ts';
 
 try {
   const dataDir = fileURLToPath(new URL('../.data', import.meta.url));
-  const config = readConfig([], process.env, dataDir);
+  // It serves nothing: where the API would listen (HOST, and whether the development logins may be open there)
+  // is not its concern, so a shell's HOST (tcsh sets it to the machine's name) does not stop it.
+  const { HOST: _host, ...env } = process.env;
+  const config = readConfig([], env, dataDir);
   // Opening the embedded database, or the development key, where there is none would make them: nothing to rewrap.
   if (config.database.engine === 'pglite' && !existsSync(config.database.dataDir)) {
     throw new ConfigError(`there is no embedded database in ${config.database.dataDir} (DATA_DIR)`);

@@ -31,6 +31,8 @@ describe('tracing to an OpenTelemetry collector', () => {
       cwd: exampleDir,
       env: {
         ...inherited,
+        // Loopback whatever the shell exports (tcsh sets HOST to the machine's name): the development logins are on.
+        HOST: '127.0.0.1',
         PORT: '0',
         DATA_DIR: dataDir,
         LOG_LEVEL: 'warn',

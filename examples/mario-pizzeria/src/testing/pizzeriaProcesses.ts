@@ -80,7 +80,8 @@ export class PizzeriaRun {
     const { DATABASE_URL: _url, NATS_URL: _nats, ...inherited } = process.env;
     const child = spawn('npx', ['node', '--conditions=@myelin/source', 'src/main.ts', '--role', role], {
       cwd: exampleDir,
-      env: { ...inherited, PORT: '0', LOG_LEVEL: 'warn', ...env },
+      // Loopback whatever the shell exports (tcsh sets HOST to the machine's name), unless the test says otherwise.
+      env: { ...inherited, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
       // Its own process group: stopping it stops npx and the node it started, together.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -131,7 +131,7 @@ export function localMasterKey(secret: Uint8Array | string | undefined, id = 'lo
     throw new TypeError(`A master key is ${keyBytes} bytes (44 characters of base64), not ${bytes.length}`);
   }
   // 32 random bytes hold about 30 distinct values; fewer than 16 is a key typed or zeroed, not made (the chance of
-  // it by luck is below 1 in 10^20). It is refused before it protects anything.
+  // it by luck is 3.2 in 10^17). It is refused before it protects anything.
   const distinct = new Set(bytes).size;
   if (distinct < 16) {
     throw new TypeError(

@@ -119,6 +119,7 @@ describe('routes bound to messages', () => {
       { payload: '[1,2]', type: 'application/json', status: 400 },
       { payload: 'id=1', type: 'application/x-www-form-urlencoded', status: 415 },
       { payload: '{"id":"t1","text":"plain"}', type: 'text/plain', status: 415 },
+      { payload: '"just a string"', type: 'application/json', status: 400 },
       {
         payload: JSON.stringify({ id: 'big', text: 'x'.repeat(2_000_000) }),
         type: 'application/json',

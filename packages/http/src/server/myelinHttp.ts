@@ -137,8 +137,9 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
           reply.header('www-authenticate', `Bearer error="invalid_token"`);
           return sendProblem(reply, problemOf(401, error.message));
         }
-        // Fastify reads text/plain bodies too, as strings: a route of Myelin's takes JSON alone, as it says.
-        if (hasBody(route.method) && typeof request.body === 'string') {
+        // Fastify reads text/plain bodies too, as strings: a route of Myelin's takes JSON alone, as it says. (A JSON
+        // string sent as JSON is not a media type's fault: it is the 400 for a body that is not an object.)
+        if (hasBody(route.method) && /^\s*text\/plain\b/i.test(headerOf(request, 'content-type') ?? '')) {
           return sendProblem(reply, problemOf(415, 'Send the request body as application/json'));
         }
         try {

@@ -50,13 +50,18 @@ export function lockDirectory(directory: string): () => void {
 }
 
 /**
- * Makes the directory, or keeps it, readable by this user alone, as PostgreSQL requires of a cluster's directory:
- * PGlite writes its files readable (and writable) by everyone, and they hold the log, the read models in clear and
- * the wrapped data keys. Closed at the top, the files below are out of other users' reach whatever their modes.
+ * Makes the directory its owner's, as PostgreSQL requires of a cluster's (0700, or 0750 for a group the operator
+ * chose): PGlite writes its files readable and writable by everyone, and they hold the log, the read models in
+ * clear and the wrapped data keys; closed at the top, the files below are out of other users' reach whatever their
+ * modes. A directory this process made is 0700; one it was given loses what others may do, and its group's
+ * write, but keeps the group's read and the setgid bit. One it does not own (a volume mounted by root) is left as
+ * it is: only its owner could change it.
  */
 function makePrivate(directory: string): void {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
-  if ((statSync(directory).mode & 0o077) !== 0) chmodSync(directory, 0o700);
+  const { mode, uid } = statSync(directory);
+  const owner = process.getuid?.();
+  if ((mode & 0o027) !== 0 && (owner === undefined || owner === uid)) chmodSync(directory, mode & 0o7750);
 }
 
 function holder(file: string): number | undefined {
