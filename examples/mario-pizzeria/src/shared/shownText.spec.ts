@@ -41,6 +41,27 @@ describe('hidesCharacters', () => {
     }
   });
 
+  it('lets the joiners through inside the scripts written with them, and a subdivision flag', () => {
+    for (const text of [
+      '\u0645\u06CC\u200C\u062E\u0648\u0627\u0647\u0645', // Persian: "I want", a non-joiner after its prefix
+      '\u0DC1\u0DCA\u200D\u0DBB\u0DD3 \u0DBD\u0D82\u0D9A\u0DCF', // Sinhala: Sri Lanka, a joiner after the virama
+      '\u0915\u094D\u200D\u0937', // Devanagari: a half form asked for with a joiner
+      '\u{1F3F4}\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}', // Scotland's flag
+    ]) {
+      expect(hidesCharacters(text), JSON.stringify(text)).toBe(false);
+    }
+    // Between Latin letters, or Latin and Arabic, a joiner only hides; tags out of a flag stay refused.
+    for (const text of [
+      'Pea\u200Cch',
+      'a\u200C\u0645',
+      '\u200C\u0645',
+      'Peach\u{E0067}\u{E007F}',
+      '\u{1F3F4}\u{E0067}',
+    ]) {
+      expect(hidesCharacters(text), JSON.stringify(text)).toBe(true);
+    }
+  });
+
   it('passes names in any script, with accents, variation selectors and flags', () => {
     for (const name of [
       'Zoë Ångström',

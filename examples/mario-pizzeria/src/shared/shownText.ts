@@ -25,6 +25,20 @@ const hidden =
 const emojiJoiner =
   /(?<=\p{Extended_Pictographic}(?:\p{Emoji_Modifier}|\uFE0F)?)\u200D(?=\p{Extended_Pictographic})/gu;
 
+/**
+ * The joiners (U+200C and U+200D) are also how some scripts are written: Persian puts a non-joiner inside most
+ * sentences ("mi\u200Cxaham"), Sinhala a joiner in the name of its own country (Sri: "\u0DC1\u0DCA\u200D\u0DBB\u0DD3"), the
+ * Indic scripts both. Between two characters of such a script they are let through; between Latin letters
+ * ("Pea\u200Cch") they only hide, and are refused.
+ */
+const joinerScripts =
+  '\\p{scx=Arab}\\p{scx=Syrc}\\p{scx=Deva}\\p{scx=Beng}\\p{scx=Guru}\\p{scx=Gujr}\\p{scx=Orya}\\p{scx=Taml}\\p{scx=Telu}' +
+  '\\p{scx=Knda}\\p{scx=Mlym}\\p{scx=Sinh}\\p{scx=Mong}';
+const scriptJoiner = new RegExp(`(?<=[${joinerScripts}])[\\u200C\\u200D](?=[${joinerScripts}])`, 'gu');
+
+/** A subdivision's flag (🏴 and tag letters: England's, Scotland's, Wales's) is one emoji, not hidden text. */
+const subdivisionFlag = /\u{1F3F4}[\u{E0030}-\u{E0039}\u{E0061}-\u{E007A}]{2,6}\u{E007F}/gu;
+
 /** The controls a text area types: tabs and line breaks. */
 const lineControls = /[\t\n\r]/g;
 
@@ -33,7 +47,10 @@ const lineControls = /[\t\n\r]/g;
  * address, notes) may also hold tabs and line breaks.
  */
 export function hidesCharacters(text: string, { lines = false }: { readonly lines?: boolean } = {}): boolean {
-  const joined = text.replaceAll(emojiJoiner, '');
+  const joined = text
+    .replaceAll(emojiJoiner, '')
+    .replaceAll(scriptJoiner, '')
+    .replaceAll(subdivisionFlag, '\u{1F3F4}');
   return hidden.test(lines ? joined.replaceAll(lineControls, '') : joined);
 }
 

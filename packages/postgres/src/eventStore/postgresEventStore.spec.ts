@@ -1,11 +1,11 @@
 import { eventStoreContract, newEvent } from '@myelin/core/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Database } from '../database/database.ts';
+import type { Database, Sql } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { engines, postgresUrl, type TestDatabase, testSchema } from '../testing/databases.ts';
-import { PostgresEventStore } from './postgresEventStore.ts';
+import { appendToStream, PostgresEventStore } from './postgresEventStore.ts';
 
 describe.each(engines)('the event store on $name', (engine) => {
   let test: TestDatabase;
@@ -35,6 +35,23 @@ describe.each(engines)('the event store on $name', (engine) => {
       Array.from({ length: 1000 }, (_, n) => n),
     );
     expect(inLog.map((event) => event.streamVersion)).toEqual(Array.from({ length: 1000 }, (_, n) => n + 1));
+  });
+});
+
+describe('the order of an append', () => {
+  it('is checked on what the statement returns: rows out of order fail the append loudly', async () => {
+    // A server (or a plan) that gave the rows back in another order than the events': positions would be wrong.
+    const reversed: Sql = {
+      async query<TRow>() {
+        const rows = [1, 2, 3].map((v) => ({ tx: '900', seq: String(10 + v), stream_version: v }));
+        return { rows: rows.reverse() as TRow[], rowCount: 3 };
+      },
+      async exec() {},
+    };
+    const events = [1, 2, 3].map((n) => newEvent('test.ordered.v1', { n }));
+    await expect(appendToStream(reversed, '"s"', 'a-stream', events, 'no_stream')).rejects.toThrow(
+      'The append to a-stream was stored out of order: version 2 at 900.12 after 3 at 900.13',
+    );
   });
 });
 
