@@ -9,6 +9,7 @@ import {
   DirectoryLockedError,
   EventRelay,
   IntegrationPublisher,
+  MissingMasterKeyError,
   PostgresMessageScheduler,
   ProjectionDaemon,
   untilServing,
@@ -180,7 +181,14 @@ try {
   const dataDir = fileURLToPath(new URL('../.data', import.meta.url));
   await run(readConfig(process.argv.slice(2), process.env, dataDir));
 } catch (error) {
-  if (!(error instanceof ConfigError || error instanceof DirectoryLockedError)) throw error;
-  console.error(`Mario's Pizzeria cannot start: ${error.message}`);
+  if (error instanceof MissingMasterKeyError) {
+    // The library's words name its option; an operator of the pizzeria sets an environment variable.
+    const named = error.missing.map(({ masterKey, keys }) => `${keys} under '${masterKey}'`).join(', ');
+    console.error(
+      `Mario's Pizzeria cannot start: customers' data keys are wrapped by a master key it is not given (${named}), so their personal data could not be read. Give it in MYELIN_PREVIOUS_MASTER_KEYS as id:key (README.md, "Rotating the master key")`,
+    );
+  } else if (error instanceof ConfigError || error instanceof DirectoryLockedError) {
+    console.error(`Mario's Pizzeria cannot start: ${error.message}`);
+  } else throw error;
   process.exitCode = 2;
 }

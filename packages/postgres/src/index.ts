@@ -25,6 +25,7 @@ export { type PostgresMetricsOptions, postgresMetrics } from './operations/postg
 export { PostgresOperations } from './operations/postgresOperations.ts';
 export { postgresReadiness, type ReadinessOptions } from './operations/readiness.ts';
 export type { PersonalDataOptions } from './personalData/protection.ts';
+export { MissingMasterKeyError } from './personalData/protection.ts';
 export { type RewrapOptions, rewrapDataKeys } from './personalData/rewrap.ts';
 export {
   PostgresDatabase,

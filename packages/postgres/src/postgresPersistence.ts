@@ -98,6 +98,7 @@ export function postgresPersistence(database: Database, options: PostgresPersist
         { database: PostgresDatabase },
         async ({ database }) => {
           const protection = new Protection(database, options.personalData);
+          await protection.checkMasterKeys();
           await protection.hearErasures(options.hearErasures);
           return protection;
         },

@@ -282,4 +282,13 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE ${s}.erasures ALTER COLUMN erased_at SET DEFAULT clock_timestamp();
     `,
   },
+  {
+    version: 11,
+    name: 'data keys by master key',
+    sql: (s) => `
+      -- A process refuses to start when some data key is wrapped by a master key it was not given: the check reads
+      -- the distinct master keys through this index, a probe each, however many subjects there are.
+      CREATE INDEX personal_keys_master_key ON ${s}.personal_keys (master_key);
+    `,
+  },
 ];

@@ -53,6 +53,8 @@ interface Hearing {
 export class Protection {
   readonly #database: Database;
   readonly #cipher: PersonalDataCipher | undefined;
+  /** The ids of the master keys given: the current one first. */
+  readonly #masterKeyIds: readonly string[];
   /** The session hearing other processes' erasures, while `hearErasures` runs; undefined once closed. */
   #hearing: Hearing | undefined;
 
@@ -68,6 +70,37 @@ export class Protection {
               : { previousMasterKeys: options.previousMasterKeys }),
             ...(options.cacheSize === undefined ? {} : { cacheSize: options.cacheSize }),
           });
+    this.#masterKeyIds =
+      options === undefined
+        ? []
+        : [options.masterKey.id, ...(options.previousMasterKeys ?? []).map((key) => key.id)];
+  }
+
+  /**
+   * Refuses to start a process given master keys that cannot open every data key: one dropped before its data
+   * keys were rewrapped (or never given) would otherwise surface request by request, as an error reading an
+   * older subject's events. Reads each distinct master key id once through the index (a loose scan: as many
+   * probes as there are master keys, not a row per subject). A process given no master key opens nothing and
+   * is not asked.
+   */
+  async checkMasterKeys(): Promise<void> {
+    if (this.#cipher === undefined) return;
+    const s = this.#database.schema;
+    const { rows } = await this.#database.query<{ master_key: string; keys: number }>(
+      `WITH RECURSIVE used (id) AS (
+         (SELECT master_key FROM ${s}.personal_keys ORDER BY master_key LIMIT 1)
+         UNION ALL
+         SELECT (SELECT k.master_key FROM ${s}.personal_keys AS k WHERE k.master_key > used.id
+                 ORDER BY k.master_key LIMIT 1)
+         FROM used WHERE used.id IS NOT NULL
+       )
+       SELECT used.id AS master_key,
+              (SELECT count(*)::integer FROM ${s}.personal_keys AS k WHERE k.master_key = used.id) AS keys
+       FROM used WHERE used.id IS NOT NULL AND used.id <> ALL ($1::text[])
+       ORDER BY used.id`,
+      [this.#masterKeyIds],
+    );
+    if (rows.length > 0) throw new MissingMasterKeyError(rows, this.#masterKeyIds);
   }
 
   /**
@@ -258,6 +291,24 @@ export class Protection {
     throw new Error(
       `${what} personal data, and no master key is configured: give postgresPersistence(database, { personalData: { masterKey } })`,
     );
+  }
+}
+
+/**
+ * Thrown at the start of a process whose master keys cannot open every data key of the schema: it names the
+ * master keys missing and how many data keys each wraps, never a key.
+ */
+export class MissingMasterKeyError extends Error {
+  override readonly name = 'MissingMasterKeyError';
+  /** The ids of the master keys that wrap data keys and were not given, with how many each wraps. */
+  readonly missing: readonly { readonly masterKey: string; readonly keys: number }[];
+
+  constructor(rows: readonly { master_key: string; keys: number }[], given: readonly string[]) {
+    const named = rows.map((row) => `'${row.master_key}' (${row.keys} data key${row.keys === 1 ? '' : 's'})`);
+    super(
+      `Data keys are wrapped by master key${rows.length === 1 ? '' : 's'} ${named.join(', ')}, which this process is not given (it has ${given.map((id) => `'${id}'`).join(', ')}): the personal data they protect could not be read. Give ${rows.length === 1 ? 'it' : 'them'} in previousMasterKeys, then rewrap (rewrapDataKeys) before dropping ${rows.length === 1 ? 'it' : 'them'}`,
+    );
+    this.missing = rows.map((row) => ({ masterKey: row.master_key, keys: row.keys }));
   }
 }
 

@@ -17,7 +17,7 @@ import { PostgresEventStore } from '../eventStore/postgresEventStore.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { engines, type TestDatabase } from '../testing/databases.ts';
 import { eventually } from '../testing/eventually.ts';
-import type { PersonalDataOptions } from './protection.ts';
+import { MissingMasterKeyError, type PersonalDataOptions } from './protection.ts';
 import { rewrapDataKeys } from './rewrap.ts';
 
 const Joined = event('rotation.member.joined.v1', unchecked<{ memberId: string; name: string }>(), {
@@ -131,6 +131,44 @@ describe.each(engines)('rotating the master key on $name', (engine) => {
     await expect(names({ masterKey: k2 })).rejects.toThrow(
       "is wrapped by master key 'k1', which is not among those configured ('k2' (current)): give it in previousMasterKeys until its data keys are rewrapped",
     );
+  });
+
+  it('refuses to start an application whose master keys cannot open every data key, naming the missing ones', async () => {
+    const build = (keys?: PersonalDataOptions) =>
+      createApplication()
+        .include(postgresPersistence(test.database, { migrate: false, ...(keys && { personalData: keys }) }))
+        .build();
+    // No data key yet: any master key starts.
+    await (await build({ masterKey: k2 })).dispose();
+    await join({ masterKey: k0 }, 'ada');
+    await join({ masterKey: k1, previousMasterKeys: [k0] }, 'bob', 'cy');
+
+    const refused = await build({ masterKey: k2 }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(MissingMasterKeyError);
+    expect((refused as MissingMasterKeyError).missing).toEqual([
+      { masterKey: 'k0', keys: 1 },
+      { masterKey: 'k1', keys: 2 },
+    ]);
+    expect((refused as Error).message).toBe(
+      "Data keys are wrapped by master keys 'k0' (1 data key), 'k1' (2 data keys), which this process is not given (it has 'k2'): the personal data they protect could not be read. Give them in previousMasterKeys, then rewrap (rewrapDataKeys) before dropping them",
+    );
+    await expect(build({ masterKey: k2, previousMasterKeys: [k1] })).rejects.toThrow(
+      "wrapped by master key 'k0' (1 data key), which this process is not given (it has 'k2', 'k1')",
+    );
+    // Given every one, it starts and reads; once rewrapped, the current key alone is enough.
+    await (await build({ masterKey: k2, previousMasterKeys: [k1, k0] })).dispose();
+    expect(
+      await rewrapDataKeys(test.database, { masterKey: k2, previousMasterKeys: [k1, k0] }),
+    ).toMatchObject({
+      rewrapped: 3,
+      unknown: 0,
+    });
+    await (await build({ masterKey: k2 })).dispose();
+    // A process given no master key opens nothing, and is not asked.
+    await (await build()).dispose();
   });
 
   it('leaves a data key wrapped by a master key not given as it is, and reports it', async () => {
