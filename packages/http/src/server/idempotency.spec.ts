@@ -1,10 +1,12 @@
-import { createApplication, IdempotencyStore } from '@myelin/core';
-import { InMemoryIdempotencyStore } from '@myelin/core/memory';
+import { command, createApplication, handler, IdempotencyStore, ok, unchecked } from '@myelin/core';
+import { InMemoryIdempotencyStore, inMemoryPersistence } from '@myelin/core/memory';
 import type { FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { post } from '../client/route.ts';
 import { auth, testApplication, testServer } from '../testing/testApi.ts';
 import { issueToken } from './devTokens.ts';
 import { IdempotencyKeys, type StoredResponse } from './idempotency.ts';
+import { createServer } from './server.ts';
 
 const servers: FastifyInstance[] = [];
 afterEach(async () => {
@@ -58,7 +60,7 @@ describe('Idempotency-Key on commands', () => {
     expect(reused.headers['content-type']).toBe(problemJson);
     expect(reused.json()).toMatchObject({
       status: 422,
-      detail: 'This Idempotency-Key was used with another request body',
+      detail: 'This Idempotency-Key was used with another request (its body, path or query)',
       instance: '/notes',
     });
     expect((await server.inject({ method: 'GET', url: '/notes/n2' })).statusCode).toBe(404);
@@ -75,20 +77,81 @@ describe('Idempotency-Key on commands', () => {
   });
 
   it('keeps anonymous callers apart by address: one cannot replay another’s response with its key', async () => {
-    const server = await open();
-    // Anonymous writes are refused here (401, a client error, which is kept and replayed to its own client).
-    const bad = (remoteAddress: string) =>
+    const Ping = command('test.ping', unchecked<{ text: string }>()).returns<{ runs: number }>();
+    let runs = 0;
+    const app = await createApplication()
+      .include(inMemoryPersistence())
+      .authorize(Ping, { anonymous: true })
+      .handle(handler(Ping, {}, async () => ok({ runs: ++runs })))
+      .build();
+    const server = await createServer({
+      app,
+      routes: { ping: post('/ping', Ping) },
+      fastify: { logger: false },
+    });
+    servers.push(server);
+    const ping = (remoteAddress: string) =>
       server.inject({
         method: 'POST',
-        url: '/notes',
+        url: '/ping',
         remoteAddress,
         headers: { 'idempotency-key': 'shared-key' },
+        payload: { text: 'hello' },
+      });
+    expect((await ping('10.0.0.1')).json()).toEqual({ runs: 1 });
+    const again = await ping('10.0.0.1');
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(again.json()).toEqual({ runs: 1 });
+    const other = await ping('10.0.0.2');
+    expect(other.headers['idempotent-replayed']).toBeUndefined();
+    expect(other.json()).toEqual({ runs: 2 });
+  });
+
+  it('keeps no refusal: an anonymous flood of made-up keys leaves nothing behind', async () => {
+    const { server, app } = await testServer();
+    servers.push(server);
+    const store = app.container.root.resolve(IdempotencyStore);
+    const kept = vi.spyOn(store, 'complete');
+    for (let i = 0; i < 20; i++) {
+      const refused = await server.inject({
+        method: 'POST',
+        url: `/notes?padding=${'x'.repeat(2000)}`,
+        headers: { 'idempotency-key': `made-up-${i}` },
         payload: { id: 'n1' },
       });
-    const first = await bad('10.0.0.1');
-    expect(first.statusCode).toBe(401);
-    expect((await bad('10.0.0.1')).headers['idempotent-replayed']).toBe('true');
-    expect((await bad('10.0.0.2')).headers['idempotent-replayed']).toBeUndefined();
+      expect(refused.statusCode).toBe(401);
+    }
+    expect(kept).not.toHaveBeenCalled();
+    // Released, not pending: the same key runs again (and is refused again), never a 409.
+    const again = await server.inject({
+      method: 'POST',
+      url: '/notes',
+      headers: { 'idempotency-key': 'made-up-0' },
+      payload: { id: 'n1' },
+    });
+    expect(again.statusCode).toBe(401);
+    expect(again.headers['idempotent-replayed']).toBeUndefined();
+  });
+
+  it('takes the same key with another query string as another request, a 422, not one to run again', async () => {
+    const server = await open();
+    const authorization = await bearer();
+    const note = { id: 'n1', text: 'once' };
+    const send = (url: string) =>
+      server.inject({
+        method: 'POST',
+        url,
+        headers: { authorization, 'idempotency-key': 'key-1' },
+        payload: note,
+      });
+    expect((await send('/notes?a=1&b=2')).statusCode).toBe(201);
+    // The same parameters in another order are the same request.
+    expect((await send('/notes?b=2&a=1')).headers['idempotent-replayed']).toBe('true');
+    const other = await send(`/notes?a=1&b=2&c=${'x'.repeat(4000)}`);
+    expect(other.statusCode).toBe(422);
+    expect(other.json()).toMatchObject({
+      detail: 'This Idempotency-Key was used with another request (its body, path or query)',
+    });
   });
 
   it('keeps no server error: a retry runs again', async () => {
@@ -107,7 +170,7 @@ describe('Idempotency-Key on commands', () => {
     expect((await crash({ reason: 'other' })).statusCode).toBe(500);
   });
 
-  it('keeps a client error, which a repeat gets again', async () => {
+  it('keeps no client error: a repeat runs again, and the key is free for the corrected request', async () => {
     const server = await open();
     const authorization = await bearer();
     const invalid = { id: 'Not An Id', text: '' };
@@ -115,9 +178,10 @@ describe('Idempotency-Key on commands', () => {
     const repeat = await postNote(server, authorization, invalid, 'key-1');
     expect(first.statusCode).toBe(400);
     expect(repeat.statusCode).toBe(400);
-    expect(repeat.headers['idempotent-replayed']).toBe('true');
+    expect(repeat.headers['idempotent-replayed']).toBeUndefined();
     expect(repeat.headers['content-type']).toBe(problemJson);
-    expect(repeat.json()).toEqual(first.json());
+    const corrected = await postNote(server, authorization, { id: 'n1', text: 'fixed' }, 'key-1');
+    expect(corrected.statusCode).toBe(201);
   });
 
   it('refuses a malformed key with a 400 problem, and runs nothing', async () => {

@@ -65,7 +65,7 @@ export class IdempotencyKeys {
   /**
    * Answers a request with an Idempotency-Key: the kept response of an earlier one with the same key, a problem
    * when the key cannot be used (400 malformed, 409 in use, 422 reused), or what `produce` answers, kept for
-   * repeats unless it is a server error. When `produce` throws, the key is released and the error rethrown.
+   * repeats when it is a success. When `produce` throws, the key is released and the error rethrown.
    */
   async run(
     request: IdempotentRequest,
@@ -84,7 +84,7 @@ export class IdempotencyKeys {
     }
     if (claim.state === 'done') {
       if (claim.fingerprint !== fingerprint) {
-        return refuse(422, 'This Idempotency-Key was used with another request body');
+        return refuse(422, 'This Idempotency-Key was used with another request (its body, path or query)');
       }
       return { response: claim.response, replayed: true };
     }
@@ -97,10 +97,13 @@ export class IdempotencyKeys {
       await this.#store.release(scope, key).catch(() => undefined);
       throw error;
     }
-    // A failure of the server says nothing about the request: the retry it invites must run again. When keeping
-    // the response fails, the error propagates (and is logged) rather than being hidden.
+    // Only a success is kept: it is what a repeat must not do twice. A failure changed nothing (the unit of work
+    // rolled back), so a retry may run again; and a refusal kept for a day would let anyone fill the database
+    // with answers to requests that were never let in (a 401 per made-up key). A failure of the server says
+    // nothing about the request either. When keeping the response fails, the error propagates (and is logged)
+    // rather than being hidden.
     const { subjects = [], ...response } = produced;
-    if (response.status >= 500) await this.#store.release(scope, key);
+    if (response.status >= 400) await this.#store.release(scope, key);
     else await this.#store.complete(scope, key, response, subjects);
     return { response, replayed: false };
   }

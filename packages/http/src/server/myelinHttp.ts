@@ -153,12 +153,12 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
           const outcome = await idempotency.run(
             {
               // A caller's keys are theirs: a signed-in caller's by subject, an anonymous one's by address (so
-              // one anonymous client cannot read another's response by guessing its key).
-              scope: `${principal === undefined ? `anonymous:${request.ip} ` : principalScope(principal.subject)}${route.method} ${request.url}`,
+              // one anonymous client cannot read another's response by guessing its key). Scoped by the route, not
+              // the URL: the same key with another query string is the same key used for another request (a 422),
+              // not a new one that runs again, and what a caller writes in the URL never grows the key's row.
+              scope: `${principal === undefined ? `anonymous:${request.ip} ` : principalScope(principal.subject)}${route.method} ${route.path}`,
               key,
-              fingerprint: createHash('sha256')
-                .update(JSON.stringify(request.body ?? null))
-                .digest('base64url'),
+              fingerprint: fingerprintOf(request),
             },
             () => respond(name, route, request, principal),
           );
@@ -354,4 +354,17 @@ function clientError(error: Error & { code?: string }): string {
     default:
       return error.message;
   }
+}
+
+/**
+ * What makes two requests with one Idempotency-Key the same request: their path's parameters, their query (in any
+ * order) and their body, digested.
+ */
+function fingerprintOf(request: FastifyRequest): string {
+  const query = Object.entries((request.query ?? {}) as Record<string, unknown>).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  return createHash('sha256')
+    .update(JSON.stringify([request.params ?? {}, query, request.body ?? null]))
+    .digest('base64url');
 }
