@@ -115,6 +115,16 @@ describe('ordering, as anyone', () => {
     expect(again.statusCode).toBe(304);
   });
 
+  it('answers a read-your-writes position no store could hold with a 400 naming the header, before signing in', async () => {
+    for (const position of ['18446744073709551616.0', '1.9223372036854775808']) {
+      const response = await call('GET', '/api/menu', { headers: { 'myelin-position': position } });
+      expect(response.statusCode, position).toBe(400);
+      expect(response.json()).toMatchObject({
+        detail: expect.stringContaining('myelin-position must be a log position'),
+      });
+    }
+  });
+
   it('answers 404 problem+json for an unknown order', async () => {
     const response = await call('GET', '/api/orders/4a0a0a0a-0000-4000-8000-000000000000');
     expect(response.statusCode).toBe(404);

@@ -189,6 +189,24 @@ describe('erasing a customer', () => {
     await expectStatus(404, 'GET', `/api/orders/${mine.delivered.id}`, { as: 'customer' });
   });
 
+  it('erases a customer whose user id is as long as OpenID Connect allows, and refuses a reason with hidden characters', async () => {
+    const subject = `${'ü'.repeat(200)}${'x'.repeat(55)}`;
+    const token = await t.tokenOf(subject, ['customer']);
+    const placed = await expectStatus<OrderDto>(201, 'POST', '/api/orders', {
+      token,
+      payload: { ...daisy, customerName: 'Rosalina' },
+    });
+    expect(placed.customerId).toBe(`customer-${subject}`);
+    const url = `/api/customers/${encodeURIComponent(placed.customerId)}`;
+    const hidden = await t.call('DELETE', `${url}?reason=${encodeURIComponent('ticket\u001b[2J 42')}`, {
+      as: 'manager',
+    });
+    expect(hidden.statusCode).toBe(400);
+    expect(hidden.json().errors[0].field).toBe('reason');
+    await expectStatus(204, 'DELETE', `${url}?reason=ticket%2043`, { as: 'manager' });
+    await expectStatus(404, 'GET', `/api/orders/${placed.id}`, { token });
+  });
+
   it("erases a guest's order by its own subject, and that order alone", async () => {
     const other = await expectStatus<OrderDto & { accessKey: string }>(201, 'POST', '/api/orders', {
       payload: { ...daisy, customerName: 'Wario' },

@@ -2,6 +2,7 @@
 import { command } from '@myelin/core';
 import { del } from '@myelin/http/client';
 import * as z from 'zod';
+import { shownText } from '../shared/shownText.ts';
 
 export const EraseCustomer = command(
   'EraseCustomer',
@@ -9,15 +10,15 @@ export const EraseCustomer = command(
     customerId: z
       .string()
       .min(1)
-      .max(200)
+      // 'customer-' and a user id of up to 255 characters, OpenID Connect's most (the bearer authenticator
+      // refuses a longer one): every customer can be erased.
+      .max(264)
       .regex(/^(customer|guest)-./, 'A customer id is customer-<user id> or guest-<order id>')
       .describe(
         "Whose orders: customer-<user id> for a signed-in customer, guest-<order id> for an order placed without signing in (each order's customerId)",
       ),
-    reason: z
-      .string()
-      .trim()
-      .max(200)
+    // Shown in the console's record of erasures: no control or text-direction characters.
+    reason: shownText(200)
       .optional()
       .describe('Why, kept with the record of the erasure: a ticket number, never personal data'),
   }),

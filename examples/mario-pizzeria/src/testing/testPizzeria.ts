@@ -1,6 +1,7 @@
 // Test support (not a spec): the pizzeria on an in-memory PGlite, with its projection daemon running and its
 // menu seeded, and optionally its HTTP server; each test gets its own, so tests run in parallel.
 import { type Application, localMasterKey, type MasterKey, newMasterKey } from '@myelin/core';
+import { issueToken } from '@myelin/http';
 import {
   type Database,
   EventRelay,
@@ -77,6 +78,8 @@ export interface TestServer extends AsyncDisposable {
   readonly pizzeria: TestPizzeria;
   /** A development token for a user (customer, chef, driver or manager), as the UI gets one. */
   token(username: string): Promise<string>;
+  /** A token the server accepts for any subject and roles, as an identity provider would issue it. */
+  tokenOf(subject: string, roles: readonly string[]): Promise<string>;
   /** A request through Fastify's inject, signed in as a development user (`as`) or with a token, or neither. */
   call(method: Method, url: string, options?: CallOptions): Promise<LightMyRequestResponse>;
 }
@@ -96,13 +99,14 @@ export async function testServer(
   serverOptions: Pick<PizzeriaServerConfig, 'orderRateLimit' | 'metrics' | 'metricsToken'> = {},
 ): Promise<TestServer> {
   const pizzeria = await testPizzeria(options);
+  const auth = ephemeralDevelopmentAuth();
   const server = await createPizzeriaServer({
     // The tests place more orders from one address than a customer would; the limit has its own test.
     orderRateLimit: { max: 10_000 },
     ...serverOptions,
     app: pizzeria.app,
     database: pizzeria.database,
-    auth: ephemeralDevelopmentAuth(),
+    auth,
     devTokens: true,
     onClose: () => pizzeria.daemon.stop(),
   });
@@ -125,6 +129,7 @@ export async function testServer(
     server,
     pizzeria,
     token,
+    tokenOf: (subject, roles) => issueToken(auth, { username: subject, password: '', roles }, 300),
     async call(method, url, options = {}) {
       const bearer = options.token ?? (options.as === undefined ? undefined : await token(options.as));
       return server.inject({

@@ -32,9 +32,16 @@ export function positionParts(position: LogPosition): {
 
 const positionPattern = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
 
+// The largest numbers a store holds: a transaction id is an unsigned 64-bit integer (PostgreSQL's xid8), a
+// sequence a signed one (bigint). A position past them was never written, and a store could not even compare it.
+const maxTransaction = '18446744073709551615';
+const maxSequence = '9223372036854775807';
+
 /** True for a well-formed position (an HTTP header or query parameter a client sent back, say). */
 export function isLogPosition(value: unknown): value is LogPosition {
-  return typeof value === 'string' && positionPattern.test(value);
+  if (typeof value !== 'string' || !positionPattern.test(value)) return false;
+  const { transaction, sequence } = positionParts(value as LogPosition);
+  return compareDigits(transaction, maxTransaction) <= 0 && compareDigits(sequence, maxSequence) <= 0;
 }
 
 /** Negative, zero or positive as `a` comes before, at or after `b` in the log. Exact at any magnitude. */

@@ -58,6 +58,28 @@ describe('bearer tokens verified with a JWKS', () => {
     await expect(authenticate(`Bearer ${anonymous}`)).rejects.toThrow('The token names no subject (sub)');
   });
 
+  it('refuses a well-signed subject too long for OpenID Connect, or holding a NUL, a control or half a character', async () => {
+    const authenticate = bearerAuthenticator({ issuer, audience, jwksUrl });
+    const signed = (subject: string) =>
+      new SignJWT({ roles: ['customer'] })
+        .setSubject(subject)
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setExpirationTime('5m')
+        .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
+        .sign(privateKey);
+    const longest = 'é'.repeat(255);
+    expect(await authenticate(`Bearer ${await signed(longest)}`)).toMatchObject({ subject: longest });
+    await expect(authenticate(`Bearer ${await signed('a'.repeat(256))}`)).rejects.toThrow(
+      "The token's subject (sub) is longer than 255 characters",
+    );
+    for (const subject of ['luigi\u0000', 'lu\u001bigi', 'luigi\ud800', 'luigi\u0085']) {
+      await expect(authenticate(`Bearer ${await signed(subject)}`), JSON.stringify(subject)).rejects.toThrow(
+        "The token's subject (sub) holds control characters or malformed text",
+      );
+    }
+  });
+
   it('refuses a token that never expires, however well signed', async () => {
     const authenticate = bearerAuthenticator({ issuer, audience, jwksUrl });
     const forever = await new SignJWT({ roles: ['manager'] })

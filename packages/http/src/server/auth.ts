@@ -27,6 +27,8 @@ export class AuthenticationError extends Error {
 
 /** The algorithms accepted: named, so that a token cannot choose `none` or switch a public key into an HMAC secret. */
 const asymmetric = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+/** The longest subject (sub) accepted: OpenID Connect's limit. */
+const maxSubjectLength = 255;
 
 /**
  * The issuer's keys decide who may sign in as anyone: fetched over plain HTTP, they are anyone's on the way to plant.
@@ -96,6 +98,16 @@ export function bearerAuthenticator(
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') {
       throw new AuthenticationError('The token names no subject (sub)');
+    }
+    // The subject becomes ids, keys and log lines: at most OpenID Connect's 255 characters, and nothing a database
+    // or a reader cannot take (a NUL, a control character, half of a surrogate pair).
+    if (payload.sub.length > maxSubjectLength) {
+      throw new AuthenticationError(
+        `The token's subject (sub) is longer than ${maxSubjectLength} characters`,
+      );
+    }
+    if (!payload.sub.isWellFormed() || /\p{Cc}/u.test(payload.sub)) {
+      throw new AuthenticationError("The token's subject (sub) holds control characters or malformed text");
     }
     return { subject: payload.sub, roles: rolesOf(payload[rolesClaim]), claims: payload };
   };
