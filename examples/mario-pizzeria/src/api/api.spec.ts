@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OrderDto } from '../shared/dtos.ts';
 import { type CallOptions, type Method, type TestServer, testServer } from '../testing/testPizzeria.ts';
 import { developmentIssuer } from './auth.ts';
+import { defaultOrderRateLimit } from './server.ts';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -285,9 +286,9 @@ describe('the staff boards', () => {
   });
 });
 
-describe('a flood of anonymous orders', () => {
-  it('is cut at the limit with a 429 problem and Retry-After; a signed-in customer still orders', async () => {
-    await using limited = await testServer({}, { orderRateLimit: { max: 2, anonymousOnly: true } });
+describe('a flood of orders', () => {
+  it('is cut at the limit with a 429 problem and Retry-After, for a guest by address and a customer by account; staff go on', async () => {
+    await using limited = await testServer({}, { orderRateLimit: { ...defaultOrderRateLimit, max: 2 } });
     const place = (headers: Record<string, string> = {}) =>
       limited.server.inject({ method: 'POST', url: '/api/orders', payload: anOrder, headers });
     expect((await place()).statusCode).toBe(201);
@@ -296,8 +297,20 @@ describe('a flood of anonymous orders', () => {
     expect(refused.statusCode).toBe(429);
     expect(refused.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // A customer has a budget of their own, wherever they order from: a token does not exempt them.
     const customer = { authorization: `Bearer ${await limited.token('customer')}` };
     expect((await place(customer)).statusCode).toBe(201);
+    expect((await place(customer)).statusCode).toBe(201);
+    const mine = await limited.server.inject({
+      method: 'POST',
+      url: '/api/orders',
+      payload: anOrder,
+      headers: customer,
+      remoteAddress: '10.9.9.9',
+    });
+    expect(mine.statusCode).toBe(429);
+    const manager = { authorization: `Bearer ${await limited.token('manager')}` };
+    for (let i = 0; i < 3; i++) expect((await place(manager)).statusCode).toBe(201);
   });
 });
 

@@ -4,11 +4,22 @@ import { createServer } from '@myelin/http';
 import { type Database, postgresMetrics, postgresReadiness } from '@myelin/postgres';
 import type { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { roles } from '../shared/roles.ts';
 import { registerUi } from '../ui/ui.ts';
 import { devUsers } from './auth.ts';
 import { liveStreams } from './live.ts';
 import { registerMetrics } from './metrics.ts';
 import { api } from './routes.ts';
+
+/**
+ * How many orders one client may place: 20 a minute, a signed-in customer by their account (anyone may make
+ * one), a guest by address. Staff taking orders (by phone, at the counter) are not counted.
+ */
+export const defaultOrderRateLimit: RateLimit = {
+  max: 20,
+  windowMs: 60_000,
+  exemptRoles: [roles.chef, roles.driver, roles.manager],
+};
 
 export interface PizzeriaServerConfig {
   /** The pizzeria's application (see `buildPizzeria`). */
@@ -19,7 +30,7 @@ export interface PizzeriaServerConfig {
   readonly auth: AuthOptions;
   /** `POST /api/auth/token` for the development users (needs `auth` with a secret). */
   readonly devTokens: boolean;
-  /** How many orders one anonymous client may place; defaults to 20 a minute. */
+  /** How many orders one client (a guest's address, a customer's account) may place; defaults to 20 a minute. */
   readonly orderRateLimit?: RateLimit;
   /** How many live streams may be open, in all and by one client; @myelin/http's defaults when absent. */
   readonly liveLimits?: LiveLimits;
@@ -58,9 +69,8 @@ export async function createPizzeriaServer(config: PizzeriaServerConfig): Promis
         'Order pizzas, follow them live, run the kitchen and the deliveries. Staff sign in with a bearer token; in development, `POST /api/auth/token` with `customer`, `chef`, `driver` or `manager` (the password is the name).',
     },
     health: { checks: postgresReadiness(database) },
-    // A flood of anonymous orders would bury real ones on the kitchen board: one client may place 20 a minute
-    // without signing in (signed-in customers and staff are not counted).
-    rateLimits: { placeOrder: config.orderRateLimit ?? { max: 20, windowMs: 60_000, anonymousOnly: true } },
+    // A flood of orders would bury real ones on the kitchen board.
+    rateLimits: { placeOrder: config.orderRateLimit ?? defaultOrderRateLimit },
     live: liveStreams(app, database),
     // Myelin's console at /_myelin: the projections, the relay, dead letters and each order's story, for the
     // manager only.

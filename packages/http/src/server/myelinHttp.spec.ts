@@ -472,9 +472,9 @@ describe('security headers and cross-origin requests', () => {
 });
 
 describe('rate limits', () => {
-  it('answers a client over its limit with a 429 problem and Retry-After; other clients and signed-in callers go on', async () => {
+  it('answers a client over its limit with a 429 problem and Retry-After; other clients and exempt roles go on', async () => {
     const server = await open({
-      rateLimits: { listNotes: { max: 3, windowMs: 60_000, anonymousOnly: true } },
+      rateLimits: { listNotes: { max: 3, windowMs: 60_000, exemptRoles: ['editor'] } },
     });
     const list = (remoteAddress: string, headers: Record<string, string> = {}) =>
       server.inject({ method: 'GET', url: '/notes', remoteAddress, headers });
@@ -485,8 +485,13 @@ describe('rate limits', () => {
     expect(Number(over.headers['retry-after'])).toBeGreaterThan(0);
     expect(over.json()).toMatchObject({ status: 429, title: 'Too Many Requests' });
     expect((await list('10.0.0.2')).statusCode).toBe(200);
-    // A caller with a valid token is not counted; a forged one is.
-    expect((await list('10.0.0.1', { authorization: await bearer(['reader']) })).statusCode).toBe(200);
+    // A signed-in caller is counted by subject, wherever they call from, with a budget of their own; a caller
+    // with an exempt role is not counted; a forged token counts as its address.
+    const reader = { authorization: await bearer(['reader']) };
+    for (let i = 0; i < 3; i++) expect((await list(`10.0.1.${i}`, reader)).statusCode).toBe(200);
+    expect((await list('10.0.1.9', reader)).statusCode).toBe(429);
+    const editor = { authorization: await bearer(['editor']) };
+    for (let i = 0; i < 5; i++) expect((await list('10.0.0.1', editor)).statusCode).toBe(200);
     expect((await list('10.0.0.1', { authorization: 'Bearer forged' })).statusCode).toBe(429);
     // Routes without a limit are not limited.
     expect(

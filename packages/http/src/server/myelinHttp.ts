@@ -65,7 +65,7 @@ export interface MyelinHttpOptions {
   /**
    * How often one client may call a route, by route name (through @fastify/rate-limit; 429 problem+json with
    * `Retry-After` beyond). Routes not named are not limited; the development login route has its own default.
-   * @example rateLimits: { placeOrder: { max: 30, windowMs: 60_000, anonymousOnly: true } }
+   * @example rateLimits: { placeOrder: { max: 30, windowMs: 60_000, exemptRoles: ['staff'] } }
    */
   readonly rateLimits?: Readonly<Record<string, RateLimit>>;
   /**

@@ -9,10 +9,11 @@ export interface RateLimit {
   /** The window, in milliseconds; defaults to one minute. */
   readonly windowMs?: number;
   /**
-   * Count only anonymous callers: a caller with a valid token is not limited here (their identity provider and
-   * their roles are the limit). Defaults to false.
+   * Callers holding one of these roles are not counted (staff taking orders by phone, say). Everyone else is: a
+   * signed-in caller by their subject, each with a budget of their own wherever they call from, an anonymous one
+   * by address. Anyone may sign up at an identity provider, so a valid token alone exempts nobody.
    */
-  readonly anonymousOnly?: boolean;
+  readonly exemptRoles?: readonly string[];
 }
 
 /** What the development login route allows by default: enough for a person, too few to guess passwords. */
@@ -39,17 +40,33 @@ export function rateLimitConfig(
   limit: RateLimit,
   authenticate: (authorization: string | undefined) => Promise<Principal | undefined>,
 ): Pick<RouteOptions, 'config'> {
+  // The limit asks who the caller is twice (the key, the exemption): once is enough. An invalid token counts as
+  // anonymous here; the route itself answers it with a 401.
+  const principals = new WeakMap<FastifyRequest, Promise<Principal | undefined>>();
+  const principalOf = (request: FastifyRequest) => {
+    let principal = principals.get(request);
+    if (principal === undefined) {
+      principal = authenticate(request.headers.authorization).catch(() => undefined);
+      principals.set(request, principal);
+    }
+    return principal;
+  };
+  const exempt = limit.exemptRoles ?? [];
   return {
     config: {
       rateLimit: {
         max: limit.max,
         timeWindow: limit.windowMs ?? 60_000,
-        ...(limit.anonymousOnly === true
-          ? {
+        keyGenerator: async (request: FastifyRequest) => {
+          const principal = await principalOf(request);
+          return principal === undefined ? `ip:${request.ip}` : `user:${principal.subject}`;
+        },
+        ...(exempt.length === 0
+          ? {}
+          : {
               allowList: async (request: FastifyRequest) =>
-                (await authenticate(request.headers.authorization).catch(() => undefined)) !== undefined,
-            }
-          : {}),
+                (await principalOf(request))?.roles.some((role) => exempt.includes(role)) ?? false,
+            }),
       },
     },
   };
