@@ -7,7 +7,7 @@ import { eventHandler, handler } from '../mediation/handler.ts';
 import { command, event, query, unchecked } from '../messages/message.ts';
 import { ok, unauthorized } from '../results/operationResult.ts';
 import { clearQueryCaches } from './caching.ts';
-import { type Logger, logging } from './logging.ts';
+import { Logger, logging, reportErrors } from './logging.ts';
 
 const Rename = command('Rename', unchecked<{ name: string }>()).returns<string>();
 const Lookup = query('Lookup', unchecked<{ key: string }>()).returns<string>();
@@ -351,6 +351,33 @@ describe('logging', () => {
     const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
     return { lines, logger };
   }
+
+  it('reports a worker’s failure as an error, and an expected stop (a lease handed over) as a warning', async () => {
+    const { lines, logger } = memoryLogger();
+    const app = await createApplication()
+      .singleton(Logger, () => logger)
+      .build();
+    const report = reportErrors(app, 'projection');
+    const failure = new Error('the disk is full');
+    const handover = Object.assign(new Error('the lease was lost: an operator restarted it'), {
+      expected: true,
+    });
+    report(failure, 'orders');
+    report(handover, 'orders');
+    expect(lines).toEqual([
+      {
+        level: 'error',
+        fields: { err: failure, worker: 'projection:orders' },
+        message: "projection 'orders' failed, retrying",
+      },
+      {
+        level: 'warn',
+        fields: { err: handover, worker: 'projection:orders' },
+        message: "projection 'orders' stopped, resuming: the lease was lost: an operator restarted it",
+      },
+    ]);
+    await app.dispose();
+  });
 
   it('logs each request with its status, duration and ids, and exceptions as errors', async () => {
     const { lines, logger } = memoryLogger();

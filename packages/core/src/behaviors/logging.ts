@@ -23,15 +23,27 @@ export const Logger = token<Logger>('Logger');
 
 /**
  * How a background worker of `app` reports an error it survives and retries: to the application's {@link Logger}
- * (with the error as `err` and the worker as `worker`), else to the console.
+ * (with the error as `err` and the worker as `worker`), else to the console. An error marked `expected` (a lease
+ * handed over to another process, or restarted by an operator's rebuild) is part of running several workers, not
+ * a failure: a warning, so that error-level lines stay worth waking someone for.
  * @example new SubscriptionRunner(database, consumer, { onError: reportErrors(app, 'projection') })
  */
 export function reportErrors(app: Application, kind: string): (error: unknown, name: string) => void {
   const logger = app.container.has(Logger) ? app.container.root.resolve(Logger) : undefined;
+  const expected = (error: unknown) =>
+    typeof error === 'object' && error !== null && (error as { expected?: unknown }).expected === true;
   return logger === undefined
-    ? (error, name) => console.error(`myelin: ${kind} '${name}' failed, retrying:`, error)
+    ? (error, name) =>
+        expected(error)
+          ? console.warn(`myelin: ${kind} '${name}' stopped, resuming: ${(error as Error).message}`)
+          : console.error(`myelin: ${kind} '${name}' failed, retrying:`, error)
     : (error, name) =>
-        logger.error({ err: error, worker: `${kind}:${name}` }, `${kind} '${name}' failed, retrying`);
+        expected(error)
+          ? logger.warn(
+              { err: error, worker: `${kind}:${name}` },
+              `${kind} '${name}' stopped, resuming: ${(error as Error).message}`,
+            )
+          : logger.error({ err: error, worker: `${kind}:${name}` }, `${kind} '${name}' failed, retrying`);
 }
 
 /**

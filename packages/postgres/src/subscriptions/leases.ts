@@ -20,6 +20,8 @@ export interface Lease {
 
 /** A write made under a lease the process no longer holds: another process runs the subscription now. */
 export class LeaseLostError extends Error {
+  /** A handover, not a failure: `reportErrors` logs it as a warning. */
+  readonly expected = true;
   /** `why`: what happened, when more is known than that the lease is gone. */
   constructor(name: string, why = 'another process runs it now') {
     super(`The lease on subscription '${name}' was lost: ${why}`);
@@ -225,7 +227,10 @@ export async function writeCheckpoint(
     prepared,
   );
   if (rowCount === 0)
-    throw new LeaseLostError(lease.name, 'another process took it over, and this write was refused');
+    throw new LeaseLostError(
+      lease.name,
+      'another process took it over, or an operator restarted it (a rebuild), and this write was refused',
+    );
 }
 
 /** The leases of this process on a database handle. */
