@@ -30,20 +30,15 @@ export const Logger = token<Logger>('Logger');
  */
 export function reportErrors(app: Application, kind: string): (error: unknown, name: string) => void {
   const logger = app.container.has(Logger) ? app.container.root.resolve(Logger) : undefined;
-  const expected = (error: unknown) =>
-    typeof error === 'object' && error !== null && (error as { expected?: unknown }).expected === true;
-  return logger === undefined
-    ? (error, name) =>
-        expected(error)
-          ? console.warn(`myelin: ${kind} '${name}' stopped, resuming: ${(error as Error).message}`)
-          : console.error(`myelin: ${kind} '${name}' failed, retrying:`, error)
-    : (error, name) =>
-        expected(error)
-          ? logger.warn(
-              { err: error, worker: `${kind}:${name}` },
-              `${kind} '${name}' stopped, resuming: ${(error as Error).message}`,
-            )
-          : logger.error({ err: error, worker: `${kind}:${name}` }, `${kind} '${name}' failed, retrying`);
+  return (error, name) => {
+    const fields = { err: error, worker: `${kind}:${name}` };
+    if (typeof error === 'object' && error !== null && (error as { expected?: unknown }).expected === true) {
+      const message = `${kind} '${name}' stopped, resuming: ${(error as Error).message}`;
+      if (logger === undefined) console.warn(`myelin: ${message}`);
+      else logger.warn(fields, message);
+    } else if (logger === undefined) console.error(`myelin: ${kind} '${name}' failed, retrying:`, error);
+    else logger.error(fields, `${kind} '${name}' failed, retrying`);
+  };
 }
 
 /**

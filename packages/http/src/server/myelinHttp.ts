@@ -88,6 +88,16 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
   const { app } = options;
   const routes = Object.entries(options.routes);
   const authenticate = options.auth === undefined ? async () => undefined : bearerAuthenticator(options.auth);
+  // Who made a request, asked once however often it is asked: a rate-limited route's limit asks first.
+  const callers = new WeakMap<FastifyRequest, Promise<Principal | undefined>>();
+  const callerOf = (request: FastifyRequest) => {
+    let caller = callers.get(request);
+    if (caller === undefined) {
+      caller = authenticate(headerOf(request, 'authorization'));
+      callers.set(request, caller);
+    }
+    return caller;
+  };
   const idempotency =
     options.idempotency === false ? undefined : new IdempotencyKeys(app, options.idempotency ?? {});
 
@@ -127,11 +137,11 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
     fastify.route({
       method: route.method,
       url: route.path.replaceAll(/\{([^}]*)\}/g, ':$1'),
-      ...(limit === undefined ? {} : rateLimitConfig(limit, authenticate)),
+      ...(limit === undefined ? {} : rateLimitConfig(limit, callerOf)),
       handler: async (request, reply) => {
         let principal: Principal | undefined;
         try {
-          principal = await authenticate(headerOf(request, 'authorization'));
+          principal = await callerOf(request);
         } catch (error) {
           if (!(error instanceof AuthenticationError)) throw error;
           reply.header('www-authenticate', `Bearer error="invalid_token"`);
@@ -246,7 +256,7 @@ export async function myelin(fastify: FastifyInstance, options: MyelinHttpOption
     }
     const dev = options.devTokens;
     const expiresIn = dev.expiresInSeconds ?? 3600;
-    const loginLimit = rateLimitConfig(dev.rateLimit ?? defaultLoginLimit, authenticate);
+    const loginLimit = rateLimitConfig(dev.rateLimit ?? defaultLoginLimit, callerOf);
     fastify.post(dev.path ?? '/api/auth/token', loginLimit, async (request, reply) => {
       const body = request.body as { username?: unknown; password?: unknown } | undefined;
       const errors = (['username', 'password'] as const)

@@ -35,22 +35,16 @@ export async function registerRateLimits(fastify: FastifyInstance): Promise<void
   });
 }
 
-/** The route configuration that applies `limit`. */
+/**
+ * The route configuration that applies `limit`. `callerOf` answers who made a request, the same promise each time
+ * it is asked of one request (the route asks too); an invalid token counts as anonymous here, and the route itself
+ * answers it with a 401.
+ */
 export function rateLimitConfig(
   limit: RateLimit,
-  authenticate: (authorization: string | undefined) => Promise<Principal | undefined>,
+  callerOf: (request: FastifyRequest) => Promise<Principal | undefined>,
 ): Pick<RouteOptions, 'config'> {
-  // The limit asks who the caller is twice (the key, the exemption): once is enough. An invalid token counts as
-  // anonymous here; the route itself answers it with a 401.
-  const principals = new WeakMap<FastifyRequest, Promise<Principal | undefined>>();
-  const principalOf = (request: FastifyRequest) => {
-    let principal = principals.get(request);
-    if (principal === undefined) {
-      principal = authenticate(request.headers.authorization).catch(() => undefined);
-      principals.set(request, principal);
-    }
-    return principal;
-  };
+  const principalOf = (request: FastifyRequest) => callerOf(request).catch(() => undefined);
   const exempt = limit.exemptRoles ?? [];
   return {
     config: {

@@ -86,8 +86,8 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   } = options;
   const server = Fastify({
     bodyLimit: 1024 * 1024,
-    // A path parameter may be a user id (OpenID Connect allows 255 characters, percent-encoded up to three times
-    // as many): Fastify's 100 would answer some users 400 on their own resources. Still a limit.
+    // A path parameter may hold a user id (up to OpenID Connect's 255 characters, with a prefix; Fastify counts it
+    // decoded): its default of 100 would answer some users 400 on their own resources. Still a limit.
     maxParamLength: 1000,
     return503OnClosing: true,
     frameworkErrors,
