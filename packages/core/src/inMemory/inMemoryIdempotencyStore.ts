@@ -92,11 +92,21 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     return deleted;
   }
 
-  /** Drops expired records from the oldest until one is live; the ones left behind count as absent anyway. */
+  /**
+   * Drops expired records from the oldest until one is live; the ones left behind count as absent anyway. Then the
+   * erasures older than every claim left: they can no longer stop an answer from being kept.
+   */
   #purge(now: number): void {
+    let oldest: Entry | undefined;
     for (const [id, entry] of this.#entries) {
-      if (entry.expiresAt > now) return;
+      if (entry.expiresAt > now) {
+        oldest = entry;
+        break;
+      }
       this.#entries.delete(id);
+    }
+    for (const [subject, at] of this.#forgotten) {
+      if (oldest === undefined || at < oldest.claimedAt) this.#forgotten.delete(subject);
     }
   }
 }

@@ -31,7 +31,9 @@ export interface IdempotencyStore {
   /**
    * Keeps the response of the claimed request, for its repeats, until the claim's expiry. `subjects` are those whose
    * personal data the request's command wrote (its `result.subjects`): the response may repeat it, so forgetting
-   * one of them deletes the record, whoever sent the request.
+   * one of them deletes the record, whoever sent the request. And when one of them was forgotten since the claim
+   * (an erasure that ran while the request did, even one not yet committed when this is called), the response is
+   * not kept: the record is deleted, so a repeat runs the request again rather than replay their data.
    */
   complete(
     scope: string,

@@ -1,5 +1,5 @@
 import type { IdempotencyClaim, IdempotencyStore, StoredIdempotentResponse } from '@myelin/core';
-import { type Database, prepared } from '../database/database.ts';
+import { type Database, prepared, type Sql } from '../database/database.ts';
 
 interface KeyRow {
   readonly fingerprint: string;
@@ -67,23 +67,41 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     subjects: readonly string[] = [],
   ): Promise<void> {
     const s = this.#database.schema;
+    const keep = (sql: Sql) =>
+      sql.query(
+        `WITH kept AS (
+           UPDATE ${s}.idempotency_keys AS k
+           SET status = 'done', response = $3::text::json, subjects = $4::text[]
+           WHERE scope = $1 AND key = $2 AND status = 'pending'
+             AND NOT EXISTS (SELECT FROM ${s}.erasures e
+                             WHERE e.subject = ANY ($4::text[])
+                               AND (e.erased_at >= k.created_at
+                                    OR NOT EXISTS (SELECT FROM ${s}.personal_keys p WHERE p.subject = e.subject)))
+           RETURNING 1
+         )
+         DELETE FROM ${s}.idempotency_keys
+         WHERE scope = $1 AND key = $2 AND status = 'pending' AND NOT EXISTS (SELECT FROM kept)`,
+        [scope, key, JSON.stringify(response), subjects.length === 0 ? null : subjects],
+        prepared,
+      );
     // Kept unless one of its subjects was forgotten since the claim: then the pending record goes instead, and a
     // repeat runs again rather than replay an answer holding their data. (A statement's two changes to one row:
     // the DELETE leaves the row alone when the UPDATE changed it.)
-    await this.#database.query(
-      `WITH kept AS (
-         UPDATE ${s}.idempotency_keys AS k
-         SET status = 'done', response = $3::text::json, subjects = $4::text[]
-         WHERE scope = $1 AND key = $2 AND status = 'pending'
-           AND NOT EXISTS (SELECT FROM ${s}.erasures e
-                           WHERE e.subject = ANY ($4::text[]) AND e.erased_at >= k.created_at)
-         RETURNING 1
-       )
-       DELETE FROM ${s}.idempotency_keys
-       WHERE scope = $1 AND key = $2 AND status = 'pending' AND NOT EXISTS (SELECT FROM kept)`,
-      [scope, key, JSON.stringify(response), subjects.length === 0 ? null : subjects],
-      prepared,
-    );
+    if (subjects.length === 0) return void (await keep(this.#database));
+    // An erasure still open when the answer is kept would not be seen by the statement, nor would the erasure see
+    // the answer (it deletes the answers kept with the subject before the statement keeps this one): so the
+    // subjects' key rows are locked first. An erasure that deleted a key waits to commit, then the statement sees
+    // it; one that comes later waits for this commit, then deletes the answer. And since an erasure's time is its
+    // row's write, not its commit, one written before the claim but committed after is told by the key it deleted:
+    // a subject with an erasure and no key was forgotten after their data was sealed.
+    await this.#database.transaction(async (sql) => {
+      await sql.query(
+        `SELECT FROM ${s}.personal_keys WHERE subject = ANY ($1::text[]) ORDER BY subject FOR KEY SHARE`,
+        [subjects],
+        prepared,
+      );
+      await keep(sql);
+    });
   }
 
   async release(scope: string, key: string): Promise<void> {
