@@ -44,10 +44,16 @@ describe('credentials in a URL', () => {
       expect(forbidden.body).not.toContain(wrongRole);
       const missing = await server.inject({ method: 'GET', url: `/notes/nope?key=${secret}` });
       expect(missing.json().instance).toBe('/notes/nope');
+      // Names the server decodes to a credential's are that credential to the log too.
+      for (const name of ['access%5Ftoken', '%6Bey', 'to%6B%65n', 'KEY']) {
+        await server.inject({ method: 'GET', url: `/notes/nope?a=1&${name}=${secret}&b=2` });
+      }
 
       const logged = lines.join('');
       expect(logged).toContain('/notes/live?access_token=[redacted]');
       expect(logged).toContain('/notes/nope?key=[redacted]');
+      expect(logged).toContain('/notes/nope?a=1&access%5Ftoken=[redacted]&b=2');
+      expect(logged).toContain('/notes/nope?a=1&%6Bey=[redacted]&b=2');
       expect(logged).not.toContain(secret);
       expect(logged).not.toContain(wrongRole);
     } finally {

@@ -23,11 +23,35 @@ export function instanceOf(url: string): string {
 }
 
 /** The names of query parameters that carry a credential: redacted wherever a URL is logged. */
-const credentials = /([?&](?:access_token|key|token)=)[^&#]*/gi;
+const credentials = new Set(['access_token', 'key', 'token']);
 
-/** A request URL fit for a log line: credentials in its query replaced by `[redacted]`. */
+/**
+ * A request URL fit for a log line: credentials in its query replaced by `[redacted]`. A name is matched as the
+ * server reads it, decoded: `access%5Ftoken` is the same parameter as `access_token` to the route, so it must be
+ * to the log too.
+ */
 export function loggableUrl(url: string): string {
-  return url.replaceAll(credentials, '$1[redacted]');
+  const start = url.indexOf('?');
+  if (start === -1) return url;
+  const query = url
+    .slice(start + 1)
+    .split('&')
+    .map((pair) => {
+      const equals = pair.indexOf('=');
+      if (equals === -1) return pair;
+      const name = pair.slice(0, equals);
+      return credentials.has(decodedName(name).toLowerCase()) ? `${name}=[redacted]` : pair;
+    });
+  return `${url.slice(0, start + 1)}${query.join('&')}`;
+}
+
+/** A query parameter's name decoded as a query string parser does (`+` is a space); as it is when malformed. */
+function decodedName(name: string): string {
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' '));
+  } catch {
+    return name;
+  }
 }
 
 /** Sends a problem as `application/problem+json`, naming the request's path as the occurrence. */
