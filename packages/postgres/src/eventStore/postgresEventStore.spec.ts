@@ -53,6 +53,19 @@ describe('the order of an append', () => {
       'The append to a-stream was stored out of order: version 2 at 900.12 after 3 at 900.13',
     );
   });
+
+  it('is checked on how many rows the statement returns: one per event', async () => {
+    const short: Sql = {
+      async query<TRow>() {
+        return { rows: [{ tx: '900', seq: '11', stream_version: 1 }] as TRow[], rowCount: 1 };
+      },
+      async exec() {},
+    };
+    const events = [1, 2].map((n) => newEvent('test.ordered.v1', { n }));
+    await expect(appendToStream(short, '"s"', 'a-stream', events, 'no_stream')).rejects.toThrow(
+      'The append to a-stream returned 1 rows for 2 events',
+    );
+  });
 });
 
 describe('prepared statements on PostgreSQL', () => {

@@ -330,8 +330,11 @@ export async function appendToStream(
     return settle(sql, schema, streamId, events, expectedVersion);
   }
   // Rows come back in insertion order, which is the events' order, each at the next version and a later place in
-  // the log. Checked, since it is the executor's order rather than SQL's promise: a log whose order within a
-  // transaction differed from its streams' would feed projections their events out of order.
+  // the log, one per event. Checked, since it is the executor's order rather than SQL's promise: a log whose order
+  // within a transaction differed from its streams' would feed projections their events out of order.
+  if (rows.length !== events.length) {
+    throw new Error(`The append to ${streamId} returned ${rows.length} rows for ${events.length} events`);
+  }
   const stored = events.map((event, i): StoredEvent => {
     const row = rows[i] as (typeof rows)[number];
     const previous = rows[i - 1];
