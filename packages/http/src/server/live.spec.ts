@@ -247,4 +247,42 @@ describe('live streams (Server-Sent Events)', () => {
     socket.resume();
     await closed;
   });
+
+  it('ends a stream when the token that opened it expires, and refuses that token on reconnection', async () => {
+    const changes = new Changes();
+    const { url } = await listening(changes);
+    const editor = await issueToken(auth, { username: 'e', password: '', roles: ['editor'] }, 2);
+    const response = await fetch(`${url}/live/secret?access_token=${editor}`);
+    expect(response.status).toBe(200);
+    // Nothing is appended: only the token's expiry ends the read (the verifier's leeway would take it 5 s more).
+    expect(await read(response, 1)).toEqual([]);
+    const again = await fetch(`${url}/live/secret?access_token=${editor}`, {
+      headers: { 'last-event-id': '0' },
+    });
+    expect(again.status).toBe(401);
+    expect(((await again.json()) as { detail: string }).detail).toBe('The token has expired; sign in again');
+  });
+
+  it('ends every stream after its lifetime, and the client resumes where it was', async () => {
+    const changes = new Changes();
+    const { url } = await listening(changes, { lifetimeMs: 500 });
+    const response = await fetch(`${url}/live/notes`);
+    const reading = read(response, 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    changes.append({ n: 1 });
+    expect(await reading).toEqual([{ id: '1', event: 'note', data: { n: 1 } }]); // then it ended
+    changes.append({ n: 2 });
+    const resumed = await fetch(`${url}/live/notes`, { headers: { 'last-event-id': '1' } });
+    expect(await read(resumed, 1)).toEqual([{ id: '2', event: 'note', data: { n: 2 } }]);
+  });
+
+  it('refuses limits that would lift or break themselves, naming the limit', async () => {
+    for (const [limits, message] of [
+      [{ lifetimeMs: 0 }, 'liveLimits.lifetimeMs must be a positive whole number; got 0'],
+      [{ streams: Number.NaN }, 'liveLimits.streams must be a positive whole number; got NaN'],
+      [{ lifetimeMs: 2 ** 31 }, 'liveLimits.lifetimeMs may be at most 2147483647 ms (about 24 days)'],
+    ] as const) {
+      await expect(listening(new Changes(), limits)).rejects.toThrow(message);
+    }
+  });
 });

@@ -52,13 +52,43 @@ export interface LiveLimits {
    * reconnects and gets the current state), never buffered without limit. Defaults to 256 KiB.
    */
   readonly bufferedBytes?: number;
+  /**
+   * How long a stream stays open, at most; it also ends when the token that opened it expires (its `exp`). The
+   * browser then reconnects and resumes after the last event id, signing in again: access granted once is
+   * checked again this often, and a stolen or revoked token's stream does not run for ever. Defaults to an hour.
+   */
+  readonly lifetimeMs?: number;
 }
 
 export const defaultLiveLimits: Required<LiveLimits> = {
   streams: 10_000,
   streamsPerClient: 20,
   bufferedBytes: 256 * 1024,
+  lifetimeMs: 3_600_000,
 };
+
+/** The longest a timer waits in Node (about 24.8 days); a longer lifetime would fire at once. */
+const longestTimerMs = 2 ** 31 - 1;
+
+/** The limits, each checked: a limit that is not a positive whole number would silently lift or break it. */
+function checkedLimits(limits: LiveLimits): Required<LiveLimits> {
+  const checked = { ...defaultLiveLimits, ...limits };
+  for (const [name, value] of Object.entries(checked)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new TypeError(`liveLimits.${name} must be a positive whole number; got ${String(value)}`);
+    }
+  }
+  if (checked.lifetimeMs > longestTimerMs) {
+    throw new TypeError(`liveLimits.lifetimeMs may be at most ${longestTimerMs} ms (about 24 days)`);
+  }
+  return checked;
+}
+
+/** When the principal's token expires, in ms since the epoch (its `exp` claim); undefined when it says not. */
+function expiryOf(principal: Principal | undefined): number | undefined {
+  const exp = principal?.claims?.exp;
+  return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+}
 
 /** A comment line every so often keeps proxies from closing a quiet stream. */
 const heartbeatMs = 15_000;
@@ -84,7 +114,7 @@ export function registerLive(
   authenticate: (authorization: string | undefined) => Promise<Principal | undefined>,
   limits: LiveLimits = {},
 ): void {
-  const { streams, streamsPerClient, bufferedBytes } = { ...defaultLiveLimits, ...limits };
+  const { streams, streamsPerClient, bufferedBytes, lifetimeMs } = checkedLimits(limits);
   const open = new Set<OpenStream>();
   const byClient = new Map<string, number>();
   // One timer for every stream, not one each.
@@ -124,6 +154,11 @@ export function registerLive(
           );
         }
       }
+      // Ends at the token's expiry or the lifetime, whichever comes first. A token the verifier still took (its
+      // clock leeway) but that has expired would give a stream that ends at once, and a browser reconnecting to
+      // it in a loop: refused instead, so the client signs in again.
+      const endsIn = Math.min(lifetimeMs, (expiryOf(principal) ?? Number.POSITIVE_INFINITY) - Date.now());
+      if (endsIn <= 0) return sendProblem(reply, problemOf(401, 'The token has expired; sign in again'));
       const client = principal === undefined ? `ip:${request.ip}` : `user:${principal.subject}`;
       const clientStreams = byClient.get(client) ?? 0;
       if (open.size >= streams) {
@@ -157,6 +192,7 @@ export function registerLive(
       open.add(entry);
       byClient.set(client, clientStreams + 1);
       heartbeat ??= setInterval(beat, heartbeatMs).unref();
+      const lifetime = setTimeout(() => controller.abort(), endsIn).unref();
       try {
         const events = await stream.events({
           lastEventId: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
@@ -167,6 +203,7 @@ export function registerLive(
         });
         await send(reply, events, entry);
       } finally {
+        clearTimeout(lifetime);
         open.delete(entry);
         const left = (byClient.get(client) ?? 1) - 1;
         if (left === 0) byClient.delete(client);
