@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DirectoryLockedError } from './directoryLock.ts';
+import { DirectoryLockedError, makePrivate, privateModeOf } from './directoryLock.ts';
 import { pgliteDatabase } from './pgliteDatabase.ts';
 
 const holder = fileURLToPath(new URL('../testing/holdDirectory.ts', import.meta.url));
@@ -50,14 +50,54 @@ describe('an embedded database directory', () => {
       const database = await pgliteDatabase({ dataDir });
       try {
         await database.query('CREATE TABLE secrets (x text)');
-        // PGlite writes its files open to everyone; the directory above them keeps other users out (a given one
-        // keeps its group's read, as PostgreSQL allows).
-        expect((await stat(dataDir)).mode & 0o777).toBe(dataDir === given ? 0o750 : 0o700);
+        // PGlite writes its files open to everyone; the directory above them keeps other users out.
+        expect((await stat(dataDir)).mode & 0o7777).toBe(0o700);
         expect((await stat(join(dataDir, 'myelin.lock'))).mode & 0o077).toBe(0);
       } finally {
         await database.close();
       }
     }
+  });
+
+  it('is closed to 0700 when others could enter it, and to its group’s read when only the group could write', () => {
+    const cases: [number, number | undefined][] = [
+      [0o40777, 0o700], // as stat gives a directory's mode
+      [0o755, 0o700],
+      [0o2775, 0o700],
+      [0o701, 0o700],
+      [0o770, 0o750],
+      [0o2770, 0o2750], // shared with a group on purpose: the setgid bit stays, so new files stay the group's
+      [0o4770, 0o750],
+      [0o750, undefined],
+      [0o2750, undefined],
+      [0o700, undefined],
+    ];
+    for (const [mode, wanted] of cases) expect(privateModeOf(mode), mode.toString(8)).toBe(wanted);
+  });
+
+  it('keeps a group’s setgid directory the group’s, and refuses one it cannot close, naming what to do', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'myelin-private-'));
+    directories.push(parent);
+    const shared = join(parent, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o2770);
+    makePrivate(shared);
+    expect((await stat(shared)).mode & 0o7777).toBe(0o2750);
+
+    const open = join(parent, 'open');
+    await mkdir(open);
+    await chmod(open, 0o755);
+    const { uid } = await stat(open);
+    const someoneElse = uid + 1000; // this process, as if it ran as another user
+    expect(() => makePrivate(open, someoneElse)).toThrow(
+      `The data directory ${open} is open to other users (mode 0755) and belongs to user ${uid}, not to this ` +
+        `process's (${someoneElse}), so it cannot be closed from here: run \`chmod 0700 ${open}\` as its owner, ` +
+        'or give this process a directory of its own',
+    );
+    expect((await stat(open)).mode & 0o7777).toBe(0o755);
+    // One already closed is another user's business: nothing to refuse.
+    await chmod(open, 0o700);
+    expect(() => makePrivate(open, someoneElse)).not.toThrow();
   });
 
   it('is one process’s at a time: a second refuses to open it, naming the directory and the holder', async () => {

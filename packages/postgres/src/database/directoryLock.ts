@@ -53,15 +53,42 @@ export function lockDirectory(directory: string): () => void {
  * Makes the directory its owner's, as PostgreSQL requires of a cluster's (0700, or 0750 for a group the operator
  * chose): PGlite writes its files readable and writable by everyone, and they hold the log, the read models in
  * clear and the wrapped data keys; closed at the top, the files below are out of other users' reach whatever their
- * modes. A directory this process made is 0700; one it was given loses what others may do, and its group's
- * write, but keeps the group's read and the setgid bit. One it does not own (a volume mounted by root) is left as
- * it is: only its owner could change it.
+ * modes. A directory this process made is 0700. A given one is closed as {@link privateModeOf} says. One this
+ * process cannot close (another user's, and open) is refused: serving personal data from a directory others can
+ * read would be a leak nobody sees.
+ * @param self this process's user id (a test's stand-in for another user).
  */
-function makePrivate(directory: string): void {
+export function makePrivate(directory: string, self = process.getuid?.()): void {
   mkdirSync(directory, { recursive: true, mode: 0o700 });
   const { mode, uid } = statSync(directory);
-  const owner = process.getuid?.();
-  if ((mode & 0o027) !== 0 && (owner === undefined || owner === uid)) chmodSync(directory, mode & 0o7750);
+  const wanted = privateModeOf(mode);
+  if (wanted === undefined) return;
+  // Only the owner (or root) may change a mode; without uids (Windows) modes mean little and chmod does its best.
+  if (self !== undefined && self !== 0 && self !== uid) {
+    throw new Error(
+      `The data directory ${directory} is open to other users (mode ${octal(mode)}) and belongs to user ${uid}, ` +
+        `not to this process's (${self}), so it cannot be closed from here: run \`chmod ${octal(wanted)} ${directory}\` ` +
+        'as its owner, or give this process a directory of its own',
+    );
+  }
+  chmodSync(directory, wanted);
+}
+
+/**
+ * The mode a given data directory is closed to, or undefined when it is closed enough. Open to others in any way
+ * (0755, 0777): 0700, since a directory everyone could read was not kept for a group (and on macOS the usual group,
+ * `staff`, holds every user). Closed to others but writable by its group: 0750, keeping the setgid bit, as for a
+ * directory an operator shares deliberately with a group (PostgreSQL allows 0750).
+ */
+export function privateModeOf(mode: number): number | undefined {
+  const permissions = mode & 0o7777;
+  if ((permissions & 0o007) !== 0) return 0o700;
+  if ((permissions & 0o020) !== 0) return permissions & 0o2750;
+  return undefined;
+}
+
+function octal(mode: number): string {
+  return `0${(mode & 0o7777).toString(8)}`;
 }
 
 function holder(file: string): number | undefined {
