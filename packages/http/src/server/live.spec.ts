@@ -3,7 +3,8 @@ import { connect } from 'node:net';
 import { metrics } from '@opentelemetry/api';
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { decodeJwt } from 'jose';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { api, auth, testApplication } from '../testing/testApi.ts';
 import { issueToken } from './devTokens.ts';
 import type { LiveEvent, LiveLimits, LiveStream } from './live.ts';
@@ -248,41 +249,117 @@ describe('live streams (Server-Sent Events)', () => {
     await closed;
   });
 
-  it('ends a stream when the token that opened it expires, and refuses that token on reconnection', async () => {
+  it('ends a stream when the token that opened it expires, and its reconnection must sign in again', async () => {
     const changes = new Changes();
-    const { url } = await listening(changes);
+    // One stream per subject: the fresh token's stream below opens only if the ended one gave its place back.
+    const { url } = await listening(changes, { streamsPerClient: 1 });
     const editor = await issueToken(auth, { username: 'e', password: '', roles: ['editor'] }, 2);
+    const expiresAt = (decodeJwt(editor).exp as number) * 1000;
     const response = await fetch(`${url}/live/secret?access_token=${editor}`);
     expect(response.status).toBe(200);
-    // Nothing is appended: only the token's expiry ends the read (the verifier's leeway would take it 5 s more).
+    // Nothing is appended and the lifetime is an hour: only the token's expiry can end this read.
     expect(await read(response, 1)).toEqual([]);
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt - 50); // not before it (a timer may fire a little early)
+    // The browser reconnects with the same token: refused, here while the verifier's leeway would still take it.
     const again = await fetch(`${url}/live/secret?access_token=${editor}`, {
       headers: { 'last-event-id': '0' },
     });
     expect(again.status).toBe(401);
-    expect(((await again.json()) as { detail: string }).detail).toBe('The token has expired; sign in again');
+    // Our refusal within the leeway, the verifier's after it (a slow machine): either way, expired.
+    expect(((await again.json()) as { detail: string }).detail).toMatch(/^The token has expired/);
+    changes.append({ n: 1 });
+    const fresh = await issueToken(auth, { username: 'e', password: '', roles: ['editor'] }, 60);
+    const resumed = await fetch(`${url}/live/secret?access_token=${fresh}`, {
+      headers: { 'last-event-id': '0' },
+    });
+    expect(resumed.status).toBe(200);
+    expect(await read(resumed, 1)).toEqual([{ id: '1', event: 'note', data: { n: 1 } }]);
   });
 
-  it('ends every stream after its lifetime, and the client resumes where it was', async () => {
+  it('ends every stream after its lifetime, gives its place back, and the client resumes where it was', async () => {
     const changes = new Changes();
-    const { url } = await listening(changes, { lifetimeMs: 500 });
-    const response = await fetch(`${url}/live/notes`);
-    const reading = read(response, 2);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lifetimeMs = 300;
+    const { url } = await listening(changes, { lifetimeMs, streamsPerClient: 1 });
     changes.append({ n: 1 });
-    expect(await reading).toEqual([{ id: '1', event: 'note', data: { n: 1 } }]); // then it ended
+    const opened = Date.now();
+    const response = await fetch(`${url}/live/notes`, { headers: { 'last-event-id': '0' } });
+    expect(response.status).toBe(200);
+    // What the client missed comes at once; then nothing is appended, and only the lifetime ends the read.
+    expect(await read(response, 2)).toEqual([{ id: '1', event: 'note', data: { n: 1 } }]);
+    // Somewhere in the lifetime's last tenth, not before (a timer may fire a little early).
+    expect(Date.now() - opened).toBeGreaterThanOrEqual(lifetimeMs * 0.9 - 5);
     changes.append({ n: 2 });
     const resumed = await fetch(`${url}/live/notes`, { headers: { 'last-event-id': '1' } });
+    expect(resumed.status).toBe(200); // not 429: the ended stream gave its place back
     expect(await read(resumed, 1)).toEqual([{ id: '2', event: 'note', data: { n: 2 } }]);
+  });
+
+  it('clears the lifetime timer of a stream that ends first, and never keeps the process alive with it', async () => {
+    const changes = new Changes();
+    const lifetimeMs = 1_234_567; // tells a stream's timer from the server's others
+    const { server, url } = await listening(changes, { lifetimeMs });
+    const clearTimer = globalThis.clearTimeout;
+    const cleared = new EventEmitter();
+    const setting = vi.spyOn(globalThis, 'setTimeout');
+    vi.spyOn(globalThis, 'clearTimeout').mockImplementation((timer) => {
+      clearTimer(timer);
+      cleared.emit('cleared', timer);
+    });
+    /** Opens a stream and gives its lifetime timer. */
+    const follow = async (signal?: AbortSignal) => {
+      const calls = setting.mock.calls.length;
+      const response = await fetch(`${url}/live/notes`, signal === undefined ? {} : { signal });
+      expect(response.status).toBe(200);
+      const timers = setting.mock.results
+        .slice(calls)
+        .filter((_, i) => {
+          const delay = setting.mock.calls[calls + i]?.[1] ?? 0;
+          return delay > lifetimeMs * 0.9 - 1 && delay <= lifetimeMs;
+        })
+        .map((result) => result.value as NodeJS.Timeout);
+      expect(timers).toHaveLength(1);
+      return timers[0] as NodeJS.Timeout;
+    };
+    const clearing = (timer: NodeJS.Timeout) =>
+      new Promise<void>((resolve) => {
+        const seen = (given: unknown) => {
+          if (given !== timer) return;
+          cleared.off('cleared', seen);
+          resolve();
+        };
+        cleared.on('cleared', seen);
+      });
+    try {
+      // The client goes away.
+      const leaving = new AbortController();
+      const first = await follow(leaving.signal);
+      expect(first.hasRef()).toBe(false);
+      const firstCleared = clearing(first);
+      leaving.abort();
+      await firstCleared;
+      // The server closes.
+      const second = await follow();
+      expect(second.hasRef()).toBe(false);
+      const secondCleared = clearing(second);
+      await server.close();
+      servers.splice(servers.indexOf(server), 1);
+      await secondCleared;
+    } finally {
+      vi.restoreAllMocks();
+    }
   });
 
   it('refuses limits that would lift or break themselves, naming the limit', async () => {
     for (const [limits, message] of [
       [{ lifetimeMs: 0 }, 'liveLimits.lifetimeMs must be a positive whole number; got 0'],
+      [{ lifetimeMs: 1.5 }, 'liveLimits.lifetimeMs must be a positive whole number; got 1.5'],
       [{ streams: Number.NaN }, 'liveLimits.streams must be a positive whole number; got NaN'],
+      [{ bufferedBytes: -1 }, 'liveLimits.bufferedBytes must be a positive whole number; got -1'],
       [{ lifetimeMs: 2 ** 31 }, 'liveLimits.lifetimeMs may be at most 2147483647 ms (about 24 days)'],
     ] as const) {
       await expect(listening(new Changes(), limits)).rejects.toThrow(message);
     }
+    // A configuration's unset value is no limit given: the default holds.
+    await listening(new Changes(), { streams: undefined } as unknown as LiveLimits);
   });
 });

@@ -55,7 +55,9 @@ export interface LiveLimits {
   /**
    * How long a stream stays open, at most; it also ends when the token that opened it expires (its `exp`). The
    * browser then reconnects and resumes after the last event id, signing in again: access granted once is
-   * checked again this often, and a stolen or revoked token's stream does not run for ever. Defaults to an hour.
+   * checked again this often, and a stolen or revoked token's stream does not run for ever. Each stream ends
+   * somewhere in the last tenth of it, so that streams opened together do not all reconnect together. Defaults to
+   * an hour.
    */
   readonly lifetimeMs?: number;
 }
@@ -70,9 +72,17 @@ export const defaultLiveLimits: Required<LiveLimits> = {
 /** The longest a timer waits in Node (about 24.8 days); a longer lifetime would fire at once. */
 const longestTimerMs = 2 ** 31 - 1;
 
-/** The limits, each checked: a limit that is not a positive whole number would silently lift or break it. */
+/**
+ * The limits, each checked: a limit that is not a positive whole number would silently lift or break it. One given
+ * as undefined (a configuration's unset value) takes its default, as if absent.
+ */
 function checkedLimits(limits: LiveLimits): Required<LiveLimits> {
-  const checked = { ...defaultLiveLimits, ...limits };
+  const checked: Required<LiveLimits> = {
+    streams: limits.streams ?? defaultLiveLimits.streams,
+    streamsPerClient: limits.streamsPerClient ?? defaultLiveLimits.streamsPerClient,
+    bufferedBytes: limits.bufferedBytes ?? defaultLiveLimits.bufferedBytes,
+    lifetimeMs: limits.lifetimeMs ?? defaultLiveLimits.lifetimeMs,
+  };
   for (const [name, value] of Object.entries(checked)) {
     if (!Number.isSafeInteger(value) || value < 1) {
       throw new TypeError(`liveLimits.${name} must be a positive whole number; got ${String(value)}`);
@@ -82,6 +92,15 @@ function checkedLimits(limits: LiveLimits): Required<LiveLimits> {
     throw new TypeError(`liveLimits.lifetimeMs may be at most ${longestTimerMs} ms (about 24 days)`);
   }
   return checked;
+}
+
+/**
+ * A stream's lifetime: somewhere in the last tenth of the limit. Every browser reconnects at once after a deploy;
+ * streams that all lived exactly the limit would have them all reconnect together again, every lifetime, for ever
+ * (gRPC spreads its MAX_CONNECTION_AGE the same way).
+ */
+function spread(lifetimeMs: number): number {
+  return lifetimeMs - Math.floor(Math.random() * lifetimeMs * 0.1);
 }
 
 /** When the principal's token expires, in ms since the epoch (its `exp` claim); undefined when it says not. */
@@ -154,11 +173,11 @@ export function registerLive(
           );
         }
       }
-      // Ends at the token's expiry or the lifetime, whichever comes first. A token the verifier still took (its
-      // clock leeway) but that has expired would give a stream that ends at once, and a browser reconnecting to
-      // it in a loop: refused instead, so the client signs in again.
-      const endsIn = Math.min(lifetimeMs, (expiryOf(principal) ?? Number.POSITIVE_INFINITY) - Date.now());
-      if (endsIn <= 0) return sendProblem(reply, problemOf(401, 'The token has expired; sign in again'));
+      // A stream is authorized once, when it opens: it must not outlive the token that opened it. A token the
+      // verifier still took (its clock leeway) but that has expired would give a stream that ends at once, and a
+      // browser reconnecting to it in a loop: refused instead, so that the client signs in again.
+      const expiresIn = (expiryOf(principal) ?? Number.POSITIVE_INFINITY) - Date.now();
+      if (expiresIn <= 0) return sendProblem(reply, problemOf(401, 'The token has expired; sign in again'));
       const client = principal === undefined ? `ip:${request.ip}` : `user:${principal.subject}`;
       const clientStreams = byClient.get(client) ?? 0;
       if (open.size >= streams) {
@@ -192,7 +211,9 @@ export function registerLive(
       open.add(entry);
       byClient.set(client, clientStreams + 1);
       heartbeat ??= setInterval(beat, heartbeatMs).unref();
-      const lifetime = setTimeout(() => controller.abort(), endsIn).unref();
+      // Ends at the token's expiry or at the end of its lifetime, whichever comes first; aborting ends the response
+      // and frees the stream's place below. Unref'd: an open stream must not keep a closing process alive.
+      const lifetime = setTimeout(() => controller.abort(), Math.min(spread(lifetimeMs), expiresIn)).unref();
       try {
         const events = await stream.events({
           lastEventId: typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined,
@@ -203,6 +224,8 @@ export function registerLive(
         });
         await send(reply, events, entry);
       } finally {
+        // A stream that ended first (its client left, the server closed, it failed) must not leave its timer, and
+        // the stream it holds, pending for up to an hour.
         clearTimeout(lifetime);
         open.delete(entry);
         const left = (byClient.get(client) ?? 1) - 1;
