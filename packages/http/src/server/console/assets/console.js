@@ -35,6 +35,8 @@ if (handed !== null && handed !== '') {
   history.replaceState(null, '', location.pathname + location.search);
 }
 
+/** How long to wait before reopening a refused stream; doubles with each refusal, back to a second once live. */
+let reopenMs = 1000;
 /** @type {EventSource | undefined} */
 let source;
 /** The last figures of each subscription, for its throughput. @type {Map<string, { handled: number, at: number }>} */
@@ -109,6 +111,7 @@ function open() {
   source = new EventSource(`${api}/live?access_token=${encodeURIComponent(token() ?? '')}`);
   source.addEventListener('status', (message) => {
     connection('live');
+    reopenMs = 1000;
     notice(undefined);
     render(JSON.parse(message.data));
   });
@@ -118,9 +121,15 @@ function open() {
   source.addEventListener('error', () => {
     connection('down');
     // A refused stream is not retried by the browser: ask the API why (a 401 or 403 signs out).
+    // The API may answer while the stream does not (a token inside the server's clock leeway, too many streams
+    // open): reopen after a pause that doubles, up to half a minute, rather than in a loop as fast as the network.
     if (source?.readyState === EventSource.CLOSED) {
       call('/status').then(
-        () => open(),
+        () => {
+          const wait = reopenMs;
+          reopenMs = Math.min(reopenMs * 2, 30_000);
+          setTimeout(open, wait);
+        },
         (error) => notice(String(error.message)),
       );
     }
