@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -95,9 +95,26 @@ describe('an embedded database directory', () => {
         'or give this process a directory of its own',
     );
     expect((await stat(open)).mode & 0o7777).toBe(0o755);
+    // Shared by its owner with this process's group, and shut to others: used as it is, through the group.
+    await chmod(open, 0o2770);
+    expect(() => makePrivate(open, someoneElse)).not.toThrow();
+    expect((await stat(open)).mode & 0o7777).toBe(0o2770);
     // One already closed is another user's business: nothing to refuse.
     await chmod(open, 0o700);
     expect(() => makePrivate(open, someoneElse)).not.toThrow();
+  });
+
+  it('is closed by root even when another user owns it (a volume mounted open)', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'myelin-private-'));
+    directories.push(parent);
+    const mounted = join(parent, 'mounted');
+    await mkdir(mounted);
+    await chmod(mounted, 0o777);
+    // Run as root (as in a container) the directory really is another user's (nobody's); run as a user, it is that
+    // user's and 0 stands in for root. Either way root closes what it does not own, rather than refusing it.
+    if (process.getuid?.() === 0) await chown(mounted, 65534, 65534);
+    makePrivate(mounted, 0);
+    expect((await stat(mounted)).mode & 0o7777).toBe(0o700);
   });
 
   it('is one process’s at a time: a second refuses to open it, naming the directory and the holder', async () => {

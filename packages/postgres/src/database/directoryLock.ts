@@ -53,9 +53,11 @@ export function lockDirectory(directory: string): () => void {
  * Makes the directory its owner's, as PostgreSQL requires of a cluster's (0700, or 0750 for a group the operator
  * chose): PGlite writes its files readable and writable by everyone, and they hold the log, the read models in
  * clear and the wrapped data keys; closed at the top, the files below are out of other users' reach whatever their
- * modes. A directory this process made is 0700. A given one is closed as {@link privateModeOf} says. One this
- * process cannot close (another user's, and open) is refused: serving personal data from a directory others can
- * read would be a leak nobody sees.
+ * modes. A directory this process made is 0700. A given one is closed as {@link privateModeOf} says. One open to
+ * others that this process cannot close (another user's) is refused rather than used: personal data served from a
+ * directory everyone can read would be a leak nobody sees, so this fails closed. Another user's directory shut to
+ * others but writable by its group is left as it is: that is how an operator shares a directory with the group
+ * this process runs in (it writes there through the group), and nobody outside the group can reach it.
  * @param self this process's user id (a test's stand-in for another user).
  */
 export function makePrivate(directory: string, self = process.getuid?.()): void {
@@ -65,20 +67,27 @@ export function makePrivate(directory: string, self = process.getuid?.()): void 
   if (wanted === undefined) return;
   // Only the owner (or root) may change a mode; without uids (Windows) modes mean little and chmod does its best.
   if (self !== undefined && self !== 0 && self !== uid) {
+    if ((mode & 0o007) === 0) return;
     throw new Error(
       `The data directory ${directory} is open to other users (mode ${octal(mode)}) and belongs to user ${uid}, ` +
-        `not to this process's (${self}), so it cannot be closed from here: run \`chmod ${octal(wanted)} ${directory}\` ` +
-        'as its owner, or give this process a directory of its own',
+        `not to this process's (${self}), so it cannot be closed from here: ` +
+        `run \`chmod ${octal(wanted)} ${directory}\` as its owner, or give this process a directory of its own`,
     );
   }
   chmodSync(directory, wanted);
 }
 
 /**
- * The mode a given data directory is closed to, or undefined when it is closed enough. Open to others in any way
- * (0755, 0777): 0700, since a directory everyone could read was not kept for a group (and on macOS the usual group,
- * `staff`, holds every user). Closed to others but writable by its group: 0750, keeping the setgid bit, as for a
- * directory an operator shares deliberately with a group (PostgreSQL allows 0750).
+ * The mode a given data directory is closed to, or undefined when it is closed enough.
+ *
+ * Open to others in any way (0755, 0777, even 0701): 0700, its group's access dropped too. A directory everyone
+ * could enter was not kept for a group; its group is whatever the parent or the user's default gave (on macOS
+ * `staff`, which holds every user), so keeping the group's read would keep the data readable by everyone else.
+ *
+ * Shut to others: the group's access is kept, since no default umask (022, 002, 077) makes such a mode: 0750 or
+ * 0770 is an operator's choice of a group (a 027 umask, or a chmod), and PostgreSQL allows 0750 for the same
+ * reason. Only the group's write goes (0770 to 0750), as PostgreSQL would have it; the setgid bit stays, so files
+ * made inside stay the group's, while setuid and sticky bits, meaningless here, go.
  */
 export function privateModeOf(mode: number): number | undefined {
   const permissions = mode & 0o7777;
