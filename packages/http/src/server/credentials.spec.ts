@@ -1,5 +1,6 @@
 // Credentials that travel in a URL (a live stream's `access_token`, an order's key) are never echoed back in a
 // problem, nor written to a log line.
+import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { UnavailableError } from '@myelin/core';
 import pino from 'pino';
@@ -49,7 +50,31 @@ describe('credentials in a URL', () => {
         await server.inject({ method: 'GET', url: `/notes/nope?a=1&${name}=${secret}&b=2` });
       }
 
+      // Fastify's router also starts a query at `;` when an application turns that on, and at a `#` a client sends
+      // (only a raw request carries one): an occurrence stops there, and a credential after one is redacted from
+      // the log. (Without that option `nope;key=…` is the id the client asked for, and a 404 may name it.)
+      for (const url of [`/notes/nope;key=${secret}`, `/notes/nope?a=1;key=${secret}`]) {
+        const answer = await server.inject({ method: 'GET', url });
+        expect(answer.json().instance).toBe('/notes/nope');
+      }
+      const address = new URL(await server.listen({ port: 0, host: '127.0.0.1' }));
+      const raw = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(address.port), address.hostname);
+        let answer = '';
+        socket.on('data', (chunk) => {
+          answer += chunk.toString();
+        });
+        socket.on('end', () => resolve(answer));
+        socket.on('error', reject);
+        socket.write(`GET /notes/nope#key=${secret} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+      });
+      expect(raw).toContain('"instance":"/notes/nope"');
+      expect(raw).not.toContain(secret);
+
       const logged = lines.join('');
+      expect(logged).toContain('/notes/nope#key=[redacted]');
+      expect(logged).toContain('/notes/nope;key=[redacted]');
+      expect(logged).toContain('/notes/nope?a=1;key=[redacted]');
       expect(logged).toContain('/notes/live?access_token=[redacted]');
       expect(logged).toContain('/notes/nope?key=[redacted]');
       expect(logged).toContain('/notes/nope?a=1&access%5Ftoken=[redacted]&b=2');

@@ -14,11 +14,19 @@ export function problemOf(
 }
 
 /**
+ * Where a request's query starts, as Fastify's router reads it: at a `?`, at a `#` (a client may send one, and the
+ * router takes what follows as the query), or at a `;` (an application may turn on `useSemicolonDelimiter`). A `;`
+ * in a path of an application that did not is cut too: a shorter occurrence or a redacted segment costs nothing,
+ * a credential echoed would.
+ */
+const queryStart = /[?#;]/;
+
+/**
  * The occurrence a problem names: the request's path, without its query, which may carry a credential (a live
  * stream's `access_token`, an order's key) that must never be echoed into a body, a log or a screenshot.
  */
 export function instanceOf(url: string): string {
-  const query = url.indexOf('?');
+  const query = url.search(queryStart);
   return query === -1 ? url : url.slice(0, query);
 }
 
@@ -31,18 +39,20 @@ const credentials = new Set(['access_token', 'key', 'token']);
  * to the log too.
  */
 export function loggableUrl(url: string): string {
-  const start = url.indexOf('?');
+  const start = url.search(queryStart);
   if (start === -1) return url;
+  // Split at every separator a parser might use (`&`, and `;` by older conventions), keeping each separator, so
+  // that a name hidden behind one a parser reads differently is still found.
   const query = url
     .slice(start + 1)
-    .split('&')
+    .split(/([&;?#])/)
     .map((pair) => {
       const equals = pair.indexOf('=');
       if (equals === -1) return pair;
       const name = pair.slice(0, equals);
       return credentials.has(decodedName(name).toLowerCase()) ? `${name}=[redacted]` : pair;
     });
-  return `${url.slice(0, start + 1)}${query.join('&')}`;
+  return `${url.slice(0, start + 1)}${query.join('')}`;
 }
 
 /** A query parameter's name decoded as a query string parser does (`+` is a space); as it is when malformed. */
