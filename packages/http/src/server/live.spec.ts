@@ -55,6 +55,7 @@ afterEach(async () => {
 async function listening(
   changes: Changes,
   liveLimits?: LiveLimits,
+  more: Record<string, LiveStream> = {},
 ): Promise<{ server: FastifyInstance; url: string }> {
   const app = await testApplication();
   const server = Fastify();
@@ -62,7 +63,7 @@ async function listening(
     app,
     routes: api,
     auth,
-    live: { '/live/notes': changes.stream(), '/live/secret': changes.stream(['editor']) },
+    live: { '/live/notes': changes.stream(), '/live/secret': changes.stream(['editor']), ...more },
     ...(liveLimits === undefined ? {} : { liveLimits }),
   });
   server.addHook('onClose', () => app.dispose());
@@ -292,6 +293,28 @@ describe('live streams (Server-Sent Events)', () => {
     const resumed = await fetch(`${url}/live/notes`, { headers: { 'last-event-id': '1' } });
     expect(resumed.status).toBe(200); // not 429: the ended stream gave its place back
     expect(await read(resumed, 1)).toEqual([{ id: '2', event: 'note', data: { n: 2 } }]);
+  });
+
+  it('ends a stream that ignores its signal at its lifetime all the same, and gives its place back', async () => {
+    let reads = 0;
+    const deaf: LiveStream = {
+      async *events() {
+        reads++;
+        await new Promise(() => {}); // a read that never answers, and never looks at the signal
+      },
+    };
+    const { url } = await listening(
+      new Changes(),
+      { lifetimeMs: 300, streamsPerClient: 1 },
+      { '/live/deaf': deaf },
+    );
+    const first = await fetch(`${url}/live/deaf`);
+    expect(first.status).toBe(200);
+    expect(await read(first, 1)).toEqual([]); // the response ended, with nothing in it
+    const second = await fetch(`${url}/live/deaf`);
+    expect(second.status).toBe(200); // not 429: the stuck stream gave its place back
+    expect(await read(second, 1)).toEqual([]);
+    expect(reads).toBe(2);
   });
 
   it('clears the lifetime timer of a stream that ends first, and never keeps the process alive with it', async () => {

@@ -103,9 +103,14 @@ function spread(lifetimeMs: number): number {
   return lifetimeMs - Math.floor(Math.random() * lifetimeMs * 0.1);
 }
 
-/** When the principal's token expires, in ms since the epoch (its `exp` claim); undefined when it says not. */
+/**
+ * When the principal's token expires, in ms since the epoch (its `exp` claim); undefined when it says not. A claim
+ * written as a string of digits (some issuers do) is the same time: ignoring it would keep the stream open for its
+ * whole lifetime after the token died.
+ */
 function expiryOf(principal: Principal | undefined): number | undefined {
-  const exp = principal?.claims?.exp;
+  const claim = principal?.claims?.exp;
+  const exp = typeof claim === 'string' && /^\d{1,15}$/.test(claim) ? Number(claim) : claim;
   return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
 }
 
@@ -257,9 +262,24 @@ async function send(
     'x-accel-buffering': 'no', // nginx would otherwise hold the events back
   });
   raw.write('retry: 2000\n\n');
+  // The stream is asked to stop through its signal, but one that does not listen (a read stuck on a database that
+  // froze, a generator that ignores it) must not hold the response, nor its place among the open streams, past its
+  // lifetime: an abort settles the read being waited on at once. One settler for the read in flight, not a race
+  // against a promise that lives as long as the stream (each race would leave a reaction on it until it ends).
+  let settle: ((result: IteratorResult<LiveEvent>) => void) | undefined;
+  let stuck = false;
+  const abandon = () => {
+    stuck = settle !== undefined;
+    settle?.({ done: true, value: undefined });
+  };
+  controller.signal.addEventListener('abort', abandon, { once: true });
   try {
     for (;;) {
-      const next = await iterator.next();
+      const next = await new Promise<IteratorResult<LiveEvent>>((resolve, reject) => {
+        settle = resolve;
+        iterator.next().then(resolve, reject);
+      });
+      settle = undefined;
       if (next.done || controller.signal.aborted) break;
       stream.write(frame(next.value));
     }
@@ -271,7 +291,16 @@ async function send(
       );
     }
   } finally {
-    await iterator.return?.();
+    controller.signal.removeEventListener('abort', abandon);
+    // A stream stuck in a read would queue its `return` behind that read: asked, not waited for.
+    const closing = iterator.return?.();
+    if (stuck) {
+      void Promise.resolve(closing).catch((error: unknown) =>
+        reply.log.warn({ err: error }, 'live stream failed to close'),
+      );
+    } else {
+      await closing;
+    }
     raw.end();
   }
 }
