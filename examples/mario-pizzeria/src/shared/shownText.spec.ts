@@ -223,7 +223,8 @@ describe('in a browser without the v flag (before 2023)', () => {
     vi.resetModules();
   });
 
-  it('loads, and leaves the check to the server', async () => {
+  /** Loads the file afresh where `RegExp` refuses the `v` flag, as before 2023. */
+  async function withoutTheVFlag() {
     vi.resetModules();
     const Native = RegExp;
     vi.stubGlobal(
@@ -236,8 +237,19 @@ describe('in a browser without the v flag (before 2023)', () => {
         },
       }),
     );
-    const old = await import('./shownText.ts');
+    return await import('./shownText.ts');
+  }
+
+  it('loads, and leaves the check to the server', async () => {
+    vi.stubGlobal('window', {});
+    const old = await withoutTheVFlag();
     expect(old.hidesCharacters('Pea\u200Bch')).toBe(false);
     expect(old.shownText(10).parse(' Peach ')).toBe('Peach');
+  });
+
+  it('on the server, fails loudly rather than let text through unchecked', async () => {
+    const old = await withoutTheVFlag();
+    expect(() => old.hidesCharacters('Pea\u200Bch')).toThrow(SyntaxError);
+    expect(() => old.shownText(10).parse('Peach')).toThrow(SyntaxError);
   });
 });

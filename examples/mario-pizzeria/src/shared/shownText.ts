@@ -190,7 +190,8 @@ let compiled: Patterns | null | undefined;
  * The patterns, made at their first use, or null where the engine has no `v` flag. Browsers have had it since
  * 2023 (Chrome 112, Firefox 116, Safari 17), and the page imports this file with the contracts: a pattern made at
  * load would throw in an older browser and take the whole page with it. There the check is left to the server
- * (Node 24, which has the flag), whose 400 names the field.
+ * (Node 24, which has the flag), whose 400 names the field. The server itself never skips the check: there, a
+ * pattern that will not compile is an error, thrown, not text let through unchecked.
  */
 function patterns(): Patterns | null {
   if (compiled === undefined) {
@@ -200,7 +201,8 @@ function patterns(): Patterns | null {
         emoji: new RegExp(emoji, 'gv'),
         inPlace: new RegExp(inPlace, 'gv'),
       };
-    } catch {
+    } catch (error) {
+      if (!('window' in globalThis)) throw error;
       compiled = null;
     }
   }
