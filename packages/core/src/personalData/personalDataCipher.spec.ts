@@ -82,6 +82,25 @@ describe('sealing personal data', () => {
     expect((await cipher.reveal(again.events, store))[0]?.data).toMatchObject({ name: 'Name of m1' });
   });
 
+  it('refuses sealed fields moved into another subject’s event, rather than show one person’s data as another’s', async () => {
+    const { store } = keyStore();
+    const cipher = new PersonalDataCipher(localMasterKey(newMasterKey()));
+    const sealed = await cipher.seal([signed('m1'), signed('m2')], store);
+    const [m1, m2] = sealed.events as [NewEvent, NewEvent];
+    const moved = {
+      ...m2,
+      data: { ...(m2.data as object), $personal: (m1.data as { $personal: unknown }).$personal },
+    };
+    await expect(cipher.reveal([moved], store)).rejects.toThrow(
+      "The personal data of a 'cipher.signed.v1' event is sealed with another subject's key: it was moved",
+    );
+    // Each in its own event still opens.
+    expect((await cipher.reveal([m1, m2], store)).map((e) => (e.data as { name: string }).name)).toEqual([
+      'Name of m1',
+      'Name of m2',
+    ]);
+  });
+
   it('leaves events with no personal data, or none given, as they are', async () => {
     const { store, keys } = keyStore();
     const cipher = new PersonalDataCipher(localMasterKey(newMasterKey()));

@@ -165,6 +165,7 @@ export class PersonalDataCipher {
         const envelope = envelopeOf(event.data);
         if (envelope === undefined) return event;
         const stored = existing.get(envelope.key);
+        if (stored !== undefined) checkSubject(event, stored);
         const fields =
           stored === undefined
             ? placeholders(event.metadata.type, envelope.fields)
@@ -338,6 +339,27 @@ async function openEnvelope(aes: AesGcm, type: string, envelope: Envelope, key: 
     throw new Error(`The personal data of a '${type}' event does not open with its key: it was altered`);
   }
   return JSON.parse(opened);
+}
+
+/**
+ * Refuses sealed fields moved from one subject's event to another's of the same type. The additional data binds
+ * them to their type, key and field names, not to the subject (the key is theirs alone, so it names them): copied
+ * whole into another event, they would open, and show one person's data as another's (a publisher on a bus can do
+ * that much without any key). The key's row says whose it is. An event whose subject field is absent (an older
+ * version, read before its upcast) is not refused for it.
+ */
+function checkSubject(
+  event: { readonly data: unknown; readonly metadata: { readonly type: string } },
+  key: StoredDataKey,
+) {
+  const personal = personalDataOf(event.metadata.type);
+  if (personal === undefined) return;
+  const subject = (event.data as Record<string, unknown>)[personal.subject];
+  if (subject !== undefined && subject !== key.subject) {
+    throw new Error(
+      `The personal data of a '${event.metadata.type}' event is sealed with another subject's key: it was moved`,
+    );
+  }
 }
 
 /** An event's personal fields from their values, sealed in the order of the envelope's `fields`. */
