@@ -10,53 +10,68 @@ import { createServer } from '../server.ts';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
+/** A console over a stand-in for the operations, and a token of its role. */
+async function consoleServer() {
+  if (!existsSync(executablePath)) {
+    throw new Error(
+      `The browser test needs Chromium at ${executablePath}: install Debian's "chromium" package, or set CHROMIUM_PATH`,
+    );
+  }
+  const erasures: Erasure[] = [];
+  const unused = () => Promise.reject(new Error('not used by this test'));
+  const operations: Operations = {
+    status: async () => ({
+      at: new Date(),
+      head: '1.0' as LogPosition,
+      subscriptions: [],
+      actions: [],
+      lastErasure: erasures[0]?.id,
+    }),
+    deadLetters: async () => [],
+    erasures: async () => erasures,
+    processes: async () => [],
+    replay: unused,
+    discard: unused,
+    rebuild: unused,
+    story: unused,
+  };
+  const app = await createApplication()
+    .include(testModule)
+    .singleton(Operations, () => operations)
+    .build();
+  const server = await createServer({
+    app,
+    routes: api,
+    auth,
+    fastify: { logger: false },
+    console: { role: 'operator', refreshMs: 100 },
+  });
+  await server.listen({ port: 0, host: '127.0.0.1' });
+  const { port } = server.addresses()[0] as { port: number };
+  const token = await issueToken(auth, { username: 'ops-1', password: '', roles: ['operator'] }, 60);
+  const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+  return {
+    erasures,
+    browser,
+    url: `http://127.0.0.1:${port}/_myelin#token=${token}`,
+    async close() {
+      await browser.close();
+      await server.close();
+      await app.dispose();
+    },
+  };
+}
+
 describe('the console in Chromium', () => {
   it('lists an erasure recorded while the operator watches, and breaks no security policy', async () => {
-    if (!existsSync(executablePath)) {
-      throw new Error(
-        `The browser test needs Chromium at ${executablePath}: install Debian's "chromium" package, or set CHROMIUM_PATH`,
-      );
-    }
-    const erasures: Erasure[] = [];
-    const unused = () => Promise.reject(new Error('not used by this test'));
-    const operations: Operations = {
-      status: async () => ({
-        at: new Date(),
-        head: '1.0' as LogPosition,
-        subscriptions: [],
-        actions: [],
-        lastErasure: erasures[0]?.id,
-      }),
-      deadLetters: async () => [],
-      erasures: async () => erasures,
-      processes: async () => [],
-      replay: unused,
-      discard: unused,
-      rebuild: unused,
-      story: unused,
-    };
-    const app = await createApplication()
-      .include(testModule)
-      .singleton(Operations, () => operations)
-      .build();
-    const server = await createServer({
-      app,
-      routes: api,
-      auth,
-      fastify: { logger: false },
-      console: { role: 'operator', refreshMs: 100 },
-    });
-    await server.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = server.addresses()[0] as { port: number };
-    const token = await issueToken(auth, { username: 'ops-1', password: '', roles: ['operator'] }, 60);
-    const browser = await chromium.launch({ executablePath, args: ['--no-sandbox'] });
+    const { erasures, browser, url, close } = await consoleServer();
     try {
       const page = await browser.newPage();
       const problems: string[] = [];
       page.on('console', (message) => {
         if (message.type() === 'error') problems.push(message.text());
       });
-      await page.goto(`http://127.0.0.1:${port}/_myelin#token=${token}`);
+      await page.goto(url);
       await page.locator('#connection.live').waitFor({ timeout: 20_000 });
       expect(await page.locator('#no-erasures').isVisible()).toBe(true);
 
@@ -77,9 +92,43 @@ describe('the console in Chromium', () => {
       expect(await page.locator('#no-erasures').isVisible()).toBe(false);
       expect(problems).toEqual([]);
     } finally {
-      await browser.close();
-      await server.close();
-      await app.dispose();
+      await close();
+    }
+  }, 60_000);
+
+  it('reopens a refused live stream after a pause that doubles, not in a loop, and goes live when it can', async () => {
+    const { browser, url, close } = await consoleServer();
+    try {
+      const page = await browser.newPage();
+      // The page's clock is the test's, stopped: each pause passes only when the test moves it on.
+      await page.clock.install({ time: 0 });
+      await page.clock.pauseAt(1000);
+      let refusing = true;
+      let attempts = 0;
+      await page.route('**/_myelin/api/live?*', async (route) => {
+        attempts++;
+        if (refusing) await route.fulfill({ status: 503, body: '' });
+        else await route.fallback();
+      });
+      const pill = page.locator('#connection');
+      await page.goto(url);
+      for (const pause of [1000, 2000, 4000, 8000]) {
+        // Refused, the page says when it tries again; not a moment before does it.
+        await page.locator(`#connection.down[data-retry-ms="${pause}"]`).waitFor({ timeout: 20_000 });
+        const before = attempts;
+        await page.clock.runFor(pause - 1);
+        expect(attempts).toBe(before);
+        await page.clock.runFor(1); // tried again: the next refusal names the next pause
+      }
+      await page.locator('#connection.down[data-retry-ms="16000"]').waitFor({ timeout: 20_000 });
+      expect(attempts).toBe(5);
+      expect(await pill.textContent()).toBe('disconnected: retrying in 16.0 s');
+      refusing = false;
+      await page.clock.runFor(16_000);
+      await page.locator('#connection.live').waitFor({ timeout: 20_000 });
+      expect(attempts).toBe(6);
+    } finally {
+      await close();
     }
   }, 60_000);
 });

@@ -58,11 +58,23 @@ function notice(message) {
   box.hidden = message === undefined;
 }
 
-/** @param {'live' | 'down' | 'connecting'} state */
-function connection(state) {
+/**
+ * @param {'live' | 'down' | 'connecting'} state
+ * @param {number} [retryMs] when a refused stream is tried again: shown, so the operator knows it will be
+ */
+function connection(state, retryMs) {
   const pill = element('connection');
-  pill.textContent = state === 'live' ? 'live' : state === 'down' ? 'disconnected' : 'connecting…';
+  pill.textContent =
+    state === 'live'
+      ? 'live'
+      : state === 'connecting'
+        ? 'connecting…'
+        : retryMs === undefined
+          ? 'disconnected'
+          : `disconnected: retrying in ${duration(retryMs)}`;
   pill.className = `pill ${state}`;
+  if (retryMs === undefined) delete pill.dataset.retryMs;
+  else pill.dataset.retryMs = String(retryMs);
 }
 
 /**
@@ -128,6 +140,7 @@ function open() {
         () => {
           const wait = reopenMs;
           reopenMs = Math.min(reopenMs * 2, 30_000);
+          connection('down', wait);
           setTimeout(open, wait);
         },
         (error) => notice(String(error.message)),
