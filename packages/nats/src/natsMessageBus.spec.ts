@@ -3,6 +3,7 @@ import { messageBusContract } from '@myelin/core/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toCloudEvent } from './cloudEvent.ts';
 import { NatsMessageBus, type NatsMessageBusOptions } from './natsMessageBus.ts';
 import { eventually } from './testing/eventually.ts';
 
@@ -215,9 +216,111 @@ describe('the NATS JetStream message bus', () => {
     expect(letter?.subject).toBe(`${options.deadLetterPrefix}.order.placed.v1`);
     expect(letter?.header.get('Myelin-Error')).toBe('oven 3 cold');
     expect(letter?.header.get('Myelin-Deliveries')).toBe('3');
+    expect(letter?.header.get('Myelin-Stream-Sequence')).toBe(`${options.stream} 2`);
     expect(letter?.json<{ id: string }>().id).toBe('always');
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(attempts.get('always')).toBe(3); // terminated: not delivered again
+    // Terminated, as every server version understands: nothing is left pending, to come back at each ack wait.
+    await settled(options.stream as string, 'orders-cook');
+    expect(attempts.get('always')).toBe(3);
+  });
+
+  /** Waits until a consumer has nothing pending nor waiting: every message it was given was acked or terminated. */
+  async function settled(stream: string, consumer: string) {
+    const jsm = await jetstreamManager(admin);
+    await eventually(async () => {
+      const info = await jsm.consumers.info(stream, consumer);
+      return info.num_ack_pending === 0 && info.num_pending === 0;
+    }, `${consumer} to have nothing pending nor awaiting an ack`);
+  }
+
+  it('dead-letters a message too big to be stored again with its headers as the headers alone, naming the original', async () => {
+    const options = { ...isolated(), maxDeliveries: 1 };
+    const bus = await open(options);
+    let attempts = 0;
+    bus.subscribe(
+      'order.placed.v1',
+      () => {
+        attempts++;
+        throw new Error('no oven that big');
+      },
+      { name: 'cook' },
+    );
+    // As big as the server takes with the publication's own headers (about 75 bytes), so that the dead letter's
+    // (about 200 more) do not fit.
+    const maxPayload = admin.info?.max_payload as number;
+    const empty = JSON.stringify(
+      toCloudEvent(message('order.placed.v1', { pizza: '' }, 'huge'), 'myelin://orders'),
+    );
+    const pizza = 'x'.repeat(maxPayload - 100 - empty.length);
+    await bus.publish([message('order.placed.v1', { pizza }, 'huge')]);
+    const jsm = await jetstreamManager(admin);
+    const dead = `${options.stream}_DEAD`;
+    await eventually(
+      async () => (await jsm.streams.info(dead)).state.messages === 1,
+      () => 'no dead letter',
+    );
+    const letter = await jsm.streams.getMessage(dead, { seq: 1 });
+    expect(letter?.header.get('Myelin-Error')).toBe('no oven that big');
+    expect(letter?.header.get('Myelin-Stream-Sequence')).toBe(`${options.stream} 1`);
+    expect(Number(letter?.header.get('Myelin-Truncated'))).toBeGreaterThan(maxPayload - 1000);
+    expect(letter?.data.length).toBe(0);
+    await settled(options.stream as string, 'orders-cook');
+    expect(attempts).toBe(1);
+    // The original is still in the stream, where the dead letter says.
+    const original = await jsm.streams.getMessage(options.stream as string, { seq: 1 });
+    expect(original?.json<{ id: string }>().id).toBe('huge');
+  });
+
+  it('gives up a handler that hangs: its message is redelivered, then dead-lettered without running again', async () => {
+    const errors: unknown[] = [];
+    const options = {
+      ...isolated(),
+      maxDeliveries: 2,
+      ackWaitMs: 300,
+      handlerTimeoutMs: 200,
+      onError: (error: unknown) => void errors.push(error),
+    };
+    const bus = await open(options);
+    const calls: string[] = [];
+    bus.subscribe(
+      'order.placed.v1',
+      (m) => {
+        calls.push(m.metadata.eventId);
+        // One that never answers, as a call stuck on a dead connection, or a process killed by the message.
+        return m.metadata.eventId === 'stuck' ? new Promise<void>(() => {}) : undefined;
+      },
+      { name: 'cook' },
+    );
+    await bus.publish([message('order.placed.v1', {}, 'stuck'), message('order.placed.v1', {}, 'next')]);
+    const jsm = await jetstreamManager(admin);
+    const dead = `${options.stream}_DEAD`;
+    await eventually(
+      async () => (await jsm.streams.info(dead)).state.messages === 1,
+      () => calls,
+    );
+    const letter = await jsm.streams.getMessage(dead, { seq: 1 });
+    expect(letter?.json<{ id: string }>().id).toBe('stuck');
+    expect(letter?.header.get('Myelin-Error')).toBe(
+      'delivered 3 times without an answer: the process handling it stopped or hung',
+    );
+    await settled(options.stream as string, 'orders-cook');
+    // Handled twice, as many times as a handler is given, and the subscription went on past it (one at a time).
+    expect(calls.filter((id) => id === 'stuck')).toHaveLength(2);
+    expect(calls).toContain('next');
+    expect(String(errors[0])).toContain('A handler has run for more than 200 ms');
+  });
+
+  it('refuses limits that are not positive integers, naming the option', async () => {
+    for (const name of [
+      'maxDeliveries',
+      'ackWaitMs',
+      'handlerTimeoutMs',
+      'deadLetterMaxBytes',
+      'concurrency',
+    ]) {
+      await expect(NatsMessageBus.connect({ servers, service: 'orders', [name]: 0 })).rejects.toThrow(
+        `${name} must be a positive integer, not 0`,
+      );
+    }
   });
 
   it('keeps apart subscriptions whose names differ only in characters durable names cannot hold, and closes at once', async () => {

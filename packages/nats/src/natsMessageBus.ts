@@ -15,6 +15,7 @@ import {
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -57,6 +58,14 @@ export interface NatsMessageBusOptions {
   readonly deadLetterPrefix?: string;
   /** Deliveries of a message to a subscription before it is dead-lettered; defaults to 5. */
   readonly maxDeliveries?: number;
+  /**
+   * How long a handler may run on one message before its delivery is given up; defaults to 5 minutes. Until
+   * then the bus tells JetStream the message is being worked on; after it, it stops, so the message is
+   * redelivered (a hung handler counts as a failed delivery, and is dead-lettered after `maxDeliveries`).
+   */
+  readonly handlerTimeoutMs?: number;
+  /** The most the dead-letter stream holds, in bytes; the oldest go first beyond it. Defaults to 1 GiB. */
+  readonly deadLetterMaxBytes?: number;
   /** How long a delivery may go unacknowledged before JetStream redelivers it; defaults to 30 s. */
   readonly ackWaitMs?: number;
   /** The wait before redelivering a failed message, doubled each time; defaults to 1000 ms. */
@@ -136,6 +145,8 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       subjectPrefix: options.subjectPrefix ?? 'myelin.events',
       deadLetterPrefix: options.deadLetterPrefix ?? 'myelin.dead',
       maxDeliveries: options.maxDeliveries ?? 5,
+      handlerTimeoutMs: options.handlerTimeoutMs ?? 300_000,
+      deadLetterMaxBytes: options.deadLetterMaxBytes ?? 1024 ** 3,
       ackWaitMs: options.ackWaitMs ?? 30_000,
       backoffMs: options.backoffMs ?? 1000,
       duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
@@ -159,11 +170,18 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     if (!/^[A-Za-z0-9_-]+$/.test(options.service)) {
       throw new TypeError(`Invalid service name '${options.service}': use letters, digits, '-' and '_'`);
     }
-    if (
-      options.concurrency !== undefined &&
-      !(Number.isInteger(options.concurrency) && options.concurrency > 0)
-    ) {
-      throw new TypeError(`concurrency must be a positive integer, not ${options.concurrency}`);
+    for (const name of [
+      'concurrency',
+      'maxDeliveries',
+      'ackWaitMs',
+      'backoffMs',
+      'handlerTimeoutMs',
+      'deadLetterMaxBytes',
+    ] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isSafeInteger(value) && value > 0)) {
+        throw new TypeError(`${name} must be a positive integer, not ${value}`);
+      }
     }
     const servers = options.servers ?? process.env.NATS_URL ?? '127.0.0.1:4222';
     // Without `noAsyncTraces`, every request (each publish is one) builds two Error objects up front, in case it
@@ -266,7 +284,13 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     const storage = o.storage === 'memory' ? StorageType.Memory : StorageType.File;
     const streams = [
       { name: o.stream, subjects: [`${o.subjectPrefix}.>`], duplicate_window: nanos(o.duplicateWindowMs) },
-      { name: `${o.stream}_DEAD`, subjects: [`${o.deadLetterPrefix}.>`] },
+      // A flood of failures must not fill the disk: past its limit the oldest dead letters go.
+      {
+        name: `${o.stream}_DEAD`,
+        subjects: [`${o.deadLetterPrefix}.>`],
+        max_bytes: o.deadLetterMaxBytes,
+        discard: DiscardPolicy.Old,
+      },
     ];
     for (const config of streams) {
       // Dead letters wait for someone to look at them: they never expire.
@@ -351,10 +375,24 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       });
     // A slow handler is still working: tell JetStream, so that it does not redeliver the message meanwhile. One
     // timer for the subscription, not one per message.
-    const working = new Set<JsMsg>();
+    // A handler past its time is hung: no longer said to be working, so JetStream redelivers its message, and its
+    // place is given back, so that the subscription goes on (the hung call is left to itself).
+    const working = new Map<JsMsg, Handling>();
     const heartbeat = setInterval(
       () => {
-        for (const message of working) {
+        const now = Date.now();
+        for (const [message, handling] of working) {
+          if (now - handling.started > o.handlerTimeoutMs) {
+            working.delete(message);
+            handling.release();
+            this.#onError(
+              new Error(
+                `A handler has run for more than ${o.handlerTimeoutMs} ms on message ${message.info.streamSequence}: it is given up and redelivered`,
+              ),
+              name,
+            );
+            continue;
+          }
           try {
             message.working();
           } catch {
@@ -368,10 +406,19 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     try {
       for await (const message of messages) {
         running++;
-        void this.#handle(message, type, name, handler, working, acks).then(end, (error: unknown) => {
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
           end();
-          this.#onError(error, name);
-        });
+        };
+        void this.#handle(message, type, name, handler, { working, release }, acks).then(
+          release,
+          (error: unknown) => {
+            release();
+            this.#onError(error, name);
+          },
+        );
         if (running >= concurrency) await oneEnds();
       }
     } finally {
@@ -387,9 +434,22 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     type: string,
     name: string,
     handler: BusHandler,
-    working: Set<JsMsg>,
+    { working, release }: { readonly working: Map<JsMsg, Handling>; readonly release: () => void },
     acks: PendingAcks,
   ): Promise<void> {
+    const deliveries = message.info.deliveryCount;
+    if (deliveries > this.#options.maxDeliveries) {
+      // Delivered more often than a handler is given: its handlings never answered (the process died or hung
+      // on it), or storing its dead letter failed. Not handled once more: a message that kills its process would
+      // kill every process in turn, for ever.
+      await this.#deadLetter(
+        message,
+        type,
+        name,
+        `delivered ${deliveries} times without an answer: the process handling it stopped or hung`,
+      );
+      return;
+    }
     let parsed: BusMessage;
     try {
       parsed = fromCloudEvent(message.json());
@@ -421,7 +481,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
           parent,
         )
       : undefined;
-    working.add(message);
+    working.set(message, { started: Date.now(), release });
     try {
       const delivered = envelopeOf(parsed.data) === undefined ? parsed : await this.#opened(parsed, name);
       await (span !== undefined
@@ -433,7 +493,6 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     } catch (error) {
       span?.recordException(error instanceof Error ? error : String(error));
       span?.setStatus({ code: SpanStatusCode.ERROR });
-      const deliveries = message.info.deliveryCount;
       const reason = error instanceof Error ? error.message : String(error);
       if (deliveries >= this.#options.maxDeliveries) {
         await this.#deadLetter(message, type, name, reason);
@@ -477,22 +536,66 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     return this.#reader ?? undefined;
   }
 
-  /** Publishes the message to the dead-letter subject with why and where it failed, then stops its delivery. */
+  /**
+   * Publishes the message to the dead-letter subject with why and where it failed, then stops its delivery. A
+   * message too big to be stored again with those headers (near the server's max_payload) is dead-lettered as
+   * the headers alone, naming where the original is (it stays in the stream until `maxAgeMs`). When even that
+   * cannot be stored, the message is redelivered and tried again, a few times, then its delivery is stopped all
+   * the same (reported): a message nothing can dead-letter must not block its subscription for ever.
+   */
   async #deadLetter(message: JsMsg, type: string, name: string, reason: string): Promise<void> {
     const h = headers();
     h.set('Content-Type', cloudEventContentType);
     h.set('Myelin-Error', reason.replaceAll(/[\r\n]+/g, ' ').slice(0, 1000));
     h.set('Myelin-Subscription', name);
     h.set('Myelin-Deliveries', String(message.info.deliveryCount));
+    h.set('Myelin-Stream-Sequence', `${this.#options.stream} ${message.info.streamSequence}`);
     try {
-      await this.#js.publish(this.deadLetterSubjectOf(type), message.data, { headers: h });
-      message.term(reason.slice(0, 200));
+      try {
+        await this.#js.publish(this.deadLetterSubjectOf(type), message.data, { headers: h });
+      } catch (error) {
+        if (!tooBig(error)) throw error;
+        h.set('Myelin-Truncated', String(message.data.length));
+        await this.#js.publish(this.deadLetterSubjectOf(type), new Uint8Array(0), { headers: h });
+      }
+      // Without a reason: nats-server before 2.10 does not read `+TERM <reason>` as a termination, and would
+      // deliver the message again at every ack wait, each holding a place among the acks pending until the
+      // subscription stops receiving.
+      message.term();
     } catch (error) {
+      this.#onError(error, name);
+      if (message.info.deliveryCount > this.#options.maxDeliveries + deadLetterAttempts) {
+        this.#onError(
+          new Error(
+            `Message ${message.info.streamSequence} of ${this.#options.stream} could not be dead-lettered after ${deadLetterAttempts} attempts: its delivery is stopped; it stays in the stream until it expires`,
+          ),
+          name,
+        );
+        message.term();
+        return;
+      }
       // Not stored as a dead letter: leave it to be redelivered rather than lose it.
       message.nak(this.#options.backoffMs);
-      this.#onError(error, name);
     }
   }
+}
+
+/** A message being handled: since when, and how to give its place back when it hangs. */
+interface Handling {
+  readonly started: number;
+  readonly release: () => void;
+}
+
+/** Tries at storing a dead letter, past the deliveries a handler is given, before its delivery is stopped. */
+const deadLetterAttempts = 5;
+
+/** Whether a publish failed because the message is larger than the server or the stream takes. */
+function tooBig(error: unknown): boolean {
+  const e = error as { message?: unknown; api_error?: { err_code?: number } };
+  return (
+    e?.api_error?.err_code === 10054 ||
+    /max_payload|maximum message size|message size exceeds/i.test(String(e?.message))
+  );
 }
 
 function isNotFound(error: unknown): boolean {
