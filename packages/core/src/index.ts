@@ -19,7 +19,7 @@ export {
   MediatorToken,
   type Module,
 } from './application/application.ts';
-export { consumeFromBus } from './application/busConsumers.ts';
+export { type ConsumeOptions, consumeFromBus } from './application/busConsumers.ts';
 export type { AuthorizationPolicy } from './behaviors/authorization.ts';
 export { type CachePolicy, clearQueryCaches, stableStringify } from './behaviors/caching.ts';
 export { Logger, logging, reportErrors } from './behaviors/logging.ts';

@@ -50,29 +50,65 @@ export function toCloudEvent(
   };
 }
 
-/** Reads a structured CloudEvent back; throws a TypeError naming what is missing when it is not one. */
+/** Reads a structured CloudEvent back; throws a TypeError naming what is missing or malformed when it is not one. */
 export function fromCloudEvent(value: unknown): BusMessage {
   const event = value as Partial<CloudEvent> | null;
-  if (typeof event !== 'object' || event === null) throw new TypeError('not a JSON object');
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+    throw new TypeError('not a JSON object');
+  }
   for (const field of ['id', 'type', 'time', 'specversion'] as const) {
     if (typeof event[field] !== 'string') throw new TypeError(`the CloudEvent has no '${field}'`);
   }
   const time = new Date(event.time as string);
   if (Number.isNaN(time.getTime()))
-    throw new TypeError(`the CloudEvent's time '${event.time}' is not a date`);
+    throw new TypeError(`the CloudEvent's time ${attributeText(event.time)} is not a date`);
+  // Ids and the principal become the handler's metadata, then its events' and its logs': held to what Myelin
+  // writes, so that another service's message cannot put an object, a number or a control character there.
+  const id = idAttribute(event, 'id') as string;
+  const type = idAttribute(event, 'type') as string;
+  const dataversion = event.dataversion;
+  if (dataversion !== undefined && !(Number.isSafeInteger(dataversion) && dataversion > 0)) {
+    throw new TypeError(
+      `the CloudEvent's dataversion must be a positive integer, not ${attributeText(dataversion)}`,
+    );
+  }
   return {
     data: event.data,
     metadata: {
-      eventId: event.id as string,
-      type: event.type as string,
-      version: typeof event.dataversion === 'number' ? event.dataversion : 1,
+      eventId: id,
+      type,
+      version: dataversion ?? 1,
       occurredAt: time,
-      correlationId: event.correlationid ?? (event.id as string),
-      causationId: event.causationid,
-      principal: event.principal,
+      correlationId: idAttribute(event, 'correlationid') ?? id,
+      causationId: idAttribute(event, 'causationid'),
+      principal: idAttribute(event, 'principal'),
       // A malformed trace context is not a reason to refuse an event: the handler then starts a trace of its own.
       ...(typeof event.traceparent === 'string' ? { traceparent: event.traceparent } : {}),
       ...(typeof event.tracestate === 'string' ? { tracestate: event.tracestate } : {}),
     },
   };
+}
+
+/** The longest id, type or principal a CloudEvent may carry. */
+const longestAttribute = 200;
+
+/** An attribute that is an id, as a string, undefined when absent, or a TypeError naming it. */
+function idAttribute(
+  event: Partial<CloudEvent>,
+  name: 'id' | 'type' | 'correlationid' | 'causationid' | 'principal',
+) {
+  const value: unknown = event[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '' || value.length > longestAttribute || /\p{Cc}/u.test(value)) {
+    throw new TypeError(
+      `the CloudEvent's ${name} must be a string of 1 to ${longestAttribute} characters without control characters, not ${attributeText(value)}`,
+    );
+  }
+  return value;
+}
+
+/** A value named in an error, short: it came from outside. */
+function attributeText(value: unknown): string {
+  const text = typeof value === 'string' ? `'${value}'` : (JSON.stringify(value) ?? String(value));
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
 }

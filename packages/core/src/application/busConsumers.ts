@@ -1,8 +1,21 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { toFieldErrors } from '../behaviors/validation.ts';
 import type { BusMessage, MessageBus } from '../integration/messageBus.ts';
 import type { EventHandler } from '../mediation/handler.ts';
+import type { AnyMessageDefinition } from '../messages/message.ts';
 import { PersonalDataReader } from '../personalData/personalData.ts';
 import { envelopeOf } from '../personalData/personalDataCipher.ts';
 import type { Application } from './application.ts';
+
+/** How integration events from a bus are trusted. */
+export interface ConsumeOptions {
+  /**
+   * Run each handler as the principal the event names (its CloudEvent's `principal`, without roles). Off by
+   * default: anyone who can publish on the bus could name any user, and a handler checking who acted would take
+   * the claim for a sign-in. Turn it on only for a bus whose publishers the application authenticates itself.
+   */
+  readonly trustPrincipal?: boolean;
+}
 
 /**
  * Feeds integration events from other services, arriving on a message bus, to some of this application's event
@@ -12,6 +25,10 @@ import type { Application } from './application.ts';
  * personal data arrive sealed, as the publisher's log holds them: the application's `PersonalDataReader` opens
  * them (placeholders once the subject was forgotten); with none, such a message fails, never reaching a handler
  * sealed (its bus redelivers it, then dead-letters it).
+ *
+ * What arrives is checked as input from outside is: its data against the event's schema (a message that fails is
+ * refused, naming the fields, so the bus redelivers, then dead-letters it; a handler never sees it), and the
+ * principal it names is not trusted (see {@link ConsumeOptions.trustPrincipal}): the handler runs as no one.
  * @returns stops every subscription.
  * @example const stop = consumeFromBus(app, bus, [reserveStock, notifyKitchen]);
  */
@@ -19,6 +36,7 @@ export function consumeFromBus(
   app: Application,
   bus: MessageBus,
   handlers: readonly EventHandler<any>[],
+  options: ConsumeOptions = {},
 ): () => void {
   const stops = handlers.map((handler) => {
     if (handler.message.options.integration !== true) {
@@ -33,16 +51,19 @@ export function consumeFromBus(
     return bus.subscribe(
       definition.type,
       async (message) => {
-        const { data, metadata } =
-          envelopeOf(message.data) === undefined ? message : await opened(app, message);
-        await app.mediator.publish(new definition(data), {
+        const envelope = envelopeOf(message.data);
+        const { data, metadata } = envelope === undefined ? message : await opened(app, message);
+        const checked = await validated(definition, data, envelope?.fields ?? []);
+        await app.mediator.publish(new definition(checked), {
           handler: handler.name,
           eventId: metadata.eventId,
           occurredAt: metadata.occurredAt,
           correlationId: metadata.correlationId,
           causationId: metadata.causationId,
           principal:
-            metadata.principal === undefined ? undefined : { subject: metadata.principal, roles: [] },
+            options.trustPrincipal === true && metadata.principal !== undefined
+              ? { subject: metadata.principal, roles: [] }
+              : undefined,
           // The trace of the service that wrote the event: this handler's span continues it.
           traceparent: metadata.traceparent,
           tracestate: metadata.tracestate,
@@ -65,4 +86,30 @@ async function opened(app: Application, message: BusMessage): Promise<BusMessage
   }
   const [revealed] = await app.container.root.resolve(PersonalDataReader).reveal([message]);
   return revealed as BusMessage;
+}
+
+/**
+ * The data as the event's schema gives it (its defaults and transforms applied), or a TypeError naming every field
+ * that fails. Fields that arrived sealed are not held to it: the publisher's key vouches for them (they open only
+ * with it, and only in an event of their subject), and once their subject is forgotten they hold placeholders,
+ * which a schema for an e-mail or a phone would refuse; an erasure must not turn into a dead letter. (Then the
+ * schema gives no output, so such an event reaches its handler as it came, without the schema's defaults.)
+ */
+async function validated(
+  definition: AnyMessageDefinition,
+  data: unknown,
+  sealed: readonly string[],
+): Promise<object> {
+  const schema = definition.schema as StandardSchemaV1 | undefined;
+  if (schema === undefined || schema['~standard'].vendor === 'myelin-unchecked') return data as object;
+  const outcome = await schema['~standard'].validate(data);
+  if (outcome.issues === undefined) return outcome.value as object;
+  const issues = outcome.issues.filter((issue) => {
+    const first = issue.path?.[0];
+    return !sealed.includes(String(typeof first === 'object' ? first.key : first));
+  });
+  if (issues.length === 0) return data as object;
+  const errors = toFieldErrors(issues);
+  const summary = errors.map((e) => (e.field === '' ? e.detail : `${e.field}: ${e.detail}`)).join('; ');
+  throw new TypeError(`Invalid '${definition.type}' event from the bus: ${summary}`);
 }
