@@ -78,6 +78,28 @@ export function idempotencyStoreContract(): ContractCase<IdempotencyStoreUnderTe
       },
     },
     {
+      name: 'keeps an answer naming subjects nobody forgot; completing a key no longer claimed keeps nothing',
+      async run({ store }) {
+        const key = uniqueName('subjects-');
+        await store.claim('s', key, 'fp', inAnHour());
+        await store.complete('s', key, created, ['zelda', 'link', 'zelda']);
+        expectEqual(
+          await store.claim('s', key, 'fp', inAnHour()),
+          { state: 'done', fingerprint: 'fp', response: created },
+          'the replay',
+        );
+        const released = uniqueName('released-');
+        await store.claim('s', released, 'fp', inAnHour());
+        await store.release('s', released);
+        await store.complete('s', released, created, ['zelda']);
+        expectEqual(
+          await store.claim('s', released, 'fp', inAnHour()),
+          { state: 'claimed' },
+          'after a release',
+        );
+      },
+    },
+    {
       name: 'makes a released key claimable again, and never releases a completed one',
       async run({ store }) {
         const key = uniqueName('release-');

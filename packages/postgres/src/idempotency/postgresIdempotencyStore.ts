@@ -66,6 +66,48 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     response: StoredIdempotentResponse,
     subjects: readonly string[] = [],
   ): Promise<void> {
+    // Never left pending: a key still pending when this fails would answer "in progress" to every repeat until it
+    // expires. Tried once more (a deadlock or a serialization failure, say, is gone the second time), then the
+    // claim is released, best effort, so that a repeat runs the request again; and the error goes up.
+    let failure: unknown;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        return await this.#complete(scope, key, response, subjects);
+      } catch (error) {
+        failure = error;
+      }
+    }
+    await this.release(scope, key).catch(() => {});
+    throw failure;
+  }
+
+  /**
+   * Keeps the answer unless one of its personal-data subjects was forgotten since the claim: then the pending
+   * record goes instead, and a repeat runs again rather than replay an answer holding their data.
+   *
+   * An erasure and a completion naming the same subject serialize on an advisory lock of the subject's (see
+   * `subjectLock`): the erasure (`Protection.forget`) takes it exclusive before it touches anything and holds it to
+   * its commit; this takes it shared, so that the statement keeping the answer, which comes after, sees every
+   * erasure of its subjects committed before it, and an erasure that comes later waits for this commit and then
+   * deletes the answer. Whether the subject has a data key does not matter (one named but never sealed, or already
+   * forgotten, is covered too).
+   *
+   * No deadlock, whatever order an erasure takes its subjects in (several in one transaction, in the caller's
+   * order) and whatever it deletes (a principal's answers, pending ones among them): this never waits while holding
+   * anything. The record's row is locked first, holding nothing else (an erasure deleting it makes this wait for
+   * its end, and then finds it gone); the subjects' locks are then only tried, none waited for; when one is held
+   * by an erasure still open, the transaction ends, and this waits for that lock alone before trying again.
+   *
+   * Round trips: one without subjects; with them, four (BEGIN, the locks, the statement keeping the answer,
+   * COMMIT), as with the key rows' locks this replaced; plus a wait and four more each time an erasure of one of
+   * them is open.
+   */
+  async #complete(
+    scope: string,
+    key: string,
+    response: StoredIdempotentResponse,
+    subjects: readonly string[],
+  ): Promise<void> {
     const s = this.#database.schema;
     const keep = (sql: Sql) =>
       sql.query(
@@ -84,24 +126,45 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
         [scope, key, JSON.stringify(response), subjects.length === 0 ? null : subjects],
         prepared,
       );
-    // Kept unless one of its subjects was forgotten since the claim: then the pending record goes instead, and a
-    // repeat runs again rather than replay an answer holding their data. (A statement's two changes to one row:
-    // the DELETE leaves the row alone when the UPDATE changed it.)
+    // (A statement's two changes to one row: the DELETE leaves the row alone when the UPDATE changed it.) An
+    // erasure's time is its transaction's start, not its commit: one that began before the claim and committed
+    // after it is older than the claim, and is told by the key it deleted: a subject with an erasure and no key
+    // was forgotten after their data was sealed. (It also drops the answers naming a subject forgotten long
+    // before the claim who has no key since: a repeat of those runs again. Telling the two apart needs to know at
+    // the claim which erasures were still open, which the record does not keep.)
     if (subjects.length === 0) return void (await keep(this.#database));
-    // An erasure still open when the answer is kept would not be seen by the statement, nor would the erasure see
-    // the answer (it deletes the answers kept with the subject before the statement keeps this one): so the
-    // subjects' key rows are locked first. An erasure that deleted a key waits to commit, then the statement sees
-    // it; one that comes later waits for this commit, then deletes the answer. And since an erasure's time is its
-    // row's write, not its commit, one written before the claim but committed after is told by the key it deleted:
-    // a subject with an erasure and no key was forgotten after their data was sealed.
-    await this.#database.transaction(async (sql) => {
-      await sql.query(
-        `SELECT FROM ${s}.personal_keys WHERE subject = ANY ($1::text[]) ORDER BY subject FOR KEY SHARE`,
-        [subjects],
+    const locks = [...new Set(subjects)].sort().map((subject) => subjectLock(this.#database, subject));
+    for (let round = 0; ; round++) {
+      const blocked = await this.#database.transaction(async (sql) => {
+        // The row first, then the subjects' locks tried: a correlated subquery runs once the row is locked.
+        const { rows } = await sql.query<{ blocked: string[] }>(
+          `WITH pending AS MATERIALIZED (
+             SELECT 1 AS one FROM ${s}.idempotency_keys
+             WHERE scope = $1 AND key = $2 AND status = 'pending' FOR UPDATE
+           )
+           SELECT ARRAY(SELECT l FROM unnest($3::text[]) WITH ORDINALITY AS u (l, n)
+                        WHERE p.one = 1 AND NOT pg_try_advisory_xact_lock_shared(hashtextextended(l, 0))
+                        ORDER BY n) AS blocked
+           FROM pending AS p`,
+          [scope, key, locks],
+          prepared,
+        );
+        const row = rows[0];
+        if (row === undefined) return undefined; // no longer pending: released, expired, or an erasure deleted it
+        if (row.blocked.length > 0) return row.blocked[0] as string;
+        await keep(sql);
+        return undefined;
+      });
+      if (blocked === undefined) return;
+      // Erasures of its subjects, one after another, for so long: one of them is open now, which would drop it.
+      if (round === 2) return this.release(scope, key);
+      // Waited for outside any transaction, holding nothing else: granted once the erasure ends, and let go at once.
+      await this.#database.query(
+        'SELECT pg_advisory_xact_lock_shared(hashtextextended($1, 0))',
+        [blocked],
         prepared,
       );
-      await keep(sql);
-    });
+    }
   }
 
   async release(scope: string, key: string): Promise<void> {
@@ -125,4 +188,12 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
        )`,
     );
   }
+}
+
+/**
+ * The text whose hash names a subject's advisory lock, which an erasure takes exclusive and the keeping of an
+ * answer naming the subject shared. `Protection.forget` spells it the same way.
+ */
+function subjectLock(database: Database, subject: string): string {
+  return `myelin.subject:${database.schemaName}:${subject}`;
 }

@@ -227,6 +227,12 @@ export class Protection {
   ): Promise<Erasure & { readonly keyIds: readonly string[] }> {
     checkForget(subject, options);
     const s = this.#database.schema;
+    // The subject's lock, taken before anything is touched and held to the commit: an answer naming them is kept
+    // (PostgresIdempotencyStore.complete, which takes it shared) either before, and then deleted below, or after this
+    // commits, and then not kept; whether they have a key or not. Spelled as the idempotency store's `subjectLock`.
+    await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      `myelin.subject:${this.#database.schemaName}:${subject}`,
+    ]);
     const { rows: deleted } = await sql.query<{ id: string }>(
       `DELETE FROM ${s}.personal_keys WHERE subject = $1 RETURNING id`,
       [subject],
