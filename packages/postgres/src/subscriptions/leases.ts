@@ -69,7 +69,9 @@ class HeldLease implements Lease {
  * leases are lost from that moment (`active` turns false, `lost` settles). So the holder stops before a standby can
  * take over. Taking a lease moves the subscription's epoch, and every checkpoint write checks it in its own
  * transaction: a write of the old holder that arrives late (sent before it stopped, delayed in the network) is
- * refused, and its transaction rolls back with its effects.
+ * refused, and its transaction rolls back with its effects. A holder frozen rather than cut off (SIGSTOP) is heard by
+ * the server's TCP all along: the server ends its session once idle for half the lease time, as long as it waits
+ * across a cut, and on waking the holder finds its lease given up (not heard for 0.4 of it) and its epoch gone.
  */
 export class Leases {
   readonly #database: Database;
@@ -175,6 +177,18 @@ export class Leases {
       const signal = logSignal(this.#database);
       const opening = this.#database.connect().then(async (connection) => {
         if (this.#database.engine === 'postgres') {
+          // A holder whose process is frozen (SIGSTOP, a paused VM) still has a kernel that answers TCP for it, so
+          // neither keep-alives nor the user timeout end its session, and its locks would be held for ever. The
+          // leases are held by this session idle, outside any transaction: the server ends it once it has been idle
+          // for as long as the server waits on a silent network (its `tcp_user_timeout`: half the lease time), which
+          // a live holder never lets happen, its heartbeat asking every tenth of the lease time. Left unset where
+          // that is unknown (a Unix socket, or a platform without the option, shows 0), and on servers before
+          // PostgreSQL 14, which have no such setting.
+          await connection.query(
+            `SELECT set_config('idle_session_timeout', current_setting('tcp_user_timeout'), false)
+             FROM pg_settings
+             WHERE name = 'idle_session_timeout' AND current_setting('tcp_user_timeout')::integer > 0`,
+          );
           await connection.listen(signal.channel, () => signal.wake());
           // The scheduler runs under a lease too: it hears schedules written by other processes here.
           const schedules = scheduleSignal(this.#database);
