@@ -31,10 +31,45 @@ describe('a CloudEvent read back', () => {
       ['principal', 'alice\nroles: admin', "'alice\nroles: admin'"],
       ['id', 'e\u0000-1', "'e\u0000-1'"],
       ['type', 'x'.repeat(201), `'${'x'.repeat(59)}…`],
+      ['principal', 'alice\uD800', "'alice\uD800'"],
     ] as const) {
       expect(() => fromCloudEvent({ ...event, [name]: value })).toThrow(
-        `the CloudEvent's ${name} must be a string of 1 to 200 characters without control characters, not ${shown}`,
+        `the CloudEvent's ${name} must be a well-formed string of 1 to 200 characters without control characters, not ${shown}`,
       );
+    }
+  });
+
+  it('takes the longest ids and a principal with any printable character, and no principal when it names none', () => {
+    const long = { ...event, correlationid: 'c'.repeat(200), principal: 'ana.lópez@example.com|idp-7' };
+    expect(fromCloudEvent(long).metadata).toMatchObject({
+      correlationId: 'c'.repeat(200),
+      principal: 'ana.lópez@example.com|idp-7',
+    });
+    const { principal: _, correlationid: __, ...anonymous } = event;
+    expect(fromCloudEvent(anonymous).metadata).toMatchObject({ principal: undefined, correlationId: 'e-1' });
+  });
+
+  it('keeps a well-formed trace context, and drops a malformed one without refusing the event', () => {
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    expect(fromCloudEvent({ ...event, traceparent, tracestate: 'vendor=abc' }).metadata).toMatchObject({
+      traceparent,
+      tracestate: 'vendor=abc',
+    });
+    for (const malformed of [
+      { traceparent: 'not a trace', tracestate: 'vendor=abc' },
+      { traceparent: { id: 1 }, tracestate: 'vendor=abc' },
+      { tracestate: 'vendor=abc' },
+    ]) {
+      const metadata = fromCloudEvent({ ...event, ...malformed }).metadata;
+      expect([metadata.eventId, metadata.traceparent, metadata.tracestate]).toEqual([
+        'e-1',
+        undefined,
+        undefined,
+      ]);
+    }
+    for (const tracestate of ['v=1\nx', 'v='.padEnd(513, 'x'), 42]) {
+      const metadata = fromCloudEvent({ ...event, traceparent, tracestate }).metadata;
+      expect([metadata.traceparent, metadata.tracestate]).toEqual([traceparent, undefined]);
     }
   });
 

@@ -82,11 +82,30 @@ export function fromCloudEvent(value: unknown): BusMessage {
       correlationId: idAttribute(event, 'correlationid') ?? id,
       causationId: idAttribute(event, 'causationid'),
       principal: idAttribute(event, 'principal'),
-      // A malformed trace context is not a reason to refuse an event: the handler then starts a trace of its own.
-      ...(typeof event.traceparent === 'string' ? { traceparent: event.traceparent } : {}),
-      ...(typeof event.tracestate === 'string' ? { tracestate: event.tracestate } : {}),
+      ...traceContextOf(event),
     },
   };
+}
+
+/** A W3C traceparent: version, trace id, parent id, flags. */
+const traceparentPattern = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+/** The longest tracestate W3C Trace Context asks to propagate (and OpenTelemetry parses). */
+const longestTracestate = 512;
+
+/**
+ * The event's trace context when it is well-formed, else none: a malformed one is not a reason to refuse an event
+ * (the handler then starts a trace of its own), nor is it passed on as it came. A tracestate goes with its
+ * traceparent only.
+ */
+function traceContextOf(event: Partial<CloudEvent>): { traceparent?: string; tracestate?: string } {
+  const { traceparent, tracestate } = event as { traceparent?: unknown; tracestate?: unknown };
+  if (typeof traceparent !== 'string' || !traceparentPattern.test(traceparent)) return {};
+  return typeof tracestate === 'string' &&
+    tracestate.length <= longestTracestate &&
+    !/\p{Cc}/u.test(tracestate) &&
+    tracestate.isWellFormed()
+    ? { traceparent, tracestate }
+    : { traceparent };
 }
 
 /** The longest id, type or principal a CloudEvent may carry. */
@@ -99,9 +118,15 @@ function idAttribute(
 ) {
   const value: unknown = event[name];
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value === '' || value.length > longestAttribute || /\p{Cc}/u.test(value)) {
+  if (
+    typeof value !== 'string' ||
+    value === '' ||
+    value.length > longestAttribute ||
+    /\p{Cc}/u.test(value) ||
+    !value.isWellFormed()
+  ) {
     throw new TypeError(
-      `the CloudEvent's ${name} must be a string of 1 to ${longestAttribute} characters without control characters, not ${attributeText(value)}`,
+      `the CloudEvent's ${name} must be a well-formed string of 1 to ${longestAttribute} characters without control characters, not ${attributeText(value)}`,
     );
   }
   return value;

@@ -129,4 +129,30 @@ describe('integration events from a bus, as input from outside', () => {
     expect(seen.map((s) => s.email)).toEqual(['m2@example.com', erased]);
     await app.dispose();
   });
+
+  it('refuses a sealed part that names fields the event does not declare personal, so no schema check is skipped', async () => {
+    // A publisher without any key can still write a `$personal` part: with a key no one has, it reads as erased.
+    const { app, seen, publish } = await consumer();
+    const forged = (fields: unknown) => ({
+      memberId: 'm3',
+      email: 'm3@example.com',
+      changes: 'many',
+      $personal: { key: 'no-such-key-000000000', fields, sealed: 'AAAA' },
+    });
+    const refusal = "Invalid 'bus.member.email-changed.v1' event from the bus: its sealed personal data";
+    for (const [fields, detail] of [
+      [['changes'], "holds 'changes', which the event does not declare personal"],
+      [['email', 'changes'], "holds 'changes', which the event does not declare personal"],
+      [['memberId'], "holds 'memberId', which the event does not declare personal"],
+      ['changes', 'names no list of fields'],
+    ] as const) {
+      const error = await publish(forged(fields)).catch((e: unknown) => e);
+      expect(String((error as { errors?: unknown[] }).errors?.[0])).toBe(`TypeError: ${refusal} ${detail}`);
+    }
+    expect(seen).toEqual([]);
+    // Its declared personal field, under a key no one has, is what an erasure gives: it reaches the handler.
+    await publish({ ...forged(['email']), changes: 3 });
+    expect(seen).toEqual([{ email: erased, changes: 3, principal: undefined }]);
+    await app.dispose();
+  });
 });

@@ -3,7 +3,7 @@ import { toFieldErrors } from '../behaviors/validation.ts';
 import type { BusMessage, MessageBus } from '../integration/messageBus.ts';
 import type { EventHandler } from '../mediation/handler.ts';
 import type { AnyMessageDefinition } from '../messages/message.ts';
-import { PersonalDataReader } from '../personalData/personalData.ts';
+import { PersonalDataReader, personalDataOf } from '../personalData/personalData.ts';
 import { envelopeOf } from '../personalData/personalDataCipher.ts';
 import type { Application } from './application.ts';
 
@@ -13,6 +13,8 @@ export interface ConsumeOptions {
    * Run each handler as the principal the event names (its CloudEvent's `principal`, without roles). Off by
    * default: anyone who can publish on the bus could name any user, and a handler checking who acted would take
    * the claim for a sign-in. Turn it on only for a bus whose publishers the application authenticates itself.
+   * (The relay does run an event's handlers as the principal it names: it reads this application's own log,
+   * which only its commands wrote. A bus is not that log.)
    */
   readonly trustPrincipal?: boolean;
 }
@@ -52,8 +54,9 @@ export function consumeFromBus(
       definition.type,
       async (message) => {
         const envelope = envelopeOf(message.data);
+        const sealed = envelope === undefined ? [] : sealedFields(definition, envelope.fields);
         const { data, metadata } = envelope === undefined ? message : await opened(app, message);
-        const checked = await validated(definition, data, envelope?.fields ?? []);
+        const checked = await validated(definition, data, sealed);
         await app.mediator.publish(new definition(checked), {
           handler: handler.name,
           eventId: metadata.eventId,
@@ -89,6 +92,31 @@ async function opened(app: Application, message: BusMessage): Promise<BusMessage
 }
 
 /**
+ * The fields a message's sealed part says it holds, when the event declares each of them personal; else a
+ * TypeError. The list comes from the publisher, and is not covered by the key: a part sealed under a key no one
+ * has (which anyone can write) reads as placeholders for every field it names, and those fields are not held to
+ * the schema. Held to the declaration, it can blank only what an erasure would have blanked.
+ */
+function sealedFields(definition: AnyMessageDefinition, fields: unknown): readonly string[] {
+  const invalid = (detail: string) =>
+    new TypeError(`Invalid '${definition.type}' event from the bus: its sealed personal data ${detail}`);
+  if (!Array.isArray(fields) || !fields.every((field) => typeof field === 'string')) {
+    throw invalid('names no list of fields');
+  }
+  const declared = personalDataOf(definition.type)?.fields ?? [];
+  const undeclared = fields.filter((field) => !declared.includes(field));
+  if (undeclared.length > 0) {
+    // Named as short as they came from outside: five at most, each cut to 60 characters.
+    const names = undeclared
+      .slice(0, 5)
+      .map((field) => `'${field.slice(0, 60)}'`)
+      .join(', ');
+    throw invalid(`holds ${names}, which the event does not declare personal`);
+  }
+  return fields;
+}
+
+/**
  * The data as the event's schema gives it (its defaults and transforms applied), or a TypeError naming every field
  * that fails. Fields that arrived sealed are not held to it: the publisher's key vouches for them (they open only
  * with it, and only in an event of their subject), and once their subject is forgotten they hold placeholders,
@@ -106,6 +134,7 @@ async function validated(
   if (outcome.issues === undefined) return outcome.value as object;
   const issues = outcome.issues.filter((issue) => {
     const first = issue.path?.[0];
+    if (first === undefined) return true;
     return !sealed.includes(String(typeof first === 'object' ? first.key : first));
   });
   if (issues.length === 0) return data as object;
