@@ -17,6 +17,8 @@ function isolated(): Omit<NatsMessageBusOptions, 'service'> {
     subjectPrefix: `t${id}.events`,
     deadLetterPrefix: `t${id}.dead`,
     backoffMs: 50,
+    // Small, since the server sets a dead-letter stream's limit aside from its storage as long as the stream lives.
+    deadLetterMaxBytes: 1024 ** 2,
     onError: () => {},
   };
 }
@@ -206,13 +208,7 @@ describe('the NATS JetStream message bus', () => {
       () => [...attempts],
     );
 
-    const jsm = await jetstreamManager(admin);
-    const dead = `${options.stream}_DEAD`;
-    await eventually(
-      async () => (await jsm.streams.info(dead)).state.messages === 1,
-      () => 'no dead letter',
-    );
-    const letter = await jsm.streams.getMessage(dead, { seq: 1 });
+    const [letter] = await deadLetters(options.stream as string, 1);
     expect(letter?.subject).toBe(`${options.deadLetterPrefix}.order.placed.v1`);
     expect(letter?.header.get('Myelin-Error')).toBe('oven 3 cold');
     expect(letter?.header.get('Myelin-Deliveries')).toBe('3');
@@ -223,13 +219,42 @@ describe('the NATS JetStream message bus', () => {
     expect(attempts.get('always')).toBe(3);
   });
 
-  /** Waits until a consumer has nothing pending nor waiting: every message it was given was acked or terminated. */
+  /**
+   * Waits until a consumer has nothing pending, waiting or being redelivered: every message it was given was acked or
+   * terminated. (A `term` the server ignored would leave the message awaiting its ack, and coming back.)
+   */
   async function settled(stream: string, consumer: string) {
     const jsm = await jetstreamManager(admin);
-    await eventually(async () => {
-      const info = await jsm.consumers.info(stream, consumer);
-      return info.num_ack_pending === 0 && info.num_pending === 0;
-    }, `${consumer} to have nothing pending nor awaiting an ack`);
+    let seen: unknown;
+    await eventually(
+      async () => {
+        const info = await jsm.consumers.info(stream, consumer);
+        seen = {
+          ackPending: info.num_ack_pending,
+          pending: info.num_pending,
+          redelivered: info.num_redelivered,
+        };
+        return info.num_ack_pending === 0 && info.num_pending === 0 && info.num_redelivered === 0;
+      },
+      () => seen,
+    );
+  }
+
+  /** The dead letters of a stream, once there are `count` of them. */
+  async function deadLetters(stream: string, count: number) {
+    const jsm = await jetstreamManager(admin);
+    const dead = `${stream}_DEAD`;
+    let seen = 0;
+    await eventually(
+      async () => {
+        seen = (await jsm.streams.info(dead)).state.messages;
+        return seen >= count;
+      },
+      () => `${seen} dead letters`,
+    );
+    return Promise.all(
+      Array.from({ length: count }, async (_, i) => jsm.streams.getMessage(dead, { seq: i + 1 })),
+    );
   }
 
   it('dead-letters a message too big to be stored again with its headers as the headers alone, naming the original', async () => {
@@ -252,13 +277,7 @@ describe('the NATS JetStream message bus', () => {
     );
     const pizza = 'x'.repeat(maxPayload - 100 - empty.length);
     await bus.publish([message('order.placed.v1', { pizza }, 'huge')]);
-    const jsm = await jetstreamManager(admin);
-    const dead = `${options.stream}_DEAD`;
-    await eventually(
-      async () => (await jsm.streams.info(dead)).state.messages === 1,
-      () => 'no dead letter',
-    );
-    const letter = await jsm.streams.getMessage(dead, { seq: 1 });
+    const [letter] = await deadLetters(options.stream as string, 1);
     expect(letter?.header.get('Myelin-Error')).toBe('no oven that big');
     expect(letter?.header.get('Myelin-Stream-Sequence')).toBe(`${options.stream} 1`);
     expect(Number(letter?.header.get('Myelin-Truncated'))).toBeGreaterThan(maxPayload - 1000);
@@ -266,7 +285,9 @@ describe('the NATS JetStream message bus', () => {
     await settled(options.stream as string, 'orders-cook');
     expect(attempts).toBe(1);
     // The original is still in the stream, where the dead letter says.
-    const original = await jsm.streams.getMessage(options.stream as string, { seq: 1 });
+    const original = await (await jetstreamManager(admin)).streams.getMessage(options.stream as string, {
+      seq: 1,
+    });
     expect(original?.json<{ id: string }>().id).toBe('huge');
   });
 
@@ -291,13 +312,7 @@ describe('the NATS JetStream message bus', () => {
       { name: 'cook' },
     );
     await bus.publish([message('order.placed.v1', {}, 'stuck'), message('order.placed.v1', {}, 'next')]);
-    const jsm = await jetstreamManager(admin);
-    const dead = `${options.stream}_DEAD`;
-    await eventually(
-      async () => (await jsm.streams.info(dead)).state.messages === 1,
-      () => calls,
-    );
-    const letter = await jsm.streams.getMessage(dead, { seq: 1 });
+    const [letter] = await deadLetters(options.stream as string, 1);
     expect(letter?.json<{ id: string }>().id).toBe('stuck');
     expect(letter?.header.get('Myelin-Error')).toBe(
       'delivered 3 times without an answer: the process handling it stopped or hung',
@@ -307,6 +322,206 @@ describe('the NATS JetStream message bus', () => {
     expect(calls.filter((id) => id === 'stuck')).toHaveLength(2);
     expect(calls).toContain('next');
     expect(String(errors[0])).toContain('A handler has run for more than 200 ms');
+  });
+
+  it('dead-letters without running it a message whose processes died holding it, more than maxDeliveries times', async () => {
+    const options = { ...isolated(), maxDeliveries: 2, ackWaitMs: 300 };
+    const stream = options.stream as string;
+    streams.push(stream);
+    const calls: number[] = [];
+    // Two processes in turn take the message and die on it (their connections cut, as a crash would), before
+    // they acknowledge or refuse it: nothing in them could count the failure.
+    for (const process of [1, 2]) {
+      const cut = await connect({ servers });
+      const dying = await NatsMessageBus.connect({ servers, service: 'orders', connection: cut, ...options });
+      dying.subscribe(
+        'order.placed.v1',
+        () => {
+          calls.push(process);
+          return new Promise<void>(() => {});
+        },
+        { name: 'cook' },
+      );
+      if (process === 1) await dying.publish([message('order.placed.v1', {}, 'deadly')]);
+      await eventually(
+        () => calls.length === process,
+        () => calls,
+      );
+      await cut.close();
+    }
+    const survivor = await open(options);
+    let survivorCalls = 0;
+    survivor.subscribe('order.placed.v1', () => void survivorCalls++, { name: 'cook' });
+    const [letter] = await deadLetters(stream, 1);
+    expect(letter?.json<{ id: string }>().id).toBe('deadly');
+    expect(letter?.header.get('Myelin-Error')).toBe(
+      'delivered 3 times without an answer: the process handling it stopped or hung',
+    );
+    expect(letter?.header.get('Myelin-Deliveries')).toBe('3');
+    await settled(stream, 'orders-cook');
+    expect(calls).toEqual([1, 2]);
+    expect(survivorCalls).toBe(0); // not run a third time, to take this process down too
+  });
+
+  it('dead-letters, with the error its handler failed with, a message whose dead letter could not be stored at first', async () => {
+    const errors: unknown[] = [];
+    // A backoff long enough for the test to bring the dead-letter stream back before the next delivery.
+    const options = {
+      ...isolated(),
+      maxDeliveries: 1,
+      backoffMs: 1000,
+      onError: (error: unknown) => void errors.push(error),
+    };
+    const stream = options.stream as string;
+    const bus = await open(options);
+    const jsm = await jetstreamManager(admin);
+    await jsm.streams.delete(`${stream}_DEAD`); // gone: nothing stores dead letters
+    let calls = 0;
+    bus.subscribe(
+      'order.placed.v1',
+      () => {
+        calls++;
+        throw new Error('oven on fire');
+      },
+      { name: 'cook' },
+    );
+    await bus.publish([message('order.placed.v1', {}, 'burnt')]);
+    await eventually(
+      () => errors.length > 0,
+      () => errors.map(String),
+    );
+    await open(options); // connecting again makes the dead-letter stream again
+    const [letter] = await deadLetters(stream, 1);
+    expect(letter?.json<{ id: string }>().id).toBe('burnt');
+    expect(letter?.header.get('Myelin-Error')).toBe('oven on fire');
+    expect(letter?.header.get('Myelin-Deliveries')).toBe('2');
+    await settled(stream, 'orders-cook');
+    expect(calls).toBe(1);
+  });
+
+  it('stops the delivery of a message no dead letter can be stored for, after a few attempts, and says so', async () => {
+    const errors: unknown[] = [];
+    const options = {
+      ...isolated(),
+      maxDeliveries: 1,
+      onError: (error: unknown) => void errors.push(error),
+    };
+    const stream = options.stream as string;
+    const bus = await open(options);
+    const jsm = await jetstreamManager(admin);
+    await jsm.streams.delete(`${stream}_DEAD`);
+    let calls = 0;
+    bus.subscribe(
+      'order.placed.v1',
+      () => {
+        calls++;
+        throw new Error('no oven');
+      },
+      { name: 'cook' },
+    );
+    await bus.publish([message('order.placed.v1', {}, 'lost')]);
+    const givenUp = () => errors.map(String).filter((e) => e.includes('could not be dead-lettered'));
+    await eventually(
+      () => givenUp().length > 0,
+      () => errors.map(String),
+    );
+    expect(givenUp()[0]).toContain(
+      'could not be dead-lettered after 5 attempts: its delivery is stopped; it stays in the stream until it expires. It failed with: no oven',
+    );
+    await settled(stream, 'orders-cook'); // not redelivered for ever: the subscription is free
+    expect(calls).toBe(1);
+    expect(givenUp()).toHaveLength(1);
+    expect((await jsm.streams.getMessage(stream, { seq: 1 }))?.json<{ id: string }>().id).toBe('lost');
+    // And the server's own bound, should the bus not manage it: a little past the bus's.
+    expect((await jsm.consumers.info(stream, 'orders-cook')).config.max_deliver).toBe(1 + 5 + 2);
+  });
+
+  it('closes while a handler hangs, once it is given up, and the message goes to the next process', async () => {
+    const errors: unknown[] = [];
+    // With a place free beside the hung handler, the subscription is not waiting for one when it is stopped, but
+    // for the handlers still running.
+    const options = {
+      ...isolated(),
+      ackWaitMs: 300,
+      handlerTimeoutMs: 200,
+      concurrency: 2,
+      onError: (error: unknown) => void errors.push(error),
+    };
+    const bus = await open(options);
+    let hung = 0;
+    bus.subscribe(
+      'order.placed.v1',
+      () => {
+        hung++;
+        return new Promise<void>(() => {});
+      },
+      { name: 'cook' },
+    );
+    await bus.publish([message('order.placed.v1', {}, 'slow')]);
+    await eventually(
+      () => hung === 1,
+      () => hung,
+    );
+    await bus.close(); // would wait for ever on the hung handler
+    expect(String(errors[0])).toContain('A handler has run for more than 200 ms');
+    const next = await open(options);
+    const handled: string[] = [];
+    next.subscribe('order.placed.v1', (m) => void handled.push(m.metadata.eventId), { name: 'cook' });
+    await eventually(
+      () => handled.length === 1,
+      () => handled,
+    );
+    expect(handled).toEqual(['slow']);
+    await settled(options.stream as string, 'orders-cook');
+  });
+
+  it('handles once, and never dead-letters, a message delivered again while it waited behind a slow one', async () => {
+    const options = { ...isolated(), maxDeliveries: 2, ackWaitMs: 300 };
+    const stream = options.stream as string;
+    const bus = await open(options);
+    const jsm = await jetstreamManager(admin);
+    const calls: string[] = [];
+    bus.subscribe(
+      'order.placed.v1',
+      async (m) => {
+        calls.push(m.metadata.eventId);
+        if (m.metadata.eventId !== 'slow') return;
+        // Still working (the bus says so) while the message pulled with it waits, past its ack wait, and JetStream
+        // sends it again and again: six deliveries in all, so 'waiting' three times or more, more than maxDeliveries.
+        await eventually(
+          async () => (await jsm.consumers.info(stream, 'orders-cook')).delivered.consumer_seq >= 6,
+          'the waiting message to be delivered again',
+        );
+      },
+      { name: 'cook' },
+    );
+    await bus.publish([message('order.placed.v1', {}, 'slow'), message('order.placed.v1', {}, 'waiting')]);
+    await eventually(
+      () => calls.length === 2,
+      () => calls,
+    );
+    await settled(stream, 'orders-cook');
+    expect(calls).toEqual(['slow', 'waiting']);
+    expect((await jsm.streams.info(`${stream}_DEAD`)).state.messages).toBe(0);
+  });
+
+  it('bounds the dead-letter stream by deadLetterMaxBytes, the oldest going first, and says when the server cannot set that much aside', async () => {
+    const { deadLetterMaxBytes: _small, ...options } = isolated();
+    const dead = `${options.stream}_DEAD`;
+    await open(options);
+    const jsm = await jetstreamManager(admin);
+    expect((await jsm.streams.info(dead)).config).toMatchObject({
+      max_bytes: 256 * 1024 ** 2,
+      discard: 'old',
+    });
+    await open({ ...options, deadLetterMaxBytes: 64 * 1024 });
+    expect((await jsm.streams.info(dead)).config).toMatchObject({ max_bytes: 64 * 1024, discard: 'old' });
+    // Far more than the server has: it refuses to set it aside.
+    const tooMuch = { ...isolated(), deadLetterMaxBytes: 2 ** 52 };
+    streams.push(tooMuch.stream as string);
+    await expect(NatsMessageBus.connect({ servers, service: 'orders', ...tooMuch })).rejects.toThrow(
+      /refused the dead-letter stream .*deadLetterMaxBytes \(4503599627370496 bytes\).*give a smaller deadLetterMaxBytes/,
+    );
   });
 
   it('refuses limits that are not positive integers, naming the option', async () => {

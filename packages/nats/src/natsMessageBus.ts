@@ -64,7 +64,11 @@ export interface NatsMessageBusOptions {
    * redelivered (a hung handler counts as a failed delivery, and is dead-lettered after `maxDeliveries`).
    */
   readonly handlerTimeoutMs?: number;
-  /** The most the dead-letter stream holds, in bytes; the oldest go first beyond it. Defaults to 1 GiB. */
+  /**
+   * The most the dead-letter stream holds, in bytes; the oldest go first beyond it. Defaults to 256 MiB (hundreds
+   * of the largest messages, thousands of usual ones). The server
+   * sets that much of its storage aside for the stream when it is made, and refuses it when it has not so much.
+   */
   readonly deadLetterMaxBytes?: number;
   /** How long a delivery may go unacknowledged before JetStream redelivers it; defaults to 30 s. */
   readonly ackWaitMs?: number;
@@ -146,7 +150,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       deadLetterPrefix: options.deadLetterPrefix ?? 'myelin.dead',
       maxDeliveries: options.maxDeliveries ?? 5,
       handlerTimeoutMs: options.handlerTimeoutMs ?? 300_000,
-      deadLetterMaxBytes: options.deadLetterMaxBytes ?? 1024 ** 3,
+      deadLetterMaxBytes: options.deadLetterMaxBytes ?? 256 * 1024 ** 2,
       ackWaitMs: options.ackWaitMs ?? 30_000,
       backoffMs: options.backoffMs ?? 1000,
       duplicateWindowMs: options.duplicateWindowMs ?? 120_000,
@@ -267,7 +271,10 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     return unsubscribe;
   }
 
-  /** Stops every subscription (in-flight handlers finish first) and closes the connection if it opened it. */
+  /**
+   * Stops every subscription (in-flight handlers finish first, or are given up after `handlerTimeoutMs`, their
+   * messages left to be redelivered) and closes the connection if it opened it.
+   */
   async close(): Promise<void> {
     for (const stop of [...this.#stops]) stop();
     await Promise.all(this.#subscriptions);
@@ -297,21 +304,34 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       const maxAge = config.name === o.stream ? nanos(o.maxAgeMs) : 0;
       const full = { ...config, storage, max_age: maxAge };
       try {
-        await this.#jsm.streams.info(config.name);
-        const { storage: _fixed, ...updatable } = full; // storage cannot change once the stream exists
-        await this.#jsm.streams.update(config.name, updatable);
+        try {
+          await this.#jsm.streams.info(config.name);
+          const { storage: _fixed, ...updatable } = full; // storage cannot change once the stream exists
+          await this.#jsm.streams.update(config.name, updatable);
+        } catch (error) {
+          if (!isNotFound(error)) throw error;
+          await this.#jsm.streams.add(full);
+        }
       } catch (error) {
-        if (!isNotFound(error)) throw error;
-        await this.#jsm.streams.add(full);
+        // The server sets aside a stream's max_bytes from its storage (or its memory) up front, and refuses a stream
+        // it cannot set it aside for: say which option that is, rather than leave "insufficient resources".
+        if (config.name !== o.stream && /insufficient .*resources/i.test(String((error as Error)?.message))) {
+          throw new Error(
+            `The NATS server refused the dead-letter stream ${config.name}: it sets aside deadLetterMaxBytes (${o.deadLetterMaxBytes} bytes) of its ${o.storage} storage for it, and has not that much left (${(error as Error).message}); give a smaller deadLetterMaxBytes`,
+            { cause: error },
+          );
+        }
+        throw error;
       }
     }
   }
 
   /** Consumes until stopped; a failure (JetStream not ready, a lost connection) is reported and retried. */
   async #consume(type: string, name: string, handler: BusHandler, signal: AbortSignal): Promise<void> {
+    const remembered = new Remembered();
     for (let failures = 0; !signal.aborted; ) {
       try {
-        await this.#consumeOnce(type, name, handler, signal);
+        await this.#consumeOnce(type, name, handler, signal, remembered);
         failures = 0;
       } catch (error) {
         if (signal.aborted || this.#connection.isClosed()) return;
@@ -331,7 +351,13 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     }
   }
 
-  async #consumeOnce(type: string, name: string, handler: BusHandler, signal: AbortSignal): Promise<void> {
+  async #consumeOnce(
+    type: string,
+    name: string,
+    handler: BusHandler,
+    signal: AbortSignal,
+    remembered: Remembered,
+  ): Promise<void> {
     const o = this.#options;
     const config = {
       durable_name: name,
@@ -339,8 +365,12 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       deliver_policy: DeliverPolicy.All,
       filter_subject: this.subjectOf(type),
       ack_wait: nanos(o.ackWaitMs),
-      // Unlimited for the server: the bus itself dead-letters after maxDeliveries, with the error.
-      max_deliver: -1,
+      // The bus itself dead-letters after maxDeliveries, with the error, and ends the delivery by the
+      // (maxDeliveries + deadLetterAttempts + 1)th at the latest, even when no dead letter can be stored. The server
+      // stops one delivery after that, should the bus not manage to (its term lost, its process dying each time
+      // before it could): without a dead letter then, only the server's MAX_DELIVERIES advisory, and the message
+      // stays in the stream until it expires.
+      max_deliver: o.maxDeliveries + deadLetterAttempts + 2,
     };
     try {
       await this.#jsm.consumers.info(o.stream, name);
@@ -402,7 +432,9 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       },
       Math.max(o.ackWaitMs / 3, 100),
     );
-    const acks = new PendingAcks();
+    // It keeps no process alive on its own: the connection does, while there is one.
+    heartbeat.unref();
+    const acks = new PendingAcks(remembered);
     try {
       for await (const message of messages) {
         running++;
@@ -412,7 +444,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
           released = true;
           end();
         };
-        void this.#handle(message, type, name, handler, { working, release }, acks).then(
+        void this.#handle(message, type, name, handler, { working, release, remembered }, acks).then(
           release,
           (error: unknown) => {
             release();
@@ -422,9 +454,11 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
         if (running >= concurrency) await oneEnds();
       }
     } finally {
-      clearInterval(heartbeat);
       signal.removeEventListener('abort', stop);
+      // The heartbeat goes on until the last handler ended or was given up: stopped first, it would never give up
+      // a hung one, and the close would wait for it for ever.
       while (running > 0) await oneEnds();
+      clearInterval(heartbeat);
       acks.flush();
     }
   }
@@ -434,19 +468,37 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     type: string,
     name: string,
     handler: BusHandler,
-    { working, release }: { readonly working: Map<JsMsg, Handling>; readonly release: () => void },
+    {
+      working,
+      release,
+      remembered,
+    }: {
+      readonly working: Map<JsMsg, Handling>;
+      readonly release: () => void;
+      readonly remembered: Remembered;
+    },
     acks: PendingAcks,
   ): Promise<void> {
+    const sequence = message.info.streamSequence;
+    if (remembered.ended(message)) {
+      // A copy of a message this subscription already acknowledged or terminated: JetStream sent it again while
+      // the first copy waited here, pulled ahead, past its ack wait (or the acknowledgement was lost). Handling it
+      // again would do the work twice, and its delivery count, grown meanwhile, would dead-letter it below.
+      acks.add(message);
+      return;
+    }
     const deliveries = message.info.deliveryCount;
     if (deliveries > this.#options.maxDeliveries) {
       // Delivered more often than a handler is given: its handlings never answered (the process died or hung
-      // on it), or storing its dead letter failed. Not handled once more: a message that kills its process would
-      // kill every process in turn, for ever.
+      // on it), or storing its dead letter failed (then with the error it failed with, when this process saw it).
+      // Not handled once more: a message that kills its process would kill every process in turn, for ever.
       await this.#deadLetter(
         message,
         type,
         name,
-        `delivered ${deliveries} times without an answer: the process handling it stopped or hung`,
+        remembered.failure(message) ??
+          `delivered ${deliveries} times without an answer: the process handling it stopped or hung`,
+        remembered,
       );
       return;
     }
@@ -455,7 +507,13 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       parsed = fromCloudEvent(message.json());
     } catch (error) {
       // Redelivering a message that cannot be read cannot help: dead-letter it at once.
-      await this.#deadLetter(message, type, name, `malformed CloudEvent: ${(error as Error).message}`);
+      await this.#deadLetter(
+        message,
+        type,
+        name,
+        `malformed CloudEvent: ${(error as Error).message}`,
+        remembered,
+      );
       return;
     }
     if (parsed.metadata.type !== type) {
@@ -464,6 +522,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
         type,
         name,
         `a ${parsed.metadata.type} event on the subject of ${type}`,
+        remembered,
       );
       return;
     }
@@ -489,13 +548,23 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
         : parent !== ROOT_CONTEXT
           ? context.with(parent, handler, undefined, delivered)
           : handler(delivered));
+      // Even once given up: the work is done, and the acknowledgement spares a redelivery still to come.
       acks.add(message);
     } catch (error) {
       span?.recordException(error instanceof Error ? error : String(error));
       span?.setStatus({ code: SpanStatusCode.ERROR });
       const reason = error instanceof Error ? error.message : String(error);
-      if (deliveries >= this.#options.maxDeliveries) {
-        await this.#deadLetter(message, type, name, reason);
+      if (!working.has(message)) {
+        // Given up on already (past handlerTimeoutMs): its redelivery, counted, is what decides now.
+        this.#onError(
+          new Error(
+            `A handler given up on message ${sequence} failed after all (its redelivery goes on): ${reason}`,
+            { cause: error },
+          ),
+          name,
+        );
+      } else if (deliveries >= this.#options.maxDeliveries) {
+        await this.#deadLetter(message, type, name, reason, remembered);
       } else {
         message.nak(Math.min(this.#options.backoffMs * 2 ** (deliveries - 1), 60_000));
       }
@@ -543,7 +612,14 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
    * cannot be stored, the message is redelivered and tried again, a few times, then its delivery is stopped all
    * the same (reported): a message nothing can dead-letter must not block its subscription for ever.
    */
-  async #deadLetter(message: JsMsg, type: string, name: string, reason: string): Promise<void> {
+  async #deadLetter(
+    message: JsMsg,
+    type: string,
+    name: string,
+    reason: string,
+    remembered: Remembered,
+  ): Promise<void> {
+    const sequence = message.info.streamSequence;
     const h = headers();
     h.set('Content-Type', cloudEventContentType);
     h.set('Myelin-Error', reason.replaceAll(/[\r\n]+/g, ' ').slice(0, 1000));
@@ -558,23 +634,28 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
         h.set('Myelin-Truncated', String(message.data.length));
         await this.#js.publish(this.deadLetterSubjectOf(type), new Uint8Array(0), { headers: h });
       }
-      // Without a reason: nats-server before 2.10 does not read `+TERM <reason>` as a termination, and would
-      // deliver the message again at every ack wait, each holding a place among the acks pending until the
-      // subscription stops receiving.
+      // A term, not an ack: both end the delivery on every server version, but a term says it was given up, not
+      // handled (the server's MSG_TERMINATED advisory, for whoever watches). Without a reason: nats-server before
+      // 2.10 does not read `+TERM <reason>` as a termination, and would deliver the message again at every ack
+      // wait, each holding a place among the acks pending until the subscription stops receiving.
       message.term();
+      remembered.end(message);
     } catch (error) {
       this.#onError(error, name);
       if (message.info.deliveryCount > this.#options.maxDeliveries + deadLetterAttempts) {
         this.#onError(
           new Error(
-            `Message ${message.info.streamSequence} of ${this.#options.stream} could not be dead-lettered after ${deadLetterAttempts} attempts: its delivery is stopped; it stays in the stream until it expires`,
+            `Message ${sequence} of ${this.#options.stream} could not be dead-lettered after ${deadLetterAttempts} attempts: its delivery is stopped; it stays in the stream until it expires. It failed with: ${reason}`,
           ),
           name,
         );
         message.term();
+        remembered.end(message);
         return;
       }
-      // Not stored as a dead letter: leave it to be redelivered rather than lose it.
+      // Not stored as a dead letter: leave it to be redelivered rather than lose it, and keep why it failed, for
+      // the dead letter of its redelivery (which is past maxDeliveries, and not handled again).
+      remembered.failed(message, reason);
       message.nak(this.#options.backoffMs);
     }
   }
@@ -588,6 +669,46 @@ interface Handling {
 
 /** Tries at storing a dead letter, past the deliveries a handler is given, before its delivery is stopped. */
 const deadLetterAttempts = 5;
+
+/**
+ * What a subscription remembers of its messages, by stream sequence: those whose delivery it ended (acknowledged or
+ * terminated), to know a copy sent again meanwhile, and why those it could not dead-letter failed. The last few
+ * thousand only: a copy comes within a few pulls, and a redelivery to dead-letter within a few backoffs. Each with
+ * the time the stream stored it, the same in every copy: a stream deleted and made again numbers from 1 again.
+ */
+class Remembered {
+  /** Stream sequence → when the message was stored. */
+  readonly #ended = new Map<number, number>();
+  readonly #failures = new Map<number, { readonly stored: number; readonly reason: string }>();
+
+  end({ info }: JsMsg): void {
+    this.#failures.delete(info.streamSequence);
+    remember(this.#ended, info.streamSequence, info.timestampNanos);
+  }
+
+  ended({ info }: JsMsg): boolean {
+    return this.#ended.get(info.streamSequence) === info.timestampNanos;
+  }
+
+  failed({ info }: JsMsg, reason: string): void {
+    remember(this.#failures, info.streamSequence, { stored: info.timestampNanos, reason });
+  }
+
+  failure({ info }: JsMsg): string | undefined {
+    const failure = this.#failures.get(info.streamSequence);
+    return failure?.stored === info.timestampNanos ? failure.reason : undefined;
+  }
+}
+
+/** Sets a key as the newest of a map, forgetting the oldest beyond `rememberedSequences`. */
+function remember<V>(map: Map<number, V>, key: number, value: V): void {
+  map.delete(key); // to the end of the order of insertion
+  map.set(key, value);
+  if (map.size > rememberedSequences) map.delete(map.keys().next().value as number);
+}
+
+/** How many stream sequences a subscription remembers of each kind. */
+const rememberedSequences = 4096;
 
 /** Whether a publish failed because the message is larger than the server or the stream takes. */
 function tooBig(error: unknown): boolean {
@@ -648,9 +769,15 @@ function messagingAttributes(
  * process, when the message is delivered again, as it would be anyway.
  */
 class PendingAcks {
+  readonly #remembered: Remembered;
   #messages: JsMsg[] = [];
 
+  constructor(remembered: Remembered) {
+    this.#remembered = remembered;
+  }
+
   add(message: JsMsg): void {
+    this.#remembered.end(message);
     if (this.#messages.push(message) === 1) setImmediate(() => this.flush());
   }
 
