@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Protection } from '../personalData/protection.ts';
 import { engines, type TestDatabase } from '../testing/databases.ts';
 import { eventually } from '../testing/eventually.ts';
-import { PostgresIdempotencyStore } from './postgresIdempotencyStore.ts';
+import { PostgresIdempotencyStore, subjectLock } from './postgresIdempotencyStore.ts';
 
 const hour = () => new Date(Date.now() + 3_600_000);
 
@@ -124,7 +124,7 @@ describe('the idempotency store on postgres, beside an erasure still open', () =
       `SELECT count(*)::int AS n FROM pg_locks AS l, (SELECT hashtextextended($1, 0) AS h) AS x
        WHERE l.locktype = 'advisory' AND l.mode = $2 AND l.granted = $3 AND l.objsubid = 1
          AND l.classid::bigint = (x.h >> 32) & 4294967295 AND l.objid::bigint = x.h & 4294967295`,
-      [`myelin.subject:${test.database.schemaName}:${subject}`, mode, granted],
+      [subjectLock(test.database, subject), mode, granted],
     );
     return rows[0]?.n ?? 0;
   }

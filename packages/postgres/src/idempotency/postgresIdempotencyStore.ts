@@ -192,8 +192,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
 
 /**
  * The text whose hash names a subject's advisory lock, which an erasure takes exclusive and the keeping of an
- * answer naming the subject shared. `Protection.forget` spells it the same way.
+ * answer naming the subject shared. `Protection.forget` takes it by this name too.
  */
-function subjectLock(database: Database, subject: string): string {
+export function subjectLock(database: Pick<Database, 'schemaName'>, subject: string): string {
   return `myelin.subject:${database.schemaName}:${subject}`;
 }

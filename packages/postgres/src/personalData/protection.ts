@@ -23,6 +23,7 @@ import {
 } from '@myelin/core';
 import type { Connection, Database, Sql } from '../database/database.ts';
 import { channelOf, prepared } from '../database/database.ts';
+import { subjectLock } from '../idempotency/postgresIdempotencyStore.ts';
 import { erasingModel } from '../projections/readModels.ts';
 import type { PostgresUnitOfWork } from '../unitOfWork/postgresUnitOfWork.ts';
 import { nodeAesGcm } from './nodeAesGcm.ts';
@@ -229,9 +230,9 @@ export class Protection {
     const s = this.#database.schema;
     // The subject's lock, taken before anything is touched and held to the commit: an answer naming them is kept
     // (PostgresIdempotencyStore.complete, which takes it shared) either before, and then deleted below, or after this
-    // commits, and then not kept; whether they have a key or not. Spelled as the idempotency store's `subjectLock`.
+    // commits, and then not kept; whether they have a key or not. The idempotency store's `subjectLock` names it.
     await sql.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
-      `myelin.subject:${this.#database.schemaName}:${subject}`,
+      subjectLock(this.#database, subject),
     ]);
     const { rows: deleted } = await sql.query<{ id: string }>(
       `DELETE FROM ${s}.personal_keys WHERE subject = $1 RETURNING id`,
