@@ -270,5 +270,6 @@ export {
   ScheduledMessageGoneError,
   type ScheduleOptions,
   scheduleOf,
+  sealScheduled,
   type When,
 } from './scheduling/schedule.ts';

@@ -169,8 +169,10 @@ export class InMemoryMessageScheduler {
     );
     const definition = this.#app.messages.get(message.type);
     if (definition === undefined || definition.kind !== 'event') return;
+    // Its personal fields were sealed when it was scheduled: opened now, or placeholders if its subject is forgotten.
+    const [opened] = await this.#protection.reveal([{ data: message.payload, metadata }]);
     await this.#app.mediator
-      .publish(new definition(message.payload as never) as AnyEvent, {
+      .publish(new definition(opened?.data as never) as AnyEvent, {
         eventId: message.messageId,
         occurredAt,
         correlationId: message.correlationId,

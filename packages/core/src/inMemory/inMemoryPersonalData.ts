@@ -19,6 +19,7 @@ import {
   envelopeOf,
   keyIdsOf,
   PersonalDataCipher,
+  type Typed,
 } from '../personalData/personalDataCipher.ts';
 import type { Enlisted, InMemoryDatabase, StreamAppend } from './inMemoryDatabase.ts';
 import type { InMemoryDataKeys } from './inMemoryDataKeys.ts';
@@ -60,26 +61,28 @@ export class InMemoryProtection implements PersonalDataReader {
   async seal(appends: readonly StreamAppend[]): Promise<readonly StreamAppend[]> {
     const all = appends.flatMap((append) => append.events);
     if (!PersonalDataCipher.needed(all)) return appends;
+    const events = await this.sealEvents(all);
+    let next = 0;
+    return appends.map((append) => ({
+      ...append,
+      events: events.slice(next, (next += append.events.length)),
+    }));
+  }
+
+  /** Events (or anything with an event's data and type) with their personal data sealed, as `seal` does. */
+  async sealEvents<TEvent extends Typed>(all: readonly TEvent[]): Promise<readonly TEvent[]> {
     for (let attempt = 1; ; attempt++) {
       const { events, keyIds } = await this.#cipher.seal(all, this.#keys);
       const present = new Set(this.#keys.existing(keyIds));
       const gone = keyIds.filter((id) => !present.has(id));
-      if (gone.length === 0) {
-        let next = 0;
-        return appends.map((append) => ({
-          ...append,
-          events: events.slice(next, (next += append.events.length)),
-        }));
-      }
+      if (gone.length === 0) return events;
       this.#cipher.forgotten([], gone);
       if (attempt === 3) throw new DataKeyGoneError(gone);
     }
   }
 
   /** The events with their personal data opened, or set to placeholders where their subject was forgotten. */
-  reveal<TEvent extends { readonly data: unknown; readonly metadata: { readonly type: string } }>(
-    events: readonly TEvent[],
-  ): Promise<TEvent[]> {
+  reveal<TEvent extends Typed>(events: readonly TEvent[]): Promise<TEvent[]> {
     return this.#cipher.reveal(events, this.#keys);
   }
 

@@ -8,6 +8,7 @@ import {
   type ScheduleChange,
   type ScheduledMessage,
   ScheduledMessageGoneError,
+  sealScheduled,
 } from '../scheduling/schedule.ts';
 import type { DocumentWrite, Enlisted, InMemoryDatabase, StreamAppend } from './inMemoryDatabase.ts';
 import type { InMemoryProtection } from './inMemoryPersonalData.ts';
@@ -81,7 +82,7 @@ export class InMemoryUnitOfWork implements UnitOfWork {
   }
 
   async commit(): Promise<CommitResult> {
-    const documents: DocumentWrite[] = this.#scheduleWrites();
+    const documents: DocumentWrite[] = await this.#scheduleWrites();
     const appends: StreamAppend[] = [];
     const raised: { event: AnyEvent; metadata: NewEvent['metadata'] }[] = [];
     for (const entry of this.#tracked.values()) {
@@ -169,10 +170,10 @@ export class InMemoryUnitOfWork implements UnitOfWork {
    * The writes of what this unit of work scheduled or cancelled (each at the version it read, so a concurrent change
    * fails the commit), and, when it delivers a scheduled command, the removal of that message.
    */
-  #scheduleWrites(): DocumentWrite[] {
+  async #scheduleWrites(): Promise<DocumentWrite[]> {
     const latest = new Map<string, ScheduleChange>();
-    for (const change of this.#schedule)
-      latest.set(change.kind === 'store' ? change.message.id : change.id, change);
+    const changes = await sealScheduled(this.#schedule, (events) => this.protection.sealEvents(events));
+    for (const change of changes) latest.set(change.kind === 'store' ? change.message.id : change.id, change);
     const delivered = this.context.scheduled;
     if (delivered !== undefined) {
       if (!this.#stillScheduled(delivered)) throw new ScheduledMessageGoneError(delivered);

@@ -33,9 +33,15 @@ export interface DataKeyStore {
   byId(ids: readonly string[]): Promise<ReadonlyMap<string, StoredDataKey>>;
 }
 
+/** Anything with an event's data and type: a new event, or a scheduled one waiting to be written. */
+export interface Typed {
+  readonly data: unknown;
+  readonly metadata: { readonly type: string };
+}
+
 /** What `seal` made: the events to store, and the ids of the keys they were sealed with. */
-export interface SealedEvents {
-  readonly events: readonly NewEvent[];
+export interface SealedEvents<TEvent extends Typed = NewEvent> {
+  readonly events: readonly TEvent[];
   /** Distinct; empty when no event had personal data. An append must fail if one was deleted meanwhile. */
   readonly keyIds: readonly string[];
 }
@@ -94,12 +100,15 @@ export class PersonalDataCipher {
   }
 
   /** Whether any of these event types declared personal data (most appends have none: they skip sealing). */
-  static needed(events: readonly NewEvent[]): boolean {
+  static needed(events: readonly Typed[]): boolean {
     return events.some((event) => personalDataOf(event.metadata.type) !== undefined);
   }
 
   /** The events with their personal fields sealed by their subjects' keys (made for subjects who have none). */
-  async seal(events: readonly NewEvent[], store: DataKeyStore): Promise<SealedEvents> {
+  async seal<TEvent extends Typed>(
+    events: readonly TEvent[],
+    store: DataKeyStore,
+  ): Promise<SealedEvents<TEvent>> {
     const wanted: { index: number; personal: PersonalFields; subject: string }[] = [];
     for (const [index, event] of events.entries()) {
       const personal = personalDataOf(event.metadata.type);
@@ -126,10 +135,10 @@ export class PersonalDataCipher {
     const pending: Promise<void>[] = [];
     const put = (index: number, rest: Record<string, unknown>, envelope: Envelope) => {
       rest[sealedField] = envelope;
-      sealed[index] = { data: rest, metadata: (events[index] as NewEvent).metadata };
+      sealed[index] = { ...(events[index] as TEvent), data: rest };
     };
     for (const { index, personal, subject } of wanted) {
-      const event = events[index] as NewEvent;
+      const event = events[index] as TEvent;
       const { id, key } = keys.get(subject) as { id: string; key: unknown };
       const { rest, values, fields } = split(event.data as Record<string, unknown>, personal);
       const text = this.#aes.seal(
@@ -148,10 +157,7 @@ export class PersonalDataCipher {
    * The events with their personal fields opened, or set to their placeholders where the key is gone. Events
    * with none are answered as they are, and then the store is not asked.
    */
-  async reveal<TEvent extends { readonly data: unknown; readonly metadata: { readonly type: string } }>(
-    events: readonly TEvent[],
-    store: DataKeyStore,
-  ): Promise<TEvent[]> {
+  async reveal<TEvent extends Typed>(events: readonly TEvent[], store: DataKeyStore): Promise<TEvent[]> {
     const ids = new Set<string>();
     for (const event of events) {
       const envelope = envelopeOf(event.data);

@@ -4,6 +4,8 @@ import { token } from '../dependencyInjection/token.ts';
 import type { ExecutionContext, Principal } from '../mediation/executionContext.ts';
 import { newId } from '../mediation/ids.ts';
 import { type AnyEvent, definitionOf, payloadOf, type Request } from '../messages/message.ts';
+import { personalDataOf } from '../personalData/personalData.ts';
+import type { Typed } from '../personalData/personalDataCipher.ts';
 import type { Clock } from './clock.ts';
 
 /** When a message is due: at a time, or after a delay in milliseconds (of the application's clock). */
@@ -45,6 +47,10 @@ export interface ScheduledMessage {
   readonly type: string;
   /** The event's version (1 for commands). */
   readonly version: number;
+  /**
+   * The command's or event's payload; an event's personal fields sealed, as in the log (it is written there as it
+   * is, and reads with placeholders if its subject is forgotten before it is due).
+   */
   readonly payload: unknown;
   readonly dueAt: Date;
   /** For an event: the stream it is written to. */
@@ -82,7 +88,11 @@ export function scheduleOf(
         throw new TypeError('schedule.send() takes a command or an event made from a definition');
       }
       const dueAt = 'at' in when ? new Date(when.at) : new Date(clock.now().getTime() + when.after);
+      // Years past 9999 are dates to JavaScript, but not in ISO 8601's basic form, which databases take.
       if (Number.isNaN(dueAt.getTime())) throw new RangeError('schedule.send(): the due time is not a date');
+      if (dueAt.getUTCFullYear() > 9999 || dueAt.getUTCFullYear() < 1) {
+        throw new RangeError(`schedule.send(): the due time must fall in the years 1 to 9999 (UTC)`);
+      }
       const id = options.id ?? newId();
       const kind = definition.kind === 'event' ? 'event' : 'command';
       const principal = context.principal;
@@ -112,6 +122,34 @@ export function scheduleOf(
       record({ kind: 'cancel', id });
     },
   };
+}
+
+/**
+ * The changes with the personal fields of the events they schedule sealed by `seal` (the unit of work's, which
+ * seals the events it appends): a message waits in the schedule until it is due, and must not hold in clear what
+ * the log may not. When due, the event is written to the log as it is. Other changes are answered as they are.
+ * @internal Persistence adapters call it as they commit.
+ */
+export async function sealScheduled(
+  changes: readonly ScheduleChange[],
+  seal: (events: readonly Typed[]) => Promise<readonly Typed[]>,
+): Promise<readonly ScheduleChange[]> {
+  const personal = changes.filter(
+    (change) =>
+      change.kind === 'store' &&
+      change.message.kind === 'event' &&
+      personalDataOf(change.message.type) !== undefined,
+  ) as (ScheduleChange & { kind: 'store' })[];
+  if (personal.length === 0) return changes;
+  const sealed = await seal(
+    personal.map(({ message }) => ({ data: message.payload, metadata: { type: message.type } })),
+  );
+  const payloads = new Map(personal.map((change, i) => [change, sealed[i]?.data]));
+  return changes.map((change) =>
+    change.kind === 'store' && payloads.has(change)
+      ? { kind: 'store', message: { ...change.message, payload: payloads.get(change) } }
+      : change,
+  );
 }
 
 /**

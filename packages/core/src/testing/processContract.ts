@@ -12,7 +12,7 @@ import { type ContractCase, expectEqual, uniqueName } from './contract.ts';
 import type { SchedulerUnderTest } from './schedulerContract.ts';
 
 /** What the process manager contract runs against: a scheduler's adapter, and how events reach handlers. */
-export interface ProcessesUnderTest extends SchedulerUnderTest {
+export interface ProcessesUnderTest extends Omit<SchedulerUnderTest, 'stored'> {
   /** Starts what delivers the log's events to the application's handlers (a relay), if the adapter needs one. */
   deliver(app: Application): { stop(): Promise<void> };
   /** Resolves once every event written so far has been handled and nothing due is left undelivered. */

@@ -6,6 +6,7 @@ import { handler } from '../mediation/handler.ts';
 import { command, event, query, unchecked } from '../messages/message.ts';
 import { EventStore } from '../persistence/eventStore.ts';
 import type { QueryableRepository } from '../persistence/repository.ts';
+import { erased, PersonalData } from '../personalData/personalData.ts';
 import { badRequest, ok } from '../results/operationResult.ts';
 import { type Clock, TestClock } from '../scheduling/clock.ts';
 import { executeScheduled, type MessageSchedulerOptions } from '../scheduling/delivery.ts';
@@ -23,6 +24,11 @@ export interface SchedulerUnderTest {
   ): Provider<QueryableRepository<TAggregate>, any>;
   /** The adapter's scheduler for an application; `start` resolves once it delivers (it holds its lease). */
   scheduler(app: Application, options: MessageSchedulerOptions): ScheduledDelivery;
+  /**
+   * Everything the adapter stores of scheduled messages and of the log, as text: what a copy of the database
+   * holds. Personal data must never be found in it in clear. (`persistence` must protect personal data.)
+   */
+  stored(): Promise<string>;
 }
 
 /** A running scheduler, as the contract sees it. */
@@ -62,6 +68,19 @@ function world(subject: SchedulerUnderTest) {
     unchecked<{ id: string; after: number }>(),
   ).returns<string>();
   const Count = query(`contract.${tag}.count`, unchecked<{ id: string }>()).returns<number>();
+  /** A note about a patient, whose name is personal: scheduled by `Note`, to the stream `notes-<tag>`. */
+  const Noted = event(
+    `contract.${tag}.noted`,
+    unchecked<{ patientId: string; name: string; ward: string }>(),
+    {
+      personal: { subject: 'patientId', fields: ['name'] },
+    },
+  );
+  const Note = command(
+    `contract.${tag}.note`,
+    unchecked<{ patientId: string; name: string; after: number }>(),
+  ).returns<string>();
+  const Forget = command(`contract.${tag}.forget`, unchecked<{ patientId: string }>()).returns<void>();
   const state = {
     failures: 0,
     ran: [] as { subject: string | undefined; correlationId: string; causationId: string | undefined }[],
@@ -114,6 +133,19 @@ function world(subject: SchedulerUnderTest) {
               schedule.send(new Reminded({ id: c.id }), { after: c.after }, { streamId: `reminders-${tag}` }),
             ),
           ),
+          handler(Note, { schedule: Schedule }, async (c, { schedule }) =>
+            ok(
+              schedule.send(
+                new Noted({ patientId: c.patientId, name: c.name, ward: 'B' }),
+                { after: c.after },
+                { streamId: `notes-${tag}` },
+              ),
+            ),
+          ),
+          handler(Forget, { personalData: PersonalData }, async (c, { personalData }) => {
+            await personalData.forget(c.patientId, { requestedBy: 'dpo' });
+            return ok(undefined);
+          }),
           handler(Count, { tallies: Tallies }, async (q, { tallies }) =>
             ok((await tallies.get(q.id))?.state.count ?? 0),
           ),
@@ -134,6 +166,20 @@ function world(subject: SchedulerUnderTest) {
     async remind(app: Application, id: string, after: number): Promise<string | undefined> {
       const result = await app.mediator.execute(new Remind({ id, after }));
       return result.ok ? result.data : undefined;
+    },
+    async note(app: Application, patientId: string, name: string, after: number): Promise<string> {
+      const result = await app.mediator.execute(new Note({ patientId, name, after }));
+      if (!result.ok) throw new Error(result.problem.detail);
+      return result.data;
+    },
+    async forget(app: Application, patientId: string): Promise<void> {
+      const result = await app.mediator.execute(new Forget({ patientId }));
+      if (!result.ok) throw new Error(result.problem.detail);
+    },
+    /** The notes written to the log, as its readers see them. */
+    async notes(app: Application): Promise<unknown[]> {
+      const written = await app.container.root.resolve(EventStore).readStream(`notes-${tag}`);
+      return written.map((e) => e.data);
     },
     async count(app: Application, id: string): Promise<number> {
       const result = await app.mediator.execute(new Count({ id }));
@@ -314,6 +360,72 @@ export function schedulerContract(): ContractCase<SchedulerUnderTest>[] {
           expectEqual(w.mine(await scheduler.pending()), [], 'what is still scheduled');
           await w.clock.advance(60 * minute);
           expectEqual(await w.count(app, 't8'), 1, 'the count once it would have been due');
+        }),
+    },
+    {
+      name: "a scheduled event's personal data is sealed while it waits and in the log, and reads in clear",
+      run: (subject) =>
+        running(subject, {}, async (w, app, scheduler) => {
+          const name = `Nora ${w.tag}`;
+          const id = await w.note(app, `p-${w.tag}`, name, 10 * minute);
+          const [waiting] = w.mine(await scheduler.pending());
+          expectEqual(waiting?.id, id, 'what waits');
+          expectEqual(
+            JSON.stringify(waiting?.payload).includes(name),
+            false,
+            'the name in what waits, in clear',
+          );
+          expectEqual((await subject.stored()).includes(name), false, 'the name in the stored schedule');
+          await w.clock.advance(10 * minute);
+          expectEqual(
+            await w.notes(app),
+            [{ patientId: `p-${w.tag}`, name, ward: 'B' }],
+            'the note once due',
+          );
+          expectEqual((await subject.stored()).includes(name), false, 'the name in the stored log');
+        }),
+    },
+    {
+      name: 'a scheduled event whose subject is forgotten before it is due is written with placeholders',
+      run: (subject) =>
+        running(subject, {}, async (w, app) => {
+          const name = `Olga ${w.tag}`;
+          await w.note(app, `p-${w.tag}`, name, 10 * minute);
+          await w.forget(app, `p-${w.tag}`);
+          await w.clock.advance(10 * minute);
+          expectEqual(
+            await w.notes(app),
+            [{ patientId: `p-${w.tag}`, name: erased, ward: 'B' }],
+            'the note once due',
+          );
+          expectEqual((await subject.stored()).includes(name), false, 'the name anywhere stored');
+        }),
+    },
+    {
+      name: "a process whose cached key was deleted by another's erasure seals what it schedules with a new key",
+      run: (subject) =>
+        running(subject, {}, async (w, app) => {
+          const patientId = `p-${w.tag}`;
+          // The first note makes the patient's key, which this application caches; another forgets them.
+          await w.note(app, patientId, `Pia ${w.tag}`, 5 * minute);
+          await using other = await w.build();
+          await w.forget(other, patientId);
+          const name = `Pia again ${w.tag}`;
+          await w.note(app, patientId, name, 10 * minute);
+          await w.clock.advance(10 * minute);
+          expectEqual(
+            await w.notes(app),
+            [
+              { patientId, name: erased, ward: 'B' },
+              { patientId, name, ward: 'B' },
+            ],
+            'the notes once due (the first sealed before the erasure, the second after it)',
+          );
+          expectEqual(
+            (await subject.stored()).includes(name),
+            false,
+            'the new name in clear, anywhere stored',
+          );
         }),
     },
   ];

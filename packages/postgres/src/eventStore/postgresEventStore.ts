@@ -353,7 +353,7 @@ export async function appendToStream(
 }
 
 /** Throws a DataKeyGoneError when some of these data keys were deleted: an append sealed with them wrote nothing. */
-async function keysStillThere(sql: Sql, schema: string, keyIds: readonly string[]): Promise<void> {
+export async function keysStillThere(sql: Sql, schema: string, keyIds: readonly string[]): Promise<void> {
   const { rows } = await sql.query<{ id: string }>(
     `SELECT id FROM ${schema}.personal_keys WHERE id = ANY ($1::text[])`,
     [keyIds],

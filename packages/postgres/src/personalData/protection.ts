@@ -108,7 +108,9 @@ export class Protection {
    * The events with their personal fields sealed, keys made for subjects who have none (each in a statement of
    * its own, outside the caller's transaction: a key nobody used yet harms nothing).
    */
-  async seal(events: readonly NewEvent[]): Promise<readonly NewEvent[]> {
+  async seal<
+    TEvent extends { readonly data: unknown; readonly metadata: { readonly type: string } } = NewEvent,
+  >(events: readonly TEvent[]): Promise<readonly TEvent[]> {
     if (!PersonalDataCipher.needed(events)) return events;
     const type = events.find((event) => declaredPersonalData(event.metadata.type) !== undefined)?.metadata
       .type;

@@ -1,6 +1,12 @@
 // The scheduled_messages table: what units of work write into it, and how a row reads back.
-import { type ScheduleChange, type ScheduledMessage, ScheduledMessageGoneError } from '@myelin/core';
+import {
+  keyIdsOf,
+  type ScheduleChange,
+  type ScheduledMessage,
+  ScheduledMessageGoneError,
+} from '@myelin/core';
 import type { Sql } from '../database/database.ts';
+import { keysStillThere } from '../eventStore/postgresEventStore.ts';
 
 /** A row of scheduled_messages. */
 export interface ScheduledRow {
@@ -45,7 +51,9 @@ export function toScheduledMessage(row: ScheduledRow): ScheduledMessage {
 
 /**
  * Writes the schedule changes of the units of work committing in one transaction, two statements at most: the
- * cancellations, then the messages (each replacing any of its id). The last change of an id wins.
+ * cancellations, then the messages (each replacing any of its id). The last change of an id wins. Events with
+ * personal data come sealed (see `sealScheduled`); as an append does, the write fails with a DataKeyGoneError if
+ * a key they were sealed with is gone (a process's cache was stale), and the unit of work seals them again.
  */
 export async function writeScheduleChanges(
   sql: Sql,
@@ -64,6 +72,8 @@ export async function writeScheduleChanges(
     await sql.query(`DELETE FROM ${schema}.scheduled_messages WHERE id = ANY($1::text[])`, [cancelled]);
   }
   if (stored.length === 0) return;
+  const keyIds = keyIdsOf(stored.map((message) => ({ data: message.payload })));
+  if (keyIds.length > 0) await keysStillThere(sql, schema, keyIds);
   // One row per message from parallel arrays; the JSON columns go as text, parsed by PostgreSQL.
   await sql.query(
     `INSERT INTO ${schema}.scheduled_messages AS m (id, message_id, kind, type, type_version, payload, due_at,

@@ -11,6 +11,7 @@ import {
   payloadOf,
   type ScheduleChange,
   type StoredEvent,
+  sealScheduled,
   token,
   tracingEnabled,
   type UnitOfWork,
@@ -85,7 +86,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
   readonly #batched = new BatchedWrites();
   readonly #afterCommit: (() => void)[] = [];
   readonly #protection: Protection | undefined;
-  #scheduled = false;
+  /** What it scheduled or cancelled, in clear: sealed at each attempt to commit, with the subjects' keys then. */
+  readonly #schedule: ScheduleChange[] = [];
   readonly database: Database;
   readonly context: ExecutionContext;
 
@@ -140,11 +142,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
 
   /** @internal A message scheduled or cancelled by this unit of work (see `Schedule`), written at commit. */
   schedule(change: ScheduleChange): void {
-    const schema = this.database.schema;
-    this.#scheduled = true;
-    this.enlistBatched('myelin.schedule', change, (sql, changes) =>
-      writeScheduleChanges(sql, schema, changes),
-    );
+    this.#schedule.push(change);
   }
 
   /** Commits, in a span of its own (`commit`, with how many events it wrote and where they are in the log). */
@@ -175,7 +173,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
         if (attempt === 3) {
           this.#enlisted.length = 0;
           this.#batched.clear();
-          this.#scheduled = false;
+          this.#schedule.length = 0;
           throw error;
         }
       }
@@ -192,7 +190,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
       this.#batched.size === 0 ||
       this.#tracked.size > 0 ||
       this.#enlisted.length > 0 ||
-      this.#scheduled ||
+      this.#schedule.length > 0 ||
       this.context.delivery === undefined ||
       this.context.scheduled !== undefined
     ) {
@@ -230,7 +228,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
     // A scheduled command's delivery removes its message with its effects, or has none (see ExecuteOptions). It
     // goes first: a second delivery at once waits on the row's lock, then finds it gone, before any other write.
     const delivered = this.context.scheduled;
-    const batched = this.#batched.size > 0 ? this.#batched : undefined;
+    const batched = await this.#withSchedule();
     if (changes.length === 0 && enlisted.length === 0 && batched === undefined && delivered === undefined) {
       this.#tracked.clear();
       this.#enlisted.length = 0;
@@ -269,7 +267,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
       if (error instanceof DataKeyGoneError) throw error; // tried again by commit(), with everything
       this.#enlisted.length = 0;
       this.#batched.clear();
-      this.#scheduled = false;
+      this.#schedule.length = 0;
       if (!isDuplicate(error)) throw error;
       // Another commit stored the same event ids or stream versions first.
       const conflict = new ConcurrencyError('the event log', 'any', undefined);
@@ -281,10 +279,30 @@ export class PostgresUnitOfWork implements UnitOfWork {
     this.#enlisted.length = 0;
     this.#batched.clear();
     if (stored.length > 0) logSignal(this.database).committed(stored.at(-1)?.position);
-    if (this.#scheduled) scheduleSignal(this.database).committed();
-    this.#scheduled = false;
+    if (this.#schedule.length > 0) scheduleSignal(this.database).committed();
+    this.#schedule.length = 0;
     this.#committed();
     return { events: stored, position: stored.at(-1)?.position };
+  }
+
+  /**
+   * The batched rows, and the schedule's changes with the personal data of the events it holds sealed; written
+   * as a set too, the changes of every unit of work in the transaction in one statement.
+   */
+  async #withSchedule(): Promise<BatchedWrites | undefined> {
+    if (this.#schedule.length === 0) return this.#batched.size > 0 ? this.#batched : undefined;
+    const protection = this.#protection;
+    const changes =
+      protection === undefined
+        ? this.#schedule
+        : await sealScheduled(this.#schedule, (events) => protection.seal(events));
+    const batched = new BatchedWrites();
+    batched.merge(this.#batched);
+    const schema = this.database.schema;
+    for (const change of changes) {
+      batched.add('myelin.schedule', change, (sql, all) => writeScheduleChanges(sql, schema, all));
+    }
+    return batched;
   }
 
   /** The tracked aggregates' changes, their new events sealed (together: one look-up of the subjects' keys). */
@@ -325,7 +343,7 @@ export class PostgresUnitOfWork implements UnitOfWork {
     this.#tracked.clear();
     this.#enlisted.length = 0;
     this.#batched.clear();
-    this.#scheduled = false;
+    this.#schedule.length = 0;
   }
 }
 
