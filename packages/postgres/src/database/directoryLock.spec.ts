@@ -68,6 +68,8 @@ describe('an embedded database directory', () => {
       [0o770, 0o750],
       [0o2770, 0o2750], // shared with a group on purpose: the setgid bit stays, so new files stay the group's
       [0o4770, 0o750],
+      [0o4750, 0o750], // setuid and sticky bits go even where the group could not write
+      [0o1700, 0o700],
       [0o750, undefined],
       [0o2750, undefined],
       [0o700, undefined],

@@ -92,7 +92,7 @@ export function makePrivate(directory: string, self = process.getuid?.()): void 
 export function privateModeOf(mode: number): number | undefined {
   const permissions = mode & 0o7777;
   if ((permissions & 0o007) !== 0) return 0o700;
-  if ((permissions & 0o020) !== 0) return permissions & 0o2750;
+  if ((permissions & 0o5020) !== 0) return permissions & 0o2750;
   return undefined;
 }
 
