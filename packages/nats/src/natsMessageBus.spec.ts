@@ -213,6 +213,11 @@ describe('the NATS JetStream message bus', () => {
     expect(letter?.header.get('Myelin-Error')).toBe('oven 3 cold');
     expect(letter?.header.get('Myelin-Deliveries')).toBe('3');
     expect(letter?.header.get('Myelin-Stream-Sequence')).toBe(`${options.stream} 2`);
+    expect(letter?.header.get('Content-Type')).toBe('application/cloudevents+json');
+    // Its id is the message's place and the subscription: the server drops a second copy of it as a duplicate.
+    expect(letter?.header.get('Nats-Msg-Id')).toBe(
+      `${options.stream}:2:${letter?.header.get('Myelin-Subscription')}`,
+    );
     expect(letter?.json<{ id: string }>().id).toBe('always');
     // Terminated, as every server version understands: nothing is left pending, to come back at each ack wait.
     await settled(options.stream as string, 'orders-cook');
@@ -282,6 +287,7 @@ describe('the NATS JetStream message bus', () => {
     expect(letter?.header.get('Myelin-Stream-Sequence')).toBe(`${options.stream} 1`);
     expect(Number(letter?.header.get('Myelin-Truncated'))).toBeGreaterThan(maxPayload - 1000);
     expect(letter?.data.length).toBe(0);
+    expect(letter?.header.has('Content-Type')).toBe(false);
     await settled(options.stream as string, 'orders-cook');
     expect(attempts).toBe(1);
     // The original is still in the stream, where the dead letter says.

@@ -626,12 +626,16 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     h.set('Myelin-Subscription', name);
     h.set('Myelin-Deliveries', String(message.info.deliveryCount));
     h.set('Myelin-Stream-Sequence', `${this.#options.stream} ${message.info.streamSequence}`);
+    // One dead letter per message and subscription: a publish whose answer was lost, tried again at the message's
+    // redelivery, is dropped by the server as a duplicate (within the dead-letter stream's two minutes' window).
+    h.set('Nats-Msg-Id', `${this.#options.stream}:${sequence}:${name}`);
     try {
       try {
         await this.#js.publish(this.deadLetterSubjectOf(type), message.data, { headers: h });
       } catch (error) {
         if (!tooBig(error)) throw error;
         h.set('Myelin-Truncated', String(message.data.length));
+        h.delete('Content-Type'); // there is no body to be a CloudEvent
         await this.#js.publish(this.deadLetterSubjectOf(type), new Uint8Array(0), { headers: h });
       }
       // A term, not an ack: both end the delivery on every server version, but a term says it was given up, not
