@@ -259,6 +259,7 @@ export { isUnavailable, UnavailableError } from './results/unavailable.ts';
 export { Clock, systemClock, TestClock } from './scheduling/clock.ts';
 export {
   type DeliveryOutcome,
+  defaultHandlerTimeoutMs,
   executeScheduled,
   type MessageSchedulerOptions,
   retryDelay,

@@ -2,7 +2,12 @@ import type { Application } from '../application/application.ts';
 import { reportErrors } from '../behaviors/logging.ts';
 import type { AnyEvent } from '../messages/message.ts';
 import { Clock, TestClock } from '../scheduling/clock.ts';
-import { executeScheduled, type MessageSchedulerOptions, retryDelay } from '../scheduling/delivery.ts';
+import {
+  defaultHandlerTimeoutMs,
+  executeScheduled,
+  type MessageSchedulerOptions,
+  retryDelay,
+} from '../scheduling/delivery.ts';
 import type { ScheduledMessage } from '../scheduling/schedule.ts';
 import type { InMemoryDatabase } from './inMemoryDatabase.ts';
 import { type InMemoryProtection, protectionOf } from './inMemoryPersonalData.ts';
@@ -23,6 +28,7 @@ export class InMemoryMessageScheduler {
   readonly #maxAttempts: number;
   readonly #backoffMs: number;
   readonly #maxBackoffMs: number;
+  readonly #handlerTimeoutMs: number;
   readonly #onError: (error: unknown, message: string) => void;
   #stopping = new AbortController();
   #running: Promise<void> | undefined;
@@ -38,6 +44,7 @@ export class InMemoryMessageScheduler {
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#backoffMs = options.backoffMs ?? 1000;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
+    this.#handlerTimeoutMs = options.handlerTimeoutMs ?? defaultHandlerTimeoutMs;
     this.#onError = options.onError ?? reportErrors(app, 'scheduler');
   }
 
@@ -114,7 +121,7 @@ export class InMemoryMessageScheduler {
       await this.#write(message);
       return;
     }
-    const delivery = await executeScheduled(this.#app, message);
+    const delivery = await executeScheduled(this.#app, message, { timeoutMs: this.#handlerTimeoutMs });
     if (delivery.outcome === 'delivered' || delivery.outcome === 'gone') return;
     if (delivery.outcome === 'refused') {
       this.#onError(new Error(`${message.type} was refused: ${delivery.detail}`), message.id);

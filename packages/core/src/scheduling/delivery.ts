@@ -11,9 +11,18 @@ export interface MessageSchedulerOptions {
   readonly backoffMs?: number;
   /** The longest wait between two retries; defaults to 5 minutes. */
   readonly maxBackoffMs?: number;
+  /**
+   * How long a scheduled command may run before it is given up (counted as a failed attempt, and retried): a
+   * handler that hangs must not hold a delivery slot, or `stop()`, for ever. Should it finish later, it takes effect
+   * once all the same (its unit of work removes the message, which a retry then finds gone). Defaults to 5 minutes.
+   */
+  readonly handlerTimeoutMs?: number;
   /** Told of each failed delivery and each refusal; defaults to the application's `Logger`, else the console. */
   readonly onError?: (error: unknown, message: string) => void;
 }
+
+/** The default of `MessageSchedulerOptions.handlerTimeoutMs`. */
+export const defaultHandlerTimeoutMs = 5 * 60_000;
 
 /** What became of one delivery. */
 export type DeliveryOutcome =
@@ -34,7 +43,31 @@ export type DeliveryOutcome =
 export async function executeScheduled(
   app: Application,
   message: ScheduledMessage,
+  options: { readonly timeoutMs?: number } = {},
 ): Promise<DeliveryOutcome> {
+  const running = execute(app, message);
+  const timeoutMs = options.timeoutMs;
+  if (timeoutMs === undefined) return running;
+  // Wall time, not the application's clock: a hang is the machine's, whatever a test clock says.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const givenUp = new Promise<DeliveryOutcome>((resolve) => {
+    timer = setTimeout(
+      () =>
+        resolve({
+          outcome: 'failed',
+          error: `it did not finish within ${timeoutMs} ms (handlerTimeoutMs): given up and tried again later`,
+        }),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([running, givenUp]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function execute(app: Application, message: ScheduledMessage): Promise<DeliveryOutcome> {
   const definition = app.messages.get(message.type);
   if (definition === undefined || definition.kind !== 'command') {
     return { outcome: 'failed', error: `This application handles no command '${message.type}'` };

@@ -83,6 +83,8 @@ function world(subject: SchedulerUnderTest) {
   const Forget = command(`contract.${tag}.forget`, unchecked<{ patientId: string }>()).returns<void>();
   const state = {
     failures: 0,
+    /** When set, the next run of Bump waits for it (a handler that hangs), and it is cleared. */
+    hang: undefined as Promise<void> | undefined,
     ran: [] as { subject: string | undefined; correlationId: string; causationId: string | undefined }[],
   };
   const clock = new TestClock();
@@ -103,6 +105,9 @@ function world(subject: SchedulerUnderTest) {
               state.failures--;
               throw new Error('the oven is cold');
             }
+            const hang = state.hang;
+            state.hang = undefined;
+            await hang;
             if (c.refuse === true) return badRequest('Not this one');
             state.ran.push({
               subject: context.principal?.subject,
@@ -189,6 +194,15 @@ function world(subject: SchedulerUnderTest) {
     mine: (pending: readonly ScheduledMessage[]) =>
       pending.filter((m) => m.type.startsWith(`contract.${tag}.`)),
   };
+}
+
+/** Resolves once `check` holds, asking every 10 ms; fails after 10 s, naming what it waited for. */
+async function until(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not reached in 10 s: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
 
 /** Runs `body` with the world's application and its scheduler started, and stops both after. */
@@ -426,6 +440,28 @@ export function schedulerContract(): ContractCase<SchedulerUnderTest>[] {
             false,
             'the new name in clear, anywhere stored',
           );
+        }),
+    },
+    {
+      name: 'a command that hangs is given up after handlerTimeoutMs and retried; finishing late, it takes effect once',
+      run: (subject) =>
+        running(subject, { handlerTimeoutMs: 50, backoffMs: minute }, async (w, app, scheduler) => {
+          let release = () => {};
+          w.state.hang = new Promise<void>((resolve) => (release = resolve));
+          await w.plan(app, { id: 't9', after: 0 });
+          // Returns once the round is over: the hung command given up after 50 ms (wall time), the slot free.
+          await w.clock.advance(0);
+          const [waiting] = w.mine(await scheduler.pending());
+          expectEqual(
+            [waiting?.attempts, waiting?.status, waiting?.error?.includes('handlerTimeoutMs')],
+            [1, 'scheduled', true],
+            'the message after the give-up',
+          );
+          release();
+          await until(async () => (await w.count(app, 't9')) === 1, 'the late command to take effect');
+          expectEqual(w.mine(await scheduler.pending()), [], 'what is still scheduled after it');
+          await w.clock.advance(minute);
+          expectEqual(await w.count(app, 't9'), 1, 'the count once the retry was due');
         }),
     },
   ];

@@ -1,6 +1,7 @@
 import {
   type Application,
   Clock,
+  defaultHandlerTimeoutMs,
   executeScheduled,
   type MessageSchedulerOptions,
   reportErrors,
@@ -50,6 +51,7 @@ export class PostgresMessageScheduler {
   readonly #concurrency: number;
   readonly #pollMs: number;
   readonly #leaseRetryMs: number;
+  readonly #handlerTimeoutMs: number;
   readonly #onError: (error: unknown, message: string) => void;
   #stop = new AbortController();
   #loop: Promise<void> | undefined;
@@ -71,6 +73,10 @@ export class PostgresMessageScheduler {
     this.#concurrency = positive(options.concurrency ?? 8, 'concurrency');
     this.#pollMs = positive(options.pollMs ?? 1000, 'pollMs');
     this.#leaseRetryMs = positive(options.leaseRetryMs ?? 1000, 'leaseRetryMs');
+    this.#handlerTimeoutMs = positive(
+      options.handlerTimeoutMs ?? defaultHandlerTimeoutMs,
+      'handlerTimeoutMs',
+    );
     this.#onError = options.onError ?? reportErrors(app, 'scheduler');
   }
 
@@ -274,10 +280,30 @@ export class PostgresMessageScheduler {
     return due.length;
   }
 
-  async #deliverCommand(message: ScheduledMessage): Promise<void> {
-    const delivery = await executeScheduled(this.#app, message);
-    if (delivery.outcome === 'delivered' || delivery.outcome === 'gone') return;
+  async #deliverCommand(read: ScheduledMessage): Promise<void> {
     const s = this.#database.schema;
+    // The attempt is counted before the command runs, so that one which kills its process (or hangs it until the
+    // lease moves) is not run for ever, by each process in turn: past `maxAttempts` attempts that never ended, it
+    // is parked without running again.
+    if (read.attempts >= this.#maxAttempts) {
+      const error = `started ${read.attempts} times without an answer: the process running it stopped or hung`;
+      this.#onError(new Error(`${read.type} was parked: ${error}`), read.id);
+      await this.#database.query(
+        `UPDATE ${s}.scheduled_messages SET status = 'parked', error = $4
+         WHERE id = $1 AND message_id = $2 AND attempts = $3 AND status = 'scheduled'`,
+        [read.id, read.messageId, read.attempts, error],
+      );
+      return;
+    }
+    const { rowCount } = await this.#database.query(
+      `UPDATE ${s}.scheduled_messages SET attempts = attempts + 1
+       WHERE id = $1 AND message_id = $2 AND attempts = $3 AND status = 'scheduled'`,
+      [read.id, read.messageId, read.attempts],
+    );
+    if (rowCount === 0) return; // delivered, cancelled, replaced or taken meanwhile
+    const message = { ...read, attempts: read.attempts + 1 };
+    const delivery = await executeScheduled(this.#app, message, { timeoutMs: this.#handlerTimeoutMs });
+    if (delivery.outcome === 'delivered' || delivery.outcome === 'gone') return;
     if (delivery.outcome === 'refused') {
       this.#onError(new Error(`${message.type} was refused: ${delivery.detail}`), message.id);
       await this.#database.query(`DELETE FROM ${s}.scheduled_messages WHERE id = $1 AND message_id = $2`, [
@@ -286,7 +312,7 @@ export class PostgresMessageScheduler {
       ]);
       return;
     }
-    const attempts = message.attempts + 1;
+    const attempts = message.attempts;
     this.#onError(new Error(`${message.type} failed (attempt ${attempts}): ${delivery.error}`), message.id);
     const parked = attempts >= this.#maxAttempts;
     const retryAt = new Date(
