@@ -18,7 +18,7 @@ import {
   withinSpan,
 } from '@myelin/core';
 import { type Counter, type MeterProvider, metrics, SpanKind, trace } from '@opentelemetry/api';
-import type { Database, Sql } from '../database/database.ts';
+import { type Database, type Sql, sqlState } from '../database/database.ts';
 import { isDuplicate } from '../eventStore/postgresEventStore.ts';
 import type { Protection } from '../personalData/protection.ts';
 import { removeDelivered, writeScheduleChanges } from '../scheduling/scheduledMessages.ts';
@@ -268,11 +268,21 @@ export class PostgresUnitOfWork implements UnitOfWork {
       this.#enlisted.length = 0;
       this.#batched.clear();
       this.#schedule.length = 0;
-      if (!isDuplicate(error)) throw error;
-      // Another commit stored the same event ids or stream versions first.
-      const conflict = new ConcurrencyError('the event log', 'any', undefined);
-      conflict.message = `A concurrent commit wrote the same events first: ${(error as Error).message}`;
-      throw conflict;
+      if (isDuplicate(error)) {
+        // Another commit stored the same event ids or stream versions first.
+        const conflict = new ConcurrencyError('the event log', 'any', undefined);
+        conflict.message = `A concurrent commit wrote the same events first: ${(error as Error).message}`;
+        throw conflict;
+      }
+      if (isTransientConflict(error)) {
+        // PostgreSQL ended this transaction to let a concurrent one through (two that locked the same things in
+        // opposite orders, say): nothing was written, and the same work tried again succeeds. A conflict, then,
+        // which `retryOnConflict` retries and HTTP answers 409, not a server error.
+        const conflict = new ConcurrencyError('the transaction', 'any', undefined);
+        conflict.message = `A concurrent transaction conflicted with this commit, which wrote nothing: ${(error as Error).message}`;
+        throw conflict;
+      }
+      throw error;
     }
     for (const entry of this.#tracked.values()) entry.aggregate.markCommitted();
     this.#tracked.clear();
@@ -362,4 +372,10 @@ export function trackingMethods<TAggregate extends AggregateRoot<any, any>>(
   const track = (operation: Change['operation']) => async (aggregate: TAggregate) =>
     work.track(key(aggregate.id), tracking(aggregate, operation));
   return { add: track('add'), update: track('update'), remove: track('remove') };
+}
+
+/** A deadlock PostgreSQL broke by ending this transaction, or a serialization failure: gone when tried again. */
+function isTransientConflict(error: unknown): boolean {
+  const state = sqlState(error);
+  return state === '40P01' || state === '40001';
 }

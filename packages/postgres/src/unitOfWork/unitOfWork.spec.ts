@@ -217,3 +217,38 @@ describe.each(engines)('the unit of work on $name', (engine) => {
     expect(documents.rows.map((row) => row.id)).toEqual(['a']);
   });
 });
+
+// PostgreSQL only: PGlite has one connection, so its transactions never overlap.
+describe('the unit of work on postgres, beside concurrent transactions', () => {
+  it('answers a conflict (409), not a server error, when PostgreSQL ends its commit to break a deadlock', async () => {
+    const postgres = engines.find((engine) => engine.name === 'postgres') as (typeof engines)[number];
+    const test = await postgres.open();
+    await using _dropped = { [Symbol.asyncDispose]: () => test.drop() };
+    const Lock = command('counter.lock', unchecked<{ first: number; second: number }>()).returns<void>();
+    let arrived = 0;
+    let bothHoldOne = () => {};
+    const held = new Promise<void>((resolve) => (bothHoldOne = resolve));
+    await using app = await createApplication()
+      .include(postgresPersistence(test.database))
+      .handle(
+        handler(Lock, { work: PostgresUnitOfWorkToken }, async (c, { work }) => {
+          work.enlist(async (sql) => {
+            await sql.query('SELECT pg_advisory_xact_lock($1::bigint)', [c.first]);
+            if (++arrived === 2) bothHoldOne();
+            await held;
+            await sql.query('SELECT pg_advisory_xact_lock($1::bigint)', [c.second]);
+          });
+          return ok(undefined);
+        }),
+      )
+      .build();
+    const [a, b] = [7_700_001, 7_700_002];
+    const results = await Promise.all([
+      app.mediator.execute(new Lock({ first: a, second: b })),
+      app.mediator.execute(new Lock({ first: b, second: a })),
+    ]);
+    expect(results.map((result) => result.status).sort()).toEqual([200, 409]);
+    const refused = results.find((result) => !result.ok);
+    expect(refused?.ok === false && refused.problem.detail).toMatch(/deadlock detected/);
+  });
+});
