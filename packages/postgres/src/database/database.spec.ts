@@ -145,3 +145,34 @@ describe('the pool on PostgreSQL', () => {
     }
   });
 });
+
+describe('a session of its own (leases, a partition group’s member slot, erasures heard)', () => {
+  /** The same server and user as the tests', through its Unix socket (Debian's directory unless told). */
+  const overSocket = (() => {
+    const url = new URL(postgresUrl);
+    const directory = process.env.PGSOCKET_DIR ?? '/var/run/postgresql';
+    return `postgresql://${url.username}@/${url.pathname.slice(1)}?host=${encodeURIComponent(directory)}`;
+  })();
+
+  it('is ended by the server once idle for half the lease time, over TCP and a Unix socket alike', async () => {
+    for (const connectionString of [postgresUrl, overSocket]) {
+      const database = postgresDatabase({ connectionString, schema: testSchema(), leaseMs: 4000 });
+      try {
+        const session = await database.connect();
+        try {
+          const shown = async (sql: Sql) =>
+            (await sql.query<{ value: string }>("SELECT current_setting('idle_session_timeout') AS value"))
+              .rows[0]?.value;
+          // A frozen process's session ends, and its locks with it, though no TCP timeout reaches it.
+          expect(await shown(session), connectionString).toBe('2s');
+          // Pooled connections idle between requests by design: the pool, not the server, closes them.
+          expect(await shown(database), connectionString).toBe('0');
+        } finally {
+          await session.release();
+        }
+      } finally {
+        await database.close();
+      }
+    }
+  });
+});

@@ -99,6 +99,8 @@ function leaseTimes(leaseMs: number): {
   readonly server: Readonly<Record<string, number>>;
   readonly heartbeatMs: number;
   readonly giveUpMs: number;
+  /** How long a session may idle before the server ends it: half the lease time, as `tcp_user_timeout`. */
+  readonly idleSessionMs: number;
 } {
   if (!Number.isFinite(leaseMs) || leaseMs < 2000) {
     throw new RangeError(
@@ -116,6 +118,7 @@ function leaseTimes(leaseMs: number): {
       tcp_keepalives_count: Math.max(1, Math.ceil((userTimeoutMs / 1000 - idle) / interval)),
     },
     heartbeatMs: Math.round(leaseMs / 10),
+    idleSessionMs: userTimeoutMs,
     giveUpMs: userTimeoutMs - Math.round(leaseMs / 10),
   };
 }
@@ -326,11 +329,17 @@ export function postgresDatabase(options: PostgresDatabaseOptions = {}): Databas
       // session within the lease time and releases its locks (a lease held here), rather than after the operating
       // system's default of two hours. Set here as well as at connection start, where a connection string's own
       // options may have replaced them.
+      // And a session left idle for as long ends too: a process frozen rather than gone (SIGSTOP, a paused VM) has
+      // a kernel that still answers TCP for it, and a Unix socket has no TCP at all, so neither would end the
+      // session, whose locks (leases, a partition group's member slot) would be held for ever. A live process never
+      // lets it idle so long: its heartbeat below asks every tenth of the lease time. (Only from PostgreSQL 14.)
       await heard(() =>
         raw.exec(
-          Object.entries(lease.server)
-            .map(([name, value]) => `SET ${name} = ${value}`)
-            .join('; '),
+          [
+            ...Object.entries(lease.server).map(([name, value]) => `SET ${name} = ${value}`),
+            `SELECT set_config('idle_session_timeout', '${lease.idleSessionMs}', false)
+             FROM pg_settings WHERE name = 'idle_session_timeout'`,
+          ].join('; '),
         ),
       ).catch(async (error: unknown) => {
         await client.end().catch(() => {});

@@ -177,18 +177,7 @@ export class Leases {
       const signal = logSignal(this.#database);
       const opening = this.#database.connect().then(async (connection) => {
         if (this.#database.engine === 'postgres') {
-          // A holder whose process is frozen (SIGSTOP, a paused VM) still has a kernel that answers TCP for it, so
-          // neither keep-alives nor the user timeout end its session, and its locks would be held for ever. The
-          // leases are held by this session idle, outside any transaction: the server ends it once it has been idle
-          // for as long as the server waits on a silent network (its `tcp_user_timeout`: half the lease time), which
-          // a live holder never lets happen, its heartbeat asking every tenth of the lease time. Left unset where
-          // that is unknown (a Unix socket, or a platform without the option, shows 0), and on servers before
-          // PostgreSQL 14, which have no such setting.
-          await connection.query(
-            `SELECT set_config('idle_session_timeout', current_setting('tcp_user_timeout'), false)
-             FROM pg_settings
-             WHERE name = 'idle_session_timeout' AND current_setting('tcp_user_timeout')::integer > 0`,
-          );
+          // A frozen holder's session is ended by the server once idle for half the lease time (see connect()).
           await connection.listen(signal.channel, () => signal.wake());
           // The scheduler runs under a lease too: it hears schedules written by other processes here.
           const schedules = scheduleSignal(this.#database);
