@@ -1,5 +1,7 @@
 // Partitioned projections across processes: two database handles on one schema are two processes to PostgreSQL
 // (each its own sessions, leases and member slot), which is what sharing and rebalancing are about.
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   type Application,
   createApplication,
@@ -16,6 +18,7 @@ import type { Database } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
+import { childLines } from '../testing/childLines.ts';
 import { postgresUrl, testSchema } from '../testing/databases.ts';
 import { eventually as waitFor } from '../testing/eventually.ts';
 import { postgresProjections } from './postgresProjections.ts';
@@ -125,6 +128,83 @@ describe('a partitioned projection run by two processes (PostgreSQL)', () => {
       for (const { doc } of rows) expect(doc).toEqual({ count: 9, last: written, disordered: false });
     } finally {
       await Promise.all([one.stop(), two.stop()]);
+    }
+  });
+});
+
+/** The projection both processes of the frozen-member case run: the same declaration, in the child as a string. */
+const declaration = `
+const Noted = event('frozen.noted', unchecked());
+const notes = documents('frozen-notes');
+const noting = projection(notes, { partitions: 4 }).on(Noted, (e, docs) => docs.put(e.stream, { n: e.n }));
+`;
+const Noted = event('frozen.noted', unchecked<{ stream: string; n: number }>());
+const notes = documents<{ n: number }>('frozen-notes');
+const noting = projection(notes, { partitions: 4 }).on(Noted, (e, docs) => docs.put(e.stream, { n: e.n }));
+
+/** Short, so that the test is: the server ends an idle session of its own after half of it. */
+const frozenLeaseMs = 4000;
+
+/** A process running the partitioned projection: says `held <n>` each time the partitions it holds change. */
+const member = `
+const { createApplication, documents, event, projection, unchecked } = await import('@myelin/core');
+const { postgresPersistence, postgresProjections, ProjectionDaemon } = await import('@myelin/postgres');
+const { postgresDatabase } = await import('@myelin/postgres/pg');
+${declaration}
+const database = postgresDatabase({ connectionString: process.env.URL, schema: process.env.SCHEMA, leaseMs: ${frozenLeaseMs} });
+const app = await createApplication().include(postgresPersistence(database), postgresProjections([noting])).build();
+const daemon = new ProjectionDaemon(app, database, { pollMs: 200, leaseRetryMs: 100, onError: () => {} }).start();
+let said = -1;
+setInterval(() => {
+  if (daemon.held.length !== said) process.stdout.write('held ' + (said = daemon.held.length) + '\\n');
+}, 20);
+`;
+
+describe('a partitioned projection whose other process is frozen (PostgreSQL)', () => {
+  const children: ChildProcess[] = [];
+  afterAll(() => {
+    for (const child of children) child.kill('SIGKILL');
+  });
+
+  it('is taken whole by the live process within the lease time: the frozen one’s member slot goes with its session', {
+    timeout: 60_000,
+  }, async () => {
+    const schema = testSchema();
+    const database = postgresDatabase({ connectionString: postgresUrl, schema, leaseMs: frozenLeaseMs });
+    await migrate(database);
+    const app = await createApplication()
+      .include(postgresPersistence(database), postgresProjections([noting]))
+      .build();
+    const live = new ProjectionDaemon(app, database, fast).start();
+    try {
+      const store = app.container.root.resolve(EventStore);
+      for (let s = 0; s < 8; s++)
+        await store.append(`n${s}`, [newEvent(Noted.type, { stream: `n${s}`, n: 1 })]);
+      await eventually(() => live.held.length === 4, 'the live process holds every partition');
+
+      const child = spawn(
+        process.execPath,
+        ['--conditions=@myelin/source', '--input-type=module', '--eval', member],
+        { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, URL: postgresUrl, SCHEMA: schema } },
+      );
+      children.push(child);
+      const lines = childLines(child, 'the other member');
+      await lines.line((line) => line === 'held 2', 30_000);
+      await eventually(() => live.held.length === 2, 'the partitions shared two and two');
+
+      child.kill('SIGSTOP');
+      const frozenAt = performance.now();
+      await eventually(() => live.held.length === 4, 'the live process takes the frozen one’s partitions');
+      const takeoverMs = Math.round(performance.now() - frozenAt);
+      console.log(
+        `a frozen partition member: the live process held all four partitions ${takeoverMs} ms after the freeze`,
+      );
+      expect(takeoverMs).toBeLessThan(2 * frozenLeaseMs);
+    } finally {
+      await live.stop();
+      await app[Symbol.asyncDispose]();
+      await database.exec(`DROP SCHEMA IF EXISTS ${database.schema} CASCADE`).catch(() => {});
+      await database.close();
     }
   });
 });
