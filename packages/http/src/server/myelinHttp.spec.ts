@@ -89,6 +89,17 @@ describe('routes bound to messages', () => {
     expect((await server.inject({ method: 'GET', url: '/notes/n2' })).statusCode).toBe(404);
   });
 
+  it('takes a path parameter of up to 1000 characters (a long user id), and no longer one', async () => {
+    const server = await open();
+    const long = await server.inject({ method: 'GET', url: `/notes/${'a'.repeat(1000)}` });
+    const tooLong = await server.inject({ method: 'GET', url: `/notes/${'a'.repeat(1001)}` });
+    // Reached the handler, which found no such note.
+    expect(long.statusCode).toBe(404);
+    expect(long.json().detail).toMatch(/^Failed to find an entity of type 'Note'/);
+    expect(tooLong.statusCode).toBe(400);
+    expect(tooLong.json().detail).toMatch(/exceeding the max param length/);
+  });
+
   it('validates the message: a 400 problem names every failing field', async () => {
     const server = await open();
     const res = await server.inject({

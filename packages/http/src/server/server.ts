@@ -86,9 +86,6 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
   } = options;
   const server = Fastify({
     bodyLimit: 1024 * 1024,
-    // A path parameter may hold a user id (up to OpenID Connect's 255 characters, with a prefix; Fastify counts it
-    // decoded): its default of 100 would answer some users 400 on their own resources. Still a limit.
-    maxParamLength: 1000,
     return503OnClosing: true,
     frameworkErrors,
     clientErrorHandler: clientErrors,
@@ -98,6 +95,13 @@ export async function createServer(options: ServerOptions): Promise<FastifyInsta
     // The request's id is its correlation id: Fastify's request lines and Myelin's lines of one request join up.
     genReqId: correlationIdOf,
     ...fastifyOptions,
+    // A path parameter may hold a user id (up to OpenID Connect's 255 characters, with a prefix; Fastify counts it
+    // decoded): its default of 100 would answer some users 400 on their own resources. Still a limit. (A router
+    // option: given at the top level, Fastify 5.5 and later warn that it is deprecated.)
+    routerOptions: {
+      maxParamLength: fastifyOptions?.maxParamLength ?? 1000,
+      ...fastifyOptions?.routerOptions,
+    },
     ...withRedactedUrls(fastifyOptions),
   });
   server.server.headersTimeout = Math.min(headersTimeoutMs, requestTimeoutMs);
