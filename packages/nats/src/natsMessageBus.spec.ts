@@ -562,6 +562,42 @@ describe('the NATS JetStream message bus', () => {
     expect(Date.now() - started).toBeLessThan(3000);
   });
 
+  it('goes on when its stream is deleted, making it and its consumer again', async () => {
+    const options = isolated();
+    const jsm = await jetstreamManager(admin);
+    const bus = await open(options);
+    const handled: string[] = [];
+    bus.subscribe('order.placed.v1', (m) => void handled.push(m.metadata.eventId), { name: 'cook' });
+    await bus.publish([message('order.placed.v1', {}, 'before')]);
+    await eventually(
+      () => handled.includes('before'),
+      () => handled,
+    );
+
+    // Deleted while a process of the service connects (a deploy, say) and publishes: the stream is made again by
+    // whichever comes first, the new process or the subscription.
+    await jsm.streams.delete(options.stream as string);
+    const other = await open(options);
+    await other.publish([message('order.placed.v1', {}, 'after a new stream')]);
+    await eventually(
+      () => handled.includes('after a new stream'),
+      () => handled,
+    );
+
+    // Deleted with no one to make it again: the subscription does, and takes what is published next.
+    await jsm.streams.delete(options.stream as string);
+    await eventually(
+      async () => (await jsm.streams.info(options.stream as string).catch(() => undefined)) !== undefined,
+      'the stream made again by the subscription',
+    );
+    await bus.publish([message('order.placed.v1', {}, 'after the subscription made it')]);
+    await eventually(
+      () => handled.includes('after the subscription made it'),
+      () => handled,
+    );
+    expect(handled).toEqual(['before', 'after a new stream', 'after the subscription made it']);
+  });
+
   it('redelivers to another process what a process took but never acknowledged (it died)', async () => {
     const options = { ...isolated(), ackWaitMs: 1000 };
     // The dying process's bus runs on a connection the test can cut, as a crash would.

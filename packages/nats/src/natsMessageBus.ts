@@ -377,14 +377,27 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       await this.#jsm.consumers.update(o.stream, name, config);
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      await this.#jsm.consumers.add(o.stream, config);
+      try {
+        await this.#jsm.consumers.add(o.stream, config);
+      } catch (missing) {
+        if (!isStreamNotFound(missing)) throw missing;
+        // The stream was deleted under the subscription (an operator, a reset): it is the bus's own, made at
+        // connect, so it is made again, empty, and the subscription takes what is published from now on.
+        await this.#ensureStreams();
+        await this.#jsm.consumers.add(o.stream, config);
+      }
     }
     if (signal.aborted) return;
     const consumer = await this.#js.consumers.get(o.stream, name);
     const concurrency = o.concurrency;
     // Twice what is handled at once, so the next are already here: messages waiting in this buffer count
     // against their ack wait.
-    const messages = await consumer.consume({ max_messages: Math.max(8, 2 * concurrency) });
+    // Ended (and set up again by #consume) when its stream or consumer is deleted: left to itself, the client
+    // would wait for them to come back, and nothing makes a durable consumer again but this bus.
+    const messages = await consumer.consume({
+      max_messages: Math.max(8, 2 * concurrency),
+      abort_on_missing_resource: true,
+    });
     const stop = () => void messages.stop();
     signal.addEventListener('abort', stop, { once: true });
     if (signal.aborted) stop(); // stopped while the consumer was being set up
@@ -721,6 +734,11 @@ function tooBig(error: unknown): boolean {
     e?.api_error?.err_code === 10054 ||
     /max_payload|maximum message size|message size exceeds/i.test(String(e?.message))
   );
+}
+
+function isStreamNotFound(error: unknown): boolean {
+  const e = error as { api_error?: { err_code?: number }; message?: string };
+  return e?.api_error?.err_code === 10059 || /stream not found/i.test(String(e?.message));
 }
 
 function isNotFound(error: unknown): boolean {
