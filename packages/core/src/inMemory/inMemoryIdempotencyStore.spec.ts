@@ -42,4 +42,27 @@ describe('InMemoryIdempotencyStore, beyond the contract', () => {
       fingerprint: 'fp-2',
     });
   });
+
+  it('keeps an erasure for as long as a claim older than it is live, and not past the last of them', async () => {
+    const keys = store();
+    const done = { status: 200, headers: {} };
+    await keys.claim('s', 'old', 'fp', at(now + 10_000));
+    now += 1;
+    keys.deleteFor('ada', undefined);
+    // Later claims purge what expired and the erasures older than every live claim: not this one, since 'old' is
+    // older than it and still pending.
+    now += 1;
+    await keys.claim('s', 'later', 'fp', at(now + 10_000));
+    await keys.complete('s', 'old', done, ['ada']);
+    expect(await keys.claim('s', 'old', 'fp', at(now + 10_000))).toEqual({ state: 'claimed' });
+    // Every claim older than the erasure gone (the last expired), it no longer stands in the way of new answers.
+    now += 20_000;
+    await keys.claim('s', 'new', 'fp', at(now + 10_000));
+    await keys.complete('s', 'new', done, ['ada']);
+    expect(await keys.claim('s', 'new', 'fp', at(now + 10_000))).toEqual({
+      state: 'done',
+      fingerprint: 'fp',
+      response: done,
+    });
+  });
 });
