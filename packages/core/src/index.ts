@@ -175,6 +175,8 @@ export {
   PersonalDataReader,
   type PersonalFields,
   personalDataOf,
+  personalDataTypes,
+  sealedField,
   type TextFieldOf,
 } from './personalData/personalData.ts';
 export {
@@ -259,8 +261,8 @@ export { isUnavailable, UnavailableError } from './results/unavailable.ts';
 export { Clock, systemClock, TestClock } from './scheduling/clock.ts';
 export {
   type DeliveryOutcome,
-  defaultHandlerTimeoutMs,
   executeScheduled,
+  handlerTimeoutOf,
   type MessageSchedulerOptions,
   retryDelay,
 } from './scheduling/delivery.ts';

@@ -76,6 +76,17 @@ describe('the in-memory scheduler and personal data', () => {
 });
 
 describe('scheduling, whatever the adapter', () => {
+  it('refuses a handlerTimeoutMs no timer can wait for, which would give every command up at once', async () => {
+    await using app = await createApplication()
+      .include(inMemoryPersistence(new InMemoryDatabase(), { clock: new TestClock() }))
+      .build();
+    for (const handlerTimeoutMs of [0, -1, 2 ** 31, Number.POSITIVE_INFINITY]) {
+      expect(() => new InMemoryMessageScheduler(app, { handlerTimeoutMs })).toThrow(
+        /InMemoryMessageScheduler: handlerTimeoutMs must be a positive number up to 2147483647/,
+      );
+    }
+  });
+
   it('refuses a due time that is not a date, or is past the year 9999, naming it', async () => {
     const Later = command('spec.scheduler.later', unchecked<{ at: string }>()).returns<string>();
     await using app = await createApplication()

@@ -3,8 +3,8 @@ import { reportErrors } from '../behaviors/logging.ts';
 import type { AnyEvent } from '../messages/message.ts';
 import { Clock, TestClock } from '../scheduling/clock.ts';
 import {
-  defaultHandlerTimeoutMs,
   executeScheduled,
+  handlerTimeoutOf,
   type MessageSchedulerOptions,
   retryDelay,
 } from '../scheduling/delivery.ts';
@@ -44,7 +44,7 @@ export class InMemoryMessageScheduler {
     this.#maxAttempts = options.maxAttempts ?? 5;
     this.#backoffMs = options.backoffMs ?? 1000;
     this.#maxBackoffMs = options.maxBackoffMs ?? 5 * 60_000;
-    this.#handlerTimeoutMs = options.handlerTimeoutMs ?? defaultHandlerTimeoutMs;
+    this.#handlerTimeoutMs = handlerTimeoutOf(options.handlerTimeoutMs, 'InMemoryMessageScheduler');
     this.#onError = options.onError ?? reportErrors(app, 'scheduler');
   }
 

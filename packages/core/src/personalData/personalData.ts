@@ -87,6 +87,11 @@ export function personalDataOf(type: string): PersonalFields | undefined {
   return declared.get(type);
 }
 
+/** The event types of this process that declared personal data. @internal */
+export function personalDataTypes(): string[] {
+  return [...declared.keys()];
+}
+
 /**
  * Whether any event type of this process declared personal data: then its read models may hold some in clear, and
  * its cached queries answer it, whether or not the process can open sealed fields. @internal

@@ -21,8 +21,22 @@ export interface MessageSchedulerOptions {
   readonly onError?: (error: unknown, message: string) => void;
 }
 
-/** The default of `MessageSchedulerOptions.handlerTimeoutMs`. */
-export const defaultHandlerTimeoutMs = 5 * 60_000;
+/** The longest timer Node keeps: a longer one fires at once. */
+const maxTimerMs = 2 ** 31 - 1;
+
+/**
+ * `MessageSchedulerOptions.handlerTimeoutMs` checked, or its default (5 minutes). A timer past 2^31 - 1 ms fires at
+ * once in Node: "no limit" written as a huge number would give up every command at once. @internal For schedulers.
+ */
+export function handlerTimeoutOf(value: number | undefined, scheduler: string): number {
+  const ms = value ?? 5 * 60_000;
+  if (!(Number.isFinite(ms) && ms > 0 && ms <= maxTimerMs)) {
+    throw new RangeError(
+      `${scheduler}: handlerTimeoutMs must be a positive number up to ${maxTimerMs}, not ${ms}`,
+    );
+  }
+  return ms;
+}
 
 /** What became of one delivery. */
 export type DeliveryOutcome =

@@ -1,15 +1,18 @@
 import {
   type Application,
   Clock,
-  defaultHandlerTimeoutMs,
   executeScheduled,
+  handlerTimeoutOf,
   type MessageSchedulerOptions,
+  personalDataTypes,
   reportErrors,
   retryDelay,
   type ScheduledMessage,
+  sealedField,
   TestClock,
 } from '@myelin/core';
 import type { Database } from '../database/database.ts';
+import { PostgresProtection } from '../personalData/protection.ts';
 import { type Lease, leasesOf } from '../subscriptions/leases.ts';
 import { logSignal, scheduleSignal } from '../subscriptions/logSignal.ts';
 import { type ScheduledRow, scheduledColumns, toScheduledMessage } from './scheduledMessages.ts';
@@ -73,10 +76,7 @@ export class PostgresMessageScheduler {
     this.#concurrency = positive(options.concurrency ?? 8, 'concurrency');
     this.#pollMs = positive(options.pollMs ?? 1000, 'pollMs');
     this.#leaseRetryMs = positive(options.leaseRetryMs ?? 1000, 'leaseRetryMs');
-    this.#handlerTimeoutMs = positive(
-      options.handlerTimeoutMs ?? defaultHandlerTimeoutMs,
-      'handlerTimeoutMs',
-    );
+    this.#handlerTimeoutMs = handlerTimeoutOf(options.handlerTimeoutMs, 'PostgresMessageScheduler');
     this.#onError = options.onError ?? reportErrors(app, 'scheduler');
   }
 
@@ -226,11 +226,14 @@ export class PostgresMessageScheduler {
    */
   async #writeDueEvents(now: Date): Promise<number> {
     const s = this.#database.schema;
+    const personal = personalDataTypes();
+    if (personal.length > 0) await this.#sealClearDue(now, personal);
     const { rows } = await this.#database.query<{ n: number }>(
       `WITH due AS (
          DELETE FROM ${s}.scheduled_messages WHERE id IN (
            SELECT id FROM ${s}.scheduled_messages
            WHERE kind = 'event' AND status = 'scheduled' AND due_at <= $1
+             AND NOT (type = ANY ($3::text[]) AND NOT (payload ? '${sealedField}'))
            ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
          RETURNING *
        ), counts AS (
@@ -250,11 +253,53 @@ export class PostgresMessageScheduler {
          RETURNING 1
        )
        SELECT count(*)::int AS n FROM written`,
-      [now, this.#batchSize],
+      [now, this.#batchSize, personal],
     );
     const written = rows[0]?.n ?? 0;
     if (written > 0) logSignal(this.#database).committed();
     return written;
+  }
+
+  /**
+   * Seals the personal fields of due events that wait in clear: scheduled by a version of Myelin that did not seal
+   * them (or by such a process during a rolling upgrade), or before their type declared personal data. The log must
+   * not get them in clear, so until they are sealed (a master key is needed) they stay where they are: the
+   * statement that moves due events to the log passes them over. A failure is reported, not thrown, so that the
+   * other due messages are delivered all the same.
+   */
+  async #sealClearDue(now: Date, types: readonly string[]): Promise<void> {
+    const s = this.#database.schema;
+    try {
+      const { rows } = await this.#database.query<{
+        id: string;
+        message_id: string;
+        type: string;
+        payload: unknown;
+      }>(
+        `SELECT id, message_id, type, payload FROM ${s}.scheduled_messages
+         WHERE kind = 'event' AND status = 'scheduled' AND due_at <= $1 AND type = ANY ($2::text[])
+           AND NOT (payload ? '${sealedField}')
+         ORDER BY due_at, id LIMIT $3`,
+        [now, types, this.#batchSize],
+      );
+      if (rows.length === 0) return;
+      const protection = this.#app.container.root.resolve(PostgresProtection);
+      const sealed = await protection.seal(
+        rows.map((row) => ({ data: row.payload, metadata: { type: row.type } })),
+      );
+      await this.#database.query(
+        `UPDATE ${s}.scheduled_messages AS m SET payload = u.payload::jsonb
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, message_id, payload)
+         WHERE m.id = u.id AND m.message_id = u.message_id AND NOT (m.payload ? '${sealedField}')`,
+        [
+          rows.map((row) => row.id),
+          rows.map((row) => row.message_id),
+          sealed.map((event) => JSON.stringify(event.data)),
+        ],
+      );
+    } catch (error) {
+      this.#onError(error, schedulerLease);
+    }
   }
 
   /** Executes up to a batch of due commands, `concurrency` at a time, and settles each that did not take effect. */
@@ -306,10 +351,12 @@ export class PostgresMessageScheduler {
     if (delivery.outcome === 'delivered' || delivery.outcome === 'gone') return;
     if (delivery.outcome === 'refused') {
       this.#onError(new Error(`${message.type} was refused: ${delivery.detail}`), message.id);
-      await this.#database.query(`DELETE FROM ${s}.scheduled_messages WHERE id = $1 AND message_id = $2`, [
-        message.id,
-        message.messageId,
-      ]);
+      // Only this attempt settles it: one counted since (by a standby, this process having stalled) is another's.
+      await this.#database.query(
+        `DELETE FROM ${s}.scheduled_messages
+         WHERE id = $1 AND message_id = $2 AND attempts = $3 AND status = 'scheduled'`,
+        [message.id, message.messageId, message.attempts],
+      );
       return;
     }
     const attempts = message.attempts;
@@ -318,11 +365,12 @@ export class PostgresMessageScheduler {
     const retryAt = new Date(
       this.#clock.now().getTime() + retryDelay(attempts, this.#backoffMs, this.#maxBackoffMs),
     );
-    // Only the message read: one scheduled again under its id meanwhile is another.
+    // Only the message read (one scheduled again under its id meanwhile is another), and only while this attempt
+    // is its last: a process that stalled and fails late must not undo an attempt counted since, or a parking.
     await this.#database.query(
-      `UPDATE ${s}.scheduled_messages SET attempts = $3, status = $4, error = $5,
+      `UPDATE ${s}.scheduled_messages SET status = $4, error = $5,
          due_at = CASE WHEN $4::text = 'parked' THEN due_at ELSE $6::timestamptz END
-       WHERE id = $1 AND message_id = $2`,
+       WHERE id = $1 AND message_id = $2 AND attempts = $3 AND status = 'scheduled'`,
       [message.id, message.messageId, attempts, parked ? 'parked' : 'scheduled', delivery.error, retryAt],
     );
   }
