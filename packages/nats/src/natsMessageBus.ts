@@ -640,8 +640,10 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     h.set('Myelin-Deliveries', String(message.info.deliveryCount));
     h.set('Myelin-Stream-Sequence', `${this.#options.stream} ${message.info.streamSequence}`);
     // One dead letter per message and subscription: a publish whose answer was lost, tried again at the message's
-    // redelivery, is dropped by the server as a duplicate (within the dead-letter stream's two minutes' window).
-    h.set('Nats-Msg-Id', `${this.#options.stream}:${sequence}:${name}`);
+    // redelivery, is dropped by the server as a duplicate (within the dead-letter stream's two minutes' window). By
+    // the message's own id (its event's), not its place: places start again at 1 in a stream made again.
+    const original = message.headers?.get('Nats-Msg-Id') || `${this.#options.stream}:${sequence}`;
+    h.set('Nats-Msg-Id', `${original}:${name}`);
     try {
       try {
         await this.#js.publish(this.deadLetterSubjectOf(type), message.data, { headers: h });
