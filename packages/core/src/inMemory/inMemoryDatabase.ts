@@ -2,9 +2,13 @@ import { type LogPosition, logPosition, startOfLog } from '../log/logPosition.ts
 import type { ExpectedVersion, NewEvent, StoredEvent } from '../persistence/eventStore.ts';
 import { ConcurrencyError } from '../persistence/repository.ts';
 import type { Erasure } from '../personalData/personalData.ts';
+import { type ScheduleChange, type ScheduledMessage, sealScheduled } from '../scheduling/schedule.ts';
 import { InMemoryDataKeys } from './inMemoryDataKeys.ts';
 import { InMemoryProtection } from './inMemoryPersonalData.ts';
 import { InMemoryReadModels, type Staged } from './inMemoryReadModels.ts';
+
+/** The collection scheduled messages are kept in. @internal */
+export const scheduledCollection = 'myelin.scheduled';
 
 /** A document write: insert when `expectedVersion` is 'no_stream', else replace or delete at that version. */
 export interface DocumentWrite {
@@ -91,7 +95,11 @@ export class InMemoryDatabase {
   ): Promise<StoredEvent[]> {
     const protection = options.protection ?? this.protection;
     return this.exclusive(async () => {
-      const write = this.#prepare(documents, await protection.seal(appends));
+      // Sealed in the commit's turn, the scheduled events as the appended ones: no erasure lands in between.
+      const write = this.#prepare(
+        await sealScheduledDocuments(documents, protection),
+        await protection.seal(appends),
+      );
       const staged = this.readModels.stage();
       await this.readModels.applyInline(await protection.reveal(write.stored), staged);
       const landing: (() => void)[] = [];
@@ -257,4 +265,27 @@ export class InMemoryDatabase {
   get log(): readonly StoredEvent[] {
     return this.#log;
   }
+}
+
+/** The documents, the personal fields of the scheduled events among them sealed (see `sealScheduled`). */
+async function sealScheduledDocuments(
+  documents: readonly DocumentWrite[],
+  protection: InMemoryProtection,
+): Promise<readonly DocumentWrite[]> {
+  const scheduled = documents.filter(
+    (document) => document.collection === scheduledCollection && document.state !== undefined,
+  );
+  if (scheduled.length === 0) return documents;
+  const changes: ScheduleChange[] = scheduled.map((document) => ({
+    kind: 'store',
+    message: document.state as ScheduledMessage,
+  }));
+  const sealed = await sealScheduled(changes, (events) => protection.sealEvents(events));
+  const states = new Map(
+    scheduled.map((document, i) => [document, (sealed[i] as ScheduleChange & { kind: 'store' }).message]),
+  );
+  return documents.map((document) => {
+    const state = states.get(document);
+    return state === undefined ? document : { ...document, state };
+  });
 }

@@ -8,13 +8,17 @@ import {
   type ScheduleChange,
   type ScheduledMessage,
   ScheduledMessageGoneError,
-  sealScheduled,
 } from '../scheduling/schedule.ts';
-import type { DocumentWrite, Enlisted, InMemoryDatabase, StreamAppend } from './inMemoryDatabase.ts';
+import {
+  type DocumentWrite,
+  type Enlisted,
+  type InMemoryDatabase,
+  type StreamAppend,
+  scheduledCollection,
+} from './inMemoryDatabase.ts';
 import type { InMemoryProtection } from './inMemoryPersonalData.ts';
 
-/** The collection scheduled messages are kept in. @internal */
-export const scheduledCollection = 'myelin.scheduled';
+export { scheduledCollection } from './inMemoryDatabase.ts';
 
 /** The in-memory database of an application (a singleton). */
 export const InMemoryDatabaseToken = token<InMemoryDatabase>('InMemoryDatabase');
@@ -82,7 +86,7 @@ export class InMemoryUnitOfWork implements UnitOfWork {
   }
 
   async commit(): Promise<CommitResult> {
-    const documents: DocumentWrite[] = await this.#scheduleWrites();
+    const documents: DocumentWrite[] = this.#scheduleWrites();
     const appends: StreamAppend[] = [];
     const raised: { event: AnyEvent; metadata: NewEvent['metadata'] }[] = [];
     for (const entry of this.#tracked.values()) {
@@ -170,10 +174,11 @@ export class InMemoryUnitOfWork implements UnitOfWork {
    * The writes of what this unit of work scheduled or cancelled (each at the version it read, so a concurrent change
    * fails the commit), and, when it delivers a scheduled command, the removal of that message.
    */
-  async #scheduleWrites(): Promise<DocumentWrite[]> {
+  #scheduleWrites(): DocumentWrite[] {
     const latest = new Map<string, ScheduleChange>();
-    const changes = await sealScheduled(this.#schedule, (events) => this.protection.sealEvents(events));
-    for (const change of changes) latest.set(change.kind === 'store' ? change.message.id : change.id, change);
+    // In clear: the database seals them in the commit's turn.
+    for (const change of this.#schedule)
+      latest.set(change.kind === 'store' ? change.message.id : change.id, change);
     const delivered = this.context.scheduled;
     if (delivered !== undefined) {
       if (!this.#stillScheduled(delivered)) throw new ScheduledMessageGoneError(delivered);
