@@ -638,7 +638,7 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
     h.set('Myelin-Error', reason.replaceAll(/[\r\n]+/g, ' ').slice(0, 1000));
     h.set('Myelin-Subscription', name);
     h.set('Myelin-Deliveries', String(message.info.deliveryCount));
-    h.set('Myelin-Stream-Sequence', `${this.#options.stream} ${message.info.streamSequence}`);
+    h.set('Myelin-Stream-Sequence', `${this.#options.stream} ${sequence}`);
     // One dead letter per message and subscription: a publish whose answer was lost, tried again at the message's
     // redelivery, is dropped by the server as a duplicate (within the dead-letter stream's two minutes' window). By
     // the message's own id (its event's), not its place: places start again at 1 in a stream made again.
@@ -738,15 +738,17 @@ function tooBig(error: unknown): boolean {
   );
 }
 
+/** A stream not found (10059). */
 function isStreamNotFound(error: unknown): boolean {
   const e = error as { api_error?: { err_code?: number }; message?: string };
   return e?.api_error?.err_code === 10059 || /stream not found/i.test(String(e?.message));
 }
 
+/** A stream or a consumer not found. */
 function isNotFound(error: unknown): boolean {
-  const e = error as { code?: unknown; api_error?: { err_code?: number }; message?: string };
+  const e = error as { api_error?: { err_code?: number }; message?: string };
   return (
-    e?.api_error?.err_code === 10059 || // stream not found
+    isStreamNotFound(error) ||
     e?.api_error?.err_code === 10014 || // consumer not found
     /not found/i.test(String(e?.message))
   );

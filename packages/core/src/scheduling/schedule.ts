@@ -88,8 +88,8 @@ export function scheduleOf(
         throw new TypeError('schedule.send() takes a command or an event made from a definition');
       }
       const dueAt = 'at' in when ? new Date(when.at) : new Date(clock.now().getTime() + when.after);
-      // Years past 9999 are dates to JavaScript, but not in ISO 8601's basic form, which databases take.
       if (Number.isNaN(dueAt.getTime())) throw new RangeError('schedule.send(): the due time is not a date');
+      // Years past 9999 are dates to JavaScript, but not in ISO 8601's basic form, which databases take.
       if (dueAt.getUTCFullYear() > 9999 || dueAt.getUTCFullYear() < 1) {
         throw new RangeError(`schedule.send(): the due time must fall in the years 1 to 9999 (UTC)`);
       }

@@ -124,15 +124,11 @@ function leaseTimes(leaseMs: number): {
 }
 
 /**
- * Myelin's tables on a PostgreSQL server, through a `pg` connection pool.
- * @example const db = postgresDatabase({ connectionString: process.env.DATABASE_URL, schema: 'orders' });
- */
-/**
  * Run once on each new connection of a pool the database makes: the server allocates and frees 1 MiB, which tells a
  * glibc server's allocator to keep up to 2 MiB free in the backend's heap (its dynamic trim threshold, 128 KiB at
  * start). Without it, a statement whose memory peaks above 128 KiB (a ten-event append of sealed events) grew the heap
  * and gave it back to the kernel at every execution, a `brk` pair each, whose TLB flushes cost every CPU (`perf` put
- * 11% of the server's samples there; bench/README.md, the protected case). Elsewhere it does nothing harmful, and a
+ * 11% of the server's samples there; BENCHMARKS.md, the protected case). Elsewhere it does nothing harmful, and a
  * failure is ignored: it must never keep a connection from the pool.
  */
 async function widenHeap(client: pg.ClientBase): Promise<void> {
@@ -141,6 +137,10 @@ async function widenHeap(client: pg.ClientBase): Promise<void> {
 
 const heapWarmUpBytes = 1024 * 1024;
 
+/**
+ * Myelin's tables on a PostgreSQL server, through a `pg` connection pool.
+ * @example const db = postgresDatabase({ connectionString: process.env.DATABASE_URL, schema: 'orders' });
+ */
 export function postgresDatabase(options: PostgresDatabaseOptions = {}): Database {
   const schemaName = options.schema ?? defaultSchema;
   const schema = quoteSchema(schemaName);

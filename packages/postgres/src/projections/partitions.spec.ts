@@ -1,7 +1,7 @@
 // Partitioned projections across processes: two database handles on one schema are two processes to PostgreSQL
 // (each its own sessions, leases and member slot), which is what sharing and rebalancing are about.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import {
   type Application,
   createApplication,
@@ -18,7 +18,7 @@ import type { Database } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { migrate } from '../migrations/migrate.ts';
 import { postgresPersistence } from '../postgresPersistence.ts';
-import { childLines } from '../testing/childLines.ts';
+import { childLines, moduleProcess } from '../testing/childLines.ts';
 import { postgresUrl, testSchema } from '../testing/databases.ts';
 import { eventually as waitFor } from '../testing/eventually.ts';
 import { postgresProjections } from './postgresProjections.ts';
@@ -182,11 +182,7 @@ describe('a partitioned projection whose other process is frozen (PostgreSQL)', 
         await store.append(`n${s}`, [newEvent(Noted.type, { stream: `n${s}`, n: 1 })]);
       await eventually(() => live.held.length === 4, 'the live process holds every partition');
 
-      const child = spawn(
-        process.execPath,
-        ['--conditions=@myelin/source', '--input-type=module', '--eval', member],
-        { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, URL: postgresUrl, SCHEMA: schema } },
-      );
+      const child = moduleProcess(member, { URL: postgresUrl, SCHEMA: schema });
       children.push(child);
       const lines = childLines(child, 'the other member');
       await lines.line((line) => line === 'held 2', 30_000);

@@ -225,9 +225,21 @@ export class PostgresMessageScheduler {
    * versions in due order.
    */
   async #writeDueEvents(now: Date): Promise<number> {
-    const s = this.#database.schema;
     const personal = personalDataTypes();
-    if (personal.length > 0) await this.#sealClearDue(now, personal);
+    let written = await this.#moveDue(now, personal);
+    // A round that moved a whole batch comes again at once; one that did not may have passed over events waiting
+    // in clear, sealed now, then moved. (Looked for only then: during a long drain, every round would look again
+    // through the whole backlog for rows that are almost never there.)
+    if (written < this.#batchSize && personal.length > 0 && (await this.#sealClearDue(now, personal)) > 0) {
+      written += await this.#moveDue(now, personal);
+    }
+    if (written > 0) logSignal(this.#database).committed();
+    return written;
+  }
+
+  /** One statement moving up to a batch of due events to the log, but those of `personal` types left in clear. */
+  async #moveDue(now: Date, personal: readonly string[]): Promise<number> {
+    const s = this.#database.schema;
     const { rows } = await this.#database.query<{ n: number }>(
       `WITH due AS (
          DELETE FROM ${s}.scheduled_messages WHERE id IN (
@@ -255,9 +267,7 @@ export class PostgresMessageScheduler {
        SELECT count(*)::int AS n FROM written`,
       [now, this.#batchSize, personal],
     );
-    const written = rows[0]?.n ?? 0;
-    if (written > 0) logSignal(this.#database).committed();
-    return written;
+    return rows[0]?.n ?? 0;
   }
 
   /**
@@ -265,9 +275,9 @@ export class PostgresMessageScheduler {
    * them (or by such a process during a rolling upgrade), or before their type declared personal data. The log must
    * not get them in clear, so until they are sealed (a master key is needed) they stay where they are: the
    * statement that moves due events to the log passes them over. A failure is reported, not thrown, so that the
-   * other due messages are delivered all the same.
+   * other due messages are delivered all the same. Answers how many it sealed.
    */
-  async #sealClearDue(now: Date, types: readonly string[]): Promise<void> {
+  async #sealClearDue(now: Date, types: readonly string[]): Promise<number> {
     const s = this.#database.schema;
     try {
       const { rows } = await this.#database.query<{
@@ -282,12 +292,12 @@ export class PostgresMessageScheduler {
          ORDER BY due_at, id LIMIT $3`,
         [now, types, this.#batchSize],
       );
-      if (rows.length === 0) return;
+      if (rows.length === 0) return 0;
       const protection = this.#app.container.root.resolve(PostgresProtection);
       const sealed = await protection.seal(
         rows.map((row) => ({ data: row.payload, metadata: { type: row.type } })),
       );
-      await this.#database.query(
+      const { rowCount } = await this.#database.query(
         `UPDATE ${s}.scheduled_messages AS m SET payload = u.payload::jsonb
          FROM unnest($1::text[], $2::text[], $3::text[]) AS u (id, message_id, payload)
          WHERE m.id = u.id AND m.message_id = u.message_id AND NOT (m.payload ? '${sealedField}')`,
@@ -297,8 +307,10 @@ export class PostgresMessageScheduler {
           sealed.map((event) => JSON.stringify(event.data)),
         ],
       );
+      return rowCount;
     } catch (error) {
       this.#onError(error, schedulerLease);
+      return 0;
     }
   }
 

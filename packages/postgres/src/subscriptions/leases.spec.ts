@@ -1,13 +1,13 @@
 // A lease holder frozen rather than killed (SIGSTOP, a paused VM): its kernel still answers TCP for it, so neither
 // keep-alives nor the user timeout end its session; the server's idle-session timeout on the leases' session does,
 // and another process takes over. Two processes: PostgreSQL only (PGlite is one process, with nothing to time out).
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Connection } from '../database/database.ts';
 import { postgresDatabase } from '../database/postgresDatabase.ts';
 import { migrate } from '../migrations/migrate.ts';
-import { childLines } from '../testing/childLines.ts';
+import { childLines, moduleProcess } from '../testing/childLines.ts';
 import { engines, postgresUrl, testSchema } from '../testing/databases.ts';
 import { eventually } from '../testing/eventually.ts';
 import { Leases } from './leases.ts';
@@ -53,11 +53,7 @@ describe('leases held by a process that is frozen', () => {
       await clock.connect();
       await clock.query(`SET idle_session_timeout = ${leaseMs / 2}`);
 
-      const child = spawn(
-        process.execPath,
-        ['--conditions=@myelin/source', '--input-type=module', '--eval', holder],
-        { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, URL: postgresUrl, SCHEMA: schema } },
-      );
+      const child = moduleProcess(holder, { URL: postgresUrl, SCHEMA: schema });
       children.push(child);
       const lines = childLines(child, 'the lease holder');
       await lines.line((line) => line === 'held');

@@ -1,5 +1,16 @@
 // Test support (not published): what a child process says on stdout, line by line, for a test that waits on it.
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+
+/**
+ * Another process running `script`, the text of an ES module that may import the project's TypeScript sources,
+ * with `env` added to this one's environment: a second process of a test (a lease holder, a partition member).
+ */
+export function moduleProcess(script: string, env: Readonly<Record<string, string>>): ChildProcess {
+  return spawn(process.execPath, ['--conditions=@myelin/source', '--input-type=module', '--eval', script], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+}
 
 export interface ChildLines {
   /** Every line said so far. */

@@ -309,9 +309,8 @@ export class PostgresUnitOfWork implements UnitOfWork {
     const batched = new BatchedWrites();
     batched.merge(this.#batched);
     const schema = this.database.schema;
-    for (const change of changes) {
-      batched.add('myelin.schedule', change, (sql, all) => writeScheduleChanges(sql, schema, all));
-    }
+    const write: BatchWrite<ScheduleChange> = (sql, all) => writeScheduleChanges(sql, schema, all);
+    for (const change of changes) batched.add('myelin.schedule', change, write);
     return batched;
   }
 
