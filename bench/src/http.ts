@@ -5,7 +5,9 @@
 //            the event with the expected-version check (see ./http/myelin.ts and ./http/raw.ts)
 //   query    GET /accounts/{id}: one document of the account-balances read model, a random one of 10,000
 // The command route also runs on Myelin with OpenTelemetry's instrumentation on (otelApi: the API alone, no SDK;
-// otelSdk: an SDK sampling everything), to measure what instrumentation costs.
+// otelSdk: an SDK sampling everything), to measure what instrumentation costs; and on the raw twin instrumented by
+// hand with the same SDK, spans and histogram (rawOtelSdk): what the SDK costs this API with no framework at all,
+// the floor that otelSdk/myelin is to be read against.
 // Figures: requests/s (2xx responses over the run's duration), autocannon's p99 latency, and the server process's CPU
 // time per response.
 //
@@ -46,10 +48,11 @@ const connections = 50;
 // `BENCH_QUICK=1` for a smoke run of a few seconds; its figures are not worth keeping, so it writes no results.
 const quick = process.env.BENCH_QUICK === '1';
 const warmupSeconds = quick ? 1 : 2;
-// Eight rounds of 3 s: with four sides, each side runs at each place of the order twice, and the whole bench takes
-// about three minutes. Each round's figures come from about 6,000 deposits per side (2,000/s) or 20,000 reads.
+// Rounds of 3 s, twice as many as a route has sides (at least eight), so that each side runs at each place of the
+// order twice: ten on the command route (five sides), eight on the query route; the whole bench takes about four
+// minutes. Each round's figures come from about 6,000 deposits per side (2,000/s) or 20,000 reads.
 const roundSeconds = quick ? 1 : 3;
-const rounds = quick ? 2 : 8;
+const roundsOf = (sides: number) => (quick ? 2 : Math.max(8, 2 * sides));
 
 type RouteName = 'command' | 'query';
 
@@ -185,7 +188,7 @@ async function checkpoint(): Promise<void> {
 }
 
 /**
- * Measures one route on its sides: each side warmed up first, then `rounds` rounds, each running every side once
+ * Measures one route on its sides: each side warmed up first, then `roundsOf` rounds, each running every side once
  * for `roundSeconds`, the order rotated every round, with a `CHECKPOINT` before every run. Answers each side's runs,
  * in round order; counts the deposits answered into `deposits`.
  */
@@ -213,7 +216,7 @@ async function measureRoute(
   console.log(`  ${route}, warm-up: ${warm.join(', ')}`);
   const runs = new Map(sides.map((server): [ServerName, Run[]] => [server.name, []]));
   let line: string[] = [];
-  await inRotatedRounds(sides, rounds, async (server, round) => {
+  await inRotatedRounds(sides, roundsOf(sides.length), async (server, round) => {
     await checkpoint();
     // Every run deposits to accounts of its own, so that each opens and continues its accounts alike.
     const run = counted(
@@ -288,11 +291,13 @@ async function serverVersion(client: pg.Client): Promise<string> {
   return rows[0]?.server_version ?? 'unknown';
 }
 
+const rawOtelSdkSchema = schemaOf('rawOtelSdk', rawSchema);
 const dropSchemas = [
   myelinSchema,
   rawSchema,
   schemaOf('otelApi', myelinSchema),
   schemaOf('otelSdk', myelinSchema),
+  rawOtelSdkSchema,
 ]
   .map((schema) => `DROP SCHEMA IF EXISTS ${schema} CASCADE;`)
   .join(' ');
@@ -305,14 +310,17 @@ export async function main(): Promise<void> {
     // Fresh schemas every run, so that repeated runs are comparable: Myelin's is migrated by its application when
     // it is built (in its child), the twin's here, with the same migrations, so its tables and indexes are Myelin's.
     await client.query(dropSchemas);
-    await client.query(`CREATE SCHEMA ${rawSchema}`);
-    for (const migration of migrations) await client.query(migration.sql(`"${rawSchema}"`));
+    for (const schema of [rawSchema, rawOtelSdkSchema]) {
+      await client.query(`CREATE SCHEMA ${schema}`);
+      for (const migration of migrations) await client.query(migration.sql(`"${schema}"`));
+    }
 
-    const [myelin, raw, otelApi, otelSdk] = await Promise.all(
-      (['myelin', 'raw', 'otelApi', 'otelSdk'] as const).map(startServer),
+    const [myelin, raw, otelApi, otelSdk, rawOtelSdk] = await Promise.all(
+      (['myelin', 'raw', 'otelApi', 'otelSdk', 'rawOtelSdk'] as const).map(startServer),
     );
-    if (!myelin || !raw || !otelApi || !otelSdk) throw new Error('http: a server did not start');
-    servers.push(myelin, raw, otelApi, otelSdk);
+    if (!myelin || !raw || !otelApi || !otelSdk || !rawOtelSdk)
+      throw new Error('http: a server did not start');
+    servers.push(myelin, raw, otelApi, otelSdk, rawOtelSdk);
 
     // The read model the query reads, seeded alike on both sides: Myelin's async projection would keep it from
     // the deposits; its daemon is not run here, so that nothing but the server under load works during a run.
@@ -327,7 +335,9 @@ export async function main(): Promise<void> {
         balancesModel,
       ]);
     }
-    await client.query(seedDocumentsSql(rawSchema, balancesModel));
+    for (const schema of [rawSchema, rawOtelSdkSchema]) {
+      await client.query(seedDocumentsSql(schema, balancesModel));
+    }
     await client.query(`ANALYZE ${myelinSchema}.read_documents; ANALYZE ${rawSchema}.read_documents`);
 
     for (const server of servers) await check(server);
@@ -336,14 +346,17 @@ export async function main(): Promise<void> {
     const postgres = await serverVersion(client);
     console.log(`http: Node ${process.version}, ${machine}, PostgreSQL ${postgres}`);
     console.log(
-      `per route: ${warmupSeconds} s warm-up per side, then ${rounds} rounds of ${roundSeconds} s per side, the order rotated every round; ${connections} connections, pipelining 1; server pools of ${poolSize}`,
+      `per route: ${warmupSeconds} s warm-up per side, then ${roundsOf(5)} (command) or ${roundsOf(2)} (query) rounds of ${roundSeconds} s per side, the order rotated every round; ${connections} connections, pipelining 1; server pools of ${poolSize}`,
     );
 
     const deposits = new Map<ServerName, { ok: number; runs: number }>(
-      (['myelin', 'raw', 'otelApi', 'otelSdk'] as const).map((name) => [name, { ok: 0, runs: 0 }]),
+      (['myelin', 'raw', 'otelApi', 'otelSdk', 'rawOtelSdk'] as const).map((name) => [
+        name,
+        { ok: 0, runs: 0 },
+      ]),
     );
     const measured = {
-      command: await measureRoute('command', [myelin, otelApi, otelSdk, raw], deposits),
+      command: await measureRoute('command', [myelin, otelApi, otelSdk, raw, rawOtelSdk], deposits),
       query: await measureRoute('query', [raw, myelin], deposits),
     };
 
@@ -354,6 +367,7 @@ export async function main(): Promise<void> {
       ['raw', rawSchema],
       ['otelApi', schemaOf('otelApi', myelinSchema)],
       ['otelSdk', schemaOf('otelSdk', myelinSchema)],
+      ['rawOtelSdk', rawOtelSdkSchema],
     ] as const) {
       const tally = deposits.get(name) as { ok: number; runs: number };
       const stored = (await count(client, schema)) - 2; // the two deposits of `check`
@@ -388,6 +402,7 @@ export async function main(): Promise<void> {
         'myelin/raw': ratio('command', 'myelin', 'raw'),
         'otelApi/myelin': ratio('command', 'otelApi', 'myelin'),
         'otelSdk/myelin': ratio('command', 'otelSdk', 'myelin'),
+        'rawOtelSdk/raw': ratio('command', 'rawOtelSdk', 'raw'),
       },
       query: { 'myelin/raw': ratio('query', 'myelin', 'raw') },
     };
@@ -432,7 +447,13 @@ export async function main(): Promise<void> {
         [`${name}CpuMicrosPerRequest`]: Math.round(o.cpuMicros),
       };
     };
-    Object.assign(results.command, cost('otelApi'), cost('otelSdk'));
+    const floor = figure('command', 'rawOtelSdk');
+    Object.assign(results.command, cost('otelApi'), cost('otelSdk'), {
+      rawOtelSdk: Math.round(floor.rate),
+      rawOtelSdkP99Ms: floor.p99Ms,
+      'rawOtelSdk/raw': Math.round(ratios.command['rawOtelSdk/raw'].value * 1000) / 1000,
+      rawOtelSdkCpuMicrosPerRequest: Math.round(floor.cpuMicros),
+    });
 
     const range = ({ min, max }: { min: number; max: number }, digits: number) =>
       `${min.toFixed(digits)}–${max.toFixed(digits)}`;
@@ -469,6 +490,10 @@ export async function main(): Promise<void> {
         `| ${label} | ${c[name]} | ${value.toFixed(3)} | ${range(ratios.command[`${name}/myelin`], 3)} | >= ${goal} | ${value >= goal ? 'met' : 'not met'} | ${c[`${name}P99Ms`]} | ${c[`${name}CpuMicrosPerRequest`]} |`,
       );
     }
+    const f = c['rawOtelSdk/raw'] as number;
+    console.log(
+      `| the floor: raw twin, the same SDK, spans and histogram by hand (/raw) | ${c.rawOtelSdk} | ${f.toFixed(3)} | ${range(ratios.command['rawOtelSdk/raw'], 3)} | | | ${c.rawOtelSdkP99Ms} | ${c.rawOtelSdkCpuMicrosPerRequest} |`,
+    );
     console.log(
       '(each figure the median over the rounds; a ratio the median of the per-round ratios, "rounds" their range)',
     );
@@ -483,7 +508,7 @@ export async function main(): Promise<void> {
         connections,
         durationSeconds: roundSeconds,
         warmupSeconds,
-        rounds,
+        rounds: { command: roundsOf(5), query: roundsOf(2) },
         results,
         roundRates: Object.fromEntries(
           (['command', 'query'] as const).map((route) => [

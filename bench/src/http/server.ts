@@ -1,9 +1,10 @@
-// A child process serving one side (`myelin`, `raw`, or Myelin instrumented: `otelApi`, `otelSdk`) on a free
+// A child process serving one side (`myelin`, `raw`, Myelin instrumented: `otelApi`, `otelSdk`, or the raw twin
+// instrumented by hand with the same SDK: `rawOtelSdk`) on a free
 // port of 127.0.0.1. It tells its parent the address over IPC once it listens, answers 'cpu' with the CPU time it
 // has used so far, and closes (the server, its pool) when the parent sends 'stop' or goes away.
 import type { FastifyInstance } from 'fastify';
 
-export type ServerName = 'myelin' | 'raw' | 'otelApi' | 'otelSdk';
+export type ServerName = 'myelin' | 'raw' | 'otelApi' | 'otelSdk' | 'rawOtelSdk';
 
 /** What the child sends its parent. */
 export type ServerMessage =
@@ -50,7 +51,7 @@ async function registerSdk(): Promise<void> {
 
 async function create(): Promise<FastifyInstance> {
   const { createMyelinServer } = await import('./myelin.ts');
-  const { myelinSchema, schemaOf } = await import('./workload.ts');
+  const { myelinSchema, rawSchema, schemaOf } = await import('./workload.ts');
   if (name === 'myelin') return createMyelinServer();
   if (name === 'raw') return (await import('./raw.ts')).createRawServer();
   if (name === 'otelApi')
@@ -59,7 +60,12 @@ async function create(): Promise<FastifyInstance> {
     await registerSdk();
     return createMyelinServer({}, { schema: schemaOf('otelSdk', myelinSchema), telemetry: true });
   }
-  throw new Error(`http server: unknown side '${name}' (myelin, raw, otelApi or otelSdk)`);
+  if (name === 'rawOtelSdk') {
+    await registerSdk();
+    const { createRawServer } = await import('./raw.ts');
+    return createRawServer({ schema: schemaOf('rawOtelSdk', rawSchema), telemetry: true });
+  }
+  throw new Error(`http server: unknown side '${name}' (myelin, raw, otelApi, otelSdk or rawOtelSdk)`);
 }
 
 const send = (message: ServerMessage) => process.send?.(message);

@@ -7,9 +7,13 @@ export { connectionString, poolSize };
 /** Myelin's schema (its migrations, made when the application is built) and the twin's (the same migrations). */
 export const myelinSchema = 'bench_http';
 
-/** The schema of each Myelin side: each its own, so that each side's stored deposits can be counted. */
-export const schemaOf = (name: 'myelin' | 'raw' | 'otelApi' | 'otelSdk', schema: string) =>
-  name === 'otelApi' ? `${schema}_otel_api` : name === 'otelSdk' ? `${schema}_otel_sdk` : schema;
+/** The schema of each side: each its own, so that each side's stored deposits can be counted. */
+export const schemaOf = (name: 'myelin' | 'raw' | 'otelApi' | 'otelSdk' | 'rawOtelSdk', schema: string) =>
+  name === 'otelApi'
+    ? `${schema}_otel_api`
+    : name === 'otelSdk' || name === 'rawOtelSdk'
+      ? `${schema}_otel_sdk`
+      : schema;
 export const rawSchema = 'bench_http_raw';
 
 /** The event both sides store for a deposit: its type, and the data it carries. */
