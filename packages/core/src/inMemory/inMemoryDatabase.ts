@@ -134,6 +134,15 @@ export class InMemoryDatabase {
     this.#erasures.push(Object.freeze({ ...erasure, readModels: Object.freeze([...erasure.readModels]) }));
   }
 
+  /** @internal Counts an answer dropped after this erasure (claimed before it, completed after) among what it reached. */
+  countDroppedResponse(erasureId: string): void {
+    const index = this.#erasures.findIndex((erasure) => erasure.id === erasureId);
+    const erasure = this.#erasures[index];
+    if (erasure !== undefined) {
+      this.#erasures[index] = Object.freeze({ ...erasure, responses: erasure.responses + 1 });
+    }
+  }
+
   /** Wakes whoever waits for a change (runners, queries reading their writes). */
   changed(): void {
     this.#generation++;

@@ -21,8 +21,11 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   // Insertion order is claim order, so with one retention period the oldest expiries come first.
   readonly #entries = new Map<string, Entry>();
   readonly #now: () => number;
-  /** When each subject was last forgotten: an answer completed for them after that is not kept. */
-  readonly #forgotten = new Map<string, number>();
+  /**
+   * When each subject was last forgotten, and what counts an answer dropped for it in that erasure's record: an
+   * answer completed for them after that is not kept.
+   */
+  readonly #forgotten = new Map<string, { readonly at: number; readonly dropped: () => void }>();
 
   /** @param now the clock, in milliseconds (tests move it to expire records). */
   constructor(now: () => number = Date.now) {
@@ -60,9 +63,14 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   ): Promise<void> {
     const entry = this.#entries.get(idOf(scope, key));
     if (entry === undefined || entry.response !== undefined) return;
-    // Not kept when one of its subjects was forgotten since the claim: a repeat runs again instead.
-    if (subjects.some((subject) => (this.#forgotten.get(subject) ?? -1) >= entry.claimedAt)) {
+    // Not kept when one of its subjects was forgotten since the claim: a repeat runs again instead, and each such
+    // erasure counts it among the answers it reached.
+    const since = [...new Set(subjects)]
+      .map((subject) => this.#forgotten.get(subject))
+      .filter((erasure) => erasure !== undefined && erasure.at >= entry.claimedAt);
+    if (since.length > 0) {
       this.#entries.delete(idOf(scope, key));
+      for (const erasure of since) erasure?.dropped();
       return;
     }
     // A JSON copy: the replay must not change when the caller mutates its objects, and must match a database's.
@@ -78,10 +86,11 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   /**
    * Deletes the records of a forgotten subject: those kept with them among their `subjects`, and those whose scope
    * starts with `prefix` (the user's own, `user:<id> `: the answers kept may repeat what they sent); answers how
-   * many there were.
+   * many there were. `dropped` is called for each answer naming the subject that completes later but was claimed
+   * before, and so is not kept.
    */
-  deleteFor(subject: string, prefix: string | undefined): number {
-    this.#forgotten.set(subject, this.#now());
+  deleteFor(subject: string, prefix: string | undefined, dropped: () => void = () => {}): number {
+    this.#forgotten.set(subject, { at: this.#now(), dropped });
     let deleted = 0;
     for (const [id, entry] of this.#entries) {
       if (!entry.subjects.includes(subject) && !(prefix !== undefined && entry.scope.startsWith(prefix)))
@@ -105,7 +114,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       }
       this.#entries.delete(id);
     }
-    for (const [subject, at] of this.#forgotten) {
+    for (const [subject, { at }] of this.#forgotten) {
       if (oldest === undefined || at < oldest.claimedAt) this.#forgotten.delete(subject);
     }
   }

@@ -98,6 +98,20 @@ describe('personal data in memory, as the database records it', () => {
     }
     expectSuccess(await w.forget(app, violet.id, { principal: 'violet' }));
     expect(database.erasures.at(-1)).toMatchObject({ subject: violet.id, keys: 0, responses: 2 });
+
+    // An answer naming a subject, claimed before their erasure and completed after it: dropped, and counted.
+    const rosa = w.person('Rosa');
+    await w.register(app, rosa);
+    await idempotency.claim('guest', 'k-2', 'f', new Date(Date.now() + 60_000));
+    expectSuccess(await w.forget(app, rosa.id));
+    expect(database.erasures.at(-1)).toMatchObject({ subject: rosa.id, responses: 0 });
+    const late = { status: 201, headers: {}, body: { name: rosa.name } };
+    await idempotency.complete('guest', 'k-2', late, [rosa.id]);
+    expect(await idempotency.claim('guest', 'k-2', 'f', new Date(Date.now() + 60_000))).toEqual({
+      state: 'claimed',
+    });
+    expect(database.erasures.at(-1)).toMatchObject({ subject: rosa.id, responses: 1 });
+    expect(database.erasures.at(-2)).toMatchObject({ subject: violet.id, responses: 2 });
   });
 
   it('gives in-process handlers the aggregate’s events in clear, and placeholders when their command forgot', async () => {

@@ -127,13 +127,15 @@ export class InMemoryProtection implements PersonalDataReader {
       return () => {
         const keyIds = this.#keys.idsOf(subject);
         this.#keys.delete(subject);
+        const id = crypto.randomUUID();
         const responses =
           idempotency?.deleteFor(
             subject,
             options.principal === undefined ? undefined : principalScope(options.principal),
+            () => this.#database.countDroppedResponse(id),
           ) ?? 0;
         this.#database.recordErasure({
-          id: crypto.randomUUID(),
+          id,
           subject,
           requestedBy: options.requestedBy,
           reason: options.reason,

@@ -29,6 +29,27 @@ describe.each(engines)('the idempotency store on $name', (engine) => {
     expect(rows).toEqual([{ key: 'k-other' }]);
   });
 
+  it('keeps an answer naming a subject forgotten before the claim, who has no key since, and replays it', async () => {
+    // The command could not read their data: it ran after the erasure had committed.
+    const protection = new Protection(test.database, { masterKey: localMasterKey(newMasterKey(), 'k1') });
+    await test.database.transaction((sql) => protection.forget(sql, 'toad', { requestedBy: 'test' }, []));
+    await store.claim('s', 'long-after', 'f', hour());
+    const answer = { status: 200, headers: {}, body: { order: 'o-1' } };
+    await store.complete('s', 'long-after', answer, ['toad']);
+    expect(await store.claim('s', 'long-after', 'f', hour())).toEqual({
+      state: 'done',
+      fingerprint: 'f',
+      response: answer,
+    });
+    // A record claimed before the claim's snapshot was kept (an older version's) keeps the old rule: dropped.
+    await store.claim('s', 'older', 'f', hour());
+    await test.database.query(
+      `UPDATE ${test.database.schema}.idempotency_keys SET claim_snapshot = NULL WHERE key = 'older'`,
+    );
+    await store.complete('s', 'older', answer, ['toad']);
+    expect(await store.claim('s', 'older', 'f', hour())).toEqual({ state: 'claimed' });
+  });
+
   it('never leaves a key pending when keeping its answer fails: the claim is released, so a repeat runs again', async () => {
     // A body JSON cannot hold fails every time: tried twice, then released.
     const unkeepable = { status: 200, headers: {}, body: { n: 1n } };
@@ -144,13 +165,24 @@ describe('the idempotency store on postgres, beside an erasure still open', () =
     expect(await store.claim('s', 'open', 'f', hour())).toEqual({ state: 'claimed' });
   });
 
-  it('drops an answer whose subject’s erasure was written before the claim and committed after it', async () => {
+  /** The answers the subject's latest erasure reached. */
+  const responsesOf = async (subject: string) =>
+    (
+      await test.database.query<{ responses: number }>(
+        `SELECT responses FROM ${test.database.schema}.erasures WHERE subject = $1 ORDER BY id DESC LIMIT 1`,
+        [subject],
+      )
+    ).rows[0]?.responses;
+
+  it('drops an answer whose subject’s erasure was written before the claim and committed after it, and counts it', async () => {
     await keyFor('daisy');
     const erasure = await openErasure('daisy');
     await store.claim('s', 'late', 'f', hour());
     await erasure.commit();
+    expect(await responsesOf('daisy')).toBe(0);
     await store.complete('s', 'late', answer, ['daisy']);
     expect(await store.claim('s', 'late', 'f', hour())).toEqual({ state: 'claimed' });
+    expect(await responsesOf('daisy')).toBe(1);
   });
 
   it('keeps an answer whose subject was forgotten before, and has a key again', async () => {

@@ -34,11 +34,12 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     // and claiming again settles it. Bounded, so that a pathological race fails loudly instead of spinning.
     for (let attempt = 0; attempt < 5; attempt++) {
       const claimed = await this.#database.query(
-        `INSERT INTO ${s}.idempotency_keys AS k (scope, key, fingerprint, status, expires_at)
-         VALUES ($1, $2, $3, 'pending', $4::timestamptz)
+        `INSERT INTO ${s}.idempotency_keys AS k (scope, key, fingerprint, status, expires_at, claim_snapshot)
+         VALUES ($1, $2, $3, 'pending', $4::timestamptz, pg_current_snapshot())
          ON CONFLICT (scope, key) DO UPDATE
            SET fingerprint = excluded.fingerprint, status = 'pending', response = NULL,
-               expires_at = excluded.expires_at, created_at = now(), subjects = NULL
+               expires_at = excluded.expires_at, created_at = now(), subjects = NULL,
+               claim_snapshot = excluded.claim_snapshot
            WHERE k.expires_at <= now()
          RETURNING 1 AS claimed`,
         [scope, key, fingerprint, expiresAt.toISOString()],
@@ -109,29 +110,40 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     subjects: readonly string[],
   ): Promise<void> {
     const s = this.#database.schema;
+    // The erasures of its subjects that had not committed when the command was claimed: the command may have read
+    // their data, so the answer is dropped, and counted among what each of them reached (their rows locked in one
+    // order, so that two answers dropped at once cannot deadlock). One committed before the
+    // claim is not among them: the command could not read the subject's data, whether they have a key again or
+    // not. (Records claimed, or erasures written, before the claim's snapshot was kept: an erasure written since
+    // the claim, or a subject with an erasure and no key, as before; the latter also drops answers naming a
+    // subject forgotten long before.) A statement's changes to one row: the DELETE leaves it alone when the
+    // UPDATE changed it.
     const keep = (sql: Sql) =>
       sql.query(
-        `WITH kept AS (
-           UPDATE ${s}.idempotency_keys AS k
+        `WITH erasing AS MATERIALIZED (
+           SELECT e.id, e.xid FROM ${s}.erasures e, ${s}.idempotency_keys k
+           WHERE k.scope = $1 AND k.key = $2 AND k.status = 'pending' AND e.subject = ANY ($4::text[])
+             AND CASE WHEN e.xid IS NOT NULL AND k.claim_snapshot IS NOT NULL
+                      THEN NOT pg_visible_in_snapshot(e.xid, k.claim_snapshot)
+                      ELSE e.erased_at >= k.created_at
+                           OR NOT EXISTS (SELECT FROM ${s}.personal_keys p WHERE p.subject = e.subject) END
+         ), kept AS (
+           UPDATE ${s}.idempotency_keys
            SET status = 'done', response = $3::text::json, subjects = $4::text[]
-           WHERE scope = $1 AND key = $2 AND status = 'pending'
-             AND NOT EXISTS (SELECT FROM ${s}.erasures e
-                             WHERE e.subject = ANY ($4::text[])
-                               AND (e.erased_at >= k.created_at
-                                    OR NOT EXISTS (SELECT FROM ${s}.personal_keys p WHERE p.subject = e.subject)))
+           WHERE scope = $1 AND key = $2 AND status = 'pending' AND NOT EXISTS (SELECT FROM erasing)
+           RETURNING 1
+         ), dropped AS (
+           DELETE FROM ${s}.idempotency_keys
+           WHERE scope = $1 AND key = $2 AND status = 'pending' AND NOT EXISTS (SELECT FROM kept)
            RETURNING 1
          )
-         DELETE FROM ${s}.idempotency_keys
-         WHERE scope = $1 AND key = $2 AND status = 'pending' AND NOT EXISTS (SELECT FROM kept)`,
+         UPDATE ${s}.erasures SET responses = responses + 1
+         WHERE id IN (SELECT x.id FROM ${s}.erasures x WHERE x.id IN (SELECT id FROM erasing WHERE xid IS NOT NULL)
+                      ORDER BY x.id FOR UPDATE)
+           AND EXISTS (SELECT FROM dropped)`,
         [scope, key, JSON.stringify(response), subjects.length === 0 ? null : subjects],
         prepared,
       );
-    // (A statement's two changes to one row: the DELETE leaves the row alone when the UPDATE changed it.) An
-    // erasure's time is its transaction's start, not its commit: one that began before the claim and committed
-    // after it is older than the claim, and is told by the key it deleted: a subject with an erasure and no key
-    // was forgotten after their data was sealed. (It also drops the answers naming a subject forgotten long
-    // before the claim who has no key since: a repeat of those runs again. Telling the two apart needs to know at
-    // the claim which erasures were still open, which the record does not keep.)
     if (subjects.length === 0) return void (await keep(this.#database));
     const locks = [...new Set(subjects)].sort().map((subject) => subjectLock(this.#database, subject));
     for (let round = 0; ; round++) {

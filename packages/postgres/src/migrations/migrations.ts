@@ -291,4 +291,16 @@ export const migrations: readonly Migration[] = [
       CREATE INDEX personal_keys_master_key ON ${s}.personal_keys (master_key);
     `,
   },
+  {
+    version: 12,
+    name: 'erasures seen by claims',
+    sql: (s) => `
+      -- Whether an erasure had committed when a command was claimed: a response naming its subject is kept only if
+      -- it had (the command could not read their data then). The erasure's transaction id, and the claim's
+      -- snapshot, say so exactly; their times could not tell an erasure still open at the claim from one long
+      -- committed (both older than the claim). NULL on rows written before this migration, which keep the old rule.
+      ALTER TABLE ${s}.erasures ADD COLUMN xid xid8;
+      ALTER TABLE ${s}.idempotency_keys ADD COLUMN claim_snapshot pg_snapshot;
+    `,
+  },
 ];

@@ -266,8 +266,8 @@ export class Protection {
       [subject, options.principal === undefined ? null : principalScope(options.principal)],
     );
     const { rows } = await sql.query<{ id: string; erased_at: Date }>(
-      `INSERT INTO ${s}.erasures (subject, requested_by, reason, keys, read_models, responses)
-       VALUES ($1, $2, $3, $4, $5::text::jsonb, $6) RETURNING id::text, erased_at`,
+      `INSERT INTO ${s}.erasures (subject, requested_by, reason, keys, read_models, responses, xid)
+       VALUES ($1, $2, $3, $4, $5::text::jsonb, $6, pg_current_xact_id()) RETURNING id::text, erased_at`,
       [
         subject,
         options.requestedBy,
