@@ -64,6 +64,8 @@ export class PostgresMessageScheduler {
   #unlisten: (() => void) | undefined;
   /** Rounds take turns: the loop and a test clock's `advance` never deliver at once. */
   #turn: Promise<unknown> = Promise.resolve();
+  /** The failure to seal due events left in clear last reported, and when: reported again when it changes, or hourly. */
+  #sealFailure: { readonly message: string; readonly at: number } | undefined;
 
   constructor(app: Application, database: Database, options: PostgresMessageSchedulerOptions = {}) {
     this.#app = app;
@@ -209,10 +211,17 @@ export class PostgresMessageScheduler {
     }
   }
 
-  /** Milliseconds until the soonest scheduled message is due (0 if one is), or undefined when none is scheduled. */
+  /**
+   * Milliseconds until the soonest scheduled message is due (0 if one is), or undefined when none is scheduled. Due
+   * events left in clear are not counted: the round just ended sealed and wrote those it could, and those it could
+   * not (no master key) would have the scheduler look again at once, in a loop; they are looked at each poll.
+   */
   async #untilNextDue(): Promise<number | undefined> {
     const { rows } = await this.#database.query<{ due_at: Date | null }>(
-      `SELECT min(due_at) AS due_at FROM ${this.#database.schema}.scheduled_messages WHERE status = 'scheduled'`,
+      `SELECT min(due_at) AS due_at FROM ${this.#database.schema}.scheduled_messages
+       WHERE status = 'scheduled'
+         AND NOT (due_at <= $1 AND kind = 'event' AND type = ANY ($2::text[]) AND NOT (payload ? '${sealedField}'))`,
+      [this.#clock.now(), personalDataTypes()],
     );
     const due = rows[0]?.due_at;
     if (due === null || due === undefined) return undefined;
@@ -292,7 +301,10 @@ export class PostgresMessageScheduler {
          ORDER BY due_at, id LIMIT $3`,
         [now, types, this.#batchSize],
       );
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) {
+        this.#sealFailure = undefined;
+        return 0;
+      }
       const protection = this.#app.container.root.resolve(PostgresProtection);
       const sealed = await protection.seal(
         rows.map((row) => ({ data: row.payload, metadata: { type: row.type } })),
@@ -307,9 +319,17 @@ export class PostgresMessageScheduler {
           sealed.map((event) => JSON.stringify(event.data)),
         ],
       );
+      this.#sealFailure = undefined;
       return rowCount;
     } catch (error) {
-      this.#onError(error, schedulerLease);
+      // Reported once, not at every poll while it lasts (a missing master key lasts until a deploy).
+      const message = error instanceof Error ? error.message : String(error);
+      const now = Date.now();
+      const last = this.#sealFailure;
+      if (last === undefined || last.message !== message || now - last.at >= sealFailureReportMs) {
+        this.#sealFailure = { message, at: now };
+        this.#onError(error, schedulerLease);
+      }
       return 0;
     }
   }
@@ -387,6 +407,9 @@ export class PostgresMessageScheduler {
     );
   }
 }
+
+/** How often a failure to seal due events left in clear is reported again while it lasts. */
+const sealFailureReportMs = 60 * 60_000;
 
 function positive(value: number, name: string): number {
   if (!(Number.isFinite(value) && value > 0)) {
