@@ -171,19 +171,30 @@ async function keptInDatabase(database: Database, person: Person): Promise<Recor
   return kept;
 }
 
+/** The person's strings that a process printed (its log lines), with the process's role. */
+const loggedBy = (processes: readonly Started[], person: Person) =>
+  processes.flatMap((started) =>
+    strings(person)
+      .filter((text) => started.output().includes(text))
+      .map((text) => `${started.role}: ${text}`),
+  );
+
 const nowhere = (person: Person) => Object.fromEntries(strings(person).map((text) => [text, []]));
 
 describe('erasing a customer on PostgreSQL and NATS, as a deployment runs', () => {
   let database: Database;
   let projector: Started;
+  let apiProcess: Started;
   let api: Api;
   const person = personOf(pizzeria.id);
 
   beforeAll(async () => {
     await requireServices();
-    projector = pizzeria.start('projector');
-    const started = pizzeria.start('api');
-    const url = (await started.line(/open at (http:\/\/\S+)/))[1] ?? '';
+    // Logging every request, so that the search of their lines below sees something.
+    const logged = { ...pizzeria.production, LOG_LEVEL: 'info' };
+    projector = pizzeria.start('projector', logged);
+    apiProcess = pizzeria.start('api', logged);
+    const url = (await apiProcess.line(/open at (http:\/\/\S+)/))[1] ?? '';
     await projector.line(/projector running/);
     api = new Api(url, {
       customer: await pizzeria.tokenFor('customer', `rosalina-${pizzeria.id}`),
@@ -225,6 +236,9 @@ describe('erasing a customer on PostgreSQL and NATS, as a deployment runs', () =
     expect(await columnsContaining(database, placed.delivered.id)).not.toEqual([]);
     expect(await columnsContaining(database, erased)).not.toEqual([]);
     expect(messages.filter((m) => m.text.includes(placed.delivered.id)).length).toBeGreaterThanOrEqual(2);
+    // Nor did any line either process logged, before or after (their request lines name the order).
+    expect(loggedBy([apiProcess, projector], person)).toEqual([]);
+    expect(apiProcess.output()).toContain(placed.delivered.id);
     const { rows } = await database.query(
       `SELECT subject, requested_by, reason, keys, responses FROM ${database.schema}.erasures`,
     );
@@ -249,7 +263,7 @@ describe('erasing a customer on PGlite, in embedded mode', () => {
 
   it('leaves none of their strings in any table or column', { timeout: 120_000 }, async () => {
     const person = personOf(crypto.randomUUID().slice(0, 10));
-    const embedded = pizzeria.start('all', { DATA_DIR: dataDir });
+    const embedded = pizzeria.start('all', { DATA_DIR: dataDir, LOG_LEVEL: 'info' });
     const url = (await embedded.line(/open at (http:\/\/\S+)/))[1] ?? '';
     const token = async (username: Role) =>
       (
@@ -270,6 +284,8 @@ describe('erasing a customer on PGlite, in embedded mode', () => {
     const placed = await orderThroughEverything(api, person);
     await eraseAndLook(api, placed);
     await stop(embedded); // the embedded database is the process's own while it runs
+    expect(loggedBy([embedded], person)).toEqual([]);
+    expect(embedded.output()).toContain(placed.delivered.id);
 
     // The master key was made at the first start and kept beside the database, readable by its owner alone.
     expect(statSync(join(dataDir, developmentMasterKey.file)).mode & 0o777).toBe(0o600);

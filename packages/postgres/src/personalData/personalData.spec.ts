@@ -6,6 +6,7 @@ import {
   EventStore,
   erased,
   event,
+  eventHandler,
   handler,
   type Logger,
   localMasterKey,
@@ -33,6 +34,7 @@ import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresProjections } from '../projections/postgresProjections.ts';
 import { ProjectionDaemon } from '../projections/projectionDaemon.ts';
 import { projectionLag } from '../projections/projectionLag.ts';
+import { EventRelay } from '../relay/eventRelay.ts';
 import { postgresEventSourcedRepository } from '../repositories/eventSourcedRepository.ts';
 import { engines, type TestDatabase } from '../testing/databases.ts';
 import { eventually } from '../testing/eventually.ts';
@@ -227,6 +229,44 @@ const Visit = command(
   unchecked<{ id: string; name?: string }>(),
 ).returns<MemberState>();
 const ForgetMember = command('snapshot.member.forget', unchecked<{ id: string }>()).returns<void>();
+
+describe.each(engines)('event handlers the relay runs on $name, with personal data', (engine) => {
+  it('take the data in clear while the key exists, and placeholders once it is gone, holding nothing back', async () => {
+    const test = await engine.open();
+    try {
+      const w = personalDataWorld(onDatabase(test.database, localMasterKey(newMasterKey())));
+      const seen: { name: string; phone: string }[] = [];
+      const welcome = eventHandler(`${w.tag}.welcome`, w.Registered, (e) => {
+        seen.push({ name: e.name, phone: e.phone });
+      });
+      await using app = await w.build([(builder) => builder.handle(welcome)]);
+      const errors: unknown[] = [];
+      const relay = new EventRelay(app, test.database, { ...fast, onError: (error) => errors.push(error) });
+      try {
+        const [peach, iris] = [w.person('Peach'), w.person('Iris')];
+        await w.register(app, peach);
+        await w.register(app, iris, 'G', true); // registered and forgotten in one command, before any delivery
+        relay.start();
+        await eventually(
+          () => seen.length >= 2,
+          () => seen,
+        );
+        expect(seen).toEqual([
+          { name: peach.name, phone: peach.phone },
+          { name: erased, phone: erased },
+        ]);
+        // Nothing retrying, parked (a dead letter) or waiting behind one.
+        const { rows } = await test.database.query(`SELECT status FROM ${test.database.schema}.held_events`);
+        expect(rows).toEqual([]);
+        expect(errors).toEqual([]);
+      } finally {
+        await relay.stop();
+      }
+    } finally {
+      await test.drop();
+    }
+  });
+});
 
 describe.each(engines)('snapshots of an aggregate with personal data on $name', (engine) => {
   it('are sealed with the subject’s key, and not read once the subject is forgotten', async () => {
