@@ -1,4 +1,4 @@
-import type { BusMessage } from '@myelin/core';
+import { type BusMessage, createApplication, Logger } from '@myelin/core';
 import { messageBusContract } from '@myelin/core/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -365,6 +365,27 @@ describe('the NATS JetStream message bus', () => {
     await settled(stream, 'orders-cook');
     expect(calls).toEqual([1, 2]);
     expect(survivorCalls).toBe(0); // not run a third time, to take this process down too
+  });
+
+  it('reports what a subscription survives to the application’s logger when given no logger of its own', async () => {
+    const lines: { fields: { worker?: string; err?: unknown }; message: string | undefined }[] = [];
+    const log = (fields: object, message?: string) => void lines.push({ fields, message });
+    const logger: Logger = { debug: log, info: log, warn: log, error: log };
+    await using app = await createApplication()
+      .singleton(Logger, () => logger)
+      .build();
+    const { onError: _, ...options } = isolated();
+    const bus = await open({ ...options, application: app, maxDeliveries: 1 });
+    bus.subscribe('order.placed.v1', () => {}, { name: 'cook' });
+    // Sealed personal data, and no reader of it in this application: reported, then dead-lettered.
+    const sealed = { $personal: { key: 'k-1', fields: ['name'], sealed: 'AAAA' } };
+    await bus.publish([message('order.placed.v1', sealed, 'sealed')]);
+    await eventually(
+      () => lines.length > 0,
+      () => lines,
+    );
+    expect(lines[0]?.fields.worker).toBe('nats:orders-cook');
+    expect(String(lines[0]?.fields.err)).toContain('nothing here can open it');
   });
 
   it('dead-letters, with the error its handler failed with, a message whose dead letter could not be stored at first', async () => {

@@ -6,7 +6,7 @@ import {
   type BusMessage,
   contextOf,
   envelopeOf,
-  type Logger,
+  Logger,
   type MessageBus,
   PersonalDataReader,
   type SubscribeOptions,
@@ -94,7 +94,8 @@ export interface NatsMessageBusOptions {
   readonly includePrincipal?: boolean;
   /**
    * Where the errors a subscription survives (a malformed message, a lost connection) are written, as `err` with the
-   * subscription as `worker`: the application's logger (pino, say). Without one, the console.
+   * subscription as `worker`: a logger (pino, say). Without one, the `Logger` of the `application` given, if it
+   * registered one; else the console.
    */
   readonly logger?: Pick<Logger, 'error'>;
   /** Told of those errors instead, when given. */
@@ -160,7 +161,8 @@ export class NatsMessageBus implements MessageBus, AsyncDisposable {
       includePrincipal: options.includePrincipal ?? false,
     };
     this.#application = options.application;
-    const logger = options.logger;
+    const container = options.application?.container;
+    const logger = options.logger ?? (container?.has(Logger) ? container.root.resolve(Logger) : undefined);
     this.#onError =
       options.onError ??
       (logger === undefined
