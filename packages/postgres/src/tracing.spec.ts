@@ -11,6 +11,8 @@ import {
   ok,
   projection,
   type Repository,
+  Schedule,
+  TestClock,
   token,
   tracing,
   unchecked,
@@ -30,6 +32,7 @@ import { ProjectionDaemon } from './projections/projectionDaemon.ts';
 import { untilServing } from './projections/untilServing.ts';
 import { EventRelay } from './relay/eventRelay.ts';
 import { postgresEventSourcedRepository } from './repositories/eventSourcedRepository.ts';
+import { PostgresMessageScheduler } from './scheduling/postgresMessageScheduler.ts';
 import { engines, type TestDatabase } from './testing/databases.ts';
 
 const exporter = new InMemorySpanExporter();
@@ -146,5 +149,42 @@ describe.each(engines)('a trace through the log on $name', (engine) => {
       'myelin.projection': 'trace-counts',
       'myelin.projection.version': 1,
     });
+  });
+
+  it('is carried by a scheduled message: the event written when due carries it, the command delivered continues it', async () => {
+    const Remind = command('trace.Remind', unchecked<{ id: string }>()).returns<void>();
+    const Plan = command('trace.Plan', unchecked<{ id: string }>()).returns<void>();
+    const reminded: string[] = [];
+    const clock = new TestClock();
+    await using app = await createApplication()
+      .include(postgresPersistence(test.database, { clock }))
+      .use(tracing())
+      .handle(
+        handler(Plan, { schedule: Schedule }, async ({ id }, { schedule }) => {
+          schedule.send(new Filed({ id, n: 1 }), { after: 60_000 }, { streamId: `planned-${id}` });
+          schedule.send(new Remind({ id }), { after: 60_000 });
+          return ok(undefined);
+        }),
+        handler(Remind, {}, async ({ id }) => {
+          reminded.push(id);
+          return ok(undefined);
+        }),
+      )
+      .build();
+    await using scheduler = new PostgresMessageScheduler(app, test.database, { leaseRetryMs: 50 }).start();
+    await scheduler.active();
+    exporter.reset();
+    expect((await app.mediator.execute(new Plan({ id: 'p1' }))).ok).toBe(true);
+    const planned = exporter.getFinishedSpans().find((span) => span.name === 'process trace.Plan');
+    const traceId = planned?.spanContext().traceId as string;
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+
+    await clock.advance(60_000); // due: written and delivered in this turn, outside any span
+    expect(reminded).toEqual(['p1']);
+    const [written] = await new PostgresEventStore(test.database).readStream('planned-p1');
+    expect(written?.metadata.traceparent?.split('-')[1]).toBe(traceId);
+    const delivered = exporter.getFinishedSpans().find((span) => span.name === 'process trace.Remind');
+    expect(delivered?.spanContext().traceId).toBe(traceId);
+    expect(delivered?.parentSpanContext?.spanId).toBe(planned?.spanContext().spanId);
   });
 });

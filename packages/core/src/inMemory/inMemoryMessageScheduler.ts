@@ -154,6 +154,8 @@ export class InMemoryMessageScheduler {
       correlationId: message.correlationId,
       causationId: message.causationId,
       principal: message.principal?.subject,
+      traceparent: message.traceparent,
+      tracestate: message.tracestate,
     };
     await this.#database.commit(
       [
@@ -184,6 +186,9 @@ export class InMemoryMessageScheduler {
         occurredAt,
         correlationId: message.correlationId,
         causationId: message.causationId,
+        ...(message.traceparent === undefined
+          ? {}
+          : { traceparent: message.traceparent, tracestate: message.tracestate }),
       })
       .catch((error: unknown) => this.#onError(error, message.id));
   }

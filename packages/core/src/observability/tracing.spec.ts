@@ -13,12 +13,15 @@ import { token } from '../dependencyInjection/token.ts';
 import { AggregateRoot } from '../domain/aggregateRoot.ts';
 import { InMemoryDatabase } from '../inMemory/inMemoryDatabase.ts';
 import { InMemoryMessageBus } from '../inMemory/inMemoryMessageBus.ts';
+import { InMemoryMessageScheduler } from '../inMemory/inMemoryMessageScheduler.ts';
 import { inMemoryPersistence } from '../inMemory/inMemoryPersistence.ts';
 import { inMemoryEventSourcedRepository } from '../inMemory/inMemoryRepositories.ts';
 import { eventHandler, handler } from '../mediation/handler.ts';
 import { command, event, unchecked } from '../messages/message.ts';
 import type { Repository } from '../persistence/repository.ts';
 import { internalServerError, ok } from '../results/operationResult.ts';
+import { TestClock } from '../scheduling/clock.ts';
+import { Schedule } from '../scheduling/schedule.ts';
 import { newEvent } from '../testing/events.ts';
 import { activeTraceContext, contextOf } from './traceContext.ts';
 import { tracing } from './tracing.ts';
@@ -76,6 +79,35 @@ async function app(database = new InMemoryDatabase()) {
 }
 
 describe('tracing', () => {
+  it('is carried by a scheduled message: the event written when due carries it, the command delivered continues it', async () => {
+    const Plan = command('tab.Plan', unchecked<{ id: string }>()).returns<void>();
+    const Remind = command('tab.Remind', unchecked<{ id: string }>()).returns<void>();
+    const database = new InMemoryDatabase();
+    const clock = new TestClock();
+    await using application = await createApplication()
+      .include(inMemoryPersistence(database, { clock }))
+      .use(tracing())
+      .handle(
+        handler(Plan, { schedule: Schedule }, async ({ id }, { schedule }) => {
+          schedule.send(new Opened({ id }), { after: 60_000 }, { streamId: `planned-${id}` });
+          schedule.send(new Remind({ id }), { after: 60_000 });
+          return ok(undefined);
+        }),
+        handler(Remind, async () => ok(undefined)),
+      )
+      .build();
+    await using _scheduler = new InMemoryMessageScheduler(application).start();
+    await application.mediator.execute(new Plan({ id: 'p' }));
+    const planned = exporter.getFinishedSpans().find((span) => span.name === 'process tab.Plan');
+    const traceId = planned?.spanContext().traceId as string;
+    exporter.reset();
+    await clock.advance(60_000); // due: written and delivered outside any span
+    expect(database.stream('planned-p')?.[0]?.metadata.traceparent?.split('-')[1]).toBe(traceId);
+    const delivered = exporter.getFinishedSpans().find((span) => span.name === 'process tab.Remind');
+    expect(delivered?.spanContext().traceId).toBe(traceId);
+    expect(delivered?.parentSpanContext?.spanId).toBe(planned?.spanContext().spanId);
+  });
+
   it('gives a request and the handlers of the events it raised one trace, after the messaging conventions', async () => {
     await using application = await app();
     const result = await application.mediator.execute(new Open({ id: 'a' }), { correlationId: 'c-1' });

@@ -1,6 +1,8 @@
 // Executing a scheduled command when it comes due: the same for every scheduler.
+import { context } from '@opentelemetry/api';
 import type { Application } from '../application/application.ts';
 import type { Request } from '../messages/message.ts';
+import { contextOf } from '../observability/traceContext.ts';
 import { type ScheduledMessage, ScheduledMessageGoneError } from './schedule.ts';
 
 /** How a scheduler retries. */
@@ -88,13 +90,16 @@ async function execute(app: Application, message: ScheduledMessage): Promise<Del
   }
   try {
     const command = new definition(message.payload as never) as Request<unknown>;
-    const result = await app.mediator.execute(command, {
-      messageId: message.messageId,
-      correlationId: message.correlationId,
-      causationId: message.causationId,
-      principal: message.principal,
-      scheduled: message.id,
-    });
+    // In the trace of the execution that scheduled it, however long ago, as an event's delivery continues its own.
+    const result = await context.with(contextOf(message), () =>
+      app.mediator.execute(command, {
+        messageId: message.messageId,
+        correlationId: message.correlationId,
+        causationId: message.causationId,
+        principal: message.principal,
+        scheduled: message.id,
+      }),
+    );
     if (result.ok) return { outcome: 'delivered' };
     const { status, detail, title } = result.problem;
     if (status === 409 || status >= 500) return { outcome: 'failed', error: `${status}: ${detail ?? title}` };

@@ -4,6 +4,7 @@ import { token } from '../dependencyInjection/token.ts';
 import type { ExecutionContext, Principal } from '../mediation/executionContext.ts';
 import { newId } from '../mediation/ids.ts';
 import { type AnyEvent, definitionOf, payloadOf, type Request } from '../messages/message.ts';
+import { activeTraceContext } from '../observability/traceContext.ts';
 import { personalDataOf } from '../personalData/personalData.ts';
 import type { Typed } from '../personalData/personalDataCipher.ts';
 import type { Clock } from './clock.ts';
@@ -65,6 +66,12 @@ export interface ScheduledMessage {
   /** Scheduled, or parked after its last attempt failed (with the error). */
   readonly status: 'scheduled' | 'parked';
   readonly error: string | undefined;
+  /**
+   * The trace of the execution that scheduled it (W3C Trace Context), when one was active: the event written when
+   * due carries it, and the command delivered then continues it.
+   */
+  readonly traceparent?: string;
+  readonly tracestate?: string;
 }
 
 /** What a unit of work records for a schedule: messages to store (replacing any of the same id), ids to drop. */
@@ -114,6 +121,7 @@ export function scheduleOf(
           attempts: 0,
           status: 'scheduled',
           error: undefined,
+          ...activeTraceContext(),
         },
       });
       return id;

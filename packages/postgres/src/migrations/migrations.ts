@@ -293,7 +293,7 @@ export const migrations: readonly Migration[] = [
   },
   {
     version: 12,
-    name: 'erasures seen by claims',
+    name: 'erasures seen by claims, traces of scheduled messages',
     sql: (s) => `
       -- Whether an erasure had committed when a command was claimed: a response naming its subject is kept only if
       -- it had (the command could not read their data then). The erasure's transaction id, and the claim's
@@ -301,6 +301,9 @@ export const migrations: readonly Migration[] = [
       -- committed (both older than the claim). NULL on rows written before this migration, which keep the old rule.
       ALTER TABLE ${s}.erasures ADD COLUMN xid xid8;
       ALTER TABLE ${s}.idempotency_keys ADD COLUMN claim_snapshot pg_snapshot;
+      -- The trace of the execution that scheduled a message (W3C Trace Context): the event written when it is due
+      -- carries it, and the command delivered then continues it.
+      ALTER TABLE ${s}.scheduled_messages ADD COLUMN traceparent text, ADD COLUMN tracestate text;
     `,
   },
 ];

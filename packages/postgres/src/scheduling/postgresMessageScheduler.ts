@@ -265,10 +265,11 @@ export class PostgresMessageScheduler {
          RETURNING stream_id, version
        ), written AS (
          INSERT INTO ${s}.events (event_id, stream_id, stream_version, type, type_version, data, occurred_at,
-           correlation_id, causation_id, principal)
+           correlation_id, causation_id, principal, traceparent, tracestate)
          SELECT d.message_id, d.stream_id,
            m.version - c.n + row_number() OVER (PARTITION BY d.stream_id ORDER BY d.due_at, d.id),
-           d.type, d.type_version, d.payload, $1, d.correlation_id, d.causation_id, d.principal ->> 'subject'
+           d.type, d.type_version, d.payload, $1, d.correlation_id, d.causation_id, d.principal ->> 'subject',
+           d.traceparent, d.tracestate
          FROM due d JOIN moved m USING (stream_id) JOIN counts c USING (stream_id)
          ORDER BY d.due_at, d.id
          RETURNING 1

@@ -24,11 +24,13 @@ export interface ScheduledRow {
   readonly attempts: number;
   readonly status: 'scheduled' | 'parked';
   readonly error: string | null;
+  readonly traceparent: string | null;
+  readonly tracestate: string | null;
 }
 
 export const scheduledColumns =
   'id, message_id, kind, type, type_version, payload, due_at, stream_id, correlation_id, causation_id, ' +
-  'principal, attempts, status, error';
+  'principal, attempts, status, error, traceparent, tracestate';
 
 export function toScheduledMessage(row: ScheduledRow): ScheduledMessage {
   return {
@@ -46,6 +48,8 @@ export function toScheduledMessage(row: ScheduledRow): ScheduledMessage {
     attempts: row.attempts,
     status: row.status,
     error: row.error ?? undefined,
+    ...(row.traceparent === null ? {} : { traceparent: row.traceparent }),
+    ...(row.tracestate === null ? {} : { tracestate: row.tracestate }),
   };
 }
 
@@ -77,18 +81,18 @@ export async function writeScheduleChanges(
   // One row per message from parallel arrays; the JSON columns go as text, parsed by PostgreSQL.
   await sql.query(
     `INSERT INTO ${schema}.scheduled_messages AS m (id, message_id, kind, type, type_version, payload, due_at,
-       stream_id, correlation_id, causation_id, principal)
+       stream_id, correlation_id, causation_id, principal, traceparent, tracestate)
      SELECT id, message_id, kind, type, type_version, payload::jsonb, due_at, stream_id, correlation_id,
-       causation_id, principal::jsonb
+       causation_id, principal::jsonb, traceparent, tracestate
      FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::timestamptz[],
-       $8::text[], $9::text[], $10::text[], $11::text[])
+       $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
        AS t(id, message_id, kind, type, type_version, payload, due_at, stream_id, correlation_id, causation_id,
-         principal)
+         principal, traceparent, tracestate)
      ON CONFLICT (id) DO UPDATE SET message_id = EXCLUDED.message_id, kind = EXCLUDED.kind, type = EXCLUDED.type,
        type_version = EXCLUDED.type_version, payload = EXCLUDED.payload, due_at = EXCLUDED.due_at,
        stream_id = EXCLUDED.stream_id, correlation_id = EXCLUDED.correlation_id,
-       causation_id = EXCLUDED.causation_id, principal = EXCLUDED.principal, attempts = 0, status = 'scheduled',
-       error = NULL, created_at = now()`,
+       causation_id = EXCLUDED.causation_id, principal = EXCLUDED.principal, traceparent = EXCLUDED.traceparent,
+       tracestate = EXCLUDED.tracestate, attempts = 0, status = 'scheduled', error = NULL, created_at = now()`,
     [
       stored.map((m) => m.id),
       stored.map((m) => m.messageId),
@@ -101,6 +105,8 @@ export async function writeScheduleChanges(
       stored.map((m) => m.correlationId),
       stored.map((m) => m.causationId ?? null),
       stored.map((m) => (m.principal === undefined ? null : JSON.stringify(m.principal))),
+      stored.map((m) => m.traceparent ?? null),
+      stored.map((m) => m.tracestate ?? null),
     ],
   );
 }
