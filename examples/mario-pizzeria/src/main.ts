@@ -1,7 +1,7 @@
 // Runs Mario's Pizzeria: `npm start` at the repository root. With nothing configured it is one process on an
 // embedded database (PGlite in ./.data); the environment and --role turn it into the processes of a deployment.
 import { fileURLToPath } from 'node:url';
-import type { Application } from '@myelin/core';
+import { type Application, activeTraceIds } from '@myelin/core';
 import { serve } from '@myelin/http';
 import { NatsMessageBus } from '@myelin/nats';
 import {
@@ -100,8 +100,9 @@ async function run(config: PizzeriaConfig): Promise<void> {
   const metrics = config.metrics ? prometheusMetrics() : undefined;
   const stopTracing = startTracing();
   // One logger for the process: Fastify's request lines, and what the workers survive (the relay, the
-  // projection daemon, the NATS consumers), all as JSON lines with the same fields.
-  const logger = pino({ level: config.logLevel });
+  // projection daemon, the NATS consumers), all as JSON lines with the same fields; a line written while a span is
+  // active names it (`trace_id`, `span_id`), so that a trace's backend and the logs join up.
+  const logger = pino({ level: config.logLevel, mixin: () => ({ ...activeTraceIds() }) });
   const database = await openDatabase(config.database);
   const keys = masterKeysOf(config);
   // Migrates the schema, records the projections; the application closes the database when disposed.

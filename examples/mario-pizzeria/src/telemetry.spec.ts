@@ -35,7 +35,7 @@ describe('tracing to an OpenTelemetry collector', () => {
         HOST: '127.0.0.1',
         PORT: '0',
         DATA_DIR: dataDir,
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'info',
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
         OTEL_SERVICE_NAME: 'pizzeria-under-test',
       },
@@ -102,6 +102,21 @@ describe('tracing to an OpenTelemetry collector', () => {
       root = byId.get(root.parentSpanId);
     }
     expect(root?.name).toBe('request');
+    // Fastify's line for the order's request names its trace and span: the logs and the trace join up.
+    const lines = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map(
+        (line) =>
+          JSON.parse(line) as {
+            msg?: string;
+            res?: { statusCode?: number };
+            trace_id?: string;
+            span_id?: string;
+          },
+      );
+    const completed = lines.find((line) => line.msg === 'request completed' && line.res?.statusCode === 201);
+    expect(completed).toMatchObject({ trace_id: command?.traceId, span_id: root?.spanId });
     // The kitchen queue's batch, a trace of its own, links to the order's.
     const batches = spans.filter((span) => span.name === 'project kitchen-queue');
     expect(batches.some((batch) => batch.links?.some((link) => link.traceId === command?.traceId))).toBe(

@@ -109,7 +109,12 @@ export {
   unchecked,
 } from './messages/message.ts';
 export { type MetricsOptions, metrics } from './observability/metrics.ts';
-export { activeTraceContext, contextOf, type TraceContext } from './observability/traceContext.ts';
+export {
+  activeTraceContext,
+  activeTraceIds,
+  contextOf,
+  type TraceContext,
+} from './observability/traceContext.ts';
 export { type TracingOptions, tracing, tracingEnabled, withinSpan } from './observability/tracing.ts';
 export {
   type DeadLetter,
