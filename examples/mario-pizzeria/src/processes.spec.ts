@@ -137,7 +137,8 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
       await bus.close();
     }
 
-    // One trace across three processes: the API's command, the projector's send to NATS, this one's delivery.
+    // One trace across three processes: the API's request, command and commit, the projector's send to NATS (and
+    // its projection batch, linked), this one's delivery.
     await Promise.all(processes.map((started) => stop(started))); // a graceful stop sends the spans still batched
     const delivery = exporter
       .getFinishedSpans()
@@ -148,6 +149,11 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
     expect(command?.service).toBe('mario-pizzeria'); // an API process (all of this run's are named alike)
     expect(send?.spanId).toBe(delivery?.parentSpanContext?.spanId);
     expect(theirs.map((span) => span.name)).toEqual(expect.arrayContaining(['request', 'commit']));
+    // The projector's kitchen queue took the step's event in a batch, a trace of its own linked to this one.
+    const batches = collector.spans().filter((span) => span.name === 'project kitchen-queue');
+    expect(batches.some((batch) => batch.links?.some((link) => link.traceId === command?.traceId))).toBe(
+      true,
+    );
   });
 });
 
