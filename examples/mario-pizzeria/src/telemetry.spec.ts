@@ -38,6 +38,7 @@ describe('tracing to an OpenTelemetry collector', () => {
         LOG_LEVEL: 'info',
         OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
         OTEL_SERVICE_NAME: 'pizzeria-under-test',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=spec,service.name=overridden',
       },
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -87,7 +88,11 @@ describe('tracing to an OpenTelemetry collector', () => {
     }
 
     const spans = collector.spans();
+    // OTEL_SERVICE_NAME over OTEL_RESOURCE_ATTRIBUTES' service.name, and the rest of the latter kept.
     expect(new Set(spans.map((span) => span.service))).toEqual(new Set(['pizzeria-under-test']));
+    expect(new Set(spans.map((span) => span.resource['deployment.environment.name']))).toEqual(
+      new Set(['spec']),
+    );
     const command = spans.find((span) => span.name === 'process PlaceOrder');
     expect(command, output).toBeDefined();
     const trace = spans.filter((span) => span.traceId === command?.traceId);

@@ -11,12 +11,14 @@ export interface OtlpSpan {
   readonly links?: readonly { readonly traceId: string }[];
   /** The `service.name` of the process that sent it. */
   readonly service: string | undefined;
+  /** The string attributes of that process's resource. */
+  readonly resource: Readonly<Record<string, string>>;
 }
 
 interface OtlpExport {
   readonly resourceSpans: readonly {
     readonly resource: { readonly attributes: readonly { key: string; value: { stringValue?: string } }[] };
-    readonly scopeSpans: readonly { readonly spans: readonly Omit<OtlpSpan, 'service'>[] }[];
+    readonly scopeSpans: readonly { readonly spans: readonly Omit<OtlpSpan, 'service' | 'resource'>[] }[];
   }[];
 }
 
@@ -35,10 +37,14 @@ export async function startCollector(): Promise<Collector> {
     request.on('end', () => {
       if (request.url === '/v1/traces') {
         for (const resource of (JSON.parse(body) as OtlpExport).resourceSpans) {
-          const service = resource.resource.attributes.find((a) => a.key === 'service.name')?.value
-            .stringValue;
+          const attributes = Object.fromEntries(
+            resource.resource.attributes.flatMap((a) =>
+              a.value.stringValue === undefined ? [] : [[a.key, a.value.stringValue]],
+            ),
+          );
+          const service = attributes['service.name'];
           for (const scope of resource.scopeSpans)
-            for (const span of scope.spans) received.push({ ...span, service });
+            for (const span of scope.spans) received.push({ ...span, service, resource: attributes });
         }
       }
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
