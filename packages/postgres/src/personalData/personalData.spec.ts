@@ -3,6 +3,7 @@ import {
   type Application,
   command,
   createApplication,
+  documents,
   EventStore,
   erased,
   event,
@@ -15,11 +16,13 @@ import {
   newMasterKey,
   ok,
   PersonalData,
+  projection,
   type Repository,
   token,
   unchecked,
 } from '@myelin/core';
 import {
+  expectSuccess,
   newEvent,
   type PersonalDataUnderTest,
   type PersonalDataWorld,
@@ -262,6 +265,80 @@ describe.each(engines)('event handlers the relay runs on $name, with personal da
       } finally {
         await relay.stop();
       }
+    } finally {
+      await test.drop();
+    }
+  });
+});
+
+// Two sessions at once: PGlite has one.
+describe('an async projection batch beside an erasure of its subject, on postgres', () => {
+  it('is waited for by the erasure, whose hook then blanks what the batch wrote in clear', async () => {
+    const test = await (
+      engines.find((engine) => engine.name === 'postgres') as (typeof engines)[number]
+    ).open();
+    try {
+      const Joined = event('race.joined.v1', unchecked<{ memberId: string; name: string }>(), {
+        personal: { subject: 'memberId', fields: ['name'] },
+      });
+      const Forget = command('race.Forget', unchecked<{ id: string }>()).returns<void>();
+      let entered = () => {};
+      const inside = new Promise<void>((resolve) => {
+        entered = resolve;
+      });
+      let release = () => {};
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const members = documents<{ name: string }>('race-members');
+      // Holds its batch open once it has read the member's name in clear, until the test lets it write.
+      const slow = projection(members, { mode: 'async' })
+        .on(Joined, async (e, docs) => {
+          entered();
+          await gate;
+          await docs.put(e.memberId, { name: e.name });
+        })
+        .erase(async (memberId, docs) => {
+          if ((await docs.get(memberId)) !== undefined) await docs.put(memberId, { name: erased });
+        });
+      await using app = await createApplication()
+        .include(
+          postgresPersistence(test.database, { personalData: { masterKey: localMasterKey(newMasterKey()) } }),
+          postgresProjections([slow]),
+        )
+        .handle(
+          handler(Forget, { personalData: PersonalData }, async ({ id }, { personalData }) => {
+            await personalData.forget(id, { requestedBy: 'dpo' });
+            return ok(undefined);
+          }),
+        )
+        .build();
+      await app.container.root
+        .resolve(EventStore)
+        .append('member-m1', [newEvent(Joined.type, { memberId: 'm1', name: 'Wario Racer' })]);
+      await using _daemon = new ProjectionDaemon(app, test.database, fast).start();
+      // Let go however the test ends (disposed before the daemon, which waits for its batch).
+      await using _released = { [Symbol.asyncDispose]: async () => release() };
+      await inside; // the batch read the name in clear, and holds the key it opened it with
+
+      const forgetting = app.mediator.execute(new Forget({ id: 'm1' }));
+      const waiting = async () => {
+        const { rows } = await test.database.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE wait_event_type = 'Lock' AND starts_with(query, 'DELETE FROM ' || $1 || '.personal_keys')`,
+          [test.database.schema],
+        );
+        return (rows[0]?.n ?? 0) > 0;
+      };
+      const blocked = eventually(waiting, 'the erasure waiting for the batch').then(() => 'waiting');
+      expect(await Promise.race([forgetting.then(() => 'forgotten'), blocked])).toBe('waiting');
+
+      release();
+      expectSuccess(await forgetting);
+      const { rows } = await test.database.query<{ doc: unknown }>(
+        `SELECT doc FROM ${test.database.schema}.read_documents WHERE model = 'race-members@1' AND id = 'm1'`,
+      );
+      expect(rows).toEqual([{ doc: { name: erased } }]);
     } finally {
       await test.drop();
     }
