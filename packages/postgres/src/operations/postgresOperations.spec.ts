@@ -3,6 +3,7 @@ import {
   command,
   createApplication,
   documents,
+  EventStore,
   erased,
   event,
   eventHandler,
@@ -17,6 +18,7 @@ import {
   token,
   unchecked,
 } from '@myelin/core';
+import { newEvent } from '@myelin/core/testing';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { postgresPersistence } from '../postgresPersistence.ts';
 import { postgresProjections } from '../projections/postgresProjections.ts';
@@ -303,6 +305,34 @@ describe.each(engines)('the operator’s view on $name', (engine) => {
     expect(handled).toMatchObject({ kind: 'event', id: placed?.events[0]?.eventId, type: Opened.type });
     expect(handled?.events.map((e) => e.type)).toEqual([Welcomed.type]);
     expect((await operations.story('no-such-correlation')).causes).toEqual([]);
+  });
+
+  it('tells, in a story, the integration event received from another service that caused its events', async () => {
+    await using app = await createApplication().include(postgresPersistence(test.database)).build();
+    const operations = app.container.root.resolve(Operations);
+    // A consumer of the bus took another service's event (its inbox says when), and its handler opened a ticket.
+    const remote = crypto.randomUUID();
+    await test.database.query(
+      `INSERT INTO ${test.database.schema}.inbox (consumer, event_id) VALUES ('bus.tickets', $1)`,
+      [remote],
+    );
+    const correlationId = crypto.randomUUID();
+    await app.container.root.resolve(EventStore).append('Ticket-r-1', [
+      newEvent(
+        Opened.type,
+        { id: 'r-1', owner: 'rob' },
+        {
+          correlationId,
+          causationId: remote,
+          causationType: 'other.order.ready.v1',
+        },
+      ),
+    ]);
+    const story = await operations.story(correlationId);
+    expect(story.causes).toMatchObject([{ kind: 'event', id: remote, type: 'other.order.ready.v1' }]);
+    expect(story.received).toEqual([
+      { eventId: remote, subscription: 'bus.tickets', kind: 'other', state: 'done', at: expect.any(Date) },
+    ]);
   });
 
   it('lists erasures newest first, bounded, with who asked, why and what was reached, and none of the data', async () => {

@@ -255,6 +255,12 @@ export class PostgresOperations implements Operations {
     );
     const events = eventRows.map(toStoredEvent);
     const ids = events.map((event) => event.metadata.eventId);
+    // The messages that caused them and are no event of this log: a command, or an event received from another
+    // service, which the inbox of an idempotent consumer of the bus records (by its id: the inbox keeps no
+    // correlation id).
+    const outside = [...new Set(events.flatMap((event) => event.metadata.causationId ?? []))].filter(
+      (id) => !ids.includes(id),
+    );
     const [subscriptions, held, inbox, discarded] = await Promise.all([
       this.#subscriptions(false),
       this.#database.query<{
@@ -270,7 +276,7 @@ export class PostgresOperations implements Operations {
       ),
       this.#database.query<{ consumer: string; event_id: string; handled_at: Date }>(
         `SELECT consumer, event_id, handled_at FROM ${s}.inbox WHERE event_id = ANY($1::text[])`,
-        [ids],
+        [[...ids, ...outside]],
       ),
       this.#database.query<{ subscription: string; event_id: string }>(
         `SELECT subscription, unnest(event_ids) AS event_id FROM ${s}.operator_actions
