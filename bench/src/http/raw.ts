@@ -162,7 +162,11 @@ async function instrumentation(server: FastifyInstance) {
   const otel = new FastifyOtelInstrumentation({
     instrumentHooks: false,
     instrumentHandler: false,
-    requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0] ?? ''),
+    requestHook: (span, request) => {
+      span.setAttribute('url.path', request.url.split('?')[0] ?? '');
+      const route = request.routeOptions.url;
+      span.updateName(route === undefined ? request.method : `${request.method} ${route}`);
+    },
   });
   await server.register(otel.plugin() as FastifyPluginCallback);
   const tracer = trace.getTracer('bench-raw');

@@ -148,7 +148,9 @@ describe('two API processes and a projector on PostgreSQL and NATS', () => {
     const send = theirs.find((span) => span.name.startsWith('send '));
     expect(command?.service).toBe('mario-pizzeria'); // an API process (all of this run's are named alike)
     expect(send?.spanId).toBe(delivery?.parentSpanContext?.spanId);
-    expect(theirs.map((span) => span.name)).toEqual(expect.arrayContaining(['request', 'commit']));
+    expect(theirs.map((span) => span.name)).toEqual(
+      expect.arrayContaining(['POST /api/orders/:id/ready', 'commit']),
+    );
     // The projector's kitchen queue took the step's event in a batch, a trace of its own linked to this one.
     const batches = collector.spans().filter((span) => span.name === 'project kitchen-queue');
     expect(batches.some((batch) => batch.links?.some((link) => link.traceId === command?.traceId))).toBe(

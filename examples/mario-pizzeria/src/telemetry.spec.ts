@@ -97,7 +97,7 @@ describe('tracing to an OpenTelemetry collector', () => {
     expect(command, output).toBeDefined();
     const trace = spans.filter((span) => span.traceId === command?.traceId);
     const names = trace.map((span) => span.name);
-    expect(names).toEqual(expect.arrayContaining(['request', 'process PlaceOrder', 'commit']));
+    expect(names).toEqual(expect.arrayContaining(['POST /api/orders', 'process PlaceOrder', 'commit']));
     const byId = new Map(trace.map((span) => [span.spanId, span]));
     const commit = trace.find((span) => span.name === 'commit');
     expect(byId.get(commit?.parentSpanId ?? '')?.name).toBe('process PlaceOrder');
@@ -106,7 +106,7 @@ describe('tracing to an OpenTelemetry collector', () => {
     while (root?.parentSpanId !== undefined && root.parentSpanId !== '' && byId.has(root.parentSpanId)) {
       root = byId.get(root.parentSpanId);
     }
-    expect(root?.name).toBe('request');
+    expect(root?.name).toBe('POST /api/orders');
     // Fastify's line for the order's request names its trace and span: the logs and the trace join up.
     const lines = output
       .split('\n')

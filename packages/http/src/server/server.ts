@@ -197,8 +197,15 @@ async function fastifyOtel(required: boolean): Promise<FastifyPluginCallback | u
       instrumentHooks: false,
       instrumentHandler: false,
       // It records the URL as Fastify has it, query included: a live stream's `access_token` or an order's
-      // `key` would reach the trace backend. `url.path` is the path alone, as the conventions define it.
-      requestHook: (span, request) => span.setAttribute('url.path', request.url.split('?')[0] ?? ''),
+      // `key` would reach the trace backend. `url.path` is the path alone, as the conventions define it. And it
+      // names every span `request`: the HTTP conventions name a server span by its method and route (the
+      // template, never the path, which holds ids), `POST /orders/:id/cancel`; a request no route took, by its
+      // method alone.
+      requestHook: (span, request) => {
+        span.setAttribute('url.path', request.url.split('?')[0] ?? '');
+        const route = request.routeOptions.url;
+        span.updateName(route === undefined ? request.method : `${request.method} ${route}`);
+      },
     });
     return instrumentation.plugin() as FastifyPluginCallback;
   } catch (error) {

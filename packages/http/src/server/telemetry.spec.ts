@@ -48,9 +48,10 @@ describe('telemetry', () => {
     const request = spans.find((span) => span.name === 'process test.listNotes');
     const chain = ancestry(request, spans);
     // The message's span is the request's child: no route handler's span between them, which would only repeat it.
-    expect(chain).toEqual(['process test.listNotes', 'request']);
-    const root = spans.find((span) => span.name === 'request');
-    expect(root?.attributes).toMatchObject({ 'http.request.method': 'GET' });
+    // Named after the HTTP conventions: the method and the route.
+    expect(chain).toEqual(['process test.listNotes', 'GET /notes']);
+    const root = spans.find((span) => span.name === 'GET /notes');
+    expect(root?.attributes).toMatchObject({ 'http.request.method': 'GET', 'http.route': '/notes' });
     expect(new Set(spans.map((span) => span.spanContext().traceId)).size).toBe(1);
     // The request and the application's spans: no span per Fastify lifecycle hook.
     expect(
@@ -67,7 +68,7 @@ describe('telemetry', () => {
     } finally {
       await server.close();
     }
-    const request = exporter.getFinishedSpans().find((span) => span.name === 'request');
+    const request = exporter.getFinishedSpans().find((span) => span.name === 'GET /notes');
     expect(request?.attributes['url.path']).toBe('/notes');
     expect(JSON.stringify(exporter.getFinishedSpans().map((span) => span.attributes))).not.toMatch(/secret/);
   });
