@@ -1,8 +1,8 @@
 // OpenTelemetry for the process, configured by the standard environment variables: traces go to an OTLP collector
 // when `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) names one; `OTEL_SERVICE_NAME`
 // names the service (`mario-pizzeria` by default) and `OTEL_RESOURCE_ATTRIBUTES` adds to what describes it;
-// `OTEL_TRACES_SAMPLER` (and `_ARG`) choose the sampler; `OTEL_SDK_DISABLED=true` turns it off. Metrics are served for
-// Prometheus instead (api/metrics.ts). The packages depend on OpenTelemetry's API only: this file chooses the SDK.
+// `OTEL_TRACES_SAMPLER` (and `_ARG`) choose the sampler; `OTEL_SDK_DISABLED=true` turns it off. Metrics are served
+// for Prometheus instead (api/metrics.ts). The packages depend on OpenTelemetry's API only: this file chooses the SDK.
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';

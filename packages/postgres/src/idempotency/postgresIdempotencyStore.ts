@@ -110,14 +110,23 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     subjects: readonly string[],
   ): Promise<void> {
     const s = this.#database.schema;
+    // An answer naming no subject (nearly every one) is kept as it is: no erasure can drop it.
+    if (subjects.length === 0) {
+      await this.#database.query(
+        `UPDATE ${s}.idempotency_keys SET status = 'done', response = $3::text::json
+         WHERE scope = $1 AND key = $2 AND status = 'pending'`,
+        [scope, key, JSON.stringify(response)],
+        prepared,
+      );
+      return;
+    }
     // The erasures of its subjects that had not committed when the command was claimed: the command may have read
     // their data, so the answer is dropped, and counted among what each of them reached (their rows locked in one
-    // order, so that two answers dropped at once cannot deadlock). One committed before the
-    // claim is not among them: the command could not read the subject's data, whether they have a key again or
-    // not. (Records claimed, or erasures written, before the claim's snapshot was kept: an erasure written since
-    // the claim, or a subject with an erasure and no key, as before; the latter also drops answers naming a
-    // subject forgotten long before.) A statement's changes to one row: the DELETE leaves it alone when the
-    // UPDATE changed it.
+    // order, so that two answers dropped at once cannot deadlock). One committed before the claim is not among
+    // them: the command could not read the subject's data, whether they have a key again or not. (Records
+    // claimed, or erasures written, before the claim's snapshot was kept: an erasure written since the claim, or a
+    // subject with an erasure and no key, as before; the latter also drops answers naming a subject forgotten long
+    // before.) A statement's changes to one row: the DELETE leaves it alone when the UPDATE changed it.
     const keep = (sql: Sql) =>
       sql.query(
         `WITH erasing AS MATERIALIZED (
@@ -141,10 +150,9 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
          WHERE id IN (SELECT x.id FROM ${s}.erasures x WHERE x.id IN (SELECT id FROM erasing WHERE xid IS NOT NULL)
                       ORDER BY x.id FOR UPDATE)
            AND EXISTS (SELECT FROM dropped)`,
-        [scope, key, JSON.stringify(response), subjects.length === 0 ? null : subjects],
+        [scope, key, JSON.stringify(response), subjects],
         prepared,
       );
-    if (subjects.length === 0) return void (await keep(this.#database));
     const locks = [...new Set(subjects)].sort().map((subject) => subjectLock(this.#database, subject));
     for (let round = 0; ; round++) {
       const blocked = await this.#database.transaction(async (sql) => {

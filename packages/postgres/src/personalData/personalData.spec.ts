@@ -282,14 +282,8 @@ describe('an async projection batch beside an erasure of its subject, on postgre
         personal: { subject: 'memberId', fields: ['name'] },
       });
       const Forget = command('race.Forget', unchecked<{ id: string }>()).returns<void>();
-      let entered = () => {};
-      const inside = new Promise<void>((resolve) => {
-        entered = resolve;
-      });
-      let release = () => {};
-      const gate = new Promise<void>((resolve) => {
-        release = resolve;
-      });
+      const { promise: inside, resolve: entered } = Promise.withResolvers<void>();
+      const { promise: gate, resolve: release } = Promise.withResolvers<void>();
       const members = documents<{ name: string }>('race-members');
       // Holds its batch open once it has read the member's name in clear, until the test lets it write.
       const slow = projection(members, { mode: 'async' })

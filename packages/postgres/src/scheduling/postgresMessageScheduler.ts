@@ -220,7 +220,7 @@ export class PostgresMessageScheduler {
     const { rows } = await this.#database.query<{ due_at: Date | null }>(
       `SELECT min(due_at) AS due_at FROM ${this.#database.schema}.scheduled_messages
        WHERE status = 'scheduled'
-         AND NOT (due_at <= $1 AND kind = 'event' AND type = ANY ($2::text[]) AND NOT (payload ? '${sealedField}'))`,
+         AND NOT (due_at <= $1 AND ${inClear('$2')})`,
       [this.#clock.now(), personalDataTypes()],
     );
     const due = rows[0]?.due_at;
@@ -254,7 +254,7 @@ export class PostgresMessageScheduler {
          DELETE FROM ${s}.scheduled_messages WHERE id IN (
            SELECT id FROM ${s}.scheduled_messages
            WHERE kind = 'event' AND status = 'scheduled' AND due_at <= $1
-             AND NOT (type = ANY ($3::text[]) AND NOT (payload ? '${sealedField}'))
+             AND NOT ${inClear('$3')}
            ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED)
          RETURNING *
        ), counts AS (
@@ -297,8 +297,7 @@ export class PostgresMessageScheduler {
         payload: unknown;
       }>(
         `SELECT id, message_id, type, payload FROM ${s}.scheduled_messages
-         WHERE kind = 'event' AND status = 'scheduled' AND due_at <= $1 AND type = ANY ($2::text[])
-           AND NOT (payload ? '${sealedField}')
+         WHERE status = 'scheduled' AND due_at <= $1 AND ${inClear('$2')}
          ORDER BY due_at, id LIMIT $3`,
         [now, types, this.#batchSize],
       );
@@ -408,6 +407,13 @@ export class PostgresMessageScheduler {
     );
   }
 }
+
+/**
+ * An event of one of the types the parameter `types` names (those declaring personal data) whose personal fields
+ * wait in clear: scheduled before they were sealed (see `#sealClearDue`).
+ */
+const inClear = (types: string) =>
+  `(kind = 'event' AND type = ANY (${types}::text[]) AND NOT (payload ? '${sealedField}'))`;
 
 /** How often a failure to seal due events left in clear is reported again while it lasts. */
 const sealFailureReportMs = 60 * 60_000;
